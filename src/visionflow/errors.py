@@ -1,0 +1,132 @@
+"""The errors a user of visionflow can cause, each with a stable ``code``.
+
+Every error names the place (``steps[3] 'crop' field 'image'``), what was expected and
+what was found, and a hint. Compile errors are raised before anything runs.
+"""
+
+from __future__ import annotations
+
+
+class WorkflowError(Exception):
+    """Root of every error visionflow raises on purpose."""
+
+    code = "workflow_error"
+
+    def __init__(self, message: str, *, place: str | None = None, hint: str | None = None):
+        self.message = message
+        self.place = place
+        self.hint = hint
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        text = f"{self.place}: {self.message}" if self.place else self.message
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+    def to_dict(self) -> dict:
+        """The error as JSON-friendly data (what the CLI and server report)."""
+        return {"code": self.code, "place": self.place, "message": self.message, "hint": self.hint}
+
+
+# --- compile time -----------------------------------------------------------------------
+
+
+class CompilationError(WorkflowError):
+    """The definition is wrong; raised before anything runs."""
+
+    code = "compilation_error"
+
+
+class DefinitionError(CompilationError):
+    """The document is not a readable definition (syntax, structure, duplicate names)."""
+
+    code = "invalid_definition"
+
+
+class DuplicateNameError(DefinitionError):
+    code = "duplicate_name"
+
+
+class UnknownBlockTypeError(CompilationError):
+    code = "unknown_block_type"
+
+
+class BlockLoadingError(CompilationError):
+    """A plugin or block class could not be loaded or is malformed."""
+
+    code = "block_loading_error"
+
+
+class ManifestError(CompilationError):
+    """A step's fields do not match its block's manifest (unknown, missing or invalid)."""
+
+    code = "invalid_step_field"
+
+
+class SelectorError(CompilationError):
+    """A selector points at an input, step or output that does not exist."""
+
+    code = "invalid_selector"
+
+
+class KindMismatchError(CompilationError):
+    code = "kind_mismatch"
+
+
+class CycleError(CompilationError):
+    code = "cycle"
+
+
+class DimensionalityError(CompilationError):
+    code = "dimensionality_mismatch"
+
+
+class LineageError(CompilationError):
+    code = "lineage_mismatch"
+
+
+class FlowControlError(CompilationError):
+    code = "invalid_flow_control"
+
+
+class InitParameterError(CompilationError):
+    code = "missing_init_parameter"
+
+
+class ExpressionError(CompilationError):
+    """An expression does not parse or uses something the language does not allow."""
+
+    code = "invalid_expression"
+
+
+# --- run time ---------------------------------------------------------------------------
+
+
+class RuntimeInputError(WorkflowError):
+    """The values given to ``Workflow.run`` do not fit the workflow's inputs."""
+
+    code = "invalid_runtime_input"
+
+
+class StepExecutionError(WorkflowError):
+    """A step raised while running; names the step, its type and the cause."""
+
+    code = "step_execution_error"
+
+    def __init__(self, step: str, block_type: str, cause: BaseException, index=None):
+        self.step = step
+        self.block_type = block_type
+        self.cause = cause
+        self.index = index
+        where = f" for element {index}" if index is not None else ""
+        super().__init__(
+            f"step '{step}' ({block_type}) failed{where}: {type(cause).__name__}: {cause}",
+            place=f"steps '{step}'",
+        )
+
+
+class ExpressionEvaluationError(WorkflowError):
+    """An expression failed on the values it was given (e.g. comparing None with 3)."""
+
+    code = "expression_evaluation_error"
