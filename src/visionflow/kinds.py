@@ -59,3 +59,25 @@ for _name, _text in [
     ("numpy_array", "a numpy array"),
 ]:
     register_kind(_name, _text)
+
+
+_PRIMITIVES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "float": (int, float),
+    "boolean": (bool,),
+    "list": (list, tuple),
+    "dict": (dict,),
+}
+
+
+def value_fits(kinds: frozenset[str], value: object) -> bool:
+    """Whether a runtime value can be of one of ``kinds`` (only primitive kinds are checked)."""
+    if value is None or WILDCARD in kinds or not kinds <= _PRIMITIVES.keys():
+        return True
+    for kind in kinds:
+        if kind in ("integer", "float") and isinstance(value, bool):
+            continue
+        if isinstance(value, _PRIMITIVES[kind]):
+            return True
+    return False

@@ -1,0 +1,165 @@
+"""The block contract: a pydantic ``Manifest``, declared ``outputs`` and ``run``.
+
+A block never sees the engine: it gets plain values (or ``Batch`` objects when it asks for
+them) and returns a dict, a list of dicts (when it raises dimensionality) or a
+``FlowControl`` (flow-control blocks).
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from visionflow.kinds import WILDCARD
+
+T = TypeVar("T")
+
+_SELECTOR_PATTERN = r"^\$(inputs|steps)\.[^.]+(\.[^.]+)?$"
+_STEP_PATTERN = r"^\$steps\.[^.]+$"
+
+
+@dataclass(frozen=True)
+class SelectorInfo:
+    """Marks a manifest field as accepting selectors of the given kinds."""
+
+    kinds: frozenset[str]
+    step_reference: bool = False
+
+
+def Selector(kinds: Sequence[str] | None = None) -> Any:  # noqa: N802 (reads as a type)
+    """A manifest field type that accepts ``$inputs.x`` / ``$steps.s.out`` of these kinds.
+
+    >>> class Manifest(Block.Manifest):
+    ...     image: Selector(kinds=["image"])
+    ...     threshold: Selector(kinds=["float"]) | float = 0.5
+    """
+    info = SelectorInfo(frozenset(kinds or [WILDCARD]))
+    return Annotated[str, info, Field(pattern=_SELECTOR_PATTERN)]
+
+
+StepSelector = Annotated[str, SelectorInfo(frozenset(), step_reference=True), Field(pattern=_STEP_PATTERN)]
+"""The type of a flow-control field's items: ``next_steps: list[StepSelector]``."""
+
+
+@dataclass(frozen=True)
+class Output:
+    """One named output of a block and the kinds of value it holds."""
+
+    name: str
+    kinds: Sequence[str] = (WILDCARD,)
+
+    def __post_init__(self):
+        object.__setattr__(self, "kinds", tuple(self.kinds))
+
+
+@dataclass
+class FlowControl:
+    """What a flow-control block returns: the steps to run next for this element."""
+
+    next_steps: list[str] = field(default_factory=list)
+
+
+class Batch(Generic[T]):
+    """A flat batch of values with their index tuples (``(2,)``: 3rd image, ``(2, 4)``: its 5th crop).
+
+    >>> batch = Batch([10, 20], [(0,), (1,)])
+    >>> list(batch), batch.indices[1]
+    ([10, 20], (1,))
+    """
+
+    __slots__ = ("indices", "values")
+
+    def __init__(self, values: list[T], indices: list[tuple[int, ...]]):
+        self.values = values
+        self.indices = indices
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.values)
+
+    def __getitem__(self, position: int) -> T:
+        return self.values[position]
+
+    def items(self) -> Iterator[tuple[tuple[int, ...], T]]:
+        return zip(self.indices, self.values, strict=True)
+
+    def __repr__(self) -> str:
+        return f"Batch({self.values!r}, indices={self.indices!r})"
+
+
+class BlockManifest(BaseModel):
+    """Base of every block's manifest: a step's ``name`` and ``type`` plus its fields."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    name: str = Field(min_length=1)
+    type: str
+
+
+class Block:
+    """Base class of every block.
+
+    Subclasses declare a ``Manifest`` (a ``Block.Manifest`` subclass whose ``type`` is a
+    ``Literal`` of the block's type name and aliases), ``outputs`` and ``run(**fields)``.
+    Optional class attributes tune how the engine calls it (see the attributes below).
+    """
+
+    Manifest: ClassVar[type[BlockManifest]] = BlockManifest
+    outputs: ClassVar[list[Output]] = []
+    accepts_batches: ClassVar[bool] = False
+    """run() gets ``Batch`` objects for batch-oriented fields and returns one result per element."""
+    accepts_empty: ClassVar[bool] = False
+    """run() is called even when inputs are masked out; they arrive as None."""
+    output_dimensionality_offset: ClassVar[int] = 0
+    """+1: returns a list of results per element (e.g. a crop per box); -1: gathers children."""
+    input_dimensionality_offsets: ClassVar[dict[str, int]] = {}
+    """Fields that are this many levels deeper than the others; they arrive as a Batch per element."""
+    init_parameters: ClassVar[list[str]] = []
+    """Names of values the block needs from its environment, given to ``__init__``."""
+
+    def __init__(self, **init_parameters: Any):
+        for name, value in init_parameters.items():
+            setattr(self, name, value)
+
+    @classmethod
+    def describe_outputs(cls, manifest: BlockManifest) -> list[Output]:
+        """The outputs for one step; override when they depend on the step's fields."""
+        return list(cls.outputs)
+
+    def run(self, **fields: Any) -> dict | list | FlowControl:
+        raise TypeError(f"block {type(self).__name__} does not define run()")
+
+    # --- introspection used by the loader and the compiler -------------------------------
+
+    @classmethod
+    def type_names(cls) -> tuple[str, ...]:
+        """The block's type name first, then its aliases (from the ``type`` Literal)."""
+        annotation = cls.Manifest.model_fields["type"].annotation
+        return tuple(typing.get_args(annotation)) if typing.get_origin(annotation) is typing.Literal else ()
+
+    @classmethod
+    def description(cls) -> str:
+        return (cls.__doc__ or "").strip()
+
+
+Block.Manifest = BlockManifest
+
+
+def selector_infos(field_info: Any) -> list[SelectorInfo]:
+    """Every SelectorInfo of a manifest field (pydantic keeps top-level ones in .metadata)."""
+    found = [meta for meta in field_info.metadata if isinstance(meta, SelectorInfo)]
+    return found + _infos_in_annotation(field_info.annotation)
+
+
+def _infos_in_annotation(annotation: Any) -> list[SelectorInfo]:
+    found = [meta for meta in getattr(annotation, "__metadata__", ()) if isinstance(meta, SelectorInfo)]
+    for argument in typing.get_args(annotation):
+        if argument is not None and not isinstance(argument, str | int | float):
+            found.extend(_infos_in_annotation(argument))
+    return found

@@ -1,0 +1,26 @@
+"""The core block library: flow control, expressions, crops, detections, nesting."""
+
+from __future__ import annotations
+
+from visionflow.blocks.api import Block
+
+
+def load_blocks() -> list[type[Block]]:
+    from visionflow.blocks.core.collapse import DimensionCollapse
+    from visionflow.blocks.core.crops import AbsoluteStaticCrop, DynamicCrop, RelativeStaticCrop
+    from visionflow.blocks.core.detections import DetectionsClassesReplacement, DetectionsFilter
+    from visionflow.blocks.core.expression import Expression, PropertyDefinition
+    from visionflow.blocks.core.flow import ContinueIf, FirstNonEmptyOrDefault
+
+    return [
+        ContinueIf,
+        FirstNonEmptyOrDefault,
+        Expression,
+        PropertyDefinition,
+        DynamicCrop,
+        AbsoluteStaticCrop,
+        RelativeStaticCrop,
+        DetectionsFilter,
+        DetectionsClassesReplacement,
+        DimensionCollapse,
+    ]

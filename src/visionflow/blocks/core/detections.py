@@ -1,0 +1,106 @@
+"""Detection post-processing: filtering, and classes replaced by per-crop classifications."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import model_validator
+
+from visionflow.blocks.api import Batch, Block, Output, Selector
+from visionflow.blocks.core._expressions import check_expression, evaluate
+from visionflow.blocks.core.crops import DETECTION_KINDS
+from visionflow.data.detections import CLASS_NAME, class_names, detection_ids
+
+DETECTION_VARIABLES = {
+    "class_name", "class_id", "confidence", "x_min", "y_min", "x_max", "y_max",
+    "width", "height", "area",
+}
+
+
+class DetectionsFilter(Block):
+    """Keeps the detections for which ``condition`` is true.
+
+    The condition sees each detection's ``class_name``, ``class_id``, ``confidence``,
+    ``x_min``, ``y_min``, ``x_max``, ``y_max``, ``width``, ``height``, ``area``, plus
+    the names in ``data``. Example: ``confidence > 0.5 and class_name in ["car", "bus"]``.
+    """
+
+    class Manifest(Block.Manifest):
+        type: Literal["visionflow/detections_filter@v1", "DetectionsFilter"]
+        predictions: Selector(kinds=DETECTION_KINDS)
+        condition: str
+        data: dict[str, Selector() | Any] = {}
+
+        @model_validator(mode="after")
+        def _condition_compiles(self):
+            check_expression(self.condition, DETECTION_VARIABLES | set(self.data), "condition")
+            return self
+
+    outputs = [Output("predictions", kinds=DETECTION_KINDS)]
+
+    def run(self, predictions: Any, condition: str, data: dict[str, Any]) -> dict[str, Any]:
+        names = class_names(predictions)
+        keep = np.zeros(len(predictions), dtype=bool)
+        for position, (x1, y1, x2, y2) in enumerate(predictions.xyxy.tolist()):
+            variables = {
+                **data,
+                "class_name": names[position] if names else None,
+                "class_id": _item(predictions.class_id, position),
+                "confidence": _item(predictions.confidence, position),
+                "x_min": x1, "y_min": y1, "x_max": x2, "y_max": y2,
+                "width": x2 - x1, "height": y2 - y1, "area": (x2 - x1) * (y2 - y1),
+            }
+            keep[position] = bool(evaluate(condition, variables))
+        return {"predictions": predictions[keep]}
+
+
+class DetectionsClassesReplacement(Block):
+    """Replaces each detection's class with the top class of its crop's classification.
+
+    ``classification_predictions`` are made per crop (one level deeper); each is matched
+    to the detection its crop came from. Detections whose crop has no classification are
+    dropped, unless ``fallback_class_name`` is given.
+    """
+
+    class Manifest(Block.Manifest):
+        type: Literal["visionflow/detections_classes_replacement@v1", "DetectionsClassesReplacement"]
+        object_detection_predictions: Selector(kinds=DETECTION_KINDS)
+        classification_predictions: Selector(kinds=["classification_prediction"])
+        fallback_class_name: str | None = None
+        fallback_class_id: int = -1
+
+    outputs = [Output("predictions", kinds=DETECTION_KINDS)]
+    input_dimensionality_offsets = {"classification_predictions": 1}
+
+    def run(self, object_detection_predictions: Any, classification_predictions: Batch,
+            fallback_class_name: str | None, fallback_class_id: int) -> dict[str, Any]:
+        detections = object_detection_predictions
+        by_parent = {str(c.get("parent_id")): c for c in classification_predictions if c}
+        by_position = {index[-1]: c for index, c in classification_predictions.items() if c}
+        keep, names, ids, confidences = [], [], [], []
+        for position, detection_id in enumerate(detection_ids(detections)):
+            found = by_parent.get(detection_id) or by_position.get(position)
+            if found is None and fallback_class_name is None:
+                continue
+            keep.append(position)
+            top = _top(found) if found else (fallback_class_name, fallback_class_id, 0.0)
+            names.append(top[0])
+            ids.append(top[1])
+            confidences.append(top[2])
+        replaced = detections[np.array(keep, dtype=int)]
+        replaced.class_id = np.array(ids, dtype=int)
+        replaced.confidence = np.array(confidences, dtype=float)
+        replaced.data[CLASS_NAME] = np.array(names, dtype=object)
+        return {"predictions": replaced}
+
+
+def _top(classification: dict) -> tuple[str, int, float]:
+    if "top" in classification:
+        return classification["top"], int(classification.get("class_id", -1)), float(classification["confidence"])
+    best = max(classification.get("predictions", []), key=lambda p: p["confidence"])
+    return best["class"], int(best.get("class_id", -1)), float(best["confidence"])
+
+
+def _item(array, position: int) -> Any:
+    return None if array is None else array[position].item()

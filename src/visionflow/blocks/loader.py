@@ -1,0 +1,181 @@
+"""Where blocks come from: the core library, plugins, entry points and direct classes.
+
+Plugins are modules named in ``VISIONFLOW_PLUGINS`` (or ``WORKFLOWS_PLUGINS``), comma
+separated, or Python entry points in the group ``visionflow.plugins``. A plugin module
+exposes ``load_blocks()``, and optionally ``load_kinds()`` and ``REGISTERED_INITIALIZERS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+
+from visionflow.blocks.api import Block, Output
+from visionflow.errors import BlockLoadingError, InitParameterError
+from visionflow.kinds import Kind, is_known, register_kind
+
+PLUGIN_VARIABLES = ("VISIONFLOW_PLUGINS", "WORKFLOWS_PLUGINS")
+ENTRY_POINT_GROUP = "visionflow.plugins"
+CORE_PLUGIN = "visionflow.core"
+DIRECT_PLUGIN = "direct"
+
+
+@dataclass(frozen=True)
+class LoadedBlock:
+    block_class: type[Block]
+    plugin: str
+
+
+@dataclass
+class BlockRegistry:
+    """Every known block by type name and alias, plus each plugin's default init values."""
+
+    by_type: dict[str, LoadedBlock] = field(default_factory=dict)
+    initializers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, block_class: type[Block], plugin: str, *, override: bool = False) -> None:
+        check_block_class(block_class, plugin)
+        for name in block_class.type_names():
+            known = self.by_type.get(name)
+            if known and known.block_class is not block_class and not override:
+                raise BlockLoadingError(
+                    f"block type '{name}' is defined twice: by {known.plugin} "
+                    f"({known.block_class.__name__}) and by {plugin} ({block_class.__name__})",
+                    hint="rename one of them, or load only one of the plugins",
+                )
+            self.by_type[name] = LoadedBlock(block_class, plugin)
+
+    def with_blocks(self, blocks: list[type[Block]]) -> BlockRegistry:
+        """A copy with blocks passed directly to compile (they win over same-named ones)."""
+        registry = BlockRegistry(dict(self.by_type), dict(self.initializers))
+        for block_class in blocks:
+            registry.add(block_class, _plugin_name_of(block_class), override=True)
+        return registry
+
+    def block_classes(self) -> list[LoadedBlock]:
+        unique = {id(loaded.block_class): loaded for loaded in self.by_type.values()}
+        return sorted(unique.values(), key=lambda loaded: loaded.block_class.type_names()[0])
+
+
+_cache: dict[tuple, BlockRegistry] = {}
+
+
+def plugin_modules() -> tuple[str, ...]:
+    names: list[str] = []
+    for variable in PLUGIN_VARIABLES:
+        names += [part.strip() for part in os.environ.get(variable, "").split(",") if part.strip()]
+    return tuple(dict.fromkeys(names))
+
+
+def load_registry() -> BlockRegistry:
+    """The core library plus installed plugins; cached per set of plugin modules."""
+    key = plugin_modules()
+    if key not in _cache:
+        _cache[key] = _build_registry(key)
+    return _cache[key]
+
+
+def _build_registry(module_names: tuple[str, ...]) -> BlockRegistry:
+    from visionflow.blocks import core
+
+    registry = BlockRegistry()
+    for block_class in core.load_blocks():
+        registry.add(block_class, CORE_PLUGIN)
+    for name in module_names:
+        _add_plugin(registry, name, _import_plugin(name))
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            plugin = entry_point.load()
+        except Exception as error:
+            raise BlockLoadingError(
+                f"entry point '{entry_point.name}' ({entry_point.value}) failed to load: {error}"
+            ) from error
+        _add_plugin(registry, entry_point.name, plugin)
+    return registry
+
+
+def _import_plugin(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except Exception as error:
+        raise BlockLoadingError(
+            f"plugin module '{name}' could not be imported: {type(error).__name__}: {error}",
+            hint="check VISIONFLOW_PLUGINS and that the module is on the Python path",
+        ) from error
+
+
+def _add_plugin(registry: BlockRegistry, name: str, plugin: Any) -> None:
+    load_blocks = getattr(plugin, "load_blocks", plugin if callable(plugin) else None)
+    if load_blocks is None:
+        raise BlockLoadingError(f"plugin '{name}' has no load_blocks() function")
+    for kind in getattr(plugin, "load_kinds", list)():
+        register_kind(kind if isinstance(kind, Kind) else Kind(str(kind)))
+    for block_class in load_blocks():
+        registry.add(block_class, name)
+    registry.initializers[name] = dict(getattr(plugin, "REGISTERED_INITIALIZERS", {}))
+
+
+def _plugin_name_of(block_class: type) -> str:
+    return block_class.__module__
+
+
+def check_block_class(block_class: Any, plugin: str) -> None:
+    """Reject malformed block classes when they are loaded, not when a step uses them."""
+    where = f"block {getattr(block_class, '__name__', block_class)!s} from {plugin}"
+    if not (isinstance(block_class, type) and issubclass(block_class, Block)):
+        raise BlockLoadingError(f"{where}: not a subclass of visionflow.Block")
+    if not block_class.type_names():
+        raise BlockLoadingError(
+            f"{where}: its Manifest must declare `type: Literal[\"name\", ...aliases]`"
+        )
+    for output in block_class.outputs:
+        if not isinstance(output, Output):
+            raise BlockLoadingError(f"{where}: outputs must be Output(...) objects")
+        unknown = [kind for kind in output.kinds if not is_known(kind)]
+        if unknown:
+            raise BlockLoadingError(
+                f"{where}: output '{output.name}' has unknown kinds {unknown}",
+                hint="register them with load_kinds() in the plugin",
+            )
+    fields = block_class.Manifest.model_fields
+    for name, offset in block_class.input_dimensionality_offsets.items():
+        if name not in fields or offset not in (0, 1):
+            raise BlockLoadingError(
+                f"{where}: input_dimensionality_offsets names '{name}'={offset}; "
+                "offsets must name manifest fields and be 0 or 1"
+            )
+    if block_class.output_dimensionality_offset not in (-1, 0, 1):
+        raise BlockLoadingError(f"{where}: output_dimensionality_offset must be -1, 0 or 1")
+
+
+def resolve_init_parameters(
+    loaded: LoadedBlock, given: dict[str, Any], registry: BlockRegistry, place: str
+) -> dict[str, Any]:
+    """Values for a block's init parameters.
+
+    Order: explicit ``"{plugin}.{param}"``, then the plugin's registered default (a value
+    or a no-argument callable), then explicit ``"{param}"``.
+    """
+    defaults = registry.initializers.get(loaded.plugin, {})
+    values: dict[str, Any] = {}
+    for parameter in loaded.block_class.init_parameters:
+        qualified = f"{loaded.plugin}.{parameter}"
+        if qualified in given:
+            values[parameter] = given[qualified]
+        elif parameter in defaults:
+            default = defaults[parameter]
+            values[parameter] = default() if callable(default) else default
+        elif parameter in given:
+            values[parameter] = given[parameter]
+        else:
+            raise InitParameterError(
+                f"block {loaded.block_class.type_names()[0]} needs init parameter "
+                f"'{parameter}', which nobody provides",
+                place=place,
+                hint=f"pass init_parameters={{'{parameter}': ...}} (or '{qualified}') to "
+                "Workflow.compile, or register a default in the plugin's REGISTERED_INITIALIZERS",
+            )
+    return values

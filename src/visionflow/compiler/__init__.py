@@ -1,0 +1,125 @@
+"""The compiler: Definition -> Plan, in stages, each with its own errors.
+
+load blocks -> parse steps -> graph (edges, kinds, cycles) -> lineage & dimensionality ->
+flow control -> outputs -> initialise blocks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+from typing import Any
+
+from visionflow.blocks.api import selector_infos
+from visionflow.blocks.loader import BlockRegistry, resolve_init_parameters
+from visionflow.compiler.dimensions import StepLayout, gates_of, input_source
+from visionflow.compiler.graph import build_graph, predecessors_of, topological_order
+from visionflow.compiler.plan import OutputPlan, Plan, Source, StepPlan
+from visionflow.compiler.steps import parse_steps
+from visionflow.definition import Definition
+from visionflow.errors import SelectorError
+from visionflow.selectors import WILDCARD_OUTPUT, parse_selector
+
+__all__ = ["Plan", "compile_plan", "definition_hash"]
+
+
+def compile_plan(
+    definition: Definition, registry: BlockRegistry, init_parameters: dict[str, Any] | None = None
+) -> Plan:
+    steps = parse_steps(definition, registry)
+    graphs = build_graph(definition, steps)
+    order = topological_order(graphs)
+    predecessors = predecessors_of(graphs)
+    sources: dict[str, Source] = {f"$inputs.{item.name}": input_source(item) for item in definition.inputs}
+    layouts: dict[str, StepLayout] = {}
+    plans: dict[str, StepPlan] = {}
+    for name in order:
+        graph = graphs[name]
+        layout = StepLayout(graph, sources)
+        layouts[name] = layout
+        sources[f"$steps.{name}"] = layout.step_source(None, frozenset())
+        block = _initialise(graph, registry, init_parameters or {})
+        plans[name] = StepPlan(
+            name=name,
+            block_type=graph.step.block_type,
+            block=block,
+            manifest=graph.step.manifest,
+            fields=layout.bindings(),
+            level=layout.level,
+            lineage=layout.lineage,
+            output_dimensionality=len(layout.output_lineage),
+            output_lineage=layout.output_lineage,
+            outputs=graph.outputs,
+            gates=gates_of(name, layout, graphs, layouts),
+            depends_on=predecessors[name],
+            is_flow_control=bool(_step_reference_fields(graph)),
+        )
+    outputs = [_output_plan(position, output, sources, plans) for position, output in enumerate(definition.outputs)]
+    return Plan(definition, list(definition.inputs), plans, order, outputs, dict(definition.settings))
+
+
+def _step_reference_fields(graph) -> list[str]:
+    fields = type(graph.step.manifest).model_fields
+    return [name for name, info in fields.items() if any(s.step_reference for s in selector_infos(info))]
+
+
+def _initialise(graph, registry: BlockRegistry, given: dict[str, Any]):
+    loaded = graph.step.loaded
+    values = resolve_init_parameters(loaded, given, registry, graph.step.place)
+    return loaded.block_class(**values)
+
+
+def _output_plan(position: int, output, sources: dict[str, Source], plans: dict[str, StepPlan]) -> OutputPlan:
+    place = f"outputs[{position}] '{output.name}' field 'selector'"
+    selector = parse_selector(output.selector)
+    if selector is None or selector.is_step_reference:
+        raise SelectorError(
+            f"'{output.selector}' is not a data selector",
+            place=place,
+            hint="use $inputs.<name>, $steps.<step>.<output> or $steps.<step>.*",
+        )
+    key = f"${selector.source}.{selector.name}"
+    if key not in sources:
+        what = "input" if selector.source == "inputs" else "step"
+        raise SelectorError(f"'{output.selector}' points at {what} '{selector.name}', which does not exist", place=place)
+    source = sources[key]
+    if selector.source == "steps":
+        step_outputs = plans[selector.name].outputs
+        if selector.output != WILDCARD_OUTPUT and selector.output not in step_outputs:
+            raise SelectorError(
+                f"step '{selector.name}' has no output '{selector.output}'",
+                place=place,
+                hint=f"its outputs are: {', '.join(step_outputs)} (or * for all of them)",
+            )
+        source = Source("step", selector.name, selector.output, source.dimensionality, source.lineage,
+                        step_outputs.get(selector.output or "", frozenset(["dict"])))
+    return OutputPlan(output.name, output.selector, source, output.coordinates_system)
+
+
+def definition_hash(definition: Definition) -> str:
+    text = json.dumps(definition.model_dump(mode="json"), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class PlanCache:
+    """Compiled plans by (definition content, blocks, init parameters); least recently used out."""
+
+    def __init__(self, size: int = 128):
+        self.size = size
+        self._plans: OrderedDict[tuple, Plan] = OrderedDict()
+
+    def get(self, key: tuple) -> Plan | None:
+        plan = self._plans.get(key)
+        if plan is not None:
+            self._plans.move_to_end(key)
+        return plan
+
+    def put(self, key: tuple, plan: Plan) -> None:
+        self._plans[key] = plan
+        self._plans.move_to_end(key)
+        while len(self._plans) > self.size:
+            self._plans.popitem(last=False)
+
+    def clear(self) -> None:
+        self._plans.clear()

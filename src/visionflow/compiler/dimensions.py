@@ -1,0 +1,181 @@
+"""Compiler stage: lineage and dimensionality of every value, and flow-control gates.
+
+A batch-oriented value has a lineage: the origins of its nesting levels (``("$inputs",)``
+for an input batch, ``("$inputs", "crop")`` for crops made by step ``crop``). A step may
+only combine values whose lineages agree, and its fields' levels must fit the block's
+declared dimensionality offsets.
+"""
+
+from __future__ import annotations
+
+from visionflow.compiler.graph import Reference, StepGraph
+from visionflow.compiler.plan import (
+    INPUTS_LINEAGE,
+    FieldBinding,
+    Gate,
+    Lineage,
+    SelectorBinding,
+    Source,
+)
+from visionflow.definition import InputDefinition
+from visionflow.errors import DimensionalityError, FlowControlError, LineageError
+from visionflow.selectors import replace_selectors
+
+
+def input_source(item: InputDefinition) -> Source:
+    if not item.is_batch_oriented:
+        return Source("input", item.name, None, 0, (), item.kinds)
+    return Source("input", item.name, None, item.dimensionality, input_lineage(item.dimensionality), item.kinds)
+
+
+def input_lineage(dimensionality: int) -> Lineage:
+    return (INPUTS_LINEAGE, *(f"{INPUTS_LINEAGE}/{level}" for level in range(2, dimensionality + 1)))
+
+
+def describe_lineage(lineage: Lineage) -> str:
+    if not lineage:
+        return "a scalar"
+    if lineage[-1].startswith(INPUTS_LINEAGE):
+        return f"the input batch (level {len(lineage)})"
+    return f"the elements made by step '{lineage[-1]}' (level {len(lineage)})"
+
+
+class StepLayout:
+    """Dimensionality and lineage of one step, worked out from its references."""
+
+    def __init__(self, graph: StepGraph, sources: dict[str, Source]):
+        self.graph = graph
+        self.block = graph.step.loaded.block_class
+        self.offsets = self.block.input_dimensionality_offsets
+        self.output_offset = self.block.output_dimensionality_offset
+        self.bound = [(ref, _source_of(ref, sources)) for ref in graph.references]
+        self._work_out_levels()
+
+    @property
+    def place(self) -> str:
+        return self.graph.step.place
+
+    def _work_out_levels(self) -> None:
+        batch_refs = [(ref, src) for ref, src in self.bound if src.dimensionality > 0]
+        base = max((src.dimensionality - self.offsets.get(ref.field, 0) for ref, src in batch_refs), default=0)
+        self.base_lineage = self._base_lineage(batch_refs, base)
+        if self.output_offset == 1 and base == 0:
+            raise DimensionalityError(
+                "this block makes several outputs per input element, but none of its inputs is a batch",
+                place=self.place,
+                hint="connect an image or another batch-oriented value",
+            )
+        if self.output_offset == -1 and base <= 1:
+            raise DimensionalityError(
+                "this block gathers nested elements, but its input is not nested "
+                f"(it is at level {base})",
+                place=self.place,
+                hint="use it on values made per crop / per detection (level 2 or deeper)",
+            )
+        self.level = base - 1 if self.output_offset == -1 else base
+        self.lineage = self.base_lineage[: self.level]
+        if self.output_offset == 1:
+            self.output_lineage = (*self.base_lineage, self.graph.step.name)
+        else:
+            self.output_lineage = self.base_lineage[: base + min(self.output_offset, 0)]
+
+    def _base_lineage(self, batch_refs, base: int) -> Lineage:
+        if not batch_refs:
+            return ()
+        reference, ref_source = max(
+            batch_refs, key=lambda item: item[1].dimensionality - self.offsets.get(item[0].field, 0)
+        )
+        base_lineage = ref_source.lineage[:base]
+        for ref, src in batch_refs:
+            offset = self.offsets.get(ref.field, 0)
+            if offset and src.dimensionality - offset != base:
+                raise DimensionalityError(
+                    f"field '{ref.field}' must be {offset} level deeper than the step's other "
+                    f"inputs (level {base + offset}), but '{ref.selector.text}' is at level "
+                    f"{src.dimensionality}",
+                    place=f"{self.place} field '{ref.field}'",
+                    hint="feed it the per-crop / per-detection values made from the other inputs",
+                )
+            own = src.lineage[: min(base, src.dimensionality)]
+            if own != base_lineage[: len(own)]:
+                raise LineageError(
+                    f"field '{ref.field}' ('{ref.selector.text}') comes from "
+                    f"{describe_lineage(src.lineage)}, but field '{reference.field}' "
+                    f"('{reference.selector.text}') comes from {describe_lineage(ref_source.lineage)}",
+                    place=f"{self.place} field '{ref.field}'",
+                    hint="values of different origins (e.g. crops of two different detectors) "
+                    "cannot be combined element by element",
+                )
+        return base_lineage
+
+    def bindings(self) -> list[FieldBinding]:
+        modes = {ref.selector.text: self._binding(ref, src) for ref, src in self.bound}
+        manifest = self.graph.step.manifest
+        fields: list[FieldBinding] = []
+        for name in type(manifest).model_fields:
+            if name in ("name", "type"):
+                continue
+            value = getattr(manifest, name)
+            used = {ref.selector.text for ref in self.graph.references if ref.field == name}
+            if not used:
+                fields.append(FieldBinding(name, literal=value))
+            elif isinstance(value, str):
+                fields.append(FieldBinding(name, selector=modes[value]))
+            else:
+                fields.append(
+                    FieldBinding(name, literal=replace_selectors(value, lambda text: text),
+                                 compound={text: modes[text] for text in used})
+                )
+        return fields
+
+    def _binding(self, ref: Reference, src: Source) -> SelectorBinding:
+        dims = src.dimensionality
+        if dims == 0:
+            mode = "scalar"
+        elif dims == self.level:
+            mode = "direct"
+        elif dims < self.level:
+            mode = "broadcast"
+        elif dims == self.level + 1:
+            mode = "grouped"
+        else:
+            raise DimensionalityError(
+                f"'{ref.selector.text}' is at level {dims}, more than one level deeper than the "
+                f"step (level {self.level})",
+                place=f"{self.place} field '{ref.field}'",
+                hint="collapse the extra level first (DimensionCollapse)",
+            )
+        return SelectorBinding(ref.selector.text, src, mode)
+
+    def step_source(self, output: str | None, kinds: frozenset[str]) -> Source:
+        return Source(
+            "step", self.graph.step.name, output, len(self.output_lineage), self.output_lineage, kinds
+        )
+
+
+def _source_of(ref: Reference, sources: dict[str, Source]) -> Source:
+    selector = ref.selector
+    if selector.source == "inputs":
+        return sources[f"$inputs.{selector.name}"]
+    step_source = sources[f"$steps.{selector.name}"]
+    return Source("step", selector.name, selector.output, step_source.dimensionality,
+                  step_source.lineage, ref.kinds)
+
+
+def gates_of(name: str, layout: StepLayout, graphs: dict[str, StepGraph],
+             layouts: dict[str, StepLayout]) -> list[Gate]:
+    """The flow-control steps that choose whether ``name`` runs, checked for level."""
+    gates: list[Gate] = []
+    for controller, graph in graphs.items():
+        if name not in graph.next_steps:
+            continue
+        decider = layouts[controller]
+        if decider.level > layout.level or layout.lineage[: decider.level] != decider.lineage:
+            raise FlowControlError(
+                f"step '{controller}' decides per element of {describe_lineage(decider.lineage)}, "
+                f"but its target '{name}' runs on {describe_lineage(layout.lineage)}",
+                place=f"{graph.step.place} field 'next_steps'",
+                hint="a flow-control step can only choose steps at its own level or deeper",
+            )
+        gates.append(Gate(controller, decider.level))
+    return gates

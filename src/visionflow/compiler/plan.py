@@ -1,0 +1,115 @@
+"""The Plan: everything about a workflow that does not depend on runtime data.
+
+Immutable after compile and cheap to run many times: the engine reads it, never changes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from visionflow.blocks.api import Block, BlockManifest
+from visionflow.definition import Definition, InputDefinition
+
+Lineage = tuple[str, ...]
+INPUTS_LINEAGE = "$inputs"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a selector's value comes from: an input, or a step's output ('*' for all)."""
+
+    origin: Literal["input", "step"]
+    name: str
+    output: str | None
+    dimensionality: int
+    lineage: Lineage
+    kinds: frozenset[str]
+
+
+SelectorMode = Literal["scalar", "direct", "broadcast", "grouped"]
+"""scalar: dimensionality 0; direct: same level as the step; broadcast: from a parent
+level; grouped: one level deeper, delivered as a Batch of children per element."""
+
+
+@dataclass(frozen=True)
+class SelectorBinding:
+    text: str
+    source: Source
+    mode: SelectorMode
+
+
+@dataclass(frozen=True)
+class FieldBinding:
+    """One manifest field: a literal, a single selector, or a list/dict holding selectors."""
+
+    name: str
+    literal: Any = None
+    selector: SelectorBinding | None = None
+    compound: dict[str, SelectorBinding] | None = None  # selector text -> binding
+
+    @property
+    def is_literal(self) -> bool:
+        return self.selector is None and self.compound is None
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A flow-control step that must select this step for an element to run."""
+
+    step: str
+    level: int
+
+
+@dataclass
+class StepPlan:
+    name: str
+    block_type: str
+    block: Block
+    manifest: BlockManifest
+    fields: list[FieldBinding]
+    level: int  # dimensionality the step iterates over
+    lineage: Lineage  # lineage of that level
+    output_dimensionality: int
+    output_lineage: Lineage
+    outputs: dict[str, frozenset[str]]
+    gates: list[Gate] = field(default_factory=list)
+    depends_on: frozenset[str] = frozenset()
+    is_flow_control: bool = False
+
+    @property
+    def accepts_batches(self) -> bool:
+        return self.block.accepts_batches
+
+    @property
+    def accepts_empty(self) -> bool:
+        return self.block.accepts_empty
+
+    @property
+    def output_offset(self) -> int:
+        return self.block.output_dimensionality_offset
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    name: str
+    selector: str
+    source: Source
+    coordinates_system: str
+
+
+@dataclass
+class Plan:
+    definition: Definition
+    inputs: list[InputDefinition]
+    steps: dict[str, StepPlan]
+    order: list[str]  # a topological order of step names
+    outputs: list[OutputPlan]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def dependents(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {name: [] for name in self.steps}
+        for step in self.steps.values():
+            for dependency in step.depends_on:
+                found[dependency].append(step.name)
+        return found

@@ -1,0 +1,129 @@
+"""Compiler stage: each step dict parsed by its block's manifest."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from visionflow.blocks.api import BlockManifest
+from visionflow.blocks.loader import BlockRegistry, LoadedBlock
+from visionflow.definition import Definition
+from visionflow.errors import (
+    DuplicateNameError,
+    ExpressionError,
+    ManifestError,
+    UnknownBlockTypeError,
+)
+
+
+@dataclass(frozen=True)
+class ParsedStep:
+    position: int
+    name: str
+    loaded: LoadedBlock
+    manifest: BlockManifest
+
+    @property
+    def place(self) -> str:
+        return step_place(self.position, self.name)
+
+    @property
+    def block_type(self) -> str:
+        return self.loaded.block_class.type_names()[0]
+
+
+def step_place(position: int, name: str | None) -> str:
+    return f"steps[{position}] '{name}'" if name else f"steps[{position}]"
+
+
+def parse_steps(definition: Definition, registry: BlockRegistry) -> list[ParsedStep]:
+    parsed: list[ParsedStep] = []
+    seen: dict[str, int] = {}
+    for position, raw in enumerate(definition.steps):
+        name = raw.get("name")
+        place = step_place(position, name if isinstance(name, str) else None)
+        if not isinstance(name, str) or not name:
+            raise ManifestError("every step needs a non-empty 'name'", place=place, hint="add name: ...")
+        if name in seen:
+            raise DuplicateNameError(
+                f"step name '{name}' is used twice (also by steps[{seen[name]}])",
+                place=place,
+                hint="step names must be unique (they are case sensitive)",
+            )
+        seen[name] = position
+        loaded = _find_block(raw.get("type"), registry, place)
+        parsed.append(ParsedStep(position, name, loaded, _validate(raw, loaded, place)))
+    _check_duplicate_inputs(definition)
+    return parsed
+
+
+def _find_block(block_type: Any, registry: BlockRegistry, place: str) -> LoadedBlock:
+    if not isinstance(block_type, str):
+        raise ManifestError("every step needs a 'type' naming its block", place=place)
+    if block_type in registry.by_type:
+        return registry.by_type[block_type]
+    close = difflib.get_close_matches(block_type, registry.by_type, n=3, cutoff=0.5)
+    lowered = [name for name in registry.by_type if name.lower() == block_type.lower()]
+    suggestions = list(dict.fromkeys(lowered + close))
+    hint = f"did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else None
+    raise UnknownBlockTypeError(
+        f"unknown block type '{block_type}'",
+        place=place,
+        hint=hint or "`visionflow blocks` lists every available block type",
+    )
+
+
+def _validate(raw: dict, loaded: LoadedBlock, place: str) -> BlockManifest:
+    manifest_class = loaded.block_class.Manifest
+    try:
+        return manifest_class.model_validate(raw)
+    except ValidationError as error:
+        raise _manifest_error(error, manifest_class, raw, place) from None
+    except ExpressionError as error:  # raised by manifests that check their expressions
+        where = f"{place} {error.place}" if error.place else place
+        raise ExpressionError(error.message, place=where, hint=error.hint) from None
+
+
+def _manifest_error(error: ValidationError, manifest_class, raw: dict, place: str) -> ManifestError:
+    first = error.errors()[0]
+    field_name = str(first["loc"][0]) if first["loc"] else "?"
+    fields = [name for name in manifest_class.model_fields if name not in ("name", "type")]
+    if first["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(field_name, fields, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"its fields are: {', '.join(fields)}"
+        return ManifestError(f"unknown field '{field_name}'", place=place, hint=hint)
+    if first["type"] == "missing":
+        return ManifestError(
+            f"missing required field '{field_name}'",
+            place=place,
+            hint=f"its fields are: {', '.join(fields)}",
+        )
+    found = raw.get(field_name)
+    messages = sorted({item["msg"] for item in error.errors() if item["loc"][:1] == (field_name,)})
+    expected = "; or ".join(messages)
+    return ManifestError(
+        f"field '{field_name}' is invalid: {expected} (found {found!r})",
+        place=f"{place} field '{field_name}'",
+        hint="a selector looks like $inputs.<name> or $steps.<step>.<output>",
+    )
+
+
+def _check_duplicate_inputs(definition: Definition) -> None:
+    seen: dict[str, int] = {}
+    for position, item in enumerate(definition.inputs):
+        if item.name in seen:
+            raise DuplicateNameError(
+                f"input name '{item.name}' is used twice (also by inputs[{seen[item.name]}])",
+                place=f"inputs[{position}] '{item.name}'",
+            )
+        seen[item.name] = position
+    names: dict[str, int] = {}
+    for position, output in enumerate(definition.outputs):
+        if output.name in names:
+            raise DuplicateNameError(
+                f"output name '{output.name}' is used twice", place=f"outputs[{position}]"
+            )
+        names[output.name] = position

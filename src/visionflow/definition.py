@@ -1,0 +1,76 @@
+"""The canonical Definition every dialect produces and the compiler consumes."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+INPUT_TYPE_ALIASES = {
+    "image": "image",
+    "WorkflowImage": "image",
+    "InferenceImage": "image",
+    "parameter": "parameter",
+    "WorkflowParameter": "parameter",
+    "InferenceParameter": "parameter",
+    "batch": "batch",
+    "WorkflowBatchInput": "batch",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InputDefinition(_Strict):
+    """A workflow input: images and batches are batch-oriented, parameters are scalars."""
+
+    type: Literal["image", "parameter", "batch"]
+    name: str = Field(min_length=1)
+    kind: list[str] = Field(default_factory=lambda: ["*"])
+    default_value: Any = None
+    dimensionality: int = Field(default=1, ge=1, le=4)
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _canonical_type(cls, value: Any) -> Any:
+        return INPUT_TYPE_ALIASES.get(value, value)
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @property
+    def is_batch_oriented(self) -> bool:
+        return self.type != "parameter"
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        return frozenset(["image"]) if self.type == "image" else frozenset(self.kind)
+
+
+class OutputDefinition(_Strict):
+    """One entry of each result dict: ``name`` <- the value a selector points at."""
+
+    type: Literal["JsonField"] = "JsonField"
+    name: str = Field(min_length=1)
+    selector: str
+    coordinates_system: Literal["own", "parent"] = "parent"
+
+
+class Definition(_Strict):
+    """A whole workflow: inputs, steps (raw dicts, parsed by their blocks), outputs."""
+
+    version: str = "1.0"
+    inputs: list[InputDefinition] = Field(default_factory=list)
+    steps: list[dict[str, Any]] = Field(default_factory=list)
+    outputs: list[OutputDefinition] = Field(default_factory=list)
+    models: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    dynamic_blocks_definitions: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) else value

@@ -1,0 +1,146 @@
+"""Which elements a step runs for, and the values each of its fields gets for them.
+
+An element runs when every flow-control gate selected it and (unless the block accepts
+empty values) none of its inputs is missing. Field values come as columns aligned with
+those elements: direct values by index, parent values broadcast, deeper values grouped
+into one ``Batch`` of children per element.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from visionflow.blocks.api import Batch
+from visionflow.compiler.plan import FieldBinding, SelectorBinding, StepPlan
+from visionflow.engine.state import MISSING, Index, RunState, pick
+from visionflow.selectors import replace_selectors
+
+
+class StepInputs:
+    """The elements a step runs for, with one column of values per selector field."""
+
+    __slots__ = ("columns", "elements", "literals")
+
+    def __init__(self, elements: list[Index], literals: dict[str, Any], columns: dict[str, list]):
+        self.elements = elements
+        self.literals = literals
+        self.columns = columns
+
+    def keyword_rows(self) -> list[dict[str, Any]]:
+        """One kwargs dict per element, for blocks called element by element."""
+        names = list(self.columns)
+        literals = self.literals
+        if not names:
+            return [dict(literals) for _ in self.elements]
+        rows = []
+        for values in zip(*self.columns.values(), strict=True):
+            row = dict(literals)
+            row.update(zip(names, values, strict=True))
+            rows.append(row)
+        return rows
+
+    def as_batches(self) -> dict[str, Any]:
+        """kwargs for a batch-accepting block: a Batch per selector field."""
+        kwargs = dict(self.literals)
+        for name, column in self.columns.items():
+            kwargs[name] = Batch(column, self.elements)
+        return kwargs
+
+
+def gather(step: StepPlan, state: RunState) -> StepInputs:
+    elements = _gated_elements(step, state)
+    literals: dict[str, Any] = {}
+    columns: dict[str, list] = {}
+    for binding in step.fields:
+        if binding.is_literal:
+            literals[binding.name] = binding.literal
+        elif binding.selector is not None and binding.selector.mode == "scalar":
+            literals[binding.name] = state.scalar(binding.selector.source)
+        else:
+            columns[binding.name] = _column(binding, elements, state, step.accepts_empty)
+    if not step.accepts_empty:
+        elements, literals, columns = _drop_missing(elements, literals, columns)
+    else:
+        literals = {k: None if v is MISSING else v for k, v in literals.items()}
+        columns = {k: [None if v is MISSING else v for v in c] for k, c in columns.items()}
+    return StepInputs(elements, literals, columns)
+
+
+def _gated_elements(step: StepPlan, state: RunState) -> list[Index]:
+    elements = state.elements_at(step.lineage)
+    for gate in step.gates:
+        chosen = state.decisions.get(gate.step, {})
+        name, level = step.name, gate.level
+        elements = [index for index in elements if name in chosen.get(index[:level], ())]
+    return elements
+
+
+def _column(binding: FieldBinding, elements: list[Index], state: RunState, keep_empty: bool) -> list:
+    if binding.selector is not None:
+        return _selector_column(binding.selector, elements, state, keep_empty)
+    columns = {text: _selector_column(sb, elements, state, keep_empty) for text, sb in binding.compound.items()}
+    resolved = []
+    for position in range(len(elements)):
+        values = {text: column[position] for text, column in columns.items()}
+        if not keep_empty and any(value is MISSING for value in values.values()):
+            resolved.append(MISSING)
+            continue
+        resolved.append(
+            replace_selectors(binding.literal, lambda text, v=values: None if v[text] is MISSING else v[text])
+        )
+    return resolved
+
+
+def _selector_column(binding: SelectorBinding, elements: list[Index], state: RunState, keep_empty: bool) -> list:
+    source = binding.source
+    if binding.mode == "scalar":
+        return [state.scalar(source)] * len(elements)
+    rows = state.rows_for(source)
+    output = source.output if source.origin == "step" else None
+    if binding.mode == "grouped":
+        return [_children_batch(binding, index, rows, state, keep_empty) for index in elements]
+    if binding.mode == "broadcast":
+        depth = source.dimensionality
+        keys = [index[:depth] for index in elements]
+    else:
+        keys = elements
+    if output is None:
+        return [rows.get(key, MISSING) for key in keys]
+    if output == "*":
+        return [pick(rows.get(key, MISSING), output) for key in keys]
+    missing = MISSING
+    return [row[output] if (row := rows.get(key, missing)) is not missing else missing for key in keys]
+
+
+def _children_batch(binding: SelectorBinding, parent: Index, rows, state: RunState, keep_empty: bool) -> Batch:
+    output = binding.source.output if binding.source.origin == "step" else None
+    values, indices = [], []
+    for child in state.children_of(binding.source.lineage, parent):
+        row = rows.get(child, MISSING)
+        value = row if output is None else pick(row, output)
+        if value is MISSING:
+            if not keep_empty:
+                continue
+            value = None
+        values.append(value)
+        indices.append(child)
+    return Batch(values, indices)
+
+
+def _drop_missing(elements, literals, columns):
+    if any(value is MISSING for value in literals.values()):
+        return [], literals, {name: [] for name in columns}
+    if not columns:
+        return elements, literals, columns
+    keep = [
+        position
+        for position, values in enumerate(zip(*columns.values(), strict=True))
+        if all(value is not MISSING for value in values)  # identity: arrays break `in`
+    ]
+    if len(keep) == len(elements):
+        return elements, literals, columns
+    return (
+        [elements[p] for p in keep],
+        literals,
+        {name: [column[p] for p in keep] for name, column in columns.items()},
+    )

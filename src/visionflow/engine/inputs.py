@@ -1,0 +1,127 @@
+"""Runtime inputs: check the values given to ``run`` and lay them out as batches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from visionflow.compiler.dimensions import input_lineage
+from visionflow.data.image import load_image
+from visionflow.definition import InputDefinition
+from visionflow.engine.state import Index, RunState
+from visionflow.errors import RuntimeInputError
+from visionflow.kinds import value_fits
+
+
+def load_inputs(declared: list[InputDefinition], given: dict[str, Any], state: RunState) -> int:
+    """Fill ``state`` with the inputs; returns the batch size (number of result dicts)."""
+    names = {item.name for item in declared}
+    unknown = sorted(set(given) - names)
+    if unknown:
+        raise RuntimeInputError(
+            f"unknown input(s) {', '.join(repr(n) for n in unknown)}",
+            hint=f"this workflow's inputs are: {', '.join(sorted(names)) or 'none'}",
+        )
+    batches: dict[str, list] = {}
+    for item in declared:
+        if item.is_batch_oriented:
+            batches[item.name] = _batch_values(item, given)
+        else:
+            state.input_values[item.name] = _parameter_value(item, given)
+    size = _batch_size(batches)
+    root = {(): [(position,) for position in range(size)]}
+    state.add_level(input_lineage(1), root)
+    for item in declared:
+        if item.is_batch_oriented:
+            values = batches[item.name]
+            if len(values) == 1 and size > 1:
+                values = values * size  # one value is broadcast to the whole batch
+            state.input_values[item.name] = _lay_out(item, values, state)
+    return size
+
+
+def _batch_values(item: InputDefinition, given: dict[str, Any]) -> list:
+    if item.name not in given:
+        if "default_value" in item.model_fields_set:
+            return [item.default_value]
+        raise RuntimeInputError(f"missing input '{item.name}'", place=f"inputs '{item.name}'",
+                                hint=f"pass {item.name}=... to run()")
+    value = given[item.name]
+    if isinstance(value, np.ndarray) and item.type == "image" and value.ndim == 4:
+        return list(value)
+    if isinstance(value, list | tuple):
+        if not value:
+            raise RuntimeInputError(f"input '{item.name}' is an empty batch", place=f"inputs '{item.name}'")
+        return list(value)
+    return [value]
+
+
+def _parameter_value(item: InputDefinition, given: dict[str, Any]) -> Any:
+    if item.name in given:
+        value = given[item.name]
+    elif "default_value" in item.model_fields_set:
+        value = item.default_value
+    else:
+        raise RuntimeInputError(
+            f"missing parameter '{item.name}' (it has no default_value)",
+            place=f"inputs '{item.name}'",
+            hint=f"pass {item.name}=... to run(), or give it a default_value",
+        )
+    if not value_fits(item.kinds, value):
+        raise RuntimeInputError(
+            f"parameter '{item.name}' expects {sorted(item.kinds)}, found {value!r}",
+            place=f"inputs '{item.name}'",
+        )
+    return value
+
+
+def _batch_size(batches: dict[str, list]) -> int:
+    sizes = {name: len(values) for name, values in batches.items()}
+    size = max(sizes.values(), default=1)
+    wrong = {name: n for name, n in sizes.items() if n not in (1, size)}
+    if wrong:
+        described = ", ".join(f"'{name}' has {n}" for name, n in sorted(sizes.items()))
+        raise RuntimeInputError(
+            f"batch inputs must have the same number of elements: {described}",
+            hint="pass equally long lists, or a single value to use it for every element",
+        )
+    return size
+
+
+def _lay_out(item: InputDefinition, values: list, state: RunState) -> dict[Index, Any]:
+    laid_out: dict[Index, Any] = {}
+    parents: dict[Index, list] = {(position,): value for position, value in enumerate(values)}
+    for level in range(2, item.dimensionality + 1):
+        children: dict[Index, list[Index]] = {}
+        deeper: dict[Index, list] = {}
+        for parent, nested in parents.items():
+            if not isinstance(nested, list | tuple):
+                raise RuntimeInputError(
+                    f"input '{item.name}' has dimensionality {item.dimensionality}: element "
+                    f"{parent} must be a list, found {type(nested).__name__}",
+                    place=f"inputs '{item.name}'",
+                )
+            children[parent] = [(*parent, position) for position in range(len(nested))]
+            deeper.update(zip(children[parent], nested, strict=True))
+        lineage = input_lineage(level)
+        if lineage in state.children and state.children[lineage] != children:
+            raise RuntimeInputError(
+                f"nested input '{item.name}' does not have the same shape as the other "
+                f"inputs of dimensionality {level}",
+                place=f"inputs '{item.name}'",
+            )
+        state.add_level(lineage, children)
+        parents = deeper
+    for index, value in parents.items():
+        laid_out[index] = _element(item, value, index)
+    return laid_out
+
+
+def _element(item: InputDefinition, value: Any, index: Index) -> Any:
+    if item.type != "image":
+        return value
+    try:
+        return load_image(value, name=f"input '{item.name}'{list(index)}")
+    except ValueError as error:
+        raise RuntimeInputError(str(error), place=f"inputs '{item.name}'[{index[-1]}]") from None

@@ -1,0 +1,40 @@
+"""One result dict per input element, in input order, from the run state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from visionflow.compiler.plan import OutputPlan
+from visionflow.engine.state import MISSING, Index, RunState
+
+
+def build_results(outputs: list[OutputPlan], state: RunState, size: int) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = [{} for _ in range(size)]
+    for output in outputs:
+        translate = _to_parent if output.coordinates_system == "parent" else None
+        for position, result in enumerate(results):
+            value = _value(output, (position,), state)
+            result[output.name] = translate(value) if translate else value
+    return results
+
+
+def _value(output: OutputPlan, index: Index, state: RunState) -> Any:
+    source = output.source
+    if source.dimensionality <= len(index):
+        value = state.value_at(source, index)
+        return None if value is MISSING else value
+    level = source.lineage[: len(index) + 1]
+    return [_value(output, child, state) for child in state.children_of(level, index)]
+
+
+def _to_parent(value: Any) -> Any:
+    """Detections made on crops, moved to the coordinates of the image the user gave."""
+    if type(value).__name__ == "Detections":
+        from visionflow.data.detections import to_root_coordinates
+
+        return to_root_coordinates(value)
+    if isinstance(value, list):
+        return [_to_parent(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _to_parent(item) for key, item in value.items()}
+    return value

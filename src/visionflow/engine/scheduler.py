@@ -1,0 +1,44 @@
+"""The run loop: steps in dependency order, independent ones at the same time.
+
+A step whose dependencies are done is ready. When several are ready, all but one go to a
+thread pool and one runs on the calling thread; a lone ready step runs inline, so a plain
+chain pays no thread hand-off at all. Only this loop writes the run state.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+from visionflow.compiler.plan import Plan
+from visionflow.engine.state import RunState
+from visionflow.engine.step_runner import StepResult, commit, run_step
+
+
+def run_steps(plan: Plan, state: RunState, pool: ThreadPoolExecutor | None, dependents: dict[str, list[str]]) -> None:
+    waiting = {name: len(step.depends_on) for name, step in plan.steps.items()}
+    ready = [name for name in plan.order if waiting[name] == 0]
+    running: dict[Future, str] = {}
+
+    def finish(name: str, result: StepResult) -> None:
+        commit(plan.steps[name], result, state)
+        for follower in dependents[name]:
+            waiting[follower] -= 1
+            if waiting[follower] == 0:
+                ready.append(follower)
+
+    try:
+        while ready or running:
+            while pool is not None and len(ready) > 1:
+                name = ready.pop()
+                running[pool.submit(run_step, plan.steps[name], state)] = name
+            if ready:
+                name = ready.pop()
+                finish(name, run_step(plan.steps[name], state))
+            done = [future for future in running if future.done()]
+            if not done and running and not ready:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                finish(running.pop(future), future.result())
+    finally:
+        if running:
+            wait(running)  # let started steps end before the error propagates

@@ -1,0 +1,103 @@
+"""Calling one step's block on the elements it runs for, and checking what it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from visionflow.blocks.api import FlowControl
+from visionflow.compiler.plan import StepPlan
+from visionflow.engine.gather import StepInputs, gather
+from visionflow.engine.state import Index, RunState
+from visionflow.errors import StepExecutionError, WorkflowError
+
+
+@dataclass
+class StepResult:
+    """What a step made: rows by index, new nesting (children), flow decisions."""
+
+    rows: dict[Index, dict] = field(default_factory=dict)
+    children: dict[Index, list[Index]] | None = None
+    decisions: dict[Index, frozenset[str]] | None = None
+
+
+def run_step(step: StepPlan, state: RunState) -> StepResult:
+    """Run ``step`` on its elements (reads ``state``, never writes it: see ``commit``)."""
+    inputs = gather(step, state)
+    if not inputs.elements:
+        return StepResult(children={} if step.output_offset == 1 else None)
+    outcomes = _call_block(step, inputs)
+    if step.is_flow_control:
+        return StepResult(decisions=_decisions(step, inputs.elements, outcomes))
+    if step.output_offset == 1:
+        return _nested(step, inputs.elements, outcomes)
+    _check_rows(step, outcomes, inputs.elements)
+    return StepResult(rows=dict(zip(inputs.elements, outcomes, strict=True)))
+
+
+def commit(step: StepPlan, result: StepResult, state: RunState) -> None:
+    state.step_rows[step.name] = result.rows
+    if result.children is not None:
+        state.add_level(step.output_lineage, result.children)
+    if result.decisions is not None:
+        state.decisions[step.name] = result.decisions
+
+
+def _call_block(step: StepPlan, inputs: StepInputs) -> list[Any]:
+    run = step.block.run
+    if step.accepts_batches:
+        try:
+            outcomes = run(**inputs.as_batches())
+        except WorkflowError:
+            raise
+        except Exception as error:
+            raise StepExecutionError(step.name, step.block_type, error) from error
+        if not isinstance(outcomes, list) or len(outcomes) != len(inputs.elements):
+            raise _bad_result(step, f"a list of {len(inputs.elements)} results (one per element)", outcomes)
+        return outcomes
+    outcomes = []
+    for index, kwargs in zip(inputs.elements, inputs.keyword_rows(), strict=True):
+        try:
+            outcomes.append(run(**kwargs))
+        except WorkflowError:
+            raise
+        except Exception as error:
+            raise StepExecutionError(step.name, step.block_type, error, index) from error
+    return outcomes
+
+
+def _decisions(step: StepPlan, elements: list[Index], outcomes: list) -> dict[Index, frozenset[str]]:
+    decisions = {}
+    for index, outcome in zip(elements, outcomes, strict=True):
+        if not isinstance(outcome, FlowControl):
+            raise _bad_result(step, "FlowControl(next_steps=[...])", outcome)
+        decisions[index] = frozenset(target.removeprefix("$steps.") for target in outcome.next_steps)
+    return decisions
+
+
+def _nested(step: StepPlan, elements: list[Index], outcomes: list) -> StepResult:
+    rows: dict[Index, dict] = {}
+    children: dict[Index, list[Index]] = {}
+    for index, outcome in zip(elements, outcomes, strict=True):
+        if not isinstance(outcome, list):
+            raise _bad_result(step, "a list of results per element (it raises dimensionality)", outcome)
+        _check_rows(step, outcome, elements)
+        kids = [(*index, position) for position in range(len(outcome))]
+        children[index] = kids
+        rows.update(zip(kids, outcome, strict=True))
+    return StepResult(rows=rows, children=children)
+
+
+def _check_rows(step: StepPlan, outcomes: list, elements: list[Index]) -> None:
+    expected = step.outputs.keys()
+    for outcome in outcomes:
+        if type(outcome) is not dict or not outcome.keys() >= expected:
+            raise _bad_result(step, f"a dict with outputs {sorted(expected)}", outcome)
+
+
+def _bad_result(step: StepPlan, expected: str, found: Any) -> StepExecutionError:
+    shown = repr(found)
+    shown = shown if len(shown) < 120 else shown[:117] + "..."
+    return StepExecutionError(
+        step.name, step.block_type, TypeError(f"run() must return {expected}, returned {shown}")
+    )

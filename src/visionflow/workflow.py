@@ -1,0 +1,110 @@
+"""The public entry point: ``Workflow.compile(definition)`` then ``workflow.run(...)``."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from visionflow.blocks.api import Block
+from visionflow.blocks.loader import load_registry, plugin_modules
+from visionflow.compiler import PlanCache, compile_plan, definition_hash
+from visionflow.compiler.plan import Plan
+from visionflow.dialects import to_definition
+from visionflow.engine import Executor
+
+_cache = PlanCache()
+_cache_lock = threading.Lock()
+
+
+class Workflow:
+    """A compiled workflow: checked once, cheap to run many times.
+
+    >>> workflow = Workflow.compile({"inputs": [{"type": "parameter", "name": "x"}],
+    ...     "outputs": [{"type": "JsonField", "name": "x", "selector": "$inputs.x"}]})
+    >>> workflow.run(x=3)
+    [{'x': 3}]
+    """
+
+    def __init__(self, plan: Plan, max_concurrent_steps: int | None = None):
+        self.plan = plan
+        self._executor = Executor(plan, max_concurrent_steps)
+
+    @classmethod
+    def compile(
+        cls,
+        definition: Any,
+        *,
+        blocks: Sequence[type[Block]] = (),
+        init_parameters: dict[str, Any] | None = None,
+        dialect: str | None = None,
+        max_concurrent_steps: int | None = None,
+        cache: bool = True,
+    ) -> Workflow:
+        """Check ``definition`` (dict, JSON/YAML text or file path) and build its plan.
+
+        Raises a ``CompilationError`` subclass naming the place of the first mistake.
+        Plans are cached by the definition's content, blocks and init parameters.
+        """
+        parsed = to_definition(definition, dialect)
+        key = (
+            definition_hash(parsed),
+            tuple(id(block) for block in blocks),
+            tuple(sorted((name, id(value)) for name, value in (init_parameters or {}).items())),
+            plugin_modules(),
+            max_concurrent_steps,
+        )
+        if cache and (workflow := _cache.get(key)) is not None:
+            return workflow
+        registry = load_registry()
+        if blocks:
+            registry = registry.with_blocks(list(blocks))
+        workflow = cls(compile_plan(parsed, registry, init_parameters), max_concurrent_steps)
+        if cache:
+            with _cache_lock:
+                _cache.put(key, workflow)
+        return workflow
+
+    def run(self, inputs: dict[str, Any] | None = None, /, *, serialize: bool = False, **kwargs: Any) -> list[dict[str, Any]]:
+        """Run on inputs given as a dict and/or keywords; one result dict per input element.
+
+        A list of images is a batch; one image is a batch of one. With ``serialize=True``
+        the results are JSON-ready (images as base64, detections as dicts).
+        """
+        given = {**(inputs or {}), **kwargs}
+        results = self._executor.run(given)
+        if serialize:
+            from visionflow.serialization import serialize as to_json
+
+            return to_json(results)
+        return results
+
+    @property
+    def inputs(self) -> dict[str, dict[str, Any]]:
+        """The declared inputs: name -> type, kinds, default, dimensionality."""
+        return {
+            item.name: {
+                "type": item.type,
+                "kinds": sorted(item.kinds),
+                "default_value": item.default_value,
+                "dimensionality": item.dimensionality if item.is_batch_oriented else 0,
+            }
+            for item in self.plan.inputs
+        }
+
+    @property
+    def outputs(self) -> dict[str, dict[str, Any]]:
+        """The declared outputs: name -> selector, kinds, nesting."""
+        return {
+            output.name: {
+                "selector": output.selector,
+                "kinds": sorted(output.source.kinds),
+                "dimensionality": output.source.dimensionality,
+            }
+            for output in self.plan.outputs
+        }
+
+
+def clear_cache() -> None:
+    """Forget every cached compiled workflow (e.g. after changing plugins)."""
+    _cache.clear()
