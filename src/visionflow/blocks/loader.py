@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import os
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any
 
 from visionflow.blocks.api import Block, Output
@@ -78,6 +77,11 @@ def load_registry() -> BlockRegistry:
     return _cache[key]
 
 
+def forget_loaded_blocks() -> None:
+    """Drop cached registries, so newly installed plugins and entry points are seen."""
+    _cache.clear()
+
+
 def _build_registry(module_names: tuple[str, ...]) -> BlockRegistry:
     from visionflow.blocks import core
 
@@ -86,6 +90,8 @@ def _build_registry(module_names: tuple[str, ...]) -> BlockRegistry:
         registry.add(block_class, CORE_PLUGIN)
     for name in module_names:
         _add_plugin(registry, name, _import_plugin(name))
+    from importlib.metadata import entry_points  # slow to import; only needed here
+
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         try:
             plugin = entry_point.load()

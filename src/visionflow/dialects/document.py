@@ -7,8 +7,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from visionflow.errors import DefinitionError
 
 _SUFFIXES = {".json", ".yaml", ".yml"}
@@ -36,6 +34,8 @@ def _load_file(path: Path) -> dict[str, Any]:
 
 
 def _parse_text(text: str, place: str) -> dict[str, Any]:
+    import yaml  # only documents given as text need it
+
     try:
         document = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as error:

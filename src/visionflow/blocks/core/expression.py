@@ -40,15 +40,22 @@ class Expression(Block):
         return {"output": evaluate(expression, data)}
 
 
-_PROPERTY_KINDS = {
+# What each property gives, so the compiler can check what a PropertyDefinition feeds.
+_PROPERTY_KINDS: dict[str, list[str]] = {
     "count": ["integer"],
-    "top_confidence": ["float"],
-    "top_class": ["string"],
+    "is_empty": ["boolean"],
     "width": ["integer"],
     "height": ["integer"],
-    "image_size": ["dict"],
     "aspect_ratio": ["float"],
-    "is_empty": ["boolean"],
+    "image_size": ["dict"],
+    "image_id": ["string"],
+    "top_class": ["string"],
+    "top_confidence": ["float"],
+    "mean": ["float"],
+    **{name: ["list"] for name in (
+        "areas", "boxes", "xyxy", "centers", "class_ids", "class_names", "confidences",
+        "detection_ids", "heights", "widths", "keypoints", "predicted_classes", "unique",
+    )},
 }
 
 
@@ -77,7 +84,7 @@ class PropertyDefinition(Block):
     @classmethod
     def describe_outputs(cls, manifest: BlockManifest) -> list[Output]:
         chain = [manifest.property] if isinstance(manifest.property, str) else manifest.property
-        kinds = _PROPERTY_KINDS.get(chain[-1], ["list"] if chain[-1].endswith("s") else [WILDCARD])
+        kinds = _PROPERTY_KINDS.get(chain[-1], [WILDCARD])  # first/last/min/max/sum: any
         return [Output("output", kinds=kinds)]
 
     def run(self, data: Any, property: str | list[str]) -> dict[str, Any]:  # noqa: A002

@@ -1,0 +1,169 @@
+"""The ``visionflow`` command: run and check workflows, describe blocks and kinds.
+
+    visionflow run workflow.yaml --input image=photo.jpg --input confidence=0.4
+    visionflow validate workflow.yaml
+    visionflow blocks DynamicCrop
+
+The engine and rich are imported inside the commands, so that importing this package
+(and ``visionflow --help``) stays quick.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from visionflow.cli._printing import console, echo_json, print_table, reported, shown
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode="rich")
+
+WorkflowFile = Annotated[Path, typer.Argument(help="The workflow document (.yaml, .yml or .json).")]
+Dialect = Annotated[
+    str | None, typer.Option(help="The document's dialect (default: detected).", show_default=False)
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def main() -> None:
+    """The ``visionflow`` console script."""
+    app()
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from visionflow import __version__
+
+        typer.echo(f"visionflow {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(epilog="Example: [bold]visionflow run crop.yaml --input image=photo.jpg[/]")
+def _app(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Run deep-learning workflows written as YAML: check them, run them, look up their blocks."""
+
+
+@app.command(
+    epilog="Example: [bold]visionflow run crop.yaml -i image=a.jpg -i image=b.jpg "
+    "-i ratio=0.5 --no-images[/]"
+)
+def run(
+    workflow: WorkflowFile,
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input",
+            "-i",
+            metavar="NAME=VALUE",
+            help="An input value. Images take a file path; other values are read as YAML "
+            "(0.5, true, \\[1, 2]; anything else is text). Repeat a name to make a batch.",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the results to this JSON file.")
+    ] = None,
+    no_images: Annotated[
+        bool, typer.Option("--no-images", help='Write images as "<jpeg, N bytes>", not base64.')
+    ] = False,
+    dialect: Dialect = None,
+) -> None:
+    """Run a workflow and print its results as JSON: one object per input element."""
+    from visionflow import Workflow
+    from visionflow.cli._inputs import runtime_inputs, without_images
+
+    with reported():
+        compiled = Workflow.compile(workflow, dialect=_checked_dialect(dialect))
+        results = compiled.run(runtime_inputs(compiled.inputs, inputs or []), serialize=True)
+    if no_images:
+        results = without_images(results)
+    if output is None:
+        echo_json(results)
+        return
+    output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    typer.echo(f"wrote {len(results)} result(s) to {output}")
+
+
+@app.command(epilog="Example: [bold]visionflow validate crop.yaml --json[/]")
+def validate(workflow: WorkflowFile, as_json: AsJson = False, dialect: Dialect = None) -> None:
+    """Compile a workflow without running it: its inputs and outputs, or its first error."""
+    from visionflow import Workflow
+
+    with reported(as_json, valid=False):
+        compiled = Workflow.compile(workflow, dialect=_checked_dialect(dialect))
+    if as_json:
+        echo_json({"valid": True, "inputs": compiled.inputs, "outputs": compiled.outputs})
+        return
+    inputs = compiled.inputs.items()
+    print_table(
+        "inputs",
+        ["name", "type", "kinds", "default"],
+        [[n, i["type"], ", ".join(i["kinds"]), shown(i["default_value"])] for n, i in inputs],
+    )
+    outputs = compiled.outputs.items()
+    print_table(
+        "outputs (dimensionality 1: a value per input element, 2: a list per element, ...)",
+        ["name", "selector", "kinds", "dimensionality"],
+        [[n, o["selector"], ", ".join(o["kinds"]), o["dimensionality"]] for n, o in outputs],
+    )
+    console().print("valid", style="bold green")
+
+
+@app.command(epilog="Examples: [bold]visionflow blocks[/] · [bold]visionflow blocks DynamicCrop[/]")
+def blocks(
+    type_name: Annotated[
+        str | None, typer.Argument(metavar="[TYPE]", help="A block's type name or alias.")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """List every block, or describe one: its fields, outputs and how the engine calls it."""
+    from visionflow.blocks.loader import load_registry
+    from visionflow.cli._blocks import block_details, block_summary, find_block, print_block
+
+    with reported(as_json):
+        registry = load_registry()
+        loaded = find_block(registry, type_name) if type_name else None
+    if loaded is not None:
+        details = block_details(loaded)
+        echo_json(details) if as_json else print_block(details)
+        return
+    listing = [block_summary(item) for item in registry.block_classes()]
+    if as_json:
+        echo_json(listing)
+        return
+    rows = [[b["type"], ", ".join(b["aliases"]), b["summary"], b["plugin"]] for b in listing]
+    print_table("blocks", ["type", "aliases", "description", "plugin"], rows)
+
+
+@app.command(epilog="Example: [bold]visionflow kinds --json[/]")
+def kinds(as_json: AsJson = False) -> None:
+    """List the kinds (data types) that inputs, block fields and outputs declare."""
+    from visionflow.blocks.loader import load_registry
+    from visionflow.kinds import all_kinds
+
+    with reported(as_json):
+        load_registry()  # plugins register their kinds when they load
+    listing = [{"name": kind.name, "description": kind.description} for kind in all_kinds()]
+    if as_json:
+        echo_json(listing)
+    else:
+        print_table(
+            "kinds", ["kind", "description"], [[k["name"], k["description"]] for k in listing]
+        )
+
+
+def _checked_dialect(dialect: str | None) -> str | None:
+    from visionflow.dialects import DIALECTS
+
+    if dialect is not None and dialect not in DIALECTS:
+        raise typer.BadParameter(
+            f"unknown dialect '{dialect}'; known: {', '.join(sorted(DIALECTS))}",
+            param_hint="--dialect",
+        )
+    return dialect

@@ -1,0 +1,152 @@
+"""Describing blocks to workflow authors, from their manifests (the single source)."""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+from visionflow.cli._printing import console, print_table, shown
+
+
+def find_block(registry: Any, name: str) -> Any:
+    """The LoadedBlock with this type name or alias, or an error suggesting close names."""
+    from difflib import get_close_matches
+
+    from visionflow.errors import UnknownBlockTypeError
+
+    if name in registry.by_type:
+        return registry.by_type[name]
+    close = get_close_matches(name, list(registry.by_type), n=3)
+    suggestion = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    raise UnknownBlockTypeError(
+        f"no block has the type name or alias '{name}'",
+        hint=f"{suggestion}`visionflow blocks` lists every block",
+    )
+
+
+def block_summary(loaded: Any) -> dict[str, Any]:
+    names = loaded.block_class.type_names()
+    description = loaded.block_class.description()
+    return {
+        "type": names[0],
+        "aliases": list(names[1:]),
+        "summary": description.splitlines()[0] if description else "",
+        "plugin": loaded.plugin,
+    }
+
+
+def block_details(loaded: Any) -> dict[str, Any]:
+    """What a workflow author needs to know about a block, as JSON-ready data."""
+    from visionflow.blocks.api import Block
+
+    block = loaded.block_class
+    fields = block.Manifest.model_fields.items()
+    # an overridden describe_outputs makes the outputs (or their kinds) depend on the step
+    depends = block.describe_outputs.__func__ is not Block.describe_outputs.__func__
+    return {
+        **block_summary(loaded),
+        "description": block.description(),
+        "fields": [
+            field_details(name, info) for name, info in fields if name not in ("name", "type")
+        ],
+        "outputs": [{"name": output.name, "kinds": list(output.kinds)} for output in block.outputs],
+        "outputs_depend_on_fields": depends,
+        "accepts_batches": block.accepts_batches,
+        "accepts_empty": block.accepts_empty,
+        "output_dimensionality_offset": block.output_dimensionality_offset,
+        "input_dimensionality_offsets": dict(block.input_dimensionality_offsets),
+        "init_parameters": list(block.init_parameters),
+    }
+
+
+def field_details(name: str, info: Any) -> dict[str, Any]:
+    """One manifest field: its type, default, and the selectors it accepts."""
+    from visionflow.blocks.api import SelectorInfo, selector_infos
+
+    selectors = selector_infos(info)
+    # pydantic moves a top-level Annotated's metadata from the annotation to .metadata
+    top = next((meta for meta in info.metadata if isinstance(meta, SelectorInfo)), None)
+    details = {
+        "name": name,
+        "type": _selector_text(top) if top else type_text(info.annotation),
+        "required": info.is_required(),
+        "selector_kinds": sorted({k for s in selectors if not s.step_reference for k in s.kinds}),
+        "step_reference": any(s.step_reference for s in selectors),
+    }
+    if not details["required"]:
+        details["default"] = info.get_default(call_default_factory=True)
+    return details
+
+
+def type_text(annotation: Any) -> str:
+    """A manifest field's type as a workflow author reads it: ``selector | float``."""
+    from visionflow.blocks.api import SelectorInfo
+
+    origin, arguments = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        info = next((m for m in annotation.__metadata__ if isinstance(m, SelectorInfo)), None)
+        return _selector_text(info) if info else type_text(arguments[0])
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(type_text(argument) for argument in arguments)
+    if origin is typing.Literal:
+        return " | ".join(repr(argument) for argument in arguments)
+    if origin is not None:
+        inner = ", ".join(type_text(argument) for argument in arguments)
+        return f"{origin.__name__}[{inner}]" if inner else origin.__name__
+    if annotation is typing.Any:
+        return "any"
+    return "None" if annotation is type(None) else getattr(annotation, "__name__", str(annotation))
+
+
+def _selector_text(info: Any) -> str:
+    return "step" if info.step_reference else "selector"
+
+
+def print_block(details: dict[str, Any]) -> None:
+    from rich.text import Text
+
+    out = console()
+    title = Text(details["type"], style="bold")
+    if details["aliases"]:
+        title.append(f"  (aliases: {', '.join(details['aliases'])})")
+    title.append(f"  from {details['plugin']}", style="dim")
+    out.print(title)
+    out.print(Text(details["description"]))
+    print_table(
+        "fields",
+        ["field", "type", "required / default", "selector kinds"],
+        [
+            [
+                field["name"],
+                field["type"],
+                "required" if field["required"] else f"default {shown(field['default'])}",
+                _accepted_selectors(field),
+            ]
+            for field in details["fields"]
+        ],
+    )
+    outputs = [[output["name"], ", ".join(output["kinds"])] for output in details["outputs"]]
+    print_table("outputs", ["output", "kinds"], outputs)
+    if details["outputs_depend_on_fields"]:
+        out.print("outputs depend on the step's fields; the kinds above are the defaults")
+    offsets = details["input_dimensionality_offsets"]
+    for line in [
+        f"accepts batches: {_yes(details['accepts_batches'])}",
+        f"accepts empty inputs: {_yes(details['accepts_empty'])}",
+        f"output dimensionality offset: {details['output_dimensionality_offset']:+d}",
+        "input dimensionality offsets: "
+        + (", ".join(f"{name} {offset:+d}" for name, offset in offsets.items()) or "none"),
+        f"init parameters: {', '.join(details['init_parameters']) or 'none'}",
+    ]:
+        out.print(Text(line))
+
+
+def _accepted_selectors(field: dict[str, Any]) -> str:
+    if field["step_reference"]:
+        return "steps to run next ($steps.<name>)"
+    return ", ".join(field["selector_kinds"]) or "—"
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"

@@ -1,0 +1,69 @@
+"""How the commands show things: JSON on stdout, rich tables, errors in red on stderr."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+
+
+@contextmanager
+def reported(as_json: bool = False, **json_fields: Any) -> Iterator[None]:
+    """Turn a WorkflowError into a readable report (or JSON) and exit code 1.
+
+    Other exceptions are bugs, not the user's mistakes: they keep their traceback.
+    """
+    from visionflow.errors import WorkflowError
+
+    try:
+        yield
+    except WorkflowError as error:
+        if as_json:
+            echo_json({**json_fields, "error": error.to_dict()})
+        else:
+            print_error(error)
+        raise typer.Exit(1) from None
+
+
+def print_error(error: Any) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    report = Text(f"error [{error.code}]", style="bold red")
+    if error.place:
+        report.append(f" at {error.place}", style="bold red")
+    report.append("\n  " + error.message.replace("\n", "\n  "), style="red")
+    if error.hint:
+        report.append(f"\n  hint: {error.hint}", style="red")
+    Console(stderr=True, soft_wrap=True).print(report)
+
+
+def echo_json(data: Any) -> None:
+    # plain echo, not rich: rich would wrap long lines (base64 images) and break the JSON
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def console() -> Any:
+    from rich.console import Console
+
+    return Console()
+
+
+def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(Text(str(cell)) for cell in row))  # Text: no markup in user data
+    console().print(table)
+
+
+def shown(value: Any) -> str:
+    """A value as it is written in a document (JSON), or a dash for none."""
+    return "—" if value is None else json.dumps(value, ensure_ascii=False, default=str)
