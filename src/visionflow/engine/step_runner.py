@@ -9,7 +9,7 @@ from visionflow.blocks.api import FlowControl
 from visionflow.compiler.plan import StepPlan
 from visionflow.engine.gather import StepInputs, gather
 from visionflow.engine.state import Index, RunState
-from visionflow.errors import StepExecutionError, WorkflowError
+from visionflow.errors import StepExecutionError
 
 
 @dataclass
@@ -48,8 +48,6 @@ def _call_block(step: StepPlan, inputs: StepInputs) -> list[Any]:
     if step.accepts_batches:
         try:
             outcomes = run(**inputs.as_batches())
-        except WorkflowError:
-            raise
         except Exception as error:
             raise StepExecutionError(step.name, step.block_type, error) from error
         if not isinstance(outcomes, list) or len(outcomes) != len(inputs.elements):
@@ -59,8 +57,6 @@ def _call_block(step: StepPlan, inputs: StepInputs) -> list[Any]:
     for index, kwargs in zip(inputs.elements, inputs.keyword_rows(), strict=True):
         try:
             outcomes.append(run(**kwargs))
-        except WorkflowError:
-            raise
         except Exception as error:
             raise StepExecutionError(step.name, step.block_type, error, index) from error
     return outcomes
