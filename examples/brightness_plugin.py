@@ -1,6 +1,6 @@
 """An example plugin: the Brightness block from the design, loaded via VISIONFLOW_PLUGINS.
 
-    VISIONFLOW_PLUGINS=brightness_plugin PYTHONPATH=examples visionflow run ...
+VISIONFLOW_PLUGINS=brightness_plugin PYTHONPATH=examples visionflow run ...
 """
 
 from __future__ import annotations

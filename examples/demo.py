@@ -36,13 +36,17 @@ def main() -> int:
 
     images = sample_images()
     workflow = Workflow.compile(EXAMPLES / "first_workflow.yaml")
-    results = workflow.run(image=[str(p) for p in images.values()], min_brightness=120.0, serialize=True)
+    results = workflow.run(
+        image=[str(p) for p in images.values()], min_brightness=120.0, serialize=True
+    )
     print(f"visionflow demo: {EXAMPLES / 'first_workflow.yaml'} on {len(images)} images\n")
     for name, result in zip(images, results, strict=True):
         print(f"{name}: {json.dumps(result)}")
     print("\nSame from the command line:")
-    print(f"  VISIONFLOW_PLUGINS=brightness_plugin PYTHONPATH=examples visionflow run "
-          f"examples/first_workflow.yaml --input image={images['coffee']}")
+    print(
+        f"  VISIONFLOW_PLUGINS=brightness_plugin PYTHONPATH=examples visionflow run "
+        f"examples/first_workflow.yaml --input image={images['coffee']}"
+    )
     return 0
 
 

@@ -70,10 +70,17 @@ class MeanColourClassifier(Block):
                 for i in order
             ]
             top = predictions[0]
-            results.append({"predictions": {
-                "top": top["class"], "class_id": top["class_id"], "confidence": top["confidence"],
-                "predictions": predictions, "parent_id": crop.image_id,
-            }})
+            results.append(
+                {
+                    "predictions": {
+                        "top": top["class"],
+                        "class_id": top["class_id"],
+                        "confidence": top["confidence"],
+                        "predictions": predictions,
+                        "parent_id": crop.image_id,
+                    }
+                }
+            )
         return results
 
 

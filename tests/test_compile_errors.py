@@ -25,13 +25,21 @@ from visionflow.errors import (
 
 
 def image_workflow(*steps, outputs=()):
-    return {"inputs": [{"type": "image", "name": "image"}, {"type": "parameter", "name": "t"}],
-            "steps": list(steps), "outputs": list(outputs)}
+    return {
+        "inputs": [{"type": "image", "name": "image"}, {"type": "parameter", "name": "t"}],
+        "steps": list(steps),
+        "outputs": list(outputs),
+    }
 
 
 def detector(name="detect", image="$inputs.image"):
-    return {"type": "test/fixed_boxes@v1", "name": name, "image": image,
-            "boxes": [[0, 0, 10, 10]], "classes": ["a"]}
+    return {
+        "type": "test/fixed_boxes@v1",
+        "name": name,
+        "image": image,
+        "boxes": [[0, 0, 10, 10]],
+        "classes": ["a"],
+    }
 
 
 def compile_error(definition, test_blocks) -> CompilationError:
@@ -72,15 +80,26 @@ def test_literal_where_a_selector_is_required(test_blocks):
 
 @pytest.mark.parametrize(
     ("selector", "fragment"),
-    [("$inputs.imag", "input 'imag', which is not declared"),
-     ("$steps.nothing.out", "step 'nothing', which does not exist"),
-     ("$steps.detect.boxes", "step 'detect' has no output 'boxes'")],
+    [
+        ("$inputs.imag", "input 'imag', which is not declared"),
+        ("$steps.nothing.out", "step 'nothing', which does not exist"),
+        ("$steps.detect.boxes", "step 'detect' has no output 'boxes'"),
+    ],
 )
 def test_selectors_to_missing_things(test_blocks, selector, fragment):
-    crop = {"type": "DynamicCrop", "name": "crop", "images": "$inputs.image", "predictions": selector}
+    crop = {
+        "type": "DynamicCrop",
+        "name": "crop",
+        "images": "$inputs.image",
+        "predictions": selector,
+    }
     if selector.startswith("$inputs"):
-        crop = {"type": "DynamicCrop", "name": "crop", "images": selector,
-                "predictions": "$steps.detect.predictions"}
+        crop = {
+            "type": "DynamicCrop",
+            "name": "crop",
+            "images": selector,
+            "predictions": "$steps.detect.predictions",
+        }
     error = compile_error(image_workflow(detector(), crop), test_blocks)
     assert isinstance(error, SelectorError)
     assert fragment in error.message
@@ -93,8 +112,12 @@ def test_typo_in_input_name_gets_a_suggestion(test_blocks):
 
 
 def test_kind_mismatch_says_expected_and_found(test_blocks):
-    crop = {"type": "DynamicCrop", "name": "crop", "images": "$steps.detect.predictions",
-            "predictions": "$steps.detect.predictions"}
+    crop = {
+        "type": "DynamicCrop",
+        "name": "crop",
+        "images": "$steps.detect.predictions",
+        "predictions": "$steps.detect.predictions",
+    }
     error = compile_error(image_workflow(detector(), crop), test_blocks)
     assert isinstance(error, KindMismatchError)
     assert error.place == "steps[1] 'crop' field 'images'"
@@ -124,11 +147,26 @@ def test_duplicate_input_names(test_blocks):
 
 def test_crops_of_two_detectors_cannot_be_combined(test_blocks):
     steps = [
-        detector("det_a"), detector("det_b"),
-        {"type": "DynamicCrop", "name": "crops_a", "images": "$inputs.image", "predictions": "$steps.det_a.predictions"},
-        {"type": "DynamicCrop", "name": "crops_b", "images": "$inputs.image", "predictions": "$steps.det_b.predictions"},
-        {"type": "Expression", "name": "both", "expression": "a",
-         "data": {"a": "$steps.crops_a.crops", "b": "$steps.crops_b.crops"}},
+        detector("det_a"),
+        detector("det_b"),
+        {
+            "type": "DynamicCrop",
+            "name": "crops_a",
+            "images": "$inputs.image",
+            "predictions": "$steps.det_a.predictions",
+        },
+        {
+            "type": "DynamicCrop",
+            "name": "crops_b",
+            "images": "$inputs.image",
+            "predictions": "$steps.det_b.predictions",
+        },
+        {
+            "type": "Expression",
+            "name": "both",
+            "expression": "a",
+            "data": {"a": "$steps.crops_a.crops", "b": "$steps.crops_b.crops"},
+        },
     ]
     error = compile_error(image_workflow(*steps), test_blocks)
     assert isinstance(error, LineageError)
@@ -149,9 +187,21 @@ def test_deeper_input_without_declared_offset_is_a_dimensionality_error(test_blo
         def run(self, parents: Any, children: Batch) -> dict:
             return {"x": len(children)}
 
-    steps = [detector(),
-             {"type": "DynamicCrop", "name": "crop", "images": "$inputs.image", "predictions": "$steps.detect.predictions"},
-             {"type": "test/two_levels@v1", "name": "two", "parents": "$steps.crop.crops", "children": "$steps.crop.crops"}]
+    steps = [
+        detector(),
+        {
+            "type": "DynamicCrop",
+            "name": "crop",
+            "images": "$inputs.image",
+            "predictions": "$steps.detect.predictions",
+        },
+        {
+            "type": "test/two_levels@v1",
+            "name": "two",
+            "parents": "$steps.crop.crops",
+            "children": "$steps.crop.crops",
+        },
+    ]
     error = compile_error(image_workflow(*steps), [*test_blocks, TwoLevels])
     assert isinstance(error, DimensionalityError)
     assert error.place == "steps[2] 'two' field 'children'"
@@ -163,8 +213,13 @@ def test_collapsing_the_top_level_batch_is_a_dimensionality_error(test_blocks):
 
 
 def test_flow_control_target_must_exist(test_blocks):
-    step = {"type": "ContinueIf", "name": "gate", "condition": "t > 1", "data": {"t": "$inputs.t"},
-            "next_steps": ["$steps.nowhere"]}
+    step = {
+        "type": "ContinueIf",
+        "name": "gate",
+        "condition": "t > 1",
+        "data": {"t": "$inputs.t"},
+        "next_steps": ["$steps.nowhere"],
+    }
     error = compile_error(image_workflow(step), test_blocks)
     assert isinstance(error, FlowControlError)
     assert error.place == "steps[0] 'gate' field 'next_steps'"
@@ -173,9 +228,19 @@ def test_flow_control_target_must_exist(test_blocks):
 def test_flow_control_cannot_gate_a_step_at_a_higher_level(test_blocks):
     steps = [
         detector(),
-        {"type": "DynamicCrop", "name": "crop", "images": "$inputs.image", "predictions": "$steps.detect.predictions"},
-        {"type": "ContinueIf", "name": "gate", "condition": "width(c) > 1", "data": {"c": "$steps.crop.crops"},
-         "next_steps": ["$steps.whole"]},
+        {
+            "type": "DynamicCrop",
+            "name": "crop",
+            "images": "$inputs.image",
+            "predictions": "$steps.detect.predictions",
+        },
+        {
+            "type": "ContinueIf",
+            "name": "gate",
+            "condition": "width(c) > 1",
+            "data": {"c": "$steps.crop.crops"},
+            "next_steps": ["$steps.whole"],
+        },
         {"type": "test/echo@v1", "name": "whole", "value": "$inputs.image"},
     ]
     error = compile_error(image_workflow(*steps), test_blocks)
@@ -184,7 +249,12 @@ def test_flow_control_cannot_gate_a_step_at_a_higher_level(test_blocks):
 
 
 def test_bad_expression_is_a_compile_error_naming_the_field(test_blocks):
-    step = {"type": "Expression", "name": "e", "expression": "t.__class__", "data": {"t": "$inputs.t"}}
+    step = {
+        "type": "Expression",
+        "name": "e",
+        "expression": "t.__class__",
+        "data": {"t": "$inputs.t"},
+    }
     error = compile_error(image_workflow(step), test_blocks)
     assert isinstance(error, ExpressionError)
     assert error.place == "steps[0] 'e' field 'expression'"
@@ -198,7 +268,9 @@ def test_unknown_variable_in_expression_is_a_compile_error(test_blocks):
 
 
 def test_output_selector_to_missing_step(test_blocks):
-    definition = image_workflow(outputs=[{"type": "JsonField", "name": "o", "selector": "$steps.x.y"}])
+    definition = image_workflow(
+        outputs=[{"type": "JsonField", "name": "o", "selector": "$steps.x.y"}]
+    )
     error = compile_error(definition, test_blocks)
     assert isinstance(error, SelectorError)
     assert error.place == "outputs[0] 'o' field 'selector'"
@@ -218,5 +290,9 @@ def test_invalid_yaml_text():
 def test_errors_serialise_with_code_place_message_hint(test_blocks):
     error = compile_error(image_workflow({"type": "DynamicCorp", "name": "c"}), test_blocks)
     assert isinstance(error, WorkflowError)
-    assert error.to_dict() == {"code": "unknown_block_type", "place": "steps[0] 'c'",
-                               "message": "unknown block type 'DynamicCorp'", "hint": error.hint}
+    assert error.to_dict() == {
+        "code": "unknown_block_type",
+        "place": "steps[0] 'c'",
+        "message": "unknown block type 'DynamicCorp'",
+        "hint": error.hint,
+    }

@@ -19,10 +19,19 @@ def detect_and_crop(extra_steps=(), outputs=()):
         "version": "1.0",
         "inputs": [{"type": "image", "name": "image"}],
         "steps": [
-            {"type": "test/fixed_boxes@v1", "name": "detect", "image": "$inputs.image",
-             "boxes": BOXES, "classes": ["cat", "dog", "cat"]},
-            {"type": "DynamicCrop", "name": "crop", "images": "$inputs.image",
-             "predictions": "$steps.detect.predictions"},
+            {
+                "type": "test/fixed_boxes@v1",
+                "name": "detect",
+                "image": "$inputs.image",
+                "boxes": BOXES,
+                "classes": ["cat", "dog", "cat"],
+            },
+            {
+                "type": "DynamicCrop",
+                "name": "crop",
+                "images": "$inputs.image",
+                "predictions": "$steps.detect.predictions",
+            },
             *extra_steps,
         ],
         "outputs": list(outputs),
@@ -34,8 +43,9 @@ def out(name: str, selector: str, **extra) -> dict:
 
 
 def test_one_image_is_a_batch_of_one(astronaut, test_blocks):
-    workflow = Workflow.compile(detect_and_crop(outputs=[out("n", "$steps.detect.predictions")]),
-                                blocks=test_blocks)
+    workflow = Workflow.compile(
+        detect_and_crop(outputs=[out("n", "$steps.detect.predictions")]), blocks=test_blocks
+    )
     results = workflow.run(image=astronaut)
     assert len(results) == 1
     assert len(results[0]["n"]) == 3
@@ -43,10 +53,18 @@ def test_one_image_is_a_batch_of_one(astronaut, test_blocks):
 
 def test_results_follow_input_order(astronaut, coffee, test_blocks):
     workflow = Workflow.compile(
-        {"inputs": [{"type": "image", "name": "image"}],
-         "steps": [{"type": "PropertyDefinition", "name": "size", "data": "$inputs.image",
-                    "property": "width"}],
-         "outputs": [out("width", "$steps.size.output")]},
+        {
+            "inputs": [{"type": "image", "name": "image"}],
+            "steps": [
+                {
+                    "type": "PropertyDefinition",
+                    "name": "size",
+                    "data": "$inputs.image",
+                    "property": "width",
+                }
+            ],
+            "outputs": [out("width", "$steps.size.output")],
+        },
         blocks=test_blocks,
     )
     results = workflow.run(image=[coffee, astronaut, coffee])
@@ -55,24 +73,40 @@ def test_results_follow_input_order(astronaut, coffee, test_blocks):
 
 def test_scalars_broadcast_and_single_batch_value_broadcasts(astronaut, coffee, test_blocks):
     workflow = Workflow.compile(
-        {"inputs": [{"type": "image", "name": "image"},
-                    {"type": "batch", "name": "tag", "kind": ["string"]},
-                    {"type": "parameter", "name": "factor", "default_value": 2}],
-         "steps": [{"type": "Expression", "name": "e", "expression": "tag + str(factor)",
-                    "data": {"tag": "$inputs.tag", "factor": "$inputs.factor"}}],
-         "outputs": [out("e", "$steps.e.output"), out("factor", "$inputs.factor")]},
+        {
+            "inputs": [
+                {"type": "image", "name": "image"},
+                {"type": "batch", "name": "tag", "kind": ["string"]},
+                {"type": "parameter", "name": "factor", "default_value": 2},
+            ],
+            "steps": [
+                {
+                    "type": "Expression",
+                    "name": "e",
+                    "expression": "tag + str(factor)",
+                    "data": {"tag": "$inputs.tag", "factor": "$inputs.factor"},
+                }
+            ],
+            "outputs": [out("e", "$steps.e.output"), out("factor", "$inputs.factor")],
+        },
         blocks=test_blocks,
     )
     assert workflow.run(image=[astronaut, coffee], tag="x") == [
-        {"e": "x2", "factor": 2}, {"e": "x2", "factor": 2}]
+        {"e": "x2", "factor": 2},
+        {"e": "x2", "factor": 2},
+    ]
     assert workflow.run(image=[astronaut, coffee], tag=["a", "b"], factor=5) == [
-        {"e": "a5", "factor": 5}, {"e": "b5", "factor": 5}]
+        {"e": "a5", "factor": 5},
+        {"e": "b5", "factor": 5},
+    ]
 
 
 def test_batch_inputs_of_different_sizes_are_an_error(astronaut, test_blocks):
     workflow = Workflow.compile(
-        {"inputs": [{"type": "image", "name": "image"}, {"type": "batch", "name": "tag"}],
-         "outputs": [out("t", "$inputs.tag")]},
+        {
+            "inputs": [{"type": "image", "name": "image"}, {"type": "batch", "name": "tag"}],
+            "outputs": [out("t", "$inputs.tag")],
+        },
         blocks=test_blocks,
     )
     with pytest.raises(RuntimeInputError, match="'image' has 2, 'tag' has 3"):
@@ -81,7 +115,8 @@ def test_batch_inputs_of_different_sizes_are_an_error(astronaut, test_blocks):
 
 def test_missing_and_unknown_inputs_are_errors(test_blocks):
     workflow = Workflow.compile(
-        {"inputs": [{"type": "parameter", "name": "x"}], "outputs": [out("x", "$inputs.x")]})
+        {"inputs": [{"type": "parameter", "name": "x"}], "outputs": [out("x", "$inputs.x")]}
+    )
     with pytest.raises(RuntimeInputError, match="missing parameter 'x'"):
         workflow.run()
     with pytest.raises(RuntimeInputError, match="unknown input"):
@@ -90,8 +125,11 @@ def test_missing_and_unknown_inputs_are_errors(test_blocks):
 
 def test_parameter_of_wrong_kind_is_an_error():
     workflow = Workflow.compile(
-        {"inputs": [{"type": "parameter", "name": "x", "kind": ["float"]}],
-         "outputs": [out("x", "$inputs.x")]})
+        {
+            "inputs": [{"type": "parameter", "name": "x", "kind": ["float"]}],
+            "outputs": [out("x", "$inputs.x")],
+        }
+    )
     assert workflow.run(x=3) == [{"x": 3}]
     with pytest.raises(RuntimeInputError, match="expects"):
         workflow.run(x="three")
@@ -100,18 +138,26 @@ def test_parameter_of_wrong_kind_is_an_error():
 def test_corrupt_image_is_an_error_naming_the_input(tmp_path, test_blocks):
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not an image at all")
-    workflow = Workflow.compile(detect_and_crop(outputs=[out("p", "$steps.detect.predictions")]),
-                                blocks=test_blocks)
-    with pytest.raises(RuntimeInputError, match="input 'image'.*not a decodable image"):
+    workflow = Workflow.compile(
+        detect_and_crop(outputs=[out("p", "$steps.detect.predictions")]), blocks=test_blocks
+    )
+    with pytest.raises(RuntimeInputError, match=r"input 'image'.*not a decodable image"):
         workflow.run(image=str(broken))
 
 
 def test_nested_batch_outputs_nest_per_image(astronaut, coffee, test_blocks):
     workflow = Workflow.compile(
         detect_and_crop(
-            extra_steps=[{"type": "PropertyDefinition", "name": "w", "data": "$steps.crop.crops",
-                          "property": "width"}],
-            outputs=[out("widths", "$steps.w.output")]),
+            extra_steps=[
+                {
+                    "type": "PropertyDefinition",
+                    "name": "w",
+                    "data": "$steps.crop.crops",
+                    "property": "width",
+                }
+            ],
+            outputs=[out("widths", "$steps.w.output")],
+        ),
         blocks=test_blocks,
     )
     results = workflow.run(image=[astronaut, coffee])
@@ -119,8 +165,9 @@ def test_nested_batch_outputs_nest_per_image(astronaut, coffee, test_blocks):
 
 
 def test_crops_know_their_place_in_the_original(astronaut, test_blocks):
-    workflow = Workflow.compile(detect_and_crop(outputs=[out("crops", "$steps.crop.crops")]),
-                                blocks=test_blocks)
+    workflow = Workflow.compile(
+        detect_and_crop(outputs=[out("crops", "$steps.crop.crops")]), blocks=test_blocks
+    )
     crops = workflow.run(image=astronaut)[0]["crops"]
     assert [(c.origin.offset_x, c.origin.offset_y) for c in crops] == [(10, 20), (200, 200), (0, 0)]
     assert np.array_equal(crops[1].numpy, astronaut[200:260, 200:300])
@@ -130,17 +177,28 @@ def test_dimension_collapse_gathers_children_per_parent(astronaut, coffee, test_
     workflow = Workflow.compile(
         detect_and_crop(
             extra_steps=[
-                {"type": "PropertyDefinition", "name": "h", "data": "$steps.crop.crops",
-                 "property": "height"},
+                {
+                    "type": "PropertyDefinition",
+                    "name": "h",
+                    "data": "$steps.crop.crops",
+                    "property": "height",
+                },
                 {"type": "DimensionCollapse", "name": "all", "data": "$steps.h.output"},
-                {"type": "Expression", "name": "total", "expression": "sum(heights)",
-                 "data": {"heights": "$steps.all.output"}},
+                {
+                    "type": "Expression",
+                    "name": "total",
+                    "expression": "sum(heights)",
+                    "data": {"heights": "$steps.all.output"},
+                },
             ],
-            outputs=[out("heights", "$steps.all.output"), out("total", "$steps.total.output")]),
+            outputs=[out("heights", "$steps.all.output"), out("total", "$steps.total.output")],
+        ),
         blocks=test_blocks,
     )
     assert workflow.run(image=[astronaut, coffee]) == [
-        {"heights": [200, 60, 50], "total": 310}, {"heights": [200, 60, 50], "total": 310}]
+        {"heights": [200, 60, 50], "total": 310},
+        {"heights": [200, 60, 50], "total": 310},
+    ]
 
 
 def test_classes_replaced_by_crop_classification(astronaut, test_blocks):
@@ -148,11 +206,15 @@ def test_classes_replaced_by_crop_classification(astronaut, test_blocks):
         detect_and_crop(
             extra_steps=[
                 {"type": "test/mean_colour@v1", "name": "classify", "image": "$steps.crop.crops"},
-                {"type": "DetectionsClassesReplacement", "name": "replace",
-                 "object_detection_predictions": "$steps.detect.predictions",
-                 "classification_predictions": "$steps.classify.predictions"},
+                {
+                    "type": "DetectionsClassesReplacement",
+                    "name": "replace",
+                    "object_detection_predictions": "$steps.detect.predictions",
+                    "classification_predictions": "$steps.classify.predictions",
+                },
             ],
-            outputs=[out("p", "$steps.replace.predictions")]),
+            outputs=[out("p", "$steps.replace.predictions")],
+        ),
         blocks=test_blocks,
     )
     predictions = workflow.run(image=astronaut)[0]["p"]
@@ -166,40 +228,67 @@ def test_classes_replaced_by_crop_classification(astronaut, test_blocks):
 
 def test_steps_listed_in_any_order_compile_the_same(astronaut, test_blocks):
     definition = detect_and_crop(
-        extra_steps=[{"type": "PropertyDefinition", "name": "w", "data": "$steps.crop.crops",
-                      "property": "width"}],
-        outputs=[out("w", "$steps.w.output")])
+        extra_steps=[
+            {
+                "type": "PropertyDefinition",
+                "name": "w",
+                "data": "$steps.crop.crops",
+                "property": "width",
+            }
+        ],
+        outputs=[out("w", "$steps.w.output")],
+    )
     definition["steps"].reverse()
     assert Workflow.compile(definition, blocks=test_blocks).run(image=astronaut) == [
-        {"w": [100, 100, 50]}]
+        {"w": [100, 100, 50]}
+    ]
 
 
 def test_names_are_case_sensitive_and_may_hold_spaces(test_blocks):
-    workflow = Workflow.compile({
-        "inputs": [{"type": "parameter", "name": "my value"}, {"type": "parameter", "name": "My value"}],
-        "steps": [{"type": "test/echo@v1", "name": "echo step", "value": "$inputs.my value"},
-                  {"type": "test/echo@v1", "name": "Echo step", "value": "$inputs.My value"}],
-        "outputs": [out("a", "$steps.echo step.value"), out("b", "$steps.Echo step.value")],
-    }, blocks=test_blocks)
+    workflow = Workflow.compile(
+        {
+            "inputs": [
+                {"type": "parameter", "name": "my value"},
+                {"type": "parameter", "name": "My value"},
+            ],
+            "steps": [
+                {"type": "test/echo@v1", "name": "echo step", "value": "$inputs.my value"},
+                {"type": "test/echo@v1", "name": "Echo step", "value": "$inputs.My value"},
+            ],
+            "outputs": [out("a", "$steps.echo step.value"), out("b", "$steps.Echo step.value")],
+        },
+        blocks=test_blocks,
+    )
     assert workflow.run({"my value": 1, "My value": 2}) == [{"a": 1, "b": 2}]
 
 
 def test_selectors_inside_lists_and_dicts_are_resolved(test_blocks):
-    workflow = Workflow.compile({
-        "inputs": [{"type": "parameter", "name": "a"}, {"type": "parameter", "name": "b"}],
-        "steps": [{"type": "test/echo@v1", "name": "echo",
-                   "value": {"pair": ["$inputs.a", "$inputs.b"], "fixed": "text"}}],
-        "outputs": [out("v", "$steps.echo.value")],
-    }, blocks=test_blocks)
+    workflow = Workflow.compile(
+        {
+            "inputs": [{"type": "parameter", "name": "a"}, {"type": "parameter", "name": "b"}],
+            "steps": [
+                {
+                    "type": "test/echo@v1",
+                    "name": "echo",
+                    "value": {"pair": ["$inputs.a", "$inputs.b"], "fixed": "text"},
+                }
+            ],
+            "outputs": [out("v", "$steps.echo.value")],
+        },
+        blocks=test_blocks,
+    )
     assert workflow.run(a=1, b=2) == [{"v": {"pair": [1, 2], "fixed": "text"}}]
 
 
 def test_wildcard_selector_gives_all_outputs(test_blocks):
-    workflow = Workflow.compile({
-        "inputs": [{"type": "parameter", "name": "a"}],
-        "steps": [{"type": "test/echo@v1", "name": "echo", "value": "$inputs.a"}],
-        "outputs": [out("all", "$steps.echo.*")],
-    }, blocks=test_blocks)
+    workflow = Workflow.compile(
+        {
+            "inputs": [{"type": "parameter", "name": "a"}],
+            "steps": [{"type": "test/echo@v1", "name": "echo", "value": "$inputs.a"}],
+            "outputs": [out("all", "$steps.echo.*")],
+        },
+        blocks=test_blocks,
+    )
     assert workflow.run(a=7) == [{"all": {"value": 7}}]
 
 
@@ -254,11 +343,14 @@ class Explode(Block):
 
 
 def test_failing_step_is_reported_with_name_type_and_cause():
-    workflow = Workflow.compile({
-        "inputs": [{"type": "batch", "name": "n"}],
-        "steps": [{"type": "test/explode@v1", "name": "picky", "value": "$inputs.n"}],
-        "outputs": [out("v", "$steps.picky.value")],
-    }, blocks=[Explode])
+    workflow = Workflow.compile(
+        {
+            "inputs": [{"type": "batch", "name": "n"}],
+            "steps": [{"type": "test/explode@v1", "name": "picky", "value": "$inputs.n"}],
+            "outputs": [out("v", "$steps.picky.value")],
+        },
+        blocks=[Explode],
+    )
     with pytest.raises(StepExecutionError) as caught:
         workflow.run(n=[1, 2, 3])
     assert caught.value.step == "picky"
@@ -277,27 +369,71 @@ def test_block_returning_wrong_shape_is_reported():
         def run(self):
             return {"y": 1}
 
-    workflow = Workflow.compile({"steps": [{"type": "test/wrong@v1", "name": "w"}],
-                                 "outputs": [out("x", "$steps.w.x")]}, blocks=[Wrong])
+    workflow = Workflow.compile(
+        {"steps": [{"type": "test/wrong@v1", "name": "w"}], "outputs": [out("x", "$steps.w.x")]},
+        blocks=[Wrong],
+    )
     with pytest.raises(StepExecutionError, match=r"must return a dict with outputs \['x'\]"):
         workflow.run()
 
 
 def test_batch_inputs_with_dimensionality_two(test_blocks):
-    workflow = Workflow.compile({
-        "inputs": [{"type": "batch", "name": "words", "dimensionality": 2}],
-        "steps": [
-            {"type": "Expression", "name": "upper", "expression": "upper(w)", "data": {"w": "$inputs.words"}},
-            {"type": "DimensionCollapse", "name": "joined", "data": "$steps.upper.output"},
-        ],
-        "outputs": [out("upper", "$steps.upper.output"), out("joined", "$steps.joined.output")],
-    })
+    workflow = Workflow.compile(
+        {
+            "inputs": [{"type": "batch", "name": "words", "dimensionality": 2}],
+            "steps": [
+                {
+                    "type": "Expression",
+                    "name": "upper",
+                    "expression": "upper(w)",
+                    "data": {"w": "$inputs.words"},
+                },
+                {"type": "DimensionCollapse", "name": "joined", "data": "$steps.upper.output"},
+            ],
+            "outputs": [out("upper", "$steps.upper.output"), out("joined", "$steps.joined.output")],
+        }
+    )
     assert workflow.run(words=[["a", "b"], ["c"]]) == [
-        {"upper": ["A", "B"], "joined": ["A", "B"]}, {"upper": ["C"], "joined": ["C"]}]
+        {"upper": ["A", "B"], "joined": ["A", "B"]},
+        {"upper": ["C"], "joined": ["C"]},
+    ]
 
 
 def test_compiled_plans_are_cached_by_content(test_blocks):
-    definition = {"inputs": [{"type": "parameter", "name": "x"}], "outputs": [out("x", "$inputs.x")]}
+    definition = {
+        "inputs": [{"type": "parameter", "name": "x"}],
+        "outputs": [out("x", "$inputs.x")],
+    }
     first = Workflow.compile(definition)
     assert Workflow.compile(dict(definition)) is first
     assert Workflow.compile(definition, cache=False) is not first
+
+
+def test_one_workflow_runs_from_many_threads_at_once(astronaut, coffee, test_blocks):
+    from concurrent.futures import ThreadPoolExecutor
+
+    workflow = Workflow.compile(
+        detect_and_crop(
+            extra_steps=[
+                {
+                    "type": "PropertyDefinition",
+                    "name": "w",
+                    "data": "$steps.crop.crops",
+                    "property": "width",
+                },
+                {
+                    "type": "PropertyDefinition",
+                    "name": "size",
+                    "data": "$inputs.image",
+                    "property": "width",
+                },
+            ],
+            outputs=[out("widths", "$steps.w.output"), out("size", "$steps.size.output")],
+        ),
+        blocks=test_blocks,
+    )
+    images = [astronaut, coffee] * 20
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda image: workflow.run(image=image)[0], images))
+    assert [r["size"] for r in results] == [512, 600] * 20
+    assert all(r["widths"] == [100, 100, 50] for r in results)

@@ -13,19 +13,42 @@ def out(name, selector):
 
 def branch_on_threshold(threshold_selector="$inputs.threshold"):
     return {
-        "inputs": [{"type": "batch", "name": "value", "kind": ["integer"]},
-                   {"type": "parameter", "name": "threshold", "default_value": 10}],
-        "steps": [
-            {"type": "ContinueIf", "name": "big enough", "condition": "value > threshold",
-             "data": {"value": "$inputs.value", "threshold": threshold_selector},
-             "next_steps": ["$steps.double"]},
-            {"type": "Expression", "name": "double", "expression": "v * 2", "data": {"v": "$inputs.value"}},
-            {"type": "Expression", "name": "plus one", "expression": "v + 1", "data": {"v": "$steps.double.output"}},
-            {"type": "FirstNonEmptyOrDefault", "name": "merged", "data": ["$steps.plus one.output"],
-             "default": "small"},
+        "inputs": [
+            {"type": "batch", "name": "value", "kind": ["integer"]},
+            {"type": "parameter", "name": "threshold", "default_value": 10},
         ],
-        "outputs": [out("double", "$steps.double.output"), out("plus_one", "$steps.plus one.output"),
-                    out("merged", "$steps.merged.output")],
+        "steps": [
+            {
+                "type": "ContinueIf",
+                "name": "big enough",
+                "condition": "value > threshold",
+                "data": {"value": "$inputs.value", "threshold": threshold_selector},
+                "next_steps": ["$steps.double"],
+            },
+            {
+                "type": "Expression",
+                "name": "double",
+                "expression": "v * 2",
+                "data": {"v": "$inputs.value"},
+            },
+            {
+                "type": "Expression",
+                "name": "plus one",
+                "expression": "v + 1",
+                "data": {"v": "$steps.double.output"},
+            },
+            {
+                "type": "FirstNonEmptyOrDefault",
+                "name": "merged",
+                "data": ["$steps.plus one.output"],
+                "default": "small",
+            },
+        ],
+        "outputs": [
+            out("double", "$steps.double.output"),
+            out("plus_one", "$steps.plus one.output"),
+            out("merged", "$steps.merged.output"),
+        ],
     }
 
 
@@ -42,9 +65,19 @@ def test_scalar_decision_applies_to_the_whole_branch():
     definition = {
         "inputs": [{"type": "batch", "name": "value"}, {"type": "parameter", "name": "enabled"}],
         "steps": [
-            {"type": "ContinueIf", "name": "switch", "condition": "enabled", "data": {"enabled": "$inputs.enabled"},
-             "next_steps": ["$steps.copy"]},
-            {"type": "Expression", "name": "copy", "expression": "v", "data": {"v": "$inputs.value"}},
+            {
+                "type": "ContinueIf",
+                "name": "switch",
+                "condition": "enabled",
+                "data": {"enabled": "$inputs.enabled"},
+                "next_steps": ["$steps.copy"],
+            },
+            {
+                "type": "Expression",
+                "name": "copy",
+                "expression": "v",
+                "data": {"v": "$inputs.value"},
+            },
         ],
         "outputs": [out("copy", "$steps.copy.output")],
     }
@@ -57,11 +90,26 @@ def test_masks_from_two_gates_intersect():
     definition = {
         "inputs": [{"type": "batch", "name": "value"}],
         "steps": [
-            {"type": "ContinueIf", "name": "even", "condition": "v % 2 == 0", "data": {"v": "$inputs.value"},
-             "next_steps": ["$steps.keep"]},
-            {"type": "ContinueIf", "name": "big", "condition": "v > 3", "data": {"v": "$inputs.value"},
-             "next_steps": ["$steps.keep"]},
-            {"type": "Expression", "name": "keep", "expression": "v", "data": {"v": "$inputs.value"}},
+            {
+                "type": "ContinueIf",
+                "name": "even",
+                "condition": "v % 2 == 0",
+                "data": {"v": "$inputs.value"},
+                "next_steps": ["$steps.keep"],
+            },
+            {
+                "type": "ContinueIf",
+                "name": "big",
+                "condition": "v > 3",
+                "data": {"v": "$inputs.value"},
+                "next_steps": ["$steps.keep"],
+            },
+            {
+                "type": "Expression",
+                "name": "keep",
+                "expression": "v",
+                "data": {"v": "$inputs.value"},
+            },
         ],
         "outputs": [out("kept", "$steps.keep.output")],
     }
@@ -73,35 +121,80 @@ def test_gate_per_crop_masks_only_those_crops(astronaut, test_blocks):
     definition = {
         "inputs": [{"type": "image", "name": "image"}],
         "steps": [
-            {"type": "test/fixed_boxes@v1", "name": "detect", "image": "$inputs.image",
-             "boxes": [[0, 0, 100, 100], [0, 0, 20, 20], [50, 50, 250, 150]], "classes": ["a", "b", "c"]},
-            {"type": "DynamicCrop", "name": "crop", "images": "$inputs.image", "predictions": "$steps.detect.predictions"},
-            {"type": "ContinueIf", "name": "large", "condition": "width(c) >= 100", "data": {"c": "$steps.crop.crops"},
-             "next_steps": ["$steps.area"]},
-            {"type": "Expression", "name": "area", "expression": "width(c) * height(c)", "data": {"c": "$steps.crop.crops"}},
+            {
+                "type": "test/fixed_boxes@v1",
+                "name": "detect",
+                "image": "$inputs.image",
+                "boxes": [[0, 0, 100, 100], [0, 0, 20, 20], [50, 50, 250, 150]],
+                "classes": ["a", "b", "c"],
+            },
+            {
+                "type": "DynamicCrop",
+                "name": "crop",
+                "images": "$inputs.image",
+                "predictions": "$steps.detect.predictions",
+            },
+            {
+                "type": "ContinueIf",
+                "name": "large",
+                "condition": "width(c) >= 100",
+                "data": {"c": "$steps.crop.crops"},
+                "next_steps": ["$steps.area"],
+            },
+            {
+                "type": "Expression",
+                "name": "area",
+                "expression": "width(c) * height(c)",
+                "data": {"c": "$steps.crop.crops"},
+            },
             {"type": "DimensionCollapse", "name": "areas", "data": "$steps.area.output"},
         ],
         "outputs": [out("area", "$steps.area.output"), out("areas", "$steps.areas.output")],
     }
     assert Workflow.compile(definition, blocks=test_blocks).run(image=astronaut) == [
-        {"area": [10000, None, 20000], "areas": [10000, None, 20000]}]
+        {"area": [10000, None, 20000], "areas": [10000, None, 20000]}
+    ]
 
 
 def test_masked_parent_gives_empty_nested_lists(astronaut, coffee, test_blocks):
     definition = {
         "inputs": [{"type": "image", "name": "image"}],
         "steps": [
-            {"type": "ContinueIf", "name": "wide", "condition": "width(i) > 550", "data": {"i": "$inputs.image"},
-             "next_steps": ["$steps.detect"]},
-            {"type": "test/fixed_boxes@v1", "name": "detect", "image": "$inputs.image",
-             "boxes": [[0, 0, 10, 10], [5, 5, 30, 30]], "classes": ["a", "b"]},
-            {"type": "DynamicCrop", "name": "crop", "images": "$inputs.image", "predictions": "$steps.detect.predictions"},
-            {"type": "PropertyDefinition", "name": "w", "data": "$steps.crop.crops", "property": "width"},
+            {
+                "type": "ContinueIf",
+                "name": "wide",
+                "condition": "width(i) > 550",
+                "data": {"i": "$inputs.image"},
+                "next_steps": ["$steps.detect"],
+            },
+            {
+                "type": "test/fixed_boxes@v1",
+                "name": "detect",
+                "image": "$inputs.image",
+                "boxes": [[0, 0, 10, 10], [5, 5, 30, 30]],
+                "classes": ["a", "b"],
+            },
+            {
+                "type": "DynamicCrop",
+                "name": "crop",
+                "images": "$inputs.image",
+                "predictions": "$steps.detect.predictions",
+            },
+            {
+                "type": "PropertyDefinition",
+                "name": "w",
+                "data": "$steps.crop.crops",
+                "property": "width",
+            },
         ],
-        "outputs": [out("widths", "$steps.w.output"), out("detections", "$steps.detect.predictions")],
+        "outputs": [
+            out("widths", "$steps.w.output"),
+            out("detections", "$steps.detect.predictions"),
+        ],
     }
     astronaut_result, coffee_result = Workflow.compile(definition, blocks=test_blocks).run(
-        image=[astronaut, coffee])
+        image=[astronaut, coffee]
+    )
     assert astronaut_result == {"widths": [], "detections": None}  # astronaut is 512 wide
     assert coffee_result["widths"] == [10, 25]
 
@@ -123,12 +216,20 @@ def test_step_with_nothing_to_do_is_skipped():
     definition = {
         "inputs": [{"type": "batch", "name": "value"}],
         "steps": [
-            {"type": "ContinueIf", "name": "never", "condition": "False", "next_steps": ["$steps.count"]},
+            {
+                "type": "ContinueIf",
+                "name": "never",
+                "condition": "False",
+                "next_steps": ["$steps.count"],
+            },
             {"type": "test/counting@v1", "name": "count", "value": "$inputs.value"},
         ],
         "outputs": [out("v", "$steps.count.value")],
     }
-    assert Workflow.compile(definition, blocks=[Counting]).run(value=[1, 2]) == [{"v": None}, {"v": None}]
+    assert Workflow.compile(definition, blocks=[Counting]).run(value=[1, 2]) == [
+        {"v": None},
+        {"v": None},
+    ]
     assert calls == []
 
 

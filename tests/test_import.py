@@ -10,6 +10,11 @@ HEAVY = ["cv2", "supervision", "fastapi", "uvicorn", "ray", "onnxruntime", "type
 
 
 def test_import_visionflow_imports_no_heavy_optional_library():
-    code = f"import sys, json, visionflow; print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
-    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    code = (
+        "import sys, json, visionflow; "
+        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert json.loads(completed.stdout) == []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import textwrap
-
 from typing import Any, Literal
 
 import pytest
@@ -45,6 +44,7 @@ REGISTERED_INITIALIZERS = {initializers}
 @pytest.fixture
 def plugin(tmp_path, monkeypatch):
     """Writes a plugin module to a temporary folder on sys.path; returns its name."""
+
     def write(name: str, initializers: str = "{}") -> str:
         source = PLUGIN_SOURCE.format(plugin=name, kind=f"{name}_text", initializers=initializers)
         (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
@@ -143,10 +143,19 @@ def test_block_classes_passed_directly_override_same_named_blocks(test_blocks, a
     definition = {
         "inputs": [{"type": "image", "name": "image"}],
         "steps": [
-            {"type": "test/fixed_boxes@v1", "name": "detect", "image": "$inputs.image",
-             "boxes": [[0, 0, 5, 5], [1, 1, 9, 9]], "classes": ["a", "b"]},
-            {"type": "DynamicCrop", "name": "crop", "images": "$inputs.image",
-             "predictions": "$steps.detect.predictions"},
+            {
+                "type": "test/fixed_boxes@v1",
+                "name": "detect",
+                "image": "$inputs.image",
+                "boxes": [[0, 0, 5, 5], [1, 1, 9, 9]],
+                "classes": ["a", "b"],
+            },
+            {
+                "type": "DynamicCrop",
+                "name": "crop",
+                "images": "$inputs.image",
+                "predictions": "$steps.detect.predictions",
+            },
         ],
         "outputs": [{"type": "JsonField", "name": "crops", "selector": "$steps.crop.crops"}],
     }
@@ -160,5 +169,5 @@ def test_malformed_block_class_is_rejected():
     class NoType:  # not a Block at all
         pass
 
-    with pytest.raises(BlockLoadingError, match="not a subclass of visionflow.Block"):
+    with pytest.raises(BlockLoadingError, match=r"not a subclass of visionflow\.Block"):
         Workflow.compile({"inputs": []}, blocks=[NoType], cache=False)

@@ -1,4 +1,4 @@
-"""Results as JSON: images with their origin, numpy as lists, detections in the documented format."""
+"""Results as JSON: images with their origin, numpy as lists, detections as documented."""
 
 from __future__ import annotations
 
@@ -16,33 +16,62 @@ from visionflow.data.detections import attach_image_metadata
 
 def test_numpy_values_become_lists_and_numbers():
     assert serialize({"a": np.array([[1, 2], [3, 4]]), "b": np.float32(0.5), "c": (1, None)}) == {
-        "a": [[1, 2], [3, 4]], "b": 0.5, "c": [1, None]}
+        "a": [[1, 2], [3, 4]],
+        "b": 0.5,
+        "c": [1, None],
+    }
 
 
 def test_images_become_base64_jpeg_with_their_origin(astronaut):
     crop = WorkflowImage(astronaut, image_id="root").crop(100, 50, 300, 150, crop_id="c1")
     data = serialize(crop)
     assert data["type"] == "base64"
-    assert (data["image_id"], data["parent_id"], data["width"], data["height"]) == ("c1", "root", 200, 100)
-    assert data["origin"] == {"root_id": "root", "offset_x": 100, "offset_y": 50,
-                              "root_width": 512, "root_height": 512}
-    decoded = cv2.imdecode(np.frombuffer(base64.b64decode(data["value"]), np.uint8), cv2.IMREAD_COLOR)
+    assert (data["image_id"], data["parent_id"], data["width"], data["height"]) == (
+        "c1",
+        "root",
+        200,
+        100,
+    )
+    assert data["origin"] == {
+        "root_id": "root",
+        "offset_x": 100,
+        "offset_y": 50,
+        "root_width": 512,
+        "root_height": 512,
+    }
+    decoded = cv2.imdecode(
+        np.frombuffer(base64.b64decode(data["value"]), np.uint8), cv2.IMREAD_COLOR
+    )
     assert decoded.shape == (100, 200, 3)
     assert np.abs(decoded.astype(int) - astronaut[50:150, 100:300]).mean() < 6  # JPEG is lossy
 
 
 def test_detections_use_the_documented_format(astronaut):
     image = WorkflowImage(astronaut, image_id="img")
-    detections = attach_image_metadata(sv.Detections(
-        xyxy=np.array([[10.0, 20.0, 50.0, 100.0]]), confidence=np.array([0.75]),
-        class_id=np.array([2]), data={"class_name": np.array(["cat"]), "detection_id": np.array(["d1"])},
-    ), image)
+    detections = attach_image_metadata(
+        sv.Detections(
+            xyxy=np.array([[10.0, 20.0, 50.0, 100.0]]),
+            confidence=np.array([0.75]),
+            class_id=np.array([2]),
+            data={"class_name": np.array(["cat"]), "detection_id": np.array(["d1"])},
+        ),
+        image,
+    )
     assert serialize(detections) == {
         "image": {"width": 512, "height": 512},
-        "predictions": [{
-            "x": 30.0, "y": 60.0, "width": 40.0, "height": 80.0, "confidence": 0.75,
-            "class": "cat", "class_id": 2, "detection_id": "d1", "parent_id": "img",
-        }],
+        "predictions": [
+            {
+                "x": 30.0,
+                "y": 60.0,
+                "width": 40.0,
+                "height": 80.0,
+                "confidence": 0.75,
+                "class": "cat",
+                "class_id": 2,
+                "detection_id": "d1",
+                "parent_id": "img",
+            }
+        ],
     }
 
 
@@ -50,16 +79,21 @@ def test_keypoints_and_mask_outline_are_included(astronaut):
     mask = np.zeros((1, 40, 40), dtype=bool)
     mask[0, 10:20, 10:30] = True
     detections = sv.Detections(
-        xyxy=np.array([[10.0, 10.0, 30.0, 20.0]]), confidence=np.array([0.9]), class_id=np.array([0]),
+        xyxy=np.array([[10.0, 10.0, 30.0, 20.0]]),
+        confidence=np.array([0.9]),
+        class_id=np.array([0]),
         mask=mask,
-        data={"keypoints_xy": np.array([[[12.0, 14.0], [20.0, 18.0]]]),
-              "keypoints_confidence": np.array([[0.8, 0.6]]),
-              "keypoints_class_name": np.array([["nose", "eye"]])},
+        data={
+            "keypoints_xy": np.array([[[12.0, 14.0], [20.0, 18.0]]]),
+            "keypoints_confidence": np.array([[0.8, 0.6]]),
+            "keypoints_class_name": np.array([["nose", "eye"]]),
+        },
     )
     prediction = serialize(detections)["predictions"][0]
     assert prediction["keypoints"] == [
         {"x": 12.0, "y": 14.0, "confidence": 0.8, "class": "nose"},
-        {"x": 20.0, "y": 18.0, "confidence": 0.6, "class": "eye"}]
+        {"x": 20.0, "y": 18.0, "confidence": 0.6, "class": "eye"},
+    ]
     xs = [point["x"] for point in prediction["points"]]
     ys = [point["y"] for point in prediction["points"]]
     assert (min(xs), max(xs), min(ys), max(ys)) == (10, 29, 10, 19)
@@ -69,22 +103,45 @@ def crops_then_detect(coordinates_system: str) -> dict:
     return {
         "inputs": [{"type": "image", "name": "image"}],
         "steps": [
-            {"type": "test/fixed_boxes@v1", "name": "people", "image": "$inputs.image",
-             "boxes": [[100, 50, 300, 250]], "classes": ["person"]},
-            {"type": "DynamicCrop", "name": "crop", "images": "$inputs.image",
-             "predictions": "$steps.people.predictions"},
-            {"type": "test/fixed_boxes@v1", "name": "faces", "image": "$steps.crop.crops",
-             "boxes": [[10, 20, 60, 90]], "classes": ["face"]},
+            {
+                "type": "test/fixed_boxes@v1",
+                "name": "people",
+                "image": "$inputs.image",
+                "boxes": [[100, 50, 300, 250]],
+                "classes": ["person"],
+            },
+            {
+                "type": "DynamicCrop",
+                "name": "crop",
+                "images": "$inputs.image",
+                "predictions": "$steps.people.predictions",
+            },
+            {
+                "type": "test/fixed_boxes@v1",
+                "name": "faces",
+                "image": "$steps.crop.crops",
+                "boxes": [[10, 20, 60, 90]],
+                "classes": ["face"],
+            },
         ],
-        "outputs": [{"type": "JsonField", "name": "faces", "selector": "$steps.faces.predictions",
-                     "coordinates_system": coordinates_system}],
+        "outputs": [
+            {
+                "type": "JsonField",
+                "name": "faces",
+                "selector": "$steps.faces.predictions",
+                "coordinates_system": coordinates_system,
+            }
+        ],
     }
 
 
-@pytest.mark.parametrize(("system", "expected"), [
-    ("own", [[10, 20, 60, 90]]),
-    ("parent", [[110, 70, 160, 140]]),
-])
+@pytest.mark.parametrize(
+    ("system", "expected"),
+    [
+        ("own", [[10, 20, 60, 90]]),
+        ("parent", [[110, 70, 160, 140]]),
+    ],
+)
 def test_detections_on_crops_in_own_or_parent_coordinates(astronaut, test_blocks, system, expected):
     result = Workflow.compile(crops_then_detect(system), blocks=test_blocks).run(image=astronaut)
     assert [faces.xyxy.tolist() for faces in result[0]["faces"]] == [expected]
@@ -93,12 +150,23 @@ def test_detections_on_crops_in_own_or_parent_coordinates(astronaut, test_blocks
 def test_parent_coordinates_of_crops_of_crops(astronaut, test_blocks):
     definition = crops_then_detect("parent")
     definition["steps"] += [
-        {"type": "DynamicCrop", "name": "face crop", "images": "$steps.crop.crops",
-         "predictions": "$steps.faces.predictions"},
-        {"type": "test/fixed_boxes@v1", "name": "eyes", "image": "$steps.face crop.crops",
-         "boxes": [[5, 5, 15, 10]], "classes": ["eye"]},
+        {
+            "type": "DynamicCrop",
+            "name": "face crop",
+            "images": "$steps.crop.crops",
+            "predictions": "$steps.faces.predictions",
+        },
+        {
+            "type": "test/fixed_boxes@v1",
+            "name": "eyes",
+            "image": "$steps.face crop.crops",
+            "boxes": [[5, 5, 15, 10]],
+            "classes": ["eye"],
+        },
     ]
-    definition["outputs"].append({"type": "JsonField", "name": "eyes", "selector": "$steps.eyes.predictions"})
+    definition["outputs"].append(
+        {"type": "JsonField", "name": "eyes", "selector": "$steps.eyes.predictions"}
+    )
     result = Workflow.compile(definition, blocks=test_blocks).run(image=astronaut)
     # person at (100, 50), face at (10, 20) inside it, eye at (5, 5) inside the face
     assert result[0]["eyes"][0][0].xyxy.tolist() == [[115, 75, 125, 80]]

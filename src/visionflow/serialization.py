@@ -104,12 +104,14 @@ def _keypoints(detections, position: int) -> dict[str, Any]:
     names = detections.data.get(det.KEYPOINTS_CLASS_NAME)
     keypoints = []
     for k, (x, y) in enumerate(np.asarray(points[position]).tolist()):
-        keypoints.append({
-            "x": x,
-            "y": y,
-            "confidence": None if confidences is None else float(confidences[position][k]),
-            "class": None if names is None else str(names[position][k]),
-        })
+        keypoints.append(
+            {
+                "x": x,
+                "y": y,
+                "confidence": None if confidences is None else float(confidences[position][k]),
+                "class": None if names is None else str(names[position][k]),
+            }
+        )
     return {"keypoints": keypoints}
 
 

@@ -65,7 +65,9 @@ class Workflow:
                 _cache.put(key, workflow)
         return workflow
 
-    def run(self, inputs: dict[str, Any] | None = None, /, *, serialize: bool = False, **kwargs: Any) -> list[dict[str, Any]]:
+    def run(
+        self, inputs: dict[str, Any] | None = None, /, *, serialize: bool = False, **kwargs: Any
+    ) -> list[dict[str, Any]]:
         """Run on inputs given as a dict and/or keywords; one result dict per input element.
 
         A list of images is a batch; one image is a batch of one. With ``serialize=True``
@@ -86,6 +88,7 @@ class Workflow:
             item.name: {
                 "type": item.type,
                 "kinds": sorted(item.kinds),
+                "has_default": "default_value" in item.model_fields_set,
                 "default_value": item.default_value,
                 "dimensionality": item.dimensionality if item.is_batch_oriented else 0,
             }

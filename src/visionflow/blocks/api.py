@@ -7,6 +7,7 @@ them) and returns a dict, a list of dicts (when it raises dimensionality) or a
 
 from __future__ import annotations
 
+import inspect
 import typing
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ class SelectorInfo:
     step_reference: bool = False
 
 
-def Selector(kinds: Sequence[str] | None = None) -> Any:  # noqa: N802 (reads as a type)
+def Selector(kinds: Sequence[str] | None = None) -> Any:
     """A manifest field type that accepts ``$inputs.x`` / ``$steps.s.out`` of these kinds.
 
     >>> class Manifest(Block.Manifest):
@@ -41,7 +42,9 @@ def Selector(kinds: Sequence[str] | None = None) -> Any:  # noqa: N802 (reads as
     return Annotated[str, info, Field(pattern=_SELECTOR_PATTERN)]
 
 
-StepSelector = Annotated[str, SelectorInfo(frozenset(), step_reference=True), Field(pattern=_STEP_PATTERN)]
+StepSelector = Annotated[
+    str, SelectorInfo(frozenset(), step_reference=True), Field(pattern=_STEP_PATTERN)
+]
 """The type of a flow-control field's items: ``next_steps: list[StepSelector]``."""
 
 
@@ -64,7 +67,9 @@ class FlowControl:
 
 
 class Batch(Generic[T]):
-    """A flat batch of values with their index tuples (``(2,)``: 3rd image, ``(2, 4)``: its 5th crop).
+    """A flat batch of values and their index tuples.
+
+    ``(2,)`` is the third image, ``(2, 4)`` its fifth crop.
 
     >>> batch = Batch([10, 20], [(0,), (1,)])
     >>> list(batch), batch.indices[1]
@@ -119,7 +124,7 @@ class Block:
     output_dimensionality_offset: ClassVar[int] = 0
     """+1: returns a list of results per element (e.g. a crop per box); -1: gathers children."""
     input_dimensionality_offsets: ClassVar[dict[str, int]] = {}
-    """Fields that are this many levels deeper than the others; they arrive as a Batch per element."""
+    """Fields this many levels deeper than the others; each arrives as a Batch per element."""
     init_parameters: ClassVar[list[str]] = []
     """Names of values the block needs from its environment, given to ``__init__``."""
 
@@ -141,11 +146,15 @@ class Block:
     def type_names(cls) -> tuple[str, ...]:
         """The block's type name first, then its aliases (from the ``type`` Literal)."""
         annotation = cls.Manifest.model_fields["type"].annotation
-        return tuple(typing.get_args(annotation)) if typing.get_origin(annotation) is typing.Literal else ()
+        return (
+            tuple(typing.get_args(annotation))
+            if typing.get_origin(annotation) is typing.Literal
+            else ()
+        )
 
     @classmethod
     def description(cls) -> str:
-        return (cls.__doc__ or "").strip()
+        return inspect.cleandoc(cls.__doc__ or "")
 
 
 Block.Manifest = BlockManifest
@@ -158,7 +167,9 @@ def selector_infos(field_info: Any) -> list[SelectorInfo]:
 
 
 def _infos_in_annotation(annotation: Any) -> list[SelectorInfo]:
-    found = [meta for meta in getattr(annotation, "__metadata__", ()) if isinstance(meta, SelectorInfo)]
+    found = [
+        meta for meta in getattr(annotation, "__metadata__", ()) if isinstance(meta, SelectorInfo)
+    ]
     for argument in typing.get_args(annotation):
         if argument is not None and not isinstance(argument, str | int | float):
             found.extend(_infos_in_annotation(argument))

@@ -135,7 +135,7 @@ def check_block_class(block_class: Any, plugin: str) -> None:
         raise BlockLoadingError(f"{where}: not a subclass of visionflow.Block")
     if not block_class.type_names():
         raise BlockLoadingError(
-            f"{where}: its Manifest must declare `type: Literal[\"name\", ...aliases]`"
+            f'{where}: its Manifest must declare `type: Literal["name", ...aliases]`'
         )
     for output in block_class.outputs:
         if not isinstance(output, Output):

@@ -4,8 +4,8 @@
     visionflow validate workflow.yaml
     visionflow blocks DynamicCrop
 
-The engine and rich are imported inside the commands, so that importing this package
-(and ``visionflow --help``) stays quick.
+The engine, rich and YAML are imported inside the commands, so that importing this package
+stays quick.
 """
 
 from __future__ import annotations
@@ -74,7 +74,10 @@ def run(
     ] = False,
     dialect: Dialect = None,
 ) -> None:
-    """Run a workflow and print its results as JSON: one object per input element."""
+    """Run a workflow and print its results as JSON: one object per input element.
+
+    A mistake in the workflow or in the inputs is reported with its place and a hint; exit code 1.
+    """
     from visionflow import Workflow
     from visionflow.cli._inputs import runtime_inputs, without_images
 
@@ -86,6 +89,7 @@ def run(
     if output is None:
         echo_json(results)
         return
+    output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     typer.echo(f"wrote {len(results)} result(s) to {output}")
 
@@ -104,13 +108,22 @@ def validate(workflow: WorkflowFile, as_json: AsJson = False, dialect: Dialect =
     print_table(
         "inputs",
         ["name", "type", "kinds", "default"],
-        [[n, i["type"], ", ".join(i["kinds"]), shown(i["default_value"])] for n, i in inputs],
+        [
+            [
+                n,
+                i["type"],
+                ", ".join(i["kinds"]),
+                shown(i["default_value"]) if i["has_default"] else "required",
+            ]
+            for n, i in inputs
+        ],
     )
     outputs = compiled.outputs.items()
     print_table(
-        "outputs (dimensionality 1: a value per input element, 2: a list per element, ...)",
+        "outputs",
         ["name", "selector", "kinds", "dimensionality"],
         [[n, o["selector"], ", ".join(o["kinds"]), o["dimensionality"]] for n, o in outputs],
+        caption="dimensionality 0: one value per run, 1: per input element, 2: a list per element",
     )
     console().print("valid", style="bold green")
 
@@ -118,7 +131,7 @@ def validate(workflow: WorkflowFile, as_json: AsJson = False, dialect: Dialect =
 @app.command(epilog="Examples: [bold]visionflow blocks[/] · [bold]visionflow blocks DynamicCrop[/]")
 def blocks(
     type_name: Annotated[
-        str | None, typer.Argument(metavar="[TYPE]", help="A block's type name or alias.")
+        str | None, typer.Argument(metavar="TYPE", help="A block's type name or alias.")
     ] = None,
     as_json: AsJson = False,
 ) -> None:
@@ -130,15 +143,17 @@ def blocks(
         registry = load_registry()
         loaded = find_block(registry, type_name) if type_name else None
     if loaded is not None:
-        details = block_details(loaded)
-        echo_json(details) if as_json else print_block(details)
+        if as_json:
+            echo_json(block_details(loaded))
+        else:
+            print_block(block_details(loaded))
         return
     listing = [block_summary(item) for item in registry.block_classes()]
     if as_json:
         echo_json(listing)
         return
     rows = [[b["type"], ", ".join(b["aliases"]), b["summary"], b["plugin"]] for b in listing]
-    print_table("blocks", ["type", "aliases", "description", "plugin"], rows)
+    print_table("blocks", ["type", "aliases", "description", "plugin"], rows, whole=2)
 
 
 @app.command(epilog="Example: [bold]visionflow kinds --json[/]")

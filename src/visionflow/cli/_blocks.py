@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import types
 import typing
 from typing import Any
@@ -46,7 +47,7 @@ def block_details(loaded: Any) -> dict[str, Any]:
     depends = block.describe_outputs.__func__ is not Block.describe_outputs.__func__
     return {
         **block_summary(loaded),
-        "description": block.description(),
+        "description": inspect.cleandoc(block.description()),
         "fields": [
             field_details(name, info) for name, info in fields if name not in ("name", "type")
         ],
@@ -112,7 +113,9 @@ def print_block(details: dict[str, Any]) -> None:
         title.append(f"  (aliases: {', '.join(details['aliases'])})")
     title.append(f"  from {details['plugin']}", style="dim")
     out.print(title)
-    out.print(Text(details["description"]))
+    # paragraphs re-flowed to the terminal's width (docstrings wrap at the source's width)
+    paragraphs = details["description"].split("\n\n")
+    out.print(Text("\n\n".join(" ".join(paragraph.split()) for paragraph in paragraphs)))
     print_table(
         "fields",
         ["field", "type", "required / default", "selector kinds"],
@@ -127,16 +130,19 @@ def print_block(details: dict[str, Any]) -> None:
         ],
     )
     outputs = [[output["name"], ", ".join(output["kinds"])] for output in details["outputs"]]
-    print_table("outputs", ["output", "kinds"], outputs)
+    if outputs:
+        print_table("outputs", ["output", "kinds"], outputs)
+    else:
+        out.print("outputs: none")
     if details["outputs_depend_on_fields"]:
         out.print("outputs depend on the step's fields; the kinds above are the defaults")
     offsets = details["input_dimensionality_offsets"]
     for line in [
         f"accepts batches: {_yes(details['accepts_batches'])}",
         f"accepts empty inputs: {_yes(details['accepts_empty'])}",
-        f"output dimensionality offset: {details['output_dimensionality_offset']:+d}",
+        f"output dimensionality offset: {_offset(details['output_dimensionality_offset'])}",
         "input dimensionality offsets: "
-        + (", ".join(f"{name} {offset:+d}" for name, offset in offsets.items()) or "none"),
+        + (", ".join(f"{name} {_offset(offset)}" for name, offset in offsets.items()) or "none"),
         f"init parameters: {', '.join(details['init_parameters']) or 'none'}",
     ]:
         out.print(Text(line))
@@ -146,6 +152,10 @@ def _accepted_selectors(field: dict[str, Any]) -> str:
     if field["step_reference"]:
         return "steps to run next ($steps.<name>)"
     return ", ".join(field["selector_kinds"]) or "—"
+
+
+def _offset(offset: int) -> str:
+    return f"{offset:+d}" if offset else "0"
 
 
 def _yes(flag: bool) -> str:

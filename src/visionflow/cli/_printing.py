@@ -52,16 +52,30 @@ def console() -> Any:
     return Console()
 
 
-def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+def print_table(
+    title: str,
+    columns: list[str],
+    rows: list[list[Any]],
+    caption: str | None = None,
+    whole: int = 1,
+) -> None:
+    """A table whose first ``whole`` columns (names) are not folded, if they leave room."""
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column)
+    out = console()
+    widths = [
+        max(len(str(cell)) for cell in [name, *(row[i] for row in rows)]) + 3
+        for i, name in enumerate(columns)
+    ]
+    while whole and sum(widths[:whole]) > out.width // 2:  # narrow terminal: fold names too
+        whole -= 1
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    for position, column in enumerate(columns):
+        table.add_column(column, no_wrap=position < whole, overflow="fold")
     for row in rows:
         table.add_row(*(Text(str(cell)) for cell in row))  # Text: no markup in user data
-    console().print(table)
+    out.print(table)
 
 
 def shown(value: Any) -> str:

@@ -31,7 +31,9 @@ def compile_plan(
     graphs = build_graph(definition, steps)
     order = topological_order(graphs)
     predecessors = predecessors_of(graphs)
-    sources: dict[str, Source] = {f"$inputs.{item.name}": input_source(item) for item in definition.inputs}
+    sources: dict[str, Source] = {
+        f"$inputs.{item.name}": input_source(item) for item in definition.inputs
+    }
     layouts: dict[str, StepLayout] = {}
     plans: dict[str, StepPlan] = {}
     for name in order:
@@ -55,13 +57,20 @@ def compile_plan(
             depends_on=predecessors[name],
             is_flow_control=bool(_step_reference_fields(graph)),
         )
-    outputs = [_output_plan(position, output, sources, plans) for position, output in enumerate(definition.outputs)]
-    return Plan(definition, list(definition.inputs), plans, order, outputs, dict(definition.settings))
+    outputs = [
+        _output_plan(position, output, sources, plans)
+        for position, output in enumerate(definition.outputs)
+    ]
+    return Plan(
+        definition, list(definition.inputs), plans, order, outputs, dict(definition.settings)
+    )
 
 
 def _step_reference_fields(graph) -> list[str]:
     fields = type(graph.step.manifest).model_fields
-    return [name for name, info in fields.items() if any(s.step_reference for s in selector_infos(info))]
+    return [
+        name for name, info in fields.items() if any(s.step_reference for s in selector_infos(info))
+    ]
 
 
 def _initialise(graph, registry: BlockRegistry, given: dict[str, Any]):
@@ -70,7 +79,9 @@ def _initialise(graph, registry: BlockRegistry, given: dict[str, Any]):
     return loaded.block_class(**values)
 
 
-def _output_plan(position: int, output, sources: dict[str, Source], plans: dict[str, StepPlan]) -> OutputPlan:
+def _output_plan(
+    position: int, output, sources: dict[str, Source], plans: dict[str, StepPlan]
+) -> OutputPlan:
     place = f"outputs[{position}] '{output.name}' field 'selector'"
     selector = parse_selector(output.selector)
     if selector is None or selector.is_step_reference:
@@ -82,7 +93,10 @@ def _output_plan(position: int, output, sources: dict[str, Source], plans: dict[
     key = f"${selector.source}.{selector.name}"
     if key not in sources:
         what = "input" if selector.source == "inputs" else "step"
-        raise SelectorError(f"'{output.selector}' points at {what} '{selector.name}', which does not exist", place=place)
+        raise SelectorError(
+            f"'{output.selector}' points at {what} '{selector.name}', which does not exist",
+            place=place,
+        )
     source = sources[key]
     if selector.source == "steps":
         step_outputs = plans[selector.name].outputs
@@ -92,8 +106,14 @@ def _output_plan(position: int, output, sources: dict[str, Source], plans: dict[
                 place=place,
                 hint=f"its outputs are: {', '.join(step_outputs)} (or * for all of them)",
             )
-        source = Source("step", selector.name, selector.output, source.dimensionality, source.lineage,
-                        step_outputs.get(selector.output or "", frozenset(["dict"])))
+        source = Source(
+            "step",
+            selector.name,
+            selector.output,
+            source.dimensionality,
+            source.lineage,
+            step_outputs.get(selector.output or "", frozenset(["dict"])),
+        )
     return OutputPlan(output.name, output.selector, source, output.coordinates_system)
 
 

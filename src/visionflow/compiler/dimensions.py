@@ -25,11 +25,21 @@ from visionflow.selectors import replace_selectors
 def input_source(item: InputDefinition) -> Source:
     if not item.is_batch_oriented:
         return Source("input", item.name, None, 0, (), item.kinds)
-    return Source("input", item.name, None, item.dimensionality, input_lineage(item.dimensionality), item.kinds)
+    return Source(
+        "input",
+        item.name,
+        None,
+        item.dimensionality,
+        input_lineage(item.dimensionality),
+        item.kinds,
+    )
 
 
 def input_lineage(dimensionality: int) -> Lineage:
-    return (INPUTS_LINEAGE, *(f"{INPUTS_LINEAGE}/{level}" for level in range(2, dimensionality + 1)))
+    return (
+        INPUTS_LINEAGE,
+        *(f"{INPUTS_LINEAGE}/{level}" for level in range(2, dimensionality + 1)),
+    )
 
 
 def describe_lineage(lineage: Lineage) -> str:
@@ -57,11 +67,15 @@ class StepLayout:
 
     def _work_out_levels(self) -> None:
         batch_refs = [(ref, src) for ref, src in self.bound if src.dimensionality > 0]
-        base = max((src.dimensionality - self.offsets.get(ref.field, 0) for ref, src in batch_refs), default=0)
+        base = max(
+            (src.dimensionality - self.offsets.get(ref.field, 0) for ref, src in batch_refs),
+            default=0,
+        )
         self.base_lineage = self._base_lineage(batch_refs, base)
         if self.output_offset == 1 and base == 0:
             raise DimensionalityError(
-                "this block makes several outputs per input element, but none of its inputs is a batch",
+                "this block makes several outputs per input element, "
+                "but none of its inputs is a batch",
                 place=self.place,
                 hint="connect an image or another batch-oriented value",
             )
@@ -101,7 +115,8 @@ class StepLayout:
                 raise LineageError(
                     f"field '{ref.field}' ('{ref.selector.text}') comes from "
                     f"{describe_lineage(src.lineage)}, but field '{reference.field}' "
-                    f"('{reference.selector.text}') comes from {describe_lineage(ref_source.lineage)}",
+                    f"('{reference.selector.text}') comes from "
+                    f"{describe_lineage(ref_source.lineage)}",
                     place=f"{self.place} field '{ref.field}'",
                     hint="values of different origins (e.g. crops of two different detectors) "
                     "cannot be combined element by element",
@@ -123,8 +138,11 @@ class StepLayout:
                 fields.append(FieldBinding(name, selector=modes[value]))
             else:
                 fields.append(
-                    FieldBinding(name, literal=replace_selectors(value, lambda text: text),
-                                 compound={text: modes[text] for text in used})
+                    FieldBinding(
+                        name,
+                        literal=replace_selectors(value, lambda text: text),
+                        compound={text: modes[text] for text in used},
+                    )
                 )
         return fields
 
@@ -149,7 +167,12 @@ class StepLayout:
 
     def step_source(self, output: str | None, kinds: frozenset[str]) -> Source:
         return Source(
-            "step", self.graph.step.name, output, len(self.output_lineage), self.output_lineage, kinds
+            "step",
+            self.graph.step.name,
+            output,
+            len(self.output_lineage),
+            self.output_lineage,
+            kinds,
         )
 
 
@@ -158,12 +181,19 @@ def _source_of(ref: Reference, sources: dict[str, Source]) -> Source:
     if selector.source == "inputs":
         return sources[f"$inputs.{selector.name}"]
     step_source = sources[f"$steps.{selector.name}"]
-    return Source("step", selector.name, selector.output, step_source.dimensionality,
-                  step_source.lineage, ref.kinds)
+    return Source(
+        "step",
+        selector.name,
+        selector.output,
+        step_source.dimensionality,
+        step_source.lineage,
+        ref.kinds,
+    )
 
 
-def gates_of(name: str, layout: StepLayout, graphs: dict[str, StepGraph],
-             layouts: dict[str, StepLayout]) -> list[Gate]:
+def gates_of(
+    name: str, layout: StepLayout, graphs: dict[str, StepGraph], layouts: dict[str, StepLayout]
+) -> list[Gate]:
     """The flow-control steps that choose whether ``name`` runs, checked for level."""
     gates: list[Gate] = []
     for controller, graph in graphs.items():

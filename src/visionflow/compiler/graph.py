@@ -1,4 +1,4 @@
-"""Compiler stage: selectors become edges; targets, outputs and kinds are checked; cycles rejected."""
+"""Compiler stage: selectors become edges; targets, outputs and kinds checked; no cycles."""
 
 from __future__ import annotations
 
@@ -43,9 +43,7 @@ class StepGraph:
 
 
 def build_graph(definition: Definition, steps: list[ParsedStep]) -> dict[str, StepGraph]:
-    graphs = {
-        step.name: StepGraph(step, _outputs_of(step)) for step in steps
-    }
+    graphs = {step.name: StepGraph(step, _outputs_of(step)) for step in steps}
     inputs = {item.name: item for item in definition.inputs}
     for graph in graphs.values():
         _collect_references(graph, graphs, inputs)
@@ -94,9 +92,11 @@ def _collect_references(graph: StepGraph, graphs: dict[str, StepGraph], inputs: 
             kinds = _target_kinds(selector, graphs, inputs, place)
             if not kinds_meet(kinds, accepted):
                 raise KindMismatchError(
-                    f"'{text}' gives {_kinds_text(kinds)} but the field accepts {_kinds_text(accepted)}",
+                    f"'{text}' gives {_kinds_text(kinds)} "
+                    f"but the field accepts {_kinds_text(accepted)}",
                     place=place,
-                    hint="connect an output of a matching kind (`visionflow blocks TYPE` lists kinds)",
+                    hint="connect an output of a matching kind "
+                    "(`visionflow blocks TYPE` lists kinds)",
                 )
             graph.references.append(Reference(field_name, selector, kinds))
 
@@ -189,7 +189,7 @@ def _find_cycle(predecessors: dict[str, set[str]]) -> list[str]:
     while True:
         following = next(p for p in sorted(predecessors[path[-1]]) if p in predecessors)
         if following in path:
-            cycle = path[path.index(following) :] + [following]
+            cycle = [*path[path.index(following) :], following]
             return list(reversed(cycle))
         path.append(following)
 

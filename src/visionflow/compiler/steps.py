@@ -46,7 +46,9 @@ def parse_steps(definition: Definition, registry: BlockRegistry) -> list[ParsedS
         name = raw.get("name")
         place = step_place(position, name if isinstance(name, str) else None)
         if not isinstance(name, str) or not name:
-            raise ManifestError("every step needs a non-empty 'name'", place=place, hint="add name: ...")
+            raise ManifestError(
+                "every step needs a non-empty 'name'", place=place, hint="add name: ..."
+            )
         if name in seen:
             raise DuplicateNameError(
                 f"step name '{name}' is used twice (also by steps[{seen[name]}])",

@@ -77,9 +77,18 @@ class WorkflowImage:
         return self.origin.root_id == self.image_id
 
     def crop(self, x_min: int, y_min: int, x_max: int, y_max: int, *, crop_id: str | None = None):
-        """A crop (clipped to the image) that remembers its place in the root image."""
-        x_min, x_max = sorted((max(0, int(x_min)), min(self.width, int(x_max))))
-        y_min, y_max = sorted((max(0, int(y_min)), min(self.height, int(y_max))))
+        """A crop (clipped to the image) that remembers its place in the root image.
+
+        Raises ValueError when the region does not overlap the image at all.
+        """
+        box = (x_min, y_min, x_max, y_max)
+        x_min, x_max = max(0, int(min(x_min, x_max))), min(self.width, int(max(x_min, x_max)))
+        y_min, y_max = max(0, int(min(y_min, y_max))), min(self.height, int(max(y_min, y_max)))
+        if x_min >= x_max or y_min >= y_max:
+            raise ValueError(
+                f"crop region {tuple(round(v) for v in box)} (x_min, y_min, x_max, y_max) lies "
+                f"outside the {self.width}x{self.height} image"
+            )
         origin = ImageOrigin(
             root_id=self.origin.root_id,
             offset_x=self.origin.offset_x + x_min,

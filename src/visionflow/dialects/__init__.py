@@ -7,6 +7,7 @@ from typing import Any
 from visionflow.definition import Definition
 from visionflow.dialects.document import load_document
 from visionflow.dialects.native import parse_native
+from visionflow.errors import DefinitionError
 
 DIALECTS = {"native": parse_native}
 
@@ -22,6 +23,10 @@ def to_definition(source: Any, dialect: str | None = None) -> Definition:
         return source
     document = load_document(source)
     name = dialect or detect_dialect(document)
+    if name not in DIALECTS:
+        raise DefinitionError(
+            f"unknown dialect '{name}'", hint=f"known dialects: {', '.join(sorted(DIALECTS))}"
+        )
     return DIALECTS[name](document)
 
 

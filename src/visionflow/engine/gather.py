@@ -75,10 +75,15 @@ def _gated_elements(step: StepPlan, state: RunState) -> list[Index]:
     return elements
 
 
-def _column(binding: FieldBinding, elements: list[Index], state: RunState, keep_empty: bool) -> list:
+def _column(
+    binding: FieldBinding, elements: list[Index], state: RunState, keep_empty: bool
+) -> list:
     if binding.selector is not None:
         return _selector_column(binding.selector, elements, state, keep_empty)
-    columns = {text: _selector_column(sb, elements, state, keep_empty) for text, sb in binding.compound.items()}
+    columns = {
+        text: _selector_column(sb, elements, state, keep_empty)
+        for text, sb in binding.compound.items()
+    }
     resolved = []
     for position in range(len(elements)):
         values = {text: column[position] for text, column in columns.items()}
@@ -86,12 +91,16 @@ def _column(binding: FieldBinding, elements: list[Index], state: RunState, keep_
             resolved.append(MISSING)
             continue
         resolved.append(
-            replace_selectors(binding.literal, lambda text, v=values: None if v[text] is MISSING else v[text])
+            replace_selectors(
+                binding.literal, lambda text, v=values: None if v[text] is MISSING else v[text]
+            )
         )
     return resolved
 
 
-def _selector_column(binding: SelectorBinding, elements: list[Index], state: RunState, keep_empty: bool) -> list:
+def _selector_column(
+    binding: SelectorBinding, elements: list[Index], state: RunState, keep_empty: bool
+) -> list:
     source = binding.source
     if binding.mode == "scalar":
         return [state.scalar(source)] * len(elements)
@@ -109,10 +118,14 @@ def _selector_column(binding: SelectorBinding, elements: list[Index], state: Run
     if output == "*":
         return [pick(rows.get(key, MISSING), output) for key in keys]
     missing = MISSING
-    return [row[output] if (row := rows.get(key, missing)) is not missing else missing for key in keys]
+    return [
+        row[output] if (row := rows.get(key, missing)) is not missing else missing for key in keys
+    ]
 
 
-def _children_batch(binding: SelectorBinding, parent: Index, rows, state: RunState, keep_empty: bool) -> Batch:
+def _children_batch(
+    binding: SelectorBinding, parent: Index, rows, state: RunState, keep_empty: bool
+) -> Batch:
     output = binding.source.output if binding.source.origin == "step" else None
     values, indices = [], []
     for child in state.children_of(binding.source.lineage, parent):

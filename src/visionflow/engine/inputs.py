@@ -45,14 +45,19 @@ def _batch_values(item: InputDefinition, given: dict[str, Any]) -> list:
     if item.name not in given:
         if "default_value" in item.model_fields_set:
             return [item.default_value]
-        raise RuntimeInputError(f"missing input '{item.name}'", place=f"inputs '{item.name}'",
-                                hint=f"pass {item.name}=... to run()")
+        raise RuntimeInputError(
+            f"missing input '{item.name}'",
+            place=f"inputs '{item.name}'",
+            hint=f"pass {item.name}=... to run()",
+        )
     value = given[item.name]
     if isinstance(value, np.ndarray) and item.type == "image" and value.ndim == 4:
         return list(value)
     if isinstance(value, list | tuple):
         if not value:
-            raise RuntimeInputError(f"input '{item.name}' is an empty batch", place=f"inputs '{item.name}'")
+            raise RuntimeInputError(
+                f"input '{item.name}' is an empty batch", place=f"inputs '{item.name}'"
+            )
         return list(value)
     return [value]
 

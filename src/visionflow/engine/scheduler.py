@@ -14,7 +14,9 @@ from visionflow.engine.state import RunState
 from visionflow.engine.step_runner import StepResult, commit, run_step
 
 
-def run_steps(plan: Plan, state: RunState, pool: ThreadPoolExecutor | None, dependents: dict[str, list[str]]) -> None:
+def run_steps(
+    plan: Plan, state: RunState, pool: ThreadPoolExecutor | None, dependents: dict[str, list[str]]
+) -> None:
     waiting = {name: len(step.depends_on) for name, step in plan.steps.items()}
     ready = [name for name in plan.order if waiting[name] == 0]
     running: dict[Future, str] = {}

@@ -51,7 +51,9 @@ def _call_block(step: StepPlan, inputs: StepInputs) -> list[Any]:
         except Exception as error:
             raise StepExecutionError(step.name, step.block_type, error) from error
         if not isinstance(outcomes, list) or len(outcomes) != len(inputs.elements):
-            raise _bad_result(step, f"a list of {len(inputs.elements)} results (one per element)", outcomes)
+            raise _bad_result(
+                step, f"a list of {len(inputs.elements)} results (one per element)", outcomes
+            )
         return outcomes
     outcomes = []
     for index, kwargs in zip(inputs.elements, inputs.keyword_rows(), strict=True):
@@ -62,12 +64,16 @@ def _call_block(step: StepPlan, inputs: StepInputs) -> list[Any]:
     return outcomes
 
 
-def _decisions(step: StepPlan, elements: list[Index], outcomes: list) -> dict[Index, frozenset[str]]:
+def _decisions(
+    step: StepPlan, elements: list[Index], outcomes: list
+) -> dict[Index, frozenset[str]]:
     decisions = {}
     for index, outcome in zip(elements, outcomes, strict=True):
         if not isinstance(outcome, FlowControl):
             raise _bad_result(step, "FlowControl(next_steps=[...])", outcome)
-        decisions[index] = frozenset(target.removeprefix("$steps.") for target in outcome.next_steps)
+        decisions[index] = frozenset(
+            target.removeprefix("$steps.") for target in outcome.next_steps
+        )
     return decisions
 
 
@@ -76,7 +82,9 @@ def _nested(step: StepPlan, elements: list[Index], outcomes: list) -> StepResult
     children: dict[Index, list[Index]] = {}
     for index, outcome in zip(elements, outcomes, strict=True):
         if not isinstance(outcome, list):
-            raise _bad_result(step, "a list of results per element (it raises dimensionality)", outcome)
+            raise _bad_result(
+                step, "a list of results per element (it raises dimensionality)", outcome
+            )
         _check_rows(step, outcome, elements)
         kids = [(*index, position) for position in range(len(outcome))]
         children[index] = kids

@@ -1,4 +1,7 @@
-"""The functions an expression may call: a fixed whitelist, nothing else is reachable.
+"""What an expression can compute: a fixed whitelist of functions and operators.
+
+Nothing else is reachable from an expression. The operators that could build huge values
+(``*`` on sequences, ``**``) refuse to go over a size limit.
 
 Every property (``count``, ``class_names``, ``width``...) is also a one-argument function;
 a general function of the same name (``sum``, ``min``, ``max``, ``unique``, ``mean``) wins,
@@ -7,6 +10,9 @@ and behaves the same on lists.
 
 from __future__ import annotations
 
+import ast
+import numbers
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -95,3 +101,64 @@ KEYWORD_ARGUMENTS: dict[str, frozenset[str]] = {
     "round": frozenset({"ndigits"}),
 }
 """The keyword arguments a function accepts; every other function takes positional ones."""
+
+
+# --- operators ------------------------------------------------------------------------
+
+MAX_EXPONENT = 1_000
+MAX_INT_BITS = 100_000  # largest int ``**`` may produce
+MAX_REPEAT = 1_000_000  # longest string or list ``*`` may produce
+
+_SEQUENCES = (str, bytes, list, tuple)
+
+
+def _multiply(left, right):
+    if isinstance(left, _SEQUENCES) and isinstance(right, int):
+        _check_repeat(len(left), right)
+    elif isinstance(right, _SEQUENCES) and isinstance(left, int):
+        _check_repeat(len(right), left)
+    return left * right
+
+
+def _check_repeat(length: int, times: int) -> None:
+    if length * times > MAX_REPEAT:
+        raise ValueError(f"'*' would make {length * times:,} items; the limit is {MAX_REPEAT:,}")
+
+
+def _power(base, exponent):
+    if isinstance(exponent, numbers.Real) and abs(exponent) > MAX_EXPONENT:
+        raise ValueError(f"exponent {exponent} is over the limit of {MAX_EXPONENT}")
+    too_big = isinstance(base, int) and isinstance(exponent, int)
+    if too_big and base.bit_length() * exponent > MAX_INT_BITS:
+        raise ValueError(f"the result of ** would have over {MAX_INT_BITS:,} bits")
+    return base**exponent
+
+
+def _modulo(left, right):
+    if isinstance(left, str | bytes):
+        raise TypeError("formatting strings with % is not supported; join with + and str()")
+    return left % right
+
+
+BINARY_OPERATORS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: _multiply,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: _modulo,
+    ast.Pow: _power,
+}
+UNARY_OPERATORS = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
+COMPARISONS = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.In: lambda item, container: item in container,
+    ast.NotIn: lambda item, container: item not in container,
+    ast.Is: operator.is_,
+    ast.IsNot: operator.is_not,
+}

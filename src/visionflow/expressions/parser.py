@@ -12,83 +12,29 @@ import ast
 import difflib
 import functools
 import inspect
-import numbers
-import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from visionflow.errors import ExpressionError, ExpressionEvaluationError
-from visionflow.expressions.functions import FUNCTIONS, KEYWORD_ARGUMENTS
+from visionflow.expressions.functions import (
+    BINARY_OPERATORS,
+    COMPARISONS,
+    FUNCTIONS,
+    KEYWORD_ARGUMENTS,
+    UNARY_OPERATORS,
+)
 
 MAX_LENGTH = 2_000  # characters of expression text
 MAX_DEPTH = 100  # nesting of the syntax tree
-MAX_EXPONENT = 1_000
-MAX_INT_BITS = 100_000  # largest int ``**`` may produce
-MAX_REPEAT = 1_000_000  # longest string or list ``*`` may produce
 
 Run = Callable[[Mapping[str, Any]], Any]
 
 _ALLOWED = (
     "expressions may use literals, variables, + - * / // % **, comparisons, and/or/not, "
-    "`x if c else y`, x[0] / x['key'] / x[1:3], `[e for v in xs if c]` "
-    "and calls of the functions by name, e.g. count(predictions) > 0"
+    "`x if c else y`, x[0] / x['key'] / x[1:3] and calls of the functions by name, "
+    "e.g. count(predictions) > 0"
 )
 
-# --- guarded operators ------------------------------------------------------------------
-
-_SEQUENCES = (str, bytes, list, tuple)
-
-
-def _multiply(left, right):
-    if isinstance(left, _SEQUENCES) and isinstance(right, int):
-        _check_repeat(len(left), right)
-    elif isinstance(right, _SEQUENCES) and isinstance(left, int):
-        _check_repeat(len(right), left)
-    return left * right
-
-
-def _check_repeat(length: int, times: int) -> None:
-    if length * times > MAX_REPEAT:
-        raise ValueError(f"'*' would make {length * times:,} items; the limit is {MAX_REPEAT:,}")
-
-
-def _power(base, exponent):
-    if isinstance(exponent, numbers.Real) and abs(exponent) > MAX_EXPONENT:
-        raise ValueError(f"exponent {exponent} is over the limit of {MAX_EXPONENT}")
-    too_big = isinstance(base, int) and isinstance(exponent, int)
-    if too_big and base.bit_length() * exponent > MAX_INT_BITS:
-        raise ValueError(f"the result of ** would have over {MAX_INT_BITS:,} bits")
-    return base**exponent
-
-
-def _modulo(left, right):
-    if isinstance(left, str | bytes):
-        raise TypeError("formatting strings with % is not supported; join with + and str()")
-    return left % right
-
-
-_BINARY = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: _multiply,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: _modulo,
-    ast.Pow: _power,
-}
-_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
-_COMPARE = {
-    ast.Eq: operator.eq,
-    ast.NotEq: operator.ne,
-    ast.Lt: operator.lt,
-    ast.LtE: operator.le,
-    ast.Gt: operator.gt,
-    ast.GtE: operator.ge,
-    ast.In: lambda item, container: item in container,
-    ast.NotIn: lambda item, container: item not in container,
-    ast.Is: operator.is_,
-    ast.IsNot: operator.is_not,
-}
 _SYMBOLS = {
     ast.MatMult: "@",
     ast.LShift: "<<",
@@ -104,12 +50,21 @@ _REFUSED = {
     ast.NamedExpr: "assignment with ':='",
     ast.JoinedStr: "an f-string",
     ast.Starred: "unpacking with '*'",
-    ast.SetComp: "a set comprehension",
-    ast.DictComp: "a dict comprehension",
+    ast.ListComp: "a comprehension",
+    ast.GeneratorExp: "a comprehension",
+    ast.SetComp: "a comprehension",
+    ast.DictComp: "a comprehension",
     ast.Await: "await",
     ast.Yield: "yield",
     ast.YieldFrom: "yield",
 }
+# A comprehension multiplies the work of its body by the length of its input (a million
+# items each building a million-item list), so the language has none; functions cover the
+# usual needs.
+_COMPREHENSION_HINT = (
+    "use a function instead, e.g. count_of(class_names(p), 'car') or "
+    "max(confidences(p), default=0) > 0.5; to keep some detections, use a filtering step"
+)
 _CONSTANTS = (int, float, str, bool, type(None))
 
 # --- public -----------------------------------------------------------------------------
@@ -230,9 +185,7 @@ class _Compiler:
         self.variables = variables
         self.place = place
         self.names: set[str] = set()
-        self.locals: frozenset[str] = frozenset()  # comprehension variables in scope
         self.depth = 0
-        self.in_comprehension = False
 
     def visit(self, node: ast.AST) -> Run:
         self.depth += 1
@@ -260,7 +213,8 @@ class _Compiler:
 
     def refuse(self, node) -> ExpressionError:
         what = _REFUSED.get(type(node)) or _SYMBOLS.get(type(node)) or type(node).__name__
-        return self.error(node, f"{what} is not allowed")
+        hint = _COMPREHENSION_HINT if what == "a comprehension" else _ALLOWED
+        return self.error(node, f"{what} is not allowed", hint=hint)
 
     # --- leaves ---
 
@@ -274,10 +228,9 @@ class _Compiler:
     def visit_Name(self, node: ast.Name) -> Run:
         name = node.id
         self.check_name(node, name)
-        if name not in self.locals:
-            if self.variables is not None and name not in self.variables:
-                raise self.unknown_name(node, name)
-            self.names.add(name)
+        if self.variables is not None and name not in self.variables:
+            raise self.unknown_name(node, name)
+        self.names.add(name)
         source, place = self.source, self.place
 
         def load(env):
@@ -299,9 +252,8 @@ class _Compiler:
     def unknown_name(self, node, name: str) -> ExpressionError:
         if name in FUNCTIONS:
             return self.error(node, f"'{name}' is a function", hint=f"call it, e.g. {name}(x)")
-        known = self.variables | self.locals
-        listing = f"variables: {', '.join(sorted(known)) or 'none'}"
-        suggestion = _suggest(name, known)
+        listing = f"variables: {', '.join(sorted(self.variables)) or 'none'}"
+        suggestion = _suggest(name, self.variables)
         return self.error(node, f"unknown name '{name}'", hint=f"{suggestion} {listing}".strip())
 
     def visit_Attribute(self, node: ast.Attribute) -> Run:
@@ -313,16 +265,16 @@ class _Compiler:
     # --- operators ---
 
     def visit_BinOp(self, node: ast.BinOp) -> Run:
-        apply = _BINARY.get(type(node.op))
+        apply = BINARY_OPERATORS.get(type(node.op))
         if apply is None:
-            raise self.error(node, f"operator '{_SYMBOLS[type(node.op)]}' is not allowed")
+            raise self.error(node, f"operator '{_SYMBOLS.get(type(node.op), '?')}' is not allowed")
         left, right = self.visit(node.left), self.visit(node.right)
         return lambda env: apply(left(env), right(env))
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> Run:
-        apply = _UNARY.get(type(node.op))
+        apply = UNARY_OPERATORS.get(type(node.op))
         if apply is None:
-            raise self.error(node, f"operator '{_SYMBOLS[type(node.op)]}' is not allowed")
+            raise self.error(node, f"operator '{_SYMBOLS.get(type(node.op), '?')}' is not allowed")
         operand = self.visit(node.operand)
         return lambda env: apply(operand(env))
 
@@ -332,11 +284,11 @@ class _Compiler:
             if len(parts) == 2:
                 first, second = parts
                 return lambda env: first(env) and second(env)
-            return lambda env: _all_or_first_false(parts, env)
+            return lambda env: _and(parts, env)
         if len(parts) == 2:
             first, second = parts
             return lambda env: first(env) or second(env)
-        return lambda env: _any_or_last_false(parts, env)
+        return lambda env: _or(parts, env)
 
     def visit_Compare(self, node: ast.Compare) -> Run:
         operands = [node.left, *node.comparators]
@@ -345,7 +297,7 @@ class _Compiler:
             is_none = any(isinstance(o, ast.Constant) and o.value is None for o in pair)
             if isinstance(op, ast.Is | ast.IsNot) and not is_none:
                 raise self.error(pair[0], "'is' is only allowed with None", hint="compare with ==")
-        applies = [_COMPARE[type(op)] for op in node.ops]
+        applies = [COMPARISONS[type(op)] for op in node.ops]
         runs = [self.visit(operand) for operand in operands]
         if len(applies) == 1:
             apply, (left, right) = applies[0], runs
@@ -444,50 +396,9 @@ class _Compiler:
         except TypeError as error:
             raise self.error(node, f"{name}(): {error}", hint=f"{name}{signature}") from None
 
-    # --- comprehensions ---
 
-    def visit_ListComp(self, node: ast.ListComp | ast.GeneratorExp) -> Run:
-        if self.in_comprehension:
-            raise self.error(node, "comprehensions cannot be nested")
-        if len(node.generators) != 1 or node.generators[0].is_async:
-            raise self.error(node, "a comprehension may have exactly one 'for'")
-        generator = node.generators[0]
-        targets = self.targets(generator.target)
-        iterable = self.visit(generator.iter)  # runs in the outer scope, as in Python
-        outer = self.locals
-        self.in_comprehension, self.locals = True, outer | frozenset(targets)
-        try:
-            conditions = [self.visit(condition) for condition in generator.ifs]
-            element = self.visit(node.elt)
-        finally:
-            self.in_comprehension, self.locals = False, outer
-
-        def run(env):
-            scope = dict(env)
-            results = []
-            for item in iterable(env):
-                if len(targets) == 1:
-                    scope[targets[0]] = item
-                else:
-                    scope.update(zip(targets, item, strict=True))
-                if all(condition(scope) for condition in conditions):
-                    results.append(element(scope))
-            return results
-
-        return run
-
-    visit_GeneratorExp = visit_ListComp
-
-    def targets(self, node: ast.expr) -> list[str]:
-        names = node.elts if isinstance(node, ast.Tuple | ast.List) else [node]
-        if not all(isinstance(name, ast.Name) for name in names):
-            raise self.error(node, "a comprehension variable must be a name, e.g. `for c in xs`")
-        for name in names:
-            self.check_name(name, name.id)
-        return [name.id for name in names]
-
-
-def _all_or_first_false(parts: list[Run], env) -> Any:
+def _and(parts: list[Run], env) -> Any:
+    """``a and b and c``: the first falsy value, else the last value (as in Python)."""
     for part in parts[:-1]:
         value = part(env)
         if not value:
@@ -495,7 +406,8 @@ def _all_or_first_false(parts: list[Run], env) -> Any:
     return parts[-1](env)
 
 
-def _any_or_last_false(parts: list[Run], env) -> Any:
+def _or(parts: list[Run], env) -> Any:
+    """``a or b or c``: the first truthy value, else the last value (as in Python)."""
     for part in parts[:-1]:
         value = part(env)
         if value:

@@ -68,10 +68,16 @@ class RelativeStaticCrop(Block):
 
     outputs = [Output("crops", kinds=["image"])]
 
-    def run(self, images: WorkflowImage, x_center: float, y_center: float, width: float, height: float):
+    def run(
+        self, images: WorkflowImage, x_center: float, y_center: float, width: float, height: float
+    ):
         w, h = images.width, images.height
         return {"crops": _centred_crop(images, x_center * w, y_center * h, width * w, height * h)}
 
 
-def _centred_crop(image: WorkflowImage, x: float, y: float, width: float, height: float) -> WorkflowImage:
-    return image.crop(round(x - width / 2), round(y - height / 2), round(x + width / 2), round(y + height / 2))
+def _centred_crop(
+    image: WorkflowImage, x: float, y: float, width: float, height: float
+) -> WorkflowImage:
+    return image.crop(
+        round(x - width / 2), round(y - height / 2), round(x + width / 2), round(y + height / 2)
+    )

@@ -13,8 +13,16 @@ from visionflow.blocks.core.crops import DETECTION_KINDS
 from visionflow.data.detections import CLASS_NAME, class_names, detection_ids
 
 DETECTION_VARIABLES = {
-    "class_name", "class_id", "confidence", "x_min", "y_min", "x_max", "y_max",
-    "width", "height", "area",
+    "class_name",
+    "class_id",
+    "confidence",
+    "x_min",
+    "y_min",
+    "x_max",
+    "y_max",
+    "width",
+    "height",
+    "area",
 }
 
 
@@ -48,8 +56,13 @@ class DetectionsFilter(Block):
                 "class_name": names[position] if names else None,
                 "class_id": _item(predictions.class_id, position),
                 "confidence": _item(predictions.confidence, position),
-                "x_min": x1, "y_min": y1, "x_max": x2, "y_max": y2,
-                "width": x2 - x1, "height": y2 - y1, "area": (x2 - x1) * (y2 - y1),
+                "x_min": x1,
+                "y_min": y1,
+                "x_max": x2,
+                "y_max": y2,
+                "width": x2 - x1,
+                "height": y2 - y1,
+                "area": (x2 - x1) * (y2 - y1),
             }
             keep[position] = bool(evaluate(condition, variables))
         return {"predictions": predictions[keep]}
@@ -64,7 +77,9 @@ class DetectionsClassesReplacement(Block):
     """
 
     class Manifest(Block.Manifest):
-        type: Literal["visionflow/detections_classes_replacement@v1", "DetectionsClassesReplacement"]
+        type: Literal[
+            "visionflow/detections_classes_replacement@v1", "DetectionsClassesReplacement"
+        ]
         object_detection_predictions: Selector(kinds=DETECTION_KINDS)
         classification_predictions: Selector(kinds=["classification_prediction"])
         fallback_class_name: str | None = None
@@ -73,8 +88,13 @@ class DetectionsClassesReplacement(Block):
     outputs = [Output("predictions", kinds=DETECTION_KINDS)]
     input_dimensionality_offsets = {"classification_predictions": 1}
 
-    def run(self, object_detection_predictions: Any, classification_predictions: Batch,
-            fallback_class_name: str | None, fallback_class_id: int) -> dict[str, Any]:
+    def run(
+        self,
+        object_detection_predictions: Any,
+        classification_predictions: Batch,
+        fallback_class_name: str | None,
+        fallback_class_id: int,
+    ) -> dict[str, Any]:
         detections = object_detection_predictions
         by_parent = {str(c.get("parent_id")): c for c in classification_predictions if c}
         by_position = {index[-1]: c for index, c in classification_predictions.items() if c}
@@ -97,7 +117,11 @@ class DetectionsClassesReplacement(Block):
 
 def _top(classification: dict) -> tuple[str, int, float]:
     if "top" in classification:
-        return classification["top"], int(classification.get("class_id", -1)), float(classification["confidence"])
+        return (
+            classification["top"],
+            int(classification.get("class_id", -1)),
+            float(classification["confidence"]),
+        )
     best = max(classification.get("predictions", []), key=lambda p: p["confidence"])
     return best["class"], int(best.get("class_id", -1)), float(best["confidence"])
 

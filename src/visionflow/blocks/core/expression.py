@@ -52,10 +52,24 @@ _PROPERTY_KINDS: dict[str, list[str]] = {
     "top_class": ["string"],
     "top_confidence": ["float"],
     "mean": ["float"],
-    **{name: ["list"] for name in (
-        "areas", "boxes", "xyxy", "centers", "class_ids", "class_names", "confidences",
-        "detection_ids", "heights", "widths", "keypoints", "predicted_classes", "unique",
-    )},
+    **{
+        name: ["list"]
+        for name in (
+            "areas",
+            "boxes",
+            "xyxy",
+            "centers",
+            "class_ids",
+            "class_names",
+            "confidences",
+            "detection_ids",
+            "heights",
+            "widths",
+            "keypoints",
+            "predicted_classes",
+            "unique",
+        )
+    },
 }
 
 
@@ -87,7 +101,7 @@ class PropertyDefinition(Block):
         kinds = _PROPERTY_KINDS.get(chain[-1], [WILDCARD])  # first/last/min/max/sum: any
         return [Output("output", kinds=kinds)]
 
-    def run(self, data: Any, property: str | list[str]) -> dict[str, Any]:  # noqa: A002
+    def run(self, data: Any, property: str | list[str]) -> dict[str, Any]:
         for name in [property] if isinstance(property, str) else property:
             data = extract_property(data, name)
         return {"output": data}
