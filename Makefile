@@ -22,11 +22,11 @@ demo: $(VENV)/.installed-demo
 	$(BIN)/python examples/demo.py
 
 test: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff check .
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/engine_overhead.py

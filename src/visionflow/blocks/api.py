@@ -7,6 +7,7 @@ them) and returns a dict, a list of dicts (when it raises dimensionality) or a
 
 from __future__ import annotations
 
+import functools
 import inspect
 import typing
 from collections.abc import Iterator, Sequence
@@ -158,6 +159,22 @@ class Block:
 
 
 Block.Manifest = BlockManifest
+
+
+@functools.cache
+def manifest_selectors(manifest_class: type[BlockManifest]) -> dict[str, list[SelectorInfo]]:
+    """For each field of a manifest class, the selectors it accepts (cached per class)."""
+    return {
+        name: selector_infos(info)
+        for name, info in manifest_class.model_fields.items()
+        if name not in ("name", "type")
+    }
+
+
+def is_flow_control_block(block_class: type[Block]) -> bool:
+    """A block is flow control when one of its fields takes step references."""
+    infos = manifest_selectors(block_class.Manifest).values()
+    return any(info.step_reference for field in infos for info in field)
 
 
 def selector_infos(field_info: Any) -> list[SelectorInfo]:

@@ -11,7 +11,7 @@ import json
 from collections import OrderedDict
 from typing import Any
 
-from visionflow.blocks.api import selector_infos
+from visionflow.blocks.api import is_flow_control_block
 from visionflow.blocks.loader import BlockRegistry, resolve_init_parameters
 from visionflow.compiler.dimensions import StepLayout, gates_of, input_source
 from visionflow.compiler.graph import build_graph, predecessors_of, topological_order
@@ -55,7 +55,7 @@ def compile_plan(
             outputs=graph.outputs,
             gates=gates_of(name, layout, graphs, layouts),
             depends_on=predecessors[name],
-            is_flow_control=bool(_step_reference_fields(graph)),
+            is_flow_control=is_flow_control_block(graph.step.loaded.block_class),
         )
     outputs = [
         _output_plan(position, output, sources, plans)
@@ -64,13 +64,6 @@ def compile_plan(
     return Plan(
         definition, list(definition.inputs), plans, order, outputs, dict(definition.settings)
     )
-
-
-def _step_reference_fields(graph) -> list[str]:
-    fields = type(graph.step.manifest).model_fields
-    return [
-        name for name, info in fields.items() if any(s.step_reference for s in selector_infos(info))
-    ]
 
 
 def _initialise(graph, registry: BlockRegistry, given: dict[str, Any]):

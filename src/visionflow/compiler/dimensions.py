@@ -196,9 +196,8 @@ def gates_of(
 ) -> list[Gate]:
     """The flow-control steps that choose whether ``name`` runs, checked for level."""
     gates: list[Gate] = []
-    for controller, graph in graphs.items():
-        if name not in graph.next_steps:
-            continue
+    for controller in graphs[name].controllers:
+        graph = graphs[controller]
         decider = layouts[controller]
         if decider.level > layout.level or layout.lineage[: decider.level] != decider.lineage:
             raise FlowControlError(

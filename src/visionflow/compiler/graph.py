@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-from visionflow.blocks.api import selector_infos
+from visionflow.blocks.api import manifest_selectors
 from visionflow.compiler.steps import ParsedStep
 from visionflow.definition import Definition
 from visionflow.errors import (
@@ -36,6 +36,7 @@ class StepGraph:
     outputs: dict[str, frozenset[str]]
     references: list[Reference] = field(default_factory=list)
     next_steps: list[str] = field(default_factory=list)  # flow-control targets
+    controllers: list[str] = field(default_factory=list)  # flow-control steps choosing this one
 
     @property
     def depends_on(self) -> set[str]:
@@ -47,6 +48,9 @@ def build_graph(definition: Definition, steps: list[ParsedStep]) -> dict[str, St
     inputs = {item.name: item for item in definition.inputs}
     for graph in graphs.values():
         _collect_references(graph, graphs, inputs)
+    for name, graph in graphs.items():
+        for target in graph.next_steps:
+            graphs[target].controllers.append(name)
     return graphs
 
 
@@ -57,14 +61,11 @@ def _outputs_of(step: ParsedStep) -> dict[str, frozenset[str]]:
 
 def _collect_references(graph: StepGraph, graphs: dict[str, StepGraph], inputs: dict) -> None:
     step = graph.step
-    for field_name, field_info in type(step.manifest).model_fields.items():
-        if field_name in ("name", "type"):
-            continue
+    for field_name, infos in manifest_selectors(type(step.manifest)).items():
         found = find_selectors(getattr(step.manifest, field_name))
         if not found:
             continue
         place = f"{step.place} field '{field_name}'"
-        infos = selector_infos(field_info)
         if not infos:
             raise ManifestError(
                 f"field '{field_name}' takes a fixed value, not a selector (found '{found[0][1]}')",

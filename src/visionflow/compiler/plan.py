@@ -76,18 +76,19 @@ class StepPlan:
     gates: list[Gate] = field(default_factory=list)
     depends_on: frozenset[str] = frozenset()
     is_flow_control: bool = False
+    # Read on every run: worked out once here rather than per call.
+    accepts_batches: bool = field(init=False)
+    accepts_empty: bool = field(init=False)
+    output_offset: int = field(init=False)
+    literals: dict[str, Any] = field(init=False)
+    column_fields: list[FieldBinding] = field(init=False)
 
-    @property
-    def accepts_batches(self) -> bool:
-        return self.block.accepts_batches
-
-    @property
-    def accepts_empty(self) -> bool:
-        return self.block.accepts_empty
-
-    @property
-    def output_offset(self) -> int:
-        return self.block.output_dimensionality_offset
+    def __post_init__(self) -> None:
+        self.accepts_batches = self.block.accepts_batches
+        self.accepts_empty = self.block.accepts_empty
+        self.output_offset = self.block.output_dimensionality_offset
+        self.literals = {f.name: f.literal for f in self.fields if f.is_literal}
+        self.column_fields = [f for f in self.fields if not f.is_literal]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from visionflow.compiler.plan import Plan
-from visionflow.engine.inputs import load_inputs
+from visionflow.engine.inputs import InputLoader
 from visionflow.engine.outputs import build_results
 from visionflow.engine.scheduler import run_steps
 from visionflow.engine.state import RunState
@@ -23,12 +23,13 @@ class Executor:
             plan.settings.get("max_concurrent_steps", DEFAULT_MAX_CONCURRENT_STEPS)
         )
         self._dependents = plan.dependents()
+        self._inputs = InputLoader(plan.inputs)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
     def run(self, inputs: dict[str, Any]) -> list[dict[str, Any]]:
         state = RunState()
-        size = load_inputs(self.plan.inputs, inputs, state)
+        size = self._inputs.load(inputs, state)
         run_steps(self.plan, state, self._pool_for_run(), self._dependents)
         return build_results(self.plan.outputs, state, size)
 

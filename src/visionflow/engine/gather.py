@@ -28,16 +28,17 @@ class StepInputs:
 
     def keyword_rows(self) -> list[dict[str, Any]]:
         """One kwargs dict per element, for blocks called element by element."""
-        names = list(self.columns)
         literals = self.literals
-        if not names:
+        if len(self.columns) == 1:  # the common case, and the hot path at large batches
+            ((name, column),) = self.columns.items()
+            return [{**literals, name: value} for value in column]
+        if not self.columns:
             return [dict(literals) for _ in self.elements]
-        rows = []
-        for values in zip(*self.columns.values(), strict=True):
-            row = dict(literals)
-            row.update(zip(names, values, strict=True))
-            rows.append(row)
-        return rows
+        names = list(self.columns)
+        return [
+            {**literals, **dict(zip(names, values, strict=True))}
+            for values in zip(*self.columns.values(), strict=True)
+        ]
 
     def as_batches(self) -> dict[str, Any]:
         """kwargs for a batch-accepting block: a Batch per selector field."""
@@ -48,21 +49,19 @@ class StepInputs:
 
 
 def gather(step: StepPlan, state: RunState) -> StepInputs:
-    elements = _gated_elements(step, state)
-    literals: dict[str, Any] = {}
+    elements = _gated_elements(step, state) if step.gates else state.elements_at(step.lineage)
+    literals = dict(step.literals)
     columns: dict[str, list] = {}
-    for binding in step.fields:
-        if binding.is_literal:
-            literals[binding.name] = binding.literal
-        elif binding.selector is not None and binding.selector.mode == "scalar":
+    keep_empty = step.accepts_empty
+    for binding in step.column_fields:
+        if binding.selector is not None and binding.selector.mode == "scalar":
             literals[binding.name] = state.scalar(binding.selector.source)
         else:
-            columns[binding.name] = _column(binding, elements, state, step.accepts_empty)
-    if not step.accepts_empty:
-        elements, literals, columns = _drop_missing(elements, literals, columns)
-    else:
-        literals = {k: None if v is MISSING else v for k, v in literals.items()}
-        columns = {k: [None if v is MISSING else v for v in c] for k, c in columns.items()}
+            columns[binding.name] = _column(binding, elements, state, keep_empty)
+    if not keep_empty:
+        return _without_missing(elements, literals, columns)
+    literals = {k: None if v is MISSING else v for k, v in literals.items()}
+    columns = {k: [None if v is MISSING else v for v in c] for k, c in columns.items()}
     return StepInputs(elements, literals, columns)
 
 
@@ -140,19 +139,19 @@ def _children_batch(
     return Batch(values, indices)
 
 
-def _drop_missing(elements, literals, columns):
+def _without_missing(elements, literals, columns) -> StepInputs:
+    """Drops the elements for which some input does not exist (masked or never made)."""
     if any(value is MISSING for value in literals.values()):
-        return [], literals, {name: [] for name in columns}
-    if not columns:
-        return elements, literals, columns
+        return StepInputs([], literals, {name: [] for name in columns})
+    # Identity tests only: `in` would compare arrays with ==.
+    if not any(any(value is MISSING for value in column) for column in columns.values()):
+        return StepInputs(elements, literals, columns)
     keep = [
         position
         for position, values in enumerate(zip(*columns.values(), strict=True))
-        if all(value is not MISSING for value in values)  # identity: arrays break `in`
+        if all(value is not MISSING for value in values)
     ]
-    if len(keep) == len(elements):
-        return elements, literals, columns
-    return (
+    return StepInputs(
         [elements[p] for p in keep],
         literals,
         {name: [column[p] for p in keep] for name, column in columns.items()},

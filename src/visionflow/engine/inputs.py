@@ -13,32 +13,36 @@ from visionflow.engine.state import Index, RunState
 from visionflow.errors import RuntimeInputError
 from visionflow.kinds import value_fits
 
+ROOT_LINEAGE = input_lineage(1)
 
-def load_inputs(declared: list[InputDefinition], given: dict[str, Any], state: RunState) -> int:
-    """Fill ``state`` with the inputs; returns the batch size (number of result dicts)."""
-    names = {item.name for item in declared}
-    unknown = sorted(set(given) - names)
-    if unknown:
-        raise RuntimeInputError(
-            f"unknown input(s) {', '.join(repr(n) for n in unknown)}",
-            hint=f"this workflow's inputs are: {', '.join(sorted(names)) or 'none'}",
-        )
-    batches: dict[str, list] = {}
-    for item in declared:
-        if item.is_batch_oriented:
-            batches[item.name] = _batch_values(item, given)
-        else:
+
+class InputLoader:
+    """Checks the values given to ``run`` against the declared inputs; lays them out."""
+
+    def __init__(self, declared: list[InputDefinition]):
+        self.names = frozenset(item.name for item in declared)
+        self.batch_inputs = [item for item in declared if item.is_batch_oriented]
+        self.parameters = [item for item in declared if not item.is_batch_oriented]
+
+    def load(self, given: dict[str, Any], state: RunState) -> int:
+        """Fill ``state`` with the inputs; returns the batch size (number of result dicts)."""
+        if not given.keys() <= self.names:
+            unknown = sorted(set(given) - self.names)
+            raise RuntimeInputError(
+                f"unknown input(s) {', '.join(repr(n) for n in unknown)}",
+                hint=f"this workflow's inputs are: {', '.join(sorted(self.names)) or 'none'}",
+            )
+        for item in self.parameters:
             state.input_values[item.name] = _parameter_value(item, given)
-    size = _batch_size(batches)
-    root = {(): [(position,) for position in range(size)]}
-    state.add_level(input_lineage(1), root)
-    for item in declared:
-        if item.is_batch_oriented:
+        batches = {item.name: _batch_values(item, given) for item in self.batch_inputs}
+        size = _batch_size(batches)
+        state.add_level(ROOT_LINEAGE, {(): [(position,) for position in range(size)]})
+        for item in self.batch_inputs:
             values = batches[item.name]
             if len(values) == 1 and size > 1:
                 values = values * size  # one value is broadcast to the whole batch
             state.input_values[item.name] = _lay_out(item, values, state)
-    return size
+        return size
 
 
 def _batch_values(item: InputDefinition, given: dict[str, Any]) -> list:

@@ -6,12 +6,13 @@ from typing import Any
 
 from visionflow.compiler.plan import OutputPlan
 from visionflow.engine.state import MISSING, Index, RunState
+from visionflow.kinds import WILDCARD
 
 
 def build_results(outputs: list[OutputPlan], state: RunState, size: int) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = [{} for _ in range(size)]
     for output in outputs:
-        translate = _to_parent if output.coordinates_system == "parent" else None
+        translate = _to_parent if _may_need_translation(output) else None
         for position, result in enumerate(results):
             value = _value(output, (position,), state)
             result[output.name] = translate(value) if translate else value
@@ -25,6 +26,25 @@ def _value(output: OutputPlan, index: Index, state: RunState) -> Any:
         return None if value is MISSING else value
     level = source.lineage[: len(index) + 1]
     return [_value(output, child, state) for child in state.children_of(level, index)]
+
+
+_TRANSLATABLE = frozenset(
+    [
+        "object_detection_prediction",
+        "instance_segmentation_prediction",
+        "keypoint_detection_prediction",
+        "dict",
+        "list",
+        WILDCARD,
+    ]
+)
+
+
+def _may_need_translation(output: OutputPlan) -> bool:
+    """Only outputs asked in parent coordinates whose kinds can hold detections."""
+    return output.coordinates_system == "parent" and not output.source.kinds.isdisjoint(
+        _TRANSLATABLE
+    )
 
 
 def _to_parent(value: Any) -> Any:
