@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import pytest
 
-from visionflow import Batch, Block, Output, Selector, Workflow
+from visionflow import Batch, Block, FlowControl, Output, Selector, StepSelector, Workflow
 from visionflow.errors import (
     CompilationError,
     CycleError,
@@ -296,3 +296,62 @@ def test_errors_serialise_with_code_place_message_hint(test_blocks):
         "message": "unknown block type 'DynamicCorp'",
         "hint": error.hint,
     }
+
+
+def test_misspelt_required_field_is_reported_as_unknown_with_suggestion(test_blocks):
+    step = {"type": "PropertyDefinition", "name": "p", "data": "$inputs.image", "propery": "width"}
+    error = compile_error(image_workflow(step), test_blocks)
+    assert error.message == "unknown field 'propery'"
+    assert error.hint == "did you mean 'property'?"
+
+
+def test_selector_field_error_is_said_in_words_not_regex(test_blocks):
+    error = compile_error(image_workflow(detector(image="photo.jpg")), test_blocks)
+    assert "expected a selector of kind image ($inputs.<name> or $steps.<step>.<output>)" in (
+        error.message
+    )
+    assert "pattern" not in error.message
+
+
+def test_data_selector_in_a_flow_control_field_is_explained(test_blocks):
+    step = {
+        "type": "ContinueIf",
+        "name": "gate",
+        "condition": "True",
+        "next_steps": ["$steps.detect.predictions"],
+    }
+    error = compile_error(image_workflow(detector(), step), test_blocks)
+    assert isinstance(error, FlowControlError)
+    assert "points at data; this field names steps to run next" in error.message
+
+
+def test_flow_control_level_error_names_the_field_holding_the_target(test_blocks):
+    class Either(Block):
+        class Manifest(Block.Manifest):
+            type: Literal["test/either@v1"]
+            value: Selector()
+            if_true: list[StepSelector]
+
+        outputs = []
+
+        def run(self, value, if_true):
+            return FlowControl(if_true)
+
+    steps = [
+        detector(),
+        {
+            "type": "DynamicCrop",
+            "name": "crop",
+            "images": "$inputs.image",
+            "predictions": "$steps.detect.predictions",
+        },
+        {
+            "type": "test/either@v1",
+            "name": "either",
+            "value": "$steps.crop.crops",
+            "if_true": ["$steps.whole"],
+        },
+        {"type": "test/echo@v1", "name": "whole", "value": "$inputs.image"},
+    ]
+    error = compile_error(image_workflow(*steps), [*test_blocks, Either])
+    assert error.place == "steps[2] 'either' field 'if_true'"

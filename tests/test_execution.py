@@ -437,3 +437,22 @@ def test_one_workflow_runs_from_many_threads_at_once(astronaut, coffee, test_blo
         results = list(pool.map(lambda image: workflow.run(image=image)[0], images))
     assert [r["size"] for r in results] == [512, 600] * 20
     assert all(r["widths"] == [100, 100, 50] for r in results)
+
+
+def test_double_dollar_writes_a_literal_text_starting_with_dollar(test_blocks):
+    workflow = Workflow.compile(
+        {
+            "inputs": [{"type": "parameter", "name": "a"}],
+            "steps": [
+                {"type": "test/echo@v1", "name": "plain", "value": "$$5 off"},
+                {
+                    "type": "test/echo@v1",
+                    "name": "mixed",
+                    "value": {"price": "$$5", "a": "$inputs.a"},
+                },
+            ],
+            "outputs": [out("plain", "$steps.plain.value"), out("mixed", "$steps.mixed.value")],
+        },
+        blocks=test_blocks,
+    )
+    assert workflow.run(a=1) == [{"plain": "$5 off", "mixed": {"price": "$5", "a": 1}}]

@@ -2,7 +2,8 @@
 
 ``$inputs.<name>``, ``$steps.<step>.<output>``, ``$steps.<step>.*`` and, in flow-control
 fields only, ``$steps.<step>``. Names may contain spaces but not dots. Any other string is
-a literal.
+a literal. A literal text that starts with ``$`` is written with ``$$`` (``"$$5"`` is the
+text ``"$5"``).
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ class ParsedSelector:
         return self.source == "steps" and self.output is None
 
 
+ESCAPE = "$$"
+
+
 def looks_like_selector(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith("$")
+    return isinstance(value, str) and value.startswith("$") and not value.startswith(ESCAPE)
 
 
 def parse_selector(text: str) -> ParsedSelector | None:
@@ -59,11 +63,21 @@ def find_selectors(value: Any, path: str = "") -> list[tuple[str, str]]:
 
 
 def replace_selectors(value: Any, resolve) -> Any:
-    """A copy of ``value`` with every selector string replaced by ``resolve(text)``."""
+    """A copy of ``value`` with every selector string replaced by ``resolve(text)``.
+
+    ``$$``-escaped literals lose their escape on the way.
+    """
     if isinstance(value, str):
+        if value.startswith(ESCAPE):
+            return value[1:]
         return resolve(value) if looks_like_selector(value) else value
     if isinstance(value, dict):
         return {key: replace_selectors(item, resolve) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [replace_selectors(item, resolve) for item in value]
     return value
+
+
+def unescape_literals(value: Any) -> Any:
+    """``value`` with ``$$``-escaped texts turned into the texts they stand for."""
+    return replace_selectors(value, lambda text: text)

@@ -21,7 +21,7 @@ from visionflow.kinds import WILDCARD
 T = TypeVar("T")
 
 _SELECTOR_PATTERN = r"^\$(inputs|steps)\.[^.]+(\.[^.]+)?$"
-_STEP_PATTERN = r"^\$steps\.[^.]+$"
+_STEP_PATTERN = r"^\$steps\."  # the compiler explains malformed references better
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from visionflow.compiler.plan import (
 )
 from visionflow.definition import InputDefinition
 from visionflow.errors import DimensionalityError, FlowControlError, LineageError
-from visionflow.selectors import replace_selectors
+from visionflow.selectors import unescape_literals
 
 
 def input_source(item: InputDefinition) -> Source:
@@ -133,14 +133,14 @@ class StepLayout:
             value = getattr(manifest, name)
             used = {ref.selector.text for ref in self.graph.references if ref.field == name}
             if not used:
-                fields.append(FieldBinding(name, literal=value))
+                fields.append(FieldBinding(name, literal=unescape_literals(value)))
             elif isinstance(value, str):
                 fields.append(FieldBinding(name, selector=modes[value]))
             else:
                 fields.append(
                     FieldBinding(
                         name,
-                        literal=replace_selectors(value, lambda text: text),
+                        literal=value,  # a template: selectors and $$ resolved per element
                         compound={text: modes[text] for text in used},
                     )
                 )
@@ -203,7 +203,7 @@ def gates_of(
             raise FlowControlError(
                 f"step '{controller}' decides per element of {describe_lineage(decider.lineage)}, "
                 f"but its target '{name}' runs on {describe_lineage(layout.lineage)}",
-                place=f"{graph.step.place} field 'next_steps'",
+                place=f"{graph.step.place} field '{graph.target_fields[name]}'",
                 hint="a flow-control step can only choose steps at its own level or deeper",
             )
         gates.append(Gate(controller, decider.level))

@@ -37,6 +37,7 @@ class StepGraph:
     references: list[Reference] = field(default_factory=list)
     next_steps: list[str] = field(default_factory=list)  # flow-control targets
     controllers: list[str] = field(default_factory=list)  # flow-control steps choosing this one
+    target_fields: dict[str, str] = field(default_factory=dict)  # target -> field naming it
 
     @property
     def depends_on(self) -> set[str]:
@@ -83,6 +84,7 @@ def _collect_references(graph: StepGraph, graphs: dict[str, StepGraph], inputs: 
                 )
             if selector.is_step_reference:
                 _add_next_step(graph, selector, graphs, takes_steps, place)
+                graph.target_fields[selector.name] = field_name
                 continue
             if takes_steps and not accepted:
                 raise FlowControlError(

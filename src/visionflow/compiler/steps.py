@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from visionflow.blocks.api import BlockManifest
+from visionflow.blocks.api import BlockManifest, SelectorInfo, manifest_selectors
 from visionflow.blocks.loader import BlockRegistry, LoadedBlock
 from visionflow.definition import Definition
 from visionflow.errors import (
@@ -90,7 +90,9 @@ def _validate(raw: dict, loaded: LoadedBlock, place: str) -> BlockManifest:
 
 
 def _manifest_error(error: ValidationError, manifest_class, raw: dict, place: str) -> ManifestError:
-    first = error.errors()[0]
+    errors = error.errors()
+    # An unknown field is usually a misspelt one: report it before the "missing" it causes.
+    first = next((item for item in errors if item["type"] == "extra_forbidden"), errors[0])
     field_name = str(first["loc"][0]) if first["loc"] else "?"
     fields = [name for name in manifest_class.model_fields if name not in ("name", "type")]
     if first["type"] == "extra_forbidden":
@@ -103,13 +105,27 @@ def _manifest_error(error: ValidationError, manifest_class, raw: dict, place: st
             place=place,
             hint=f"its fields are: {', '.join(fields)}",
         )
+    infos = manifest_selectors(manifest_class).get(field_name, [])
+    messages = sorted(
+        {_readable(item, infos) for item in errors if item["loc"][:1] == (field_name,)}
+    )
     found = raw.get(field_name)
-    messages = sorted({item["msg"] for item in error.errors() if item["loc"][:1] == (field_name,)})
-    expected = "; or ".join(messages)
     return ManifestError(
-        f"field '{field_name}' is invalid: {expected} (found {found!r})",
+        f"field '{field_name}' is invalid: {'; or '.join(messages)} (found {found!r})",
         place=f"{place} field '{field_name}'",
-        hint="a selector looks like $inputs.<name> or $steps.<step>.<output>",
+        hint="write $$ to start a literal text with $" if infos else None,
+    )
+
+
+def _readable(item: dict, infos: list[SelectorInfo]) -> str:
+    """Pydantic's message, with selector patterns said in words instead of a regex."""
+    if item["type"] != "string_pattern_mismatch":
+        return item["msg"]
+    if any(info.step_reference for info in infos):
+        return "expected a step reference like $steps.<step name>"
+    kinds = sorted(frozenset().union(*(info.kinds for info in infos)))
+    return (
+        f"expected a selector of kind {', '.join(kinds)} ($inputs.<name> or $steps.<step>.<output>)"
     )
 
 
