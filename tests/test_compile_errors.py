@@ -355,3 +355,27 @@ def test_flow_control_level_error_names_the_field_holding_the_target(test_blocks
     ]
     error = compile_error(image_workflow(*steps), [*test_blocks, Either])
     assert error.place == "steps[2] 'either' field 'if_true'"
+
+
+def test_blocks_are_initialised_only_after_the_whole_plan_checks_out():
+    created = []
+
+    class Costly(Block):
+        class Manifest(Block.Manifest):
+            type: Literal["test/costly@v1"]
+
+        outputs = [Output("x")]
+
+        def __init__(self, **init):
+            created.append(self)  # stands for loading a model
+
+        def run(self):
+            return {"x": 1}
+
+    definition = {
+        "steps": [{"type": "test/costly@v1", "name": "c"}],
+        "outputs": [{"type": "JsonField", "name": "o", "selector": "$steps.c.nope"}],
+    }
+    with pytest.raises(SelectorError):
+        Workflow.compile(definition, blocks=[Costly], cache=False)
+    assert created == []

@@ -14,7 +14,7 @@ from typing import Any
 from visionflow.blocks.api import is_flow_control_block
 from visionflow.blocks.loader import BlockRegistry, resolve_init_parameters
 from visionflow.compiler.dimensions import StepLayout, gates_of, input_source
-from visionflow.compiler.graph import build_graph, predecessors_of, topological_order
+from visionflow.compiler.graph import StepGraph, build_graph, predecessors_of, topological_order
 from visionflow.compiler.plan import OutputPlan, Plan, Source, StepPlan
 from visionflow.compiler.steps import parse_steps
 from visionflow.definition import Definition
@@ -35,34 +35,47 @@ def compile_plan(
         f"$inputs.{item.name}": input_source(item) for item in definition.inputs
     }
     layouts: dict[str, StepLayout] = {}
-    plans: dict[str, StepPlan] = {}
     for name in order:
-        graph = graphs[name]
-        layout = StepLayout(graph, sources)
-        layouts[name] = layout
-        sources[f"$steps.{name}"] = layout.step_source(None, frozenset())
-        block = _initialise(graph, registry, init_parameters or {})
-        plans[name] = StepPlan(
-            name=name,
-            block_type=graph.step.block_type,
-            block=block,
-            manifest=graph.step.manifest,
-            fields=layout.bindings(),
-            level=layout.level,
-            lineage=layout.lineage,
-            output_dimensionality=len(layout.output_lineage),
-            output_lineage=layout.output_lineage,
-            outputs=graph.outputs,
-            gates=gates_of(name, layout, graphs, layouts),
-            depends_on=predecessors[name],
-            is_flow_control=is_flow_control_block(graph.step.loaded.block_class),
-        )
+        layouts[name] = StepLayout(graphs[name], sources)
+        sources[f"$steps.{name}"] = layouts[name].step_source(None, frozenset())
+    gates = {name: gates_of(name, layouts[name], graphs, layouts) for name in order}
     outputs = [
-        _output_plan(position, output, sources, plans)
+        _output_plan(position, output, sources, graphs)
         for position, output in enumerate(definition.outputs)
     ]
+    # Last: initialising blocks may be expensive (models), so only a checked plan gets there.
+    plans = {
+        name: _step_plan(
+            graphs[name],
+            layouts[name],
+            gates[name],
+            predecessors[name],
+            registry,
+            init_parameters or {},
+        )
+        for name in order
+    }
     return Plan(
         definition, list(definition.inputs), plans, order, outputs, dict(definition.settings)
+    )
+
+
+def _step_plan(graph, layout: StepLayout, gates, predecessors, registry, given) -> StepPlan:
+    block_class = graph.step.loaded.block_class
+    return StepPlan(
+        name=graph.step.name,
+        block_type=graph.step.block_type,
+        block=_initialise(graph, registry, given),
+        manifest=graph.step.manifest,
+        fields=layout.bindings(),
+        level=layout.level,
+        lineage=layout.lineage,
+        output_dimensionality=len(layout.output_lineage),
+        output_lineage=layout.output_lineage,
+        outputs=graph.outputs,
+        gates=gates,
+        depends_on=predecessors,
+        is_flow_control=is_flow_control_block(block_class),
     )
 
 
@@ -73,7 +86,7 @@ def _initialise(graph, registry: BlockRegistry, given: dict[str, Any]):
 
 
 def _output_plan(
-    position: int, output, sources: dict[str, Source], plans: dict[str, StepPlan]
+    position: int, output, sources: dict[str, Source], graphs: dict[str, StepGraph]
 ) -> OutputPlan:
     place = f"outputs[{position}] '{output.name}' field 'selector'"
     selector = parse_selector(output.selector)
@@ -92,7 +105,7 @@ def _output_plan(
         )
     source = sources[key]
     if selector.source == "steps":
-        step_outputs = plans[selector.name].outputs
+        step_outputs = graphs[selector.name].outputs
         if selector.output != WILDCARD_OUTPUT and selector.output not in step_outputs:
             raise SelectorError(
                 f"step '{selector.name}' has no output '{selector.output}'",
