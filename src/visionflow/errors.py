@@ -130,3 +130,34 @@ class ExpressionEvaluationError(WorkflowError):
     """An expression failed on the values it was given (e.g. comparing None with 3)."""
 
     code = "expression_evaluation_error"
+
+
+# --- models -------------------------------------------------------------------------------
+
+
+class ModelError(WorkflowError):
+    """A model cannot be found, loaded or declared as given."""
+
+    code = "model_error"
+
+
+class ModelNotFoundError(ModelError, CompilationError):
+    """A step names a model id that is neither declared under ``models:`` nor in the zoo."""
+
+    code = "model_not_found"
+
+
+class ModelCallError(WorkflowError):
+    """A model call failed (after its retries); names the model id."""
+
+    code = "model_call_failed"
+
+
+class ModelTimeoutError(ModelCallError):
+    code = "model_timeout"
+
+
+class ModelOverloadedError(ModelCallError):
+    """The model's queue is full: the call is refused at once instead of waiting."""
+
+    code = "model_overloaded"

@@ -1,0 +1,45 @@
+"""Task heads: the pre- and post-processing that turn images into a model's tensors and its
+tensors into predictions. A head is chosen by (task, format) from the model spec.
+
+Heads are imported by name only when a model needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from visionflow.errors import ModelError
+from visionflow.models.heads.base import TaskHead
+
+# (task, format) -> "module:Class" inside visionflow.models.heads
+HEADS: dict[tuple[str, str], str] = {
+    ("raw", "default"): "raw:RawHead",
+    ("classification", "default"): "classification:ClassificationHead",
+    ("classification", "multi_label"): "classification:MultiLabelClassificationHead",
+    ("object_detection", "yolov8"): "yolo:YoloV8Head",
+    ("object_detection", "default"): "yolo:YoloV8Head",
+    ("object_detection", "yolov5"): "yolo:YoloV5Head",
+    ("object_detection", "blazeface"): "mediapipe:BlazeFaceHead",
+    ("object_detection", "mediapipe_pose"): "mediapipe:PoseDetectionHead",
+    ("keypoints", "mediapipe_pose"): "mediapipe:PoseLandmarksHead",
+    ("text_detection", "default"): "ocr:TextDetectionHead",
+    ("text_detection", "db"): "ocr:TextDetectionHead",
+    ("classification", "text_orientation"): "ocr:TextOrientationHead",
+    ("text_recognition", "default"): "ocr:TextRecognitionHead",
+    ("text_recognition", "ctc"): "ocr:TextRecognitionHead",
+}
+
+
+def head_class(task: str, head_format: str) -> type[TaskHead]:
+    target = HEADS.get((task, head_format))
+    if target is None:
+        known = sorted(f for t, f in HEADS if t == task)
+        raise ModelError(
+            f"no '{head_format}' head for task '{task}'",
+            hint=f"formats of {task}: {', '.join(known)}",
+        )
+    module, name = target.split(":")
+    return getattr(importlib.import_module(f"visionflow.models.heads.{module}"), name)
+
+
+__all__ = ["HEADS", "TaskHead", "head_class"]

@@ -1,0 +1,53 @@
+"""The contract of a task head, shared by the model pool and the model blocks.
+
+A head works on ONE element at a time on each side of the model call:
+
+- ``preprocess(image) -> (tensors, context)``: one array per model input, WITHOUT the batch
+  axis, plus whatever postprocess needs later (scale, padding, original size...);
+- ``postprocess(outputs, context, image, options) -> prediction``: the model's outputs for
+  that element (batch axis removed) -> a standard prediction: ``supervision.Detections``
+  (with ``attach_image_metadata``), a classification dict, keypoint detections, text...
+
+Between the two, the pool stacks tensors of equal shapes from many elements (and from
+concurrent workflow runs) into one batch. A head whose inputs vary in shape may override
+``collate`` to pad them into one batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from visionflow.data.image import WorkflowImage
+from visionflow.models.runtime import Session
+from visionflow.models.spec import ModelSpec
+
+
+class TaskHead:
+    kinds: ClassVar[list[str]] = ["*"]
+    """The kinds of what postprocess returns (checked by the compiler downstream)."""
+
+    def __init__(self, spec: ModelSpec, session: Session):
+        self.spec = spec
+        self.labels = spec.labels
+        self.pre = spec.preprocessing
+        self.post = spec.postprocessing
+
+    def preprocess(self, image: WorkflowImage) -> tuple[list[np.ndarray], Any]:
+        raise TypeError(f"{type(self).__name__} does not implement preprocess()")
+
+    def postprocess(
+        self, outputs: list[np.ndarray], context: Any, image: WorkflowImage, options: dict
+    ) -> Any:
+        raise TypeError(f"{type(self).__name__} does not implement postprocess()")
+
+    def collate(self, elements: list[list[np.ndarray]]) -> list[list[list[np.ndarray]]] | None:
+        """Group per-element inputs into batches; None means: stack equal shapes (default)."""
+        return None
+
+
+def label_of(labels: list[str] | None, class_id: int) -> str:
+    if labels and 0 <= class_id < len(labels):
+        return labels[class_id]
+    return str(class_id)

@@ -1,0 +1,134 @@
+"""One small interface over model runtimes: onnxruntime for .onnx, LiteRT for .tflite.
+
+A ``Session`` runs batched arrays (batch on the first axis); models with a fixed batch of
+one (most .tflite files) are called once per element behind the same interface.
+Runtimes are imported only when a model is opened.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from visionflow.errors import ModelError
+
+RUNTIME_EXTRAS = {
+    "onnx": ("onnxruntime", "pip install 'visionflow[models]'"),
+    "litert": ("ai_edge_litert", "pip install 'visionflow[models]'"),
+}
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    shape: tuple[int | None, ...]  # None where the size is dynamic
+    dtype: np.dtype
+
+
+class Session:
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
+    fixed_batch: bool
+
+    def run(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
+        """Arrays in (one per model input, batch first) -> arrays out (batch first)."""
+        raise TypeError(f"{type(self).__name__} does not implement run()")
+
+
+def runtime_for(path: Path, runtime: str | None) -> str:
+    if runtime:
+        return runtime
+    if path.suffix == ".onnx":
+        return "onnx"
+    if path.suffix == ".tflite":
+        return "litert"
+    raise ModelError(f"cannot tell the runtime of '{path.name}'", hint="set runtime: onnx or litert")
+
+
+def open_session(path: Path, runtime: str | None = None, threads: int = 1) -> Session:
+    kind = runtime_for(path, runtime)
+    if not path.is_file():
+        raise ModelError(f"no model file at '{path}'")
+    module, install = RUNTIME_EXTRAS[kind]
+    try:
+        __import__(module)
+    except ImportError:
+        raise ModelError(
+            f"the {kind} runtime ({module}) is not installed", hint=f"install it: {install}"
+        ) from None
+    return OnnxSession(path, threads) if kind == "onnx" else LiteRTSession(path, threads)
+
+
+def _dims(shape) -> tuple[int | None, ...]:
+    return tuple(int(d) if isinstance(d, int | np.integer) and d > 0 else None for d in shape)
+
+
+class OnnxSession(Session):
+    def __init__(self, path: Path, threads: int):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:
+            raise ModelError(f"onnxruntime cannot load '{path.name}': {error}") from None
+        self.inputs = [self._info(i) for i in self._session.get_inputs()]
+        self.outputs = [self._info(o) for o in self._session.get_outputs()]
+        self._names = [i.name for i in self.inputs]
+        self.fixed_batch = self.inputs[0].shape[:1] == (1,)
+        self.metadata = dict(self._session.get_modelmeta().custom_metadata_map)
+
+    @staticmethod
+    def _info(node) -> TensorInfo:
+        dtype = np.float32 if "float" in node.type else np.int64 if "int64" in node.type else None
+        return TensorInfo(node.name, _dims(node.shape), np.dtype(dtype or np.float32))
+
+    def run(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
+        if self.fixed_batch and len(feeds[0]) > 1:
+            return _one_by_one(self, feeds)
+        # onnxruntime releases the GIL while it computes.
+        return self._session.run(None, dict(zip(self._names, feeds, strict=True)))
+
+
+class LiteRTSession(Session):
+    def __init__(self, path: Path, threads: int):
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            self._interpreter = Interpreter(model_path=str(path), num_threads=threads)
+            self._interpreter.allocate_tensors()
+        except Exception as error:
+            raise ModelError(f"LiteRT cannot load '{path.name}': {error}") from None
+        details = self._interpreter.get_input_details()
+        self._inputs = [d["index"] for d in details]
+        self._outputs = [d["index"] for d in self._interpreter.get_output_details()]
+        self.inputs = [TensorInfo(d["name"], _dims(d["shape"]), d["dtype"]) for d in details]
+        self.outputs = [
+            TensorInfo(d["name"], _dims(d["shape"]), d["dtype"])
+            for d in self._interpreter.get_output_details()
+        ]
+        self.fixed_batch = True
+        self.metadata: dict[str, str] = {}
+        self._lock = threading.Lock()  # an interpreter holds its tensors: one call at a time
+
+    def run(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
+        if len(feeds[0]) > 1:
+            return _one_by_one(self, feeds)
+        with self._lock:
+            for index, feed in zip(self._inputs, feeds, strict=True):
+                self._interpreter.set_tensor(index, feed)
+            self._interpreter.invoke()
+            return [self._interpreter.get_tensor(index).copy() for index in self._outputs]
+
+
+def _one_by_one(session: Session, feeds: list[np.ndarray]) -> list[np.ndarray]:
+    results = [session.run([feed[i : i + 1] for feed in feeds]) for i in range(len(feeds[0]))]
+    return [np.concatenate(parts) for parts in zip(*results, strict=True)]

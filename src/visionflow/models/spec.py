@@ -1,0 +1,68 @@
+"""What a model is: its file, runtime, task head with pre/post-processing, and how it is served.
+
+Settings apply at three levels: defaults < workflow-wide (``settings:`` of a definition)
+< per model (its entry under ``models:``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PERFORMANCE_FIELDS = (
+    "batch_size",
+    "max_batch_delay_ms",
+    "min_workers",
+    "max_workers",
+    "retry_attempts",
+    "timeout_ms",
+    "queue_size",
+    "intra_op_threads",
+)
+
+
+class PerformanceSettings(BaseModel):
+    """How calls to one model are served (the runtime semantics of the model pool)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch_size: int = Field(default=1, ge=1, le=1024)
+    """Calls from concurrent runs are merged into batches of up to this many elements."""
+    max_batch_delay_ms: float = Field(default=0.0, ge=0, le=10_000)
+    """How long a partial batch waits for more elements before it runs."""
+    min_workers: int = Field(default=1, ge=1, le=64)
+    max_workers: int = Field(default=1, ge=1, le=64)
+    """Sessions are added while the queue is deeper than twice the batch size."""
+    retry_attempts: int = Field(default=0, ge=0, le=10)
+    timeout_ms: float | None = Field(default=None, gt=0)
+    """A call not answered in time fails with a timeout error instead of hanging."""
+    queue_size: int = Field(default=256, ge=1)
+    """When this many elements wait, new calls fail at once with an overload error."""
+    intra_op_threads: int = Field(default=1, ge=1, le=64)
+    """Threads inside one session; 1 is fastest on small machines with several workers."""
+
+
+class ModelSpec(PerformanceSettings):
+    """One model: ``source`` is a file path or a zoo id (``zoo:...`` or a bare zoo name)."""
+
+    id: str
+    source: str
+    runtime: Literal["onnx", "litert"] | None = None  # from the file suffix when absent
+    task: Literal[
+        "object_detection",
+        "classification",
+        "keypoints",
+        "text_detection",
+        "text_recognition",
+        "raw",
+    ]
+    format: str = "default"
+    """Which head of the task: e.g. ``yolov8``, ``yolov5``, ``blazeface`` for detection."""
+    labels: list[str] | None = None
+    preprocessing: dict[str, Any] = Field(default_factory=dict)
+    postprocessing: dict[str, Any] = Field(default_factory=dict)
+    description: str = ""
+
+    def performance(self) -> PerformanceSettings:
+        return PerformanceSettings(**{name: getattr(self, name) for name in PERFORMANCE_FIELDS})
