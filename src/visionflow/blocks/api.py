@@ -133,6 +133,14 @@ class Block:
         for name, value in init_parameters.items():
             setattr(self, name, value)
 
+    def setup(self, manifest: BlockManifest) -> None:
+        """Called once per step at compile time, after the plan is checked.
+
+        Override to prepare what the step needs before anything runs (e.g. load its
+        model); raise a ``WorkflowError`` to make a problem a compile error of the step.
+        """
+        return None
+
     @classmethod
     def describe_outputs(cls, manifest: BlockManifest) -> list[Output]:
         """The outputs for one step; override when they depend on the step's fields."""

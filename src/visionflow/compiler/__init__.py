@@ -18,7 +18,7 @@ from visionflow.compiler.graph import StepGraph, build_graph, predecessors_of, t
 from visionflow.compiler.plan import OutputPlan, Plan, Source, StepPlan
 from visionflow.compiler.steps import parse_steps
 from visionflow.definition import Definition
-from visionflow.errors import SelectorError
+from visionflow.errors import BlockLoadingError, SelectorError, WorkflowError
 from visionflow.selectors import WILDCARD_OUTPUT, parse_selector
 
 __all__ = ["Plan", "compile_plan", "definition_hash"]
@@ -44,6 +44,7 @@ def compile_plan(
         for position, output in enumerate(definition.outputs)
     ]
     # Last: initialising blocks may be expensive (models), so only a checked plan gets there.
+    given = {"models": _model_library(definition), **(init_parameters or {})}
     plans = {
         name: _step_plan(
             graphs[name],
@@ -51,7 +52,7 @@ def compile_plan(
             gates[name],
             predecessors[name],
             registry,
-            init_parameters or {},
+            given,
         )
         for name in order
     }
@@ -79,10 +80,27 @@ def _step_plan(graph, layout: StepLayout, gates, predecessors, registry, given) 
     )
 
 
+def _model_library(definition: Definition):
+    from visionflow.models.library import ModelLibrary  # models are optional: import on use
+
+    return ModelLibrary(definition.models, definition.settings)
+
+
 def _initialise(graph, registry: BlockRegistry, given: dict[str, Any]):
-    loaded = graph.step.loaded
-    values = resolve_init_parameters(loaded, given, registry, graph.step.place)
-    return loaded.block_class(**values)
+    loaded, place = graph.step.loaded, graph.step.place
+    values = resolve_init_parameters(loaded, given, registry, place)
+    try:
+        block = loaded.block_class(**values)
+        block.setup(graph.step.manifest)
+    except WorkflowError as error:
+        error.place = f"{place} {error.place}" if error.place else place
+        raise type(error)(error.message, place=error.place, hint=error.hint) from error
+    except Exception as error:
+        raise BlockLoadingError(
+            f"block {graph.step.block_type} failed to set up: {type(error).__name__}: {error}",
+            place=place,
+        ) from error
+    return block
 
 
 def _output_plan(

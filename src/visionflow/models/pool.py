@@ -1,28 +1,250 @@
-"""Serving a model's calls (first version: direct, one session; batching pool to follow)."""
+"""The pool that serves one model's calls: a queue, batches, worker sessions.
+
+- Elements from concurrent calls (any workflow run, any thread) wait in one queue; a
+  worker takes up to ``batch_size`` of them, waiting at most ``max_batch_delay_ms`` for a
+  batch to fill, and runs them in one session call.
+- Workers (each with its own session) are added while the queue is deeper than twice the
+  batch size, up to ``max_workers``, and leave after idling, down to ``min_workers``.
+- A failed session call is retried ``retry_attempts`` times, then reported with the model
+  id; a call not answered within ``timeout_ms`` fails with a timeout error; a call that would
+  put more than ``queue_size`` elements in the queue is refused at once.
+"""
 
 from __future__ import annotations
 
+import atexit
+import threading
+import time
+import weakref
+from collections import deque
 from collections.abc import Callable
 
 import numpy as np
 
+from visionflow.errors import (
+    ModelCallError,
+    ModelError,
+    ModelOverloadedError,
+    ModelTimeoutError,
+)
+from visionflow.models.metrics import ModelMetrics
 from visionflow.models.runtime import Session
 from visionflow.models.spec import PerformanceSettings
 
+IDLE_SECONDS = 10.0
+_live_pools: weakref.WeakSet[ModelPool] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    # A worker still inside a runtime's C++ code when the interpreter ends aborts the process.
+    for pool in list(_live_pools):
+        pool.close()
+
+
+class _Element:
+    """One element's tensors waiting for the model, and where its answer goes."""
+
+    __slots__ = ("abandoned", "done", "error", "outputs", "queued_at", "tensors")
+
+    def __init__(self, tensors: list[np.ndarray]):
+        self.tensors = tensors
+        self.queued_at = time.perf_counter()
+        self.done = threading.Event()
+        self.outputs: list[np.ndarray] | None = None
+        self.error: BaseException | None = None
+        self.abandoned = False
+
 
 class ModelPool:
-    def __init__(self, model_id: str, open_session: Callable[[], Session], settings: PerformanceSettings):
+    def __init__(
+        self, model_id: str, open_session: Callable[[], Session], settings: PerformanceSettings
+    ):
+        if settings.min_workers > settings.max_workers:
+            raise ModelError(
+                f"model '{model_id}': min_workers ({settings.min_workers}) is more than "
+                f"max_workers ({settings.max_workers})"
+            )
         self.model_id = model_id
         self.settings = settings
+        self.metrics = ModelMetrics()
+        self.collate: Callable[[list[list[np.ndarray]]], list | None] = lambda elements: None
+        self._open_session = open_session
+        self._queue: deque[_Element] = deque()
+        self._changed = threading.Condition()
+        self._workers = 0
+        self._threads: list[threading.Thread] = []
+        self._closed = False
         self.first_session = open_session()
-        self.collate = lambda elements: None
+        self._start_worker(self.first_session)
+        for _ in range(settings.min_workers - 1):
+            self._start_worker(None)
+        _live_pools.add(self)
+
+    # --- callers ------------------------------------------------------------------------
 
     def infer(self, elements: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
-        results = []
-        for tensors in elements:
-            outputs = self.first_session.run([t[None] for t in tensors])
-            results.append([o[0] for o in outputs])
-        return results
+        """The outputs (batch axis removed) for each element's input tensors, in order."""
+        if not elements:
+            return []
+        waiting = [_Element(tensors) for tensors in elements]
+        with self._changed:
+            if self._closed:
+                raise ModelError(f"model '{self.model_id}' is closed")
+            if len(self._queue) + len(waiting) > self.settings.queue_size:
+                self.metrics.record_overload()
+                raise ModelOverloadedError(
+                    f"model '{self.model_id}' is overloaded: {len(self._queue)} elements "
+                    f"are waiting (queue_size {self.settings.queue_size})",
+                    hint="retry later, or raise queue_size / max_workers for this model",
+                )
+            self._queue.extend(waiting)
+            self._scale_up()
+            self._changed.notify_all()
+        self._wait(waiting)
+        return [element.outputs for element in waiting]
 
-    def close(self) -> None:
-        return None
+    def _wait(self, waiting: list[_Element]) -> None:
+        timeout = self.settings.timeout_ms
+        deadline = None if timeout is None else time.perf_counter() + timeout / 1000
+        for element in waiting:
+            remaining = None if deadline is None else max(0.0, deadline - time.perf_counter())
+            if not element.done.wait(remaining):
+                for other in waiting:
+                    other.abandoned = True
+                self.metrics.record_timeout()
+                raise ModelTimeoutError(
+                    f"model '{self.model_id}' did not answer within {timeout:g} ms",
+                    hint="raise timeout_ms for this model, or add workers",
+                )
+            if element.error is not None:
+                raise element.error
+
+    # --- workers ------------------------------------------------------------------------
+
+    def _scale_up(self) -> None:
+        # Called with the lock held.
+        if (
+            len(self._queue) > 2 * self.settings.batch_size
+            and self._workers < self.settings.max_workers
+        ):
+            self._start_worker(None)
+
+    def _start_worker(self, session: Session | None) -> None:
+        self._workers += 1
+        thread = threading.Thread(
+            target=self._work, args=(session,), name=f"visionflow-model-{self.model_id}",
+            daemon=True,
+        )
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def _work(self, session: Session | None) -> None:
+        try:
+            session = session or self._open_session()
+        except Exception as error:
+            with self._changed:
+                self._workers -= 1
+            self._fail_waiting(error)
+            return
+        while (batch := self._next_batch()) is not None:
+            self._run(session, batch)
+
+    def _next_batch(self) -> list[_Element] | None:
+        """Up to batch_size elements, once the batch is full or the delay is over."""
+        size, delay = self.settings.batch_size, self.settings.max_batch_delay_ms / 1000
+        with self._changed:
+            idle_since = time.perf_counter()
+            while True:
+                self._drop_abandoned()
+                if self._closed:
+                    self._workers -= 1
+                    return None
+                if self._queue:
+                    wait_more = self._queue[0].queued_at + delay - time.perf_counter()
+                    if len(self._queue) >= size or wait_more <= 0:
+                        return [self._queue.popleft() for _ in range(min(size, len(self._queue)))]
+                    self._changed.wait(wait_more)
+                    continue
+                if (
+                    self._workers > self.settings.min_workers
+                    and time.perf_counter() - idle_since > IDLE_SECONDS
+                ):
+                    self._workers -= 1
+                    return None
+                self._changed.wait(IDLE_SECONDS)
+
+    def _drop_abandoned(self) -> None:
+        while self._queue and self._queue[0].abandoned:
+            self._queue.popleft()
+
+    def _run(self, session: Session, batch: list[_Element]) -> None:
+        started = time.perf_counter()
+        self.metrics.record_batch(len(batch), [started - e.queued_at for e in batch])
+        for group in self._groups(batch):
+            self._run_group(session, group)
+        self.metrics.record_latency(time.perf_counter() - started)
+
+    def _groups(self, batch: list[_Element]) -> list[tuple[list[_Element], list[np.ndarray]]]:
+        """Elements that can share one session call, with their stacked inputs."""
+        collated = self.collate([e.tensors for e in batch])
+        if collated is not None:
+            # collate returns groups of positions with their already batched tensors
+            return [([batch[i] for i in positions], feeds) for positions, feeds in collated]
+        by_shape: dict[tuple, list[_Element]] = {}
+        for element in batch:
+            by_shape.setdefault(tuple(t.shape for t in element.tensors), []).append(element)
+        return [
+            (group, [np.stack(parts) for parts in zip(*(e.tensors for e in group), strict=True)])
+            for group in by_shape.values()
+        ]
+
+    def _run_group(self, session: Session, group: tuple[list[_Element], list[np.ndarray]]) -> None:
+        elements, feeds = group
+        attempts = self.settings.retry_attempts + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                outputs = session.run(feeds)
+                break
+            except Exception as error:
+                self.metrics.record_failure()
+                if attempt == attempts:
+                    failure = ModelCallError(
+                        f"model '{self.model_id}' failed after {attempts} attempt(s): "
+                        f"{type(error).__name__}: {error}"
+                    )
+                    for element in elements:
+                        element.error = failure
+                        element.done.set()
+                    return
+        for position, element in enumerate(elements):
+            element.outputs = [output[position] for output in outputs]
+            element.done.set()
+
+    def _fail_waiting(self, error: BaseException) -> None:
+        failure = ModelError(f"model '{self.model_id}' could not open a session: {error}")
+        with self._changed:
+            if self._workers > 0:
+                return  # other workers will serve the queue
+            while self._queue:
+                element = self._queue.popleft()
+                element.error = failure
+                element.done.set()
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    def close(self, wait_seconds: float = 30.0) -> None:
+        """Stop the workers once their current batch is done; waiting calls fail."""
+        with self._changed:
+            self._closed = True
+            waiting = list(self._queue)
+            self._queue.clear()
+            self._changed.notify_all()
+        for element in waiting:
+            element.error = ModelError(f"model '{self.model_id}' was closed")
+            element.done.set()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(wait_seconds)

@@ -11,6 +11,14 @@ def load_blocks() -> list[type[Block]]:
     from visionflow.blocks.core.detections import DetectionsClassesReplacement, DetectionsFilter
     from visionflow.blocks.core.expression import Expression, PropertyDefinition
     from visionflow.blocks.core.flow import ContinueIf, FirstNonEmptyOrDefault
+    from visionflow.blocks.core.models import (
+        ClassificationModel,
+        KeypointDetectionModel,
+        ModelInference,
+        ObjectDetectionModel,
+        TextDetectionModel,
+        TextRecognitionModel,
+    )
 
     return [
         ContinueIf,
@@ -23,4 +31,10 @@ def load_blocks() -> list[type[Block]]:
         DetectionsFilter,
         DetectionsClassesReplacement,
         DimensionCollapse,
+        ObjectDetectionModel,
+        KeypointDetectionModel,
+        ClassificationModel,
+        TextDetectionModel,
+        TextRecognitionModel,
+        ModelInference,
     ]

@@ -42,8 +42,15 @@ class TaskHead:
     ) -> Any:
         raise TypeError(f"{type(self).__name__} does not implement postprocess()")
 
-    def collate(self, elements: list[list[np.ndarray]]) -> list[list[list[np.ndarray]]] | None:
-        """Group per-element inputs into batches; None means: stack equal shapes (default)."""
+    def collate(
+        self, elements: list[list[np.ndarray]]
+    ) -> list[tuple[list[int], list[np.ndarray]]] | None:
+        """Batches for one session call each: (positions of the elements, batched inputs).
+
+        ``elements`` holds each element's input tensors (no batch axis). Return None to let
+        the pool stack elements of equal shapes (the default); override to pad inputs of
+        different shapes into shared batches (e.g. text lines of different widths).
+        """
         return None
 
 
