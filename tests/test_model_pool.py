@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from onnx_models import identity_chain
 
+from onnx_models import identity_chain
 from visionflow.errors import ModelCallError, ModelError, ModelOverloadedError, ModelTimeoutError
 from visionflow.models.pool import ModelPool
 from visionflow.models.runtime import OnnxSession, open_session
@@ -129,14 +129,16 @@ class FailingFirst(OnnxSession):
 
 
 def test_failed_call_is_retried(fast_model):
-    pool = ModelPool("flaky", lambda: FailingFirst(fast_model, 1), PerformanceSettings(retry_attempts=1))
+    settings = PerformanceSettings(retry_attempts=1)
+    pool = ModelPool("flaky", lambda: FailingFirst(fast_model, 1), settings)
     assert float(pool.infer([element(5.0, 16)])[0][0][0]) == 5.0
     assert pool.metrics.snapshot()["failures"] == 1
     pool.close()
 
 
 def test_failure_after_retries_names_the_model(fast_model):
-    pool = ModelPool("flaky", lambda: FailingFirst(fast_model, 5), PerformanceSettings(retry_attempts=2))
+    settings = PerformanceSettings(retry_attempts=2)
+    pool = ModelPool("flaky", lambda: FailingFirst(fast_model, 5), settings)
     with pytest.raises(ModelCallError, match="model 'flaky' failed after 3 attempt"):
         pool.infer([element(5.0, 16)])
     pool.close()

@@ -173,6 +173,47 @@ def kinds(as_json: AsJson = False) -> None:
         )
 
 
+@app.command(
+    epilog="Examples: [bold]visionflow models[/] · "
+    "[bold]visionflow models mediapipe/face_detection_short_range[/]"
+)
+def models(
+    model_id: Annotated[
+        str | None, typer.Argument(metavar="ID", help="A zoo id: show its full spec.")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """List the models of the zoo (shipped inside PyPI packages, never downloaded).
+
+    Add your own: a YAML description (id, path, task, format, labels, pre/post-processing)
+    next to your .onnx or .tflite file, in a folder named by VISIONFLOW_MODELS.
+    """
+    from visionflow.cli._models import model_details, model_rows
+
+    if model_id is not None:
+        with reported(as_json):
+            details = model_details(model_id)
+        if as_json:
+            echo_json(details)
+        else:
+            print_table("model", ["field", "value"], [[k, shown(v)] for k, v in details.items()])
+        return
+    listing = model_rows()
+    if as_json:
+        echo_json(listing)
+        return
+    rows = [
+        [
+            m["id"],
+            f"{m['task']} / {m['format']}",
+            "yes" if m["installed"] else m["install"],
+            m["description"],
+        ]
+        for m in listing
+    ]
+    print_table("models", ["id", "task / format", "installed", "description"], rows, whole=0)
+
+
 def _checked_dialect(dialect: str | None) -> str | None:
     from visionflow.dialects import DIALECTS
 

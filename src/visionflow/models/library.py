@@ -37,7 +37,9 @@ WORKFLOW_SETTING_ALIASES = {
 
 
 class ModelLibrary:
-    def __init__(self, declared: dict[str, Any] | None = None, settings: dict[str, Any] | None = None):
+    def __init__(
+        self, declared: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
+    ):
         self.declared = dict(declared or {})
         self.workflow_settings = {
             WORKFLOW_SETTING_ALIASES.get(key, key): value

@@ -21,7 +21,8 @@ class Model:
         self.spec = spec
         self.path = path
         self.pool = ModelPool(
-            spec.id, lambda: open_session(path, spec.runtime, spec.intra_op_threads),
+            spec.id,
+            lambda: open_session(path, spec.runtime, spec.intra_op_threads),
             spec.performance(),
         )
         self.head = head_class(spec.task, spec.format)(spec, self.pool.first_session)

@@ -133,7 +133,9 @@ class ModelPool:
     def _start_worker(self, session: Session | None) -> None:
         self._workers += 1
         thread = threading.Thread(
-            target=self._work, args=(session,), name=f"visionflow-model-{self.model_id}",
+            target=self._work,
+            args=(session,),
+            name=f"visionflow-model-{self.model_id}",
             daemon=True,
         )
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]

@@ -45,7 +45,9 @@ def runtime_for(path: Path, runtime: str | None) -> str:
         return "onnx"
     if path.suffix == ".tflite":
         return "litert"
-    raise ModelError(f"cannot tell the runtime of '{path.name}'", hint="set runtime: onnx or litert")
+    raise ModelError(
+        f"cannot tell the runtime of '{path.name}'", hint="set runtime: onnx or litert"
+    )
 
 
 def open_session(path: Path, runtime: str | None = None, threads: int = 1) -> Session:

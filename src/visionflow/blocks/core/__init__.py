@@ -8,7 +8,11 @@ from visionflow.blocks.api import Block
 def load_blocks() -> list[type[Block]]:
     from visionflow.blocks.core.collapse import DimensionCollapse
     from visionflow.blocks.core.crops import AbsoluteStaticCrop, DynamicCrop, RelativeStaticCrop
-    from visionflow.blocks.core.detections import DetectionsClassesReplacement, DetectionsFilter
+    from visionflow.blocks.core.detections import (
+        DetectionsClassesReplacement,
+        DetectionsFilter,
+        DetectionsStitch,
+    )
     from visionflow.blocks.core.expression import Expression, PropertyDefinition
     from visionflow.blocks.core.flow import ContinueIf, FirstNonEmptyOrDefault
     from visionflow.blocks.core.models import (
@@ -19,6 +23,7 @@ def load_blocks() -> list[type[Block]]:
         TextDetectionModel,
         TextRecognitionModel,
     )
+    from visionflow.blocks.core.visualization import DrawDetections
 
     return [
         ContinueIf,
@@ -37,4 +42,6 @@ def load_blocks() -> list[type[Block]]:
         TextDetectionModel,
         TextRecognitionModel,
         ModelInference,
+        DetectionsStitch,
+        DrawDetections,
     ]

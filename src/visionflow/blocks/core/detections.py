@@ -128,3 +128,44 @@ def _top(classification: dict) -> tuple[str, int, float]:
 
 def _item(array, position: int) -> Any:
     return None if array is None else array[position].item()
+
+
+class DetectionsStitch(Block):
+    """Detections made on crops, gathered into one set in the coordinates of ``images``.
+
+    ``predictions`` are one level deeper than ``images`` (e.g. pose landmarks per person
+    crop); they are moved into the image's coordinates and merged.
+    """
+
+    class Manifest(Block.Manifest):
+        type: Literal["visionflow/detections_stitch@v1", "DetectionsStitch"]
+        images: Selector(kinds=["image"])
+        predictions: Selector(kinds=DETECTION_KINDS)
+
+    outputs = [Output("predictions", kinds=DETECTION_KINDS)]
+    input_dimensionality_offsets = {"predictions": 1}
+
+    def run(self, images: Any, predictions: Batch) -> dict[str, Any]:
+        import supervision as sv
+
+        from visionflow.data.detections import attach_image_metadata, to_root_coordinates
+
+        moved = [to_root_coordinates(found) for found in predictions if len(found)]
+        if not moved:
+            return {"predictions": attach_image_metadata(sv.Detections.empty(), images)}
+        merged = sv.Detections.merge(moved)
+        shift = np.array([images.origin.offset_x, images.origin.offset_y] * 2, dtype=float)
+        merged.xyxy = merged.xyxy - shift
+        if "keypoints_xy" in merged.data:
+            merged.data["keypoints_xy"] = merged.data["keypoints_xy"] - shift[:2]
+        ids = merged.data.get("detection_id")
+        return {
+            "predictions": attach_image_metadata(merged, images)
+            if ids is None
+            else _keep_ids(attach_image_metadata(merged, images), ids)
+        }
+
+
+def _keep_ids(detections: Any, ids: np.ndarray) -> Any:
+    detections.data["detection_id"] = ids
+    return detections

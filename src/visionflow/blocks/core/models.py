@@ -33,7 +33,9 @@ class _ModelBlock(Block):
             )
 
     def predict(self, images: Batch, fields: dict[str, Any]) -> list:
-        options = {name: fields[name] for name in self.option_fields if fields.get(name) is not None}
+        options = {
+            name: fields[name] for name in self.option_fields if fields.get(name) is not None
+        }
         return self.model.predict(list(images), options)
 
 
