@@ -1,7 +1,8 @@
-"""`make demo`: run examples/first_workflow.yaml on real images and print the results.
+"""`make demo`: run the example workflows on real images and real models, print the results
+and write annotated images to demo-output/.
 
-The images come from scikit-image's sample data (no download); the Brightness block is
-loaded as a plugin from examples/brightness_plugin.py.
+Images come from scikit-image's sample data and models from the zoo (model files shipped
+inside PyPI packages): nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -12,21 +13,77 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 from skimage import data
 
 EXAMPLES = Path(__file__).resolve().parent
 OUTPUT = EXAMPLES.parent / "demo-output"
 
 
-def sample_images() -> dict[str, Path]:
-    OUTPUT.mkdir(exist_ok=True)
-    paths = {}
-    for name in ("astronaut", "coffee", "chelsea"):
-        path = OUTPUT / f"{name}.png"
+def bgr(name: str) -> np.ndarray:
+    pixels = getattr(data, name)()
+    if pixels.ndim == 2:
+        return cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
+    return np.ascontiguousarray(pixels[:, :, ::-1])
+
+
+def save(image, name: str) -> str:
+    path = OUTPUT / name
+    cv2.imwrite(str(path), image.numpy)
+    return str(path.relative_to(EXAMPLES.parent))
+
+
+def first_workflow(workflow_class) -> None:
+    images = {name: OUTPUT / f"{name}.png" for name in ("astronaut", "coffee", "chelsea")}
+    for name, path in images.items():
         if not path.exists():
-            cv2.imwrite(str(path), getattr(data, name)()[:, :, ::-1])  # RGB -> BGR
-        paths[name] = path
-    return paths
+            cv2.imwrite(str(path), bgr(name))
+    workflow = workflow_class.compile(EXAMPLES / "first_workflow.yaml")
+    results = workflow.run(image=[str(p) for p in images.values()], min_brightness=120.0)
+    print("== first_workflow.yaml (core blocks + the Brightness plugin)")
+    for name, result in zip(images, results, strict=True):
+        print(f"  {name}: {json.dumps(result)}")
+
+
+def ocr(workflow_class) -> None:
+    result = workflow_class.compile(EXAMPLES / "ocr_page.yaml").run(image=bgr("page"))[0]
+    print("== ocr_page.yaml on skimage.data.page(): detect -> crop -> orient -> recognise")
+    for line, confidence in zip(result["lines"], result["confidence"], strict=True):
+        print(f"  {confidence:.2f}  {line}")
+    print(f"  annotated: {save(result['annotated'], 'ocr_page.png')}")
+
+
+def faces(workflow_class) -> None:
+    result = workflow_class.compile(EXAMPLES / "face_emotion.yaml").run(image=bgr("astronaut"))[0]
+    print("== face_emotion.yaml on astronaut(): faces -> crops -> emotion (fer)")
+    found = result["faces"]
+    for box, name, confidence in zip(found.xyxy.round().astype(int).tolist(),
+                                     found.data["class_name"], found.confidence, strict=True):
+        print(f"  face at {box}: {name} ({confidence:.2f})")
+    print(f"  annotated: {save(result['annotated'], 'face_emotion.png')}")
+
+
+def pose(workflow_class) -> None:
+    result = workflow_class.compile(EXAMPLES / "person_pose.yaml").run(image=bgr("astronaut"))[0]
+    print("== person_pose.yaml on astronaut(): people -> region -> 33 pose landmarks")
+    poses = result["poses"]
+    for position in range(len(poses)):
+        names = list(poses.data["keypoints_class_name"][position])
+        points = poses.data["keypoints_xy"][position]
+        shown = {n: points[names.index(n)].round().astype(int).tolist()
+                 for n in ("nose", "left_shoulder", "right_shoulder")}
+        print(f"  person {position}: {shown}")
+    print(f"  annotated: {save(result['annotated'], 'person_pose.png')}")
+
+
+def ensemble(workflow_class) -> None:
+    result = workflow_class.compile(EXAMPLES / "emotion_ensemble.yaml").run(
+        image=bgr("astronaut"))[0]
+    print("== emotion_ensemble.yaml on astronaut(): fer + facex -> consensus by class name")
+    for fer, facex, both in zip(result["fer"], result["facex"], result["consensus"], strict=True):
+        print(f"  fer: {fer['top']} ({fer['confidence']:.2f}), facex: {facex['top']} "
+              f"({facex['confidence']:.2f}) -> consensus: {both['top']} ({both['confidence']:.2f})")
+    print(f"  annotated: {save(result['annotated'], 'emotion_ensemble.png')}")
 
 
 def main() -> int:
@@ -34,19 +91,13 @@ def main() -> int:
     os.environ.setdefault("VISIONFLOW_PLUGINS", "brightness_plugin")
     from visionflow import Workflow
 
-    images = sample_images()
-    workflow = Workflow.compile(EXAMPLES / "first_workflow.yaml")
-    results = workflow.run(
-        image=[str(p) for p in images.values()], min_brightness=120.0, serialize=True
-    )
-    print(f"visionflow demo: {EXAMPLES / 'first_workflow.yaml'} on {len(images)} images\n")
-    for name, result in zip(images, results, strict=True):
-        print(f"{name}: {json.dumps(result)}")
-    print("\nSame from the command line:")
-    print(
-        f"  VISIONFLOW_PLUGINS=brightness_plugin PYTHONPATH=examples visionflow run "
-        f"examples/first_workflow.yaml --input image={images['coffee']}"
-    )
+    OUTPUT.mkdir(exist_ok=True)
+    for example in (first_workflow, ocr, faces, pose, ensemble):
+        example(Workflow)
+        print()
+    print("From the command line, e.g.:")
+    print("  visionflow run examples/face_emotion.yaml --input image=demo-output/astronaut.png "
+          "--no-images")
     return 0
 
 

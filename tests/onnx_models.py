@@ -28,3 +28,20 @@ def identity_chain(path: Path, width: int = 256, depth: int = 1) -> Path:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10)
     onnx.save(model, str(path))
     return path
+
+
+def channel_means(path: Path) -> Path:
+    """(N, 3, H, W) image tensor -> (N, 3) mean of each channel: a tiny real 'model'."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("ReduceMean", ["images"], ["means"], axes=[2, 3], keepdims=0)
+    graph = helper.make_graph(
+        [node],
+        "channel_means",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, 32, 32])],
+        [helper.make_tensor_value_info("means", TensorProto.FLOAT, ["batch", 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10)
+    onnx.save(model, str(path))
+    return path

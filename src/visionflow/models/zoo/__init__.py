@@ -45,8 +45,9 @@ def _entries(folders: tuple[Path, ...]) -> dict[str, ZooEntry]:
             data = yaml.safe_load(file.read_text())
             if not isinstance(data, dict) or "id" not in data:
                 raise ModelError(f"model description '{file}' has no 'id'")
-            found[data["id"]] = ZooEntry(
-                id=data.pop("id"),
+            model_id = data.pop("id")
+            found[model_id] = ZooEntry(
+                id=model_id,
                 package=data.pop("package", None),
                 path=data.pop("path"),
                 install=data.pop("install", ""),

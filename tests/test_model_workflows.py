@@ -1,0 +1,117 @@
+"""Models inside workflows: the models: section, settings levels, errors at compile time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx_models import channel_means
+
+from visionflow import Workflow
+from visionflow.errors import ModelError, ModelNotFoundError
+from visionflow.models.library import ModelLibrary, model_metrics
+
+
+@pytest.fixture(scope="module")
+def means_model(tmp_path_factory):
+    return channel_means(tmp_path_factory.mktemp("models") / "means.onnx")
+
+
+def means_workflow(model_entry, settings=None) -> dict:
+    return {
+        "inputs": [{"type": "image", "name": "image"}],
+        "models": {"means": model_entry},
+        "settings": settings or {},
+        "steps": [{"type": "ModelInference", "name": "m", "images": "$inputs.image",
+                   "model": "means"}],
+        "outputs": [{"type": "JsonField", "name": "out", "selector": "$steps.m.outputs"}],
+    }
+
+
+def raw_entry(path, **extra) -> dict:
+    return {"source": str(path), "task": "raw",
+            "preprocessing": {"size": [32, 32], "color": "bgr", "scale": 1.0}, **extra}
+
+
+def test_a_declared_model_runs_on_a_batch_of_images(means_model):
+    workflow = Workflow.compile(means_workflow(raw_entry(means_model)))
+    blue = np.zeros((40, 60, 3), np.uint8)
+    blue[:, :, 0] = 200
+    grey = np.full((50, 50, 3), 90, np.uint8)
+    results = workflow.run(image=[blue, grey])
+    assert np.allclose(results[0]["out"]["means"], [200, 0, 0])
+    assert np.allclose(results[1]["out"]["means"], [90, 90, 90])
+
+
+def test_settings_levels_defaults_then_workflow_then_model(means_model):
+    library = ModelLibrary({"means": raw_entry(means_model, timeout_ms=500)},
+                           {"batch_size": 8, "timeout_ms": 100, "maxWorkers": 2})
+    spec, _ = library.spec("means")
+    assert (spec.batch_size, spec.max_workers, spec.timeout_ms) == (8, 2, 500)
+    assert spec.retry_attempts == 0  # the default
+
+
+def test_unknown_model_is_a_compile_error_naming_the_step(means_model):
+    definition = means_workflow(raw_entry(means_model))
+    definition["steps"][0]["model"] = "meens"
+    with pytest.raises(ModelNotFoundError) as caught:
+        Workflow.compile(definition)
+    assert caught.value.place == "steps[0] 'm'"
+    assert "did you mean 'means'" in caught.value.hint
+
+
+def test_model_of_the_wrong_task_is_a_compile_error(means_model):
+    definition = means_workflow(raw_entry(means_model))
+    definition["steps"][0]["type"] = "ClassificationModel"
+    definition["outputs"][0]["selector"] = "$steps.m.predictions"
+    with pytest.raises(ModelError) as caught:
+        Workflow.compile(definition)
+    assert caught.value.place == "steps[0] 'm' field 'model'"
+    assert "is a raw model; visionflow/classification_model@v1 runs classification" in (
+        caught.value.message
+    )
+
+
+def test_invalid_model_field_is_a_clear_error(means_model):
+    with pytest.raises(ModelError, match="model 'means': field 'batch_size'"):
+        Workflow.compile(means_workflow(raw_entry(means_model, batch_size=0)))
+
+
+def test_workflows_with_the_same_model_share_one_pool(means_model):
+    first = Workflow.compile(means_workflow(raw_entry(means_model, batch_size=4)), cache=False)
+    second = Workflow.compile(means_workflow(raw_entry(means_model, batch_size=4)), cache=False)
+    assert first.plan.steps["m"].block.model is second.plan.steps["m"].block.model
+
+
+def test_metrics_report_calls_of_a_model(means_model):
+    workflow = Workflow.compile(means_workflow(raw_entry(means_model, batch_size=16)))
+    workflow.run(image=[np.zeros((8, 8, 3), np.uint8)] * 5)
+    metrics = model_metrics()["means"]
+    assert metrics["elements"] >= 5
+    assert 5 in metrics["batch_sizes"]  # the five images of the run went as one batch
+
+
+def test_user_model_folder_with_a_description(means_model, tmp_path, monkeypatch):
+    folder = tmp_path / "my-models"
+    folder.mkdir()
+    (folder / "means.onnx").write_bytes(means_model.read_bytes())
+    (folder / "means.yaml").write_text(
+        "id: mine/means\npath: means.onnx\ntask: raw\n"
+        "preprocessing: {size: [32, 32], color: bgr, scale: 1.0}\n"
+        "description: mean colour of an image\n"
+    )
+    monkeypatch.setenv("VISIONFLOW_MODELS", str(folder))
+    definition = means_workflow("mine/means")
+    result = Workflow.compile(definition).run(image=np.full((9, 9, 3), 7, np.uint8))
+    assert np.allclose(result[0]["out"]["means"], [7, 7, 7])
+
+
+def test_zoo_model_whose_package_is_missing_names_the_install_command(tmp_path, monkeypatch):
+    (tmp_path / "absent.yaml").write_text(
+        "id: absent/model\npackage: visionflow_no_such_package\npath: m.onnx\n"
+        "install: pip install --no-deps visionflow-no-such-package\ntask: raw\n"
+    )
+    monkeypatch.setenv("VISIONFLOW_MODELS", str(tmp_path))
+    with pytest.raises(ModelError) as caught:
+        Workflow.compile(means_workflow("absent/model"))
+    assert "'visionflow_no_such_package' package, which is not installed" in caught.value.message
+    assert caught.value.hint == "install it: pip install --no-deps visionflow-no-such-package"
