@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx_models import channel_means
 
+from onnx_models import channel_means
 from visionflow import Workflow
 from visionflow.errors import ModelError, ModelNotFoundError
 from visionflow.models.library import ModelLibrary, model_metrics
@@ -66,7 +66,7 @@ def test_model_of_the_wrong_task_is_a_compile_error(means_model):
     with pytest.raises(ModelError) as caught:
         Workflow.compile(definition)
     assert caught.value.place == "steps[0] 'm' field 'model'"
-    assert "is a raw model; visionflow/classification_model@v1 runs classification" in (
+    assert "is a raw model; ClassificationModel runs classification models" in (
         caught.value.message
     )
 
