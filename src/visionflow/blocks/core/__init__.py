@@ -7,6 +7,7 @@ from visionflow.blocks.api import Block
 
 def load_blocks() -> list[type[Block]]:
     from visionflow.blocks.core.collapse import DimensionCollapse
+    from visionflow.blocks.core.consensus import ClassificationConsensus
     from visionflow.blocks.core.crops import AbsoluteStaticCrop, DynamicCrop, RelativeStaticCrop
     from visionflow.blocks.core.detections import (
         DetectionsClassesReplacement,
@@ -44,4 +45,5 @@ def load_blocks() -> list[type[Block]]:
         ModelInference,
         DetectionsStitch,
         DrawDetections,
+        ClassificationConsensus,
     ]

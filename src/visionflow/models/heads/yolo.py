@@ -1,0 +1,104 @@
+"""YOLO object detectors exported to ONNX / TFLite without their NMS.
+
+- ``yolov8`` (also YOLOv9/v10/11 exports without NMS): one output (1, 4 + C, N): box
+  centre x, y, width, height in input pixels, then C class scores.
+- ``yolov5`` (also YOLOv7): one output (1, N, 5 + C): centre x, y, width, height,
+  objectness, C class scores; a box's score for a class is objectness x class score.
+
+Preprocessing defaults (overridable with the options of
+``visionflow.models.heads.preprocess``): letterbox to the model input size (640 when it
+is dynamic) on gray 114, RGB, 0..1, NCHW.
+
+Postprocessing options, each also overridable per call by the step's options:
+``confidence`` (default 0.25), ``iou`` (class-wise NMS threshold, default 0.45),
+``max_detections`` (default 300), ``class_filter`` (class names to keep; default all).
+Boxes are mapped back through the letterbox to the image and clipped to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import cv2
+import numpy as np
+import supervision as sv
+
+from visionflow.data.detections import CLASS_NAME, attach_image_metadata
+from visionflow.data.image import WorkflowImage
+from visionflow.models.heads.base import TaskHead, label_of
+from visionflow.models.heads.preprocess import ImageTransform, Placement
+from visionflow.models.runtime import Session
+from visionflow.models.spec import ModelSpec
+
+LETTERBOX_DEFAULTS = {"resize": "letterbox", "color": "rgb", "pad_value": 114, "layout": "nchw"}
+DEFAULT_SIZE = 640
+POSTPROCESSING_DEFAULTS = {"confidence": 0.25, "iou": 0.45, "max_detections": 300}
+
+
+class _YoloHead(TaskHead):
+    kinds: ClassVar[list[str]] = ["object_detection_prediction"]
+
+    def __init__(self, spec: ModelSpec, session: Session):
+        super().__init__(spec, session)
+        tensor = session.inputs[0]
+        defaults = dict(LETTERBOX_DEFAULTS)
+        if None in tensor.shape[1:]:  # a dynamic input size: YOLO's usual 640
+            defaults["size"] = [DEFAULT_SIZE, DEFAULT_SIZE]
+        self.transform = ImageTransform.for_input(tensor, self.pre, defaults)
+        self.settings = {**POSTPROCESSING_DEFAULTS, **self.post}
+
+    def preprocess(self, image: WorkflowImage) -> tuple[list[np.ndarray], Any]:
+        tensor, placement = self.transform(image.numpy)
+        return [tensor], placement
+
+    def candidates(self, output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N x 4 boxes as cx, cy, w, h; N x C class scores) from the model's output."""
+        raise TypeError(f"{type(self).__name__} does not implement candidates()")
+
+    def postprocess(
+        self, outputs: list[np.ndarray], context: Placement, image: WorkflowImage, options: dict
+    ) -> sv.Detections:
+        settings = {**self.settings, **options}
+        boxes, scores = self.candidates(np.asarray(outputs[0], dtype=np.float32))
+        class_id = scores.argmax(axis=1)
+        confidence = scores[np.arange(len(scores)), class_id]
+        keep = confidence >= float(settings["confidence"])
+        if settings.get("class_filter") is not None:
+            wanted = set(settings["class_filter"])
+            keep &= np.array([label_of(self.labels, int(c)) in wanted for c in class_id], bool)
+        boxes, class_id, confidence = boxes[keep], class_id[keep], confidence[keep]
+        top_left = boxes[:, :2] - boxes[:, 2:] / 2
+        # Class-wise NMS, sorted by score. Its top_k would cut candidates BEFORE suppression
+        # (a duplicate could take a slot), so max_detections is applied to what it keeps.
+        chosen = cv2.dnn.NMSBoxesBatched(
+            np.concatenate([top_left, boxes[:, 2:]], axis=1),
+            confidence,
+            class_id,
+            0.0,
+            float(settings["iou"]),
+        )
+        chosen = np.asarray(chosen, dtype=int).reshape(-1)[: int(settings["max_detections"])]
+        xyxy = np.concatenate([top_left, top_left + boxes[:, 2:]], axis=1)[chosen]
+        xyxy = context.to_image(xyxy)
+        xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, image.width)
+        xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, image.height)
+        names = [label_of(self.labels, int(c)) for c in class_id[chosen]]
+        detections = sv.Detections(
+            xyxy=xyxy,
+            confidence=confidence[chosen].astype(np.float64),
+            class_id=class_id[chosen].astype(int),
+            data={CLASS_NAME: np.array(names, dtype=object)},
+        )
+        return attach_image_metadata(detections, image)
+
+
+class YoloV8Head(_YoloHead):
+    def candidates(self, output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = output.reshape(output.shape[-2], output.shape[-1]).T  # (4 + C, N) -> (N, 4 + C)
+        return rows[:, :4], rows[:, 4:]
+
+
+class YoloV5Head(_YoloHead):
+    def candidates(self, output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = output.reshape(output.shape[-2], output.shape[-1])
+        return rows[:, :4], rows[:, 5:] * rows[:, 4:5]
