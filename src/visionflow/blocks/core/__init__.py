@@ -24,6 +24,7 @@ def load_blocks() -> list[type[Block]]:
         TextDetectionModel,
         TextRecognitionModel,
     )
+    from visionflow.blocks.core.ocr import OrientImage, PerspectiveCrop
     from visionflow.blocks.core.visualization import DrawDetections
 
     return [
@@ -46,4 +47,6 @@ def load_blocks() -> list[type[Block]]:
         DetectionsStitch,
         DrawDetections,
         ClassificationConsensus,
+        PerspectiveCrop,
+        OrientImage,
     ]
