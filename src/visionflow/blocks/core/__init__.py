@@ -25,6 +25,7 @@ def load_blocks() -> list[type[Block]]:
         TextRecognitionModel,
     )
     from visionflow.blocks.core.ocr import OrientImage, PerspectiveCrop
+    from visionflow.blocks.core.regions import PersonRegionCrop
     from visionflow.blocks.core.visualization import DrawDetections
 
     return [
@@ -49,4 +50,5 @@ def load_blocks() -> list[type[Block]]:
         ClassificationConsensus,
         PerspectiveCrop,
         OrientImage,
+        PersonRegionCrop,
     ]
