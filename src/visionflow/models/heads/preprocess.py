@@ -141,13 +141,16 @@ class ImageTransform:
         )
 
     def __call__(self, pixels: np.ndarray) -> tuple[np.ndarray, Placement]:
-        pixels = self._convert_color(pixels)
+        if self.color == "gray":  # before resizing, as the models' own pipelines do
+            pixels = cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_BGR2GRAY)
         if self.resize == "letterbox":
             pixels, placement = self._letterbox(pixels)
         else:
             height, width = pixels.shape[:2]
             placement = Placement(self.width / width, self.height / height, 0.0, 0.0)
             pixels = cv2.resize(pixels, (self.width, self.height), interpolation=self.interpolation)
+        if self.color == "rgb":  # after resizing: the same result on far fewer pixels
+            pixels = pixels[:, :, ::-1]
         if pixels.ndim == 2:
             pixels = pixels[:, :, None]
         if pixels.shape[2] != self.channels:  # gray fed to a 3-channel model
@@ -160,13 +163,6 @@ class ImageTransform:
         if self.layout == "nchw":
             tensor = tensor.transpose(2, 0, 1)
         return np.ascontiguousarray(tensor), placement
-
-    def _convert_color(self, pixels: np.ndarray) -> np.ndarray:
-        if self.color == "gray":
-            return cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_BGR2GRAY)
-        if self.color == "rgb":
-            return np.ascontiguousarray(pixels[:, :, ::-1])
-        return pixels
 
     def _letterbox(self, pixels: np.ndarray) -> tuple[np.ndarray, Placement]:
         """Resized to fit, keeping the aspect ratio, centred on a ``pad_value`` canvas."""
