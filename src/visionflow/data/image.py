@@ -88,19 +88,24 @@ class WorkflowImage:
                 f"crop region {tuple(round(v) for v in box)} (x_min, y_min, x_max, y_max) lies "
                 f"outside the {self.width}x{self.height} image"
             )
+        return self.region(self._numpy[y_min:y_max, x_min:x_max], x_min, y_min, crop_id)
+
+    def region(
+        self, pixels: np.ndarray, x_min: int, y_min: int, image_id: str | None = None
+    ) -> WorkflowImage:
+        """An image made from a region of this one whose top-left is at (x_min, y_min) here.
+
+        The pixels may be a crop, a warped or padded version of it: only the place counts.
+        """
+        root = self.origin
         origin = ImageOrigin(
-            root_id=self.origin.root_id,
-            offset_x=self.origin.offset_x + x_min,
-            offset_y=self.origin.offset_y + y_min,
-            root_width=self.origin.root_width,
-            root_height=self.origin.root_height,
+            root.root_id,
+            root.offset_x + x_min,
+            root.offset_y + y_min,
+            root.root_width,
+            root.root_height,
         )
-        return WorkflowImage(
-            self._numpy[y_min:y_max, x_min:x_max],
-            image_id=crop_id,
-            parent_id=self.image_id,
-            origin=origin,
-        )
+        return WorkflowImage(pixels, image_id=image_id, parent_id=self.image_id, origin=origin)
 
     def __repr__(self) -> str:
         return f"WorkflowImage(id={self.image_id!r}, {self.width}x{self.height})"

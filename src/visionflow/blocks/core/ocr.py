@@ -9,7 +9,7 @@ import numpy as np
 
 from visionflow.blocks.api import Block, Output, Selector
 from visionflow.data.detections import detection_ids
-from visionflow.data.image import ImageOrigin, WorkflowImage
+from visionflow.data.image import WorkflowImage
 from visionflow.models.heads.ocr import QUAD, rotate_180
 
 
@@ -59,15 +59,8 @@ def crop_quad(image: WorkflowImage, quad: np.ndarray, crop_id: str) -> WorkflowI
     if height / width >= 1.5:
         pixels = np.ascontiguousarray(np.rot90(pixels))
     x_min, y_min = (max(0, int(v)) for v in np.floor(points.min(axis=0)))
-    root = image.origin
-    origin = ImageOrigin(
-        root.root_id,
-        root.offset_x + x_min,
-        root.offset_y + y_min,
-        root.root_width,
-        root.root_height,
-    )
-    return WorkflowImage(pixels, image_id=crop_id, parent_id=image.image_id, origin=origin)
+
+    return image.region(pixels, x_min, y_min, crop_id)
 
 
 class OrientImage(Block):

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from visionflow.blocks.api import Block, Output, Selector
 from visionflow.data.detections import KEYPOINTS_CLASS_NAME, KEYPOINTS_XY, detection_ids
-from visionflow.data.image import ImageOrigin, WorkflowImage
+from visionflow.data.image import WorkflowImage
 
 # The pose detector's keypoints that place and size a whole body (MediaPipe's
 # PoseDetectionToRoi: rotation_vector_start/end_keypoint_index 0 and 1).
@@ -84,12 +84,5 @@ def _padded(
     left = inside.origin.offset_x - image.origin.offset_x - x_min
     top = inside.origin.offset_y - image.origin.offset_y - y_min
     pixels[top : top + inside.height, left : left + inside.width] = inside.numpy
-    root = image.origin
-    origin = ImageOrigin(
-        root.root_id,
-        root.offset_x + x_min,
-        root.offset_y + y_min,
-        root.root_width,
-        root.root_height,
-    )
-    return WorkflowImage(pixels, image_id=inside.image_id, parent_id=image.image_id, origin=origin)
+
+    return image.region(pixels, x_min, y_min, inside.image_id)

@@ -58,3 +58,26 @@ def label_of(labels: list[str] | None, class_id: int) -> str:
     if labels and 0 <= class_id < len(labels):
         return labels[class_id]
     return str(class_id)
+
+
+def ranked_classes(scores: np.ndarray, labels: list[str] | None) -> list[dict[str, Any]]:
+    """Every class with its score, best first (a stable sort keeps ties in model order)."""
+    return [
+        {"class": label_of(labels, int(i)), "class_id": int(i), "confidence": float(scores[i])}
+        for i in np.argsort(-scores, kind="stable")
+    ]
+
+
+def classification_prediction(
+    scores: np.ndarray, labels: list[str] | None, image: WorkflowImage
+) -> dict[str, Any]:
+    """The standard single-label classification result for one image."""
+    predictions = ranked_classes(scores, labels)
+    top = predictions[0]
+    return {
+        "top": top["class"],
+        "confidence": top["confidence"],
+        "class_id": top["class_id"],
+        "predictions": predictions,
+        "parent_id": image.image_id,
+    }

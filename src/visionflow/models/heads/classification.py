@@ -30,7 +30,11 @@ import numpy as np
 
 from visionflow.data.image import WorkflowImage
 from visionflow.errors import ModelError
-from visionflow.models.heads.base import TaskHead, label_of
+from visionflow.models.heads.base import (
+    TaskHead,
+    classification_prediction,
+    ranked_classes,
+)
 from visionflow.models.heads.preprocess import ImageTransform
 from visionflow.models.runtime import Session
 from visionflow.models.spec import ModelSpec
@@ -53,15 +57,7 @@ class ClassificationHead(TaskHead):
         self, outputs: list[np.ndarray], context: Any, image: WorkflowImage, options: dict
     ) -> dict[str, Any]:
         scores = self._scores(np.asarray(outputs[0], dtype=np.float64).reshape(-1))
-        predictions = self._ranked(scores)
-        top = predictions[0]
-        return {
-            "top": top["class"],
-            "confidence": top["confidence"],
-            "class_id": top["class_id"],
-            "predictions": predictions,
-            "parent_id": image.image_id,
-        }
+        return classification_prediction(scores, self.labels, image)
 
     def _scores(self, values: np.ndarray) -> np.ndarray:
         is_probability = values.min() >= 0 and values.max() <= 1 and abs(values.sum() - 1) < 1e-3
@@ -69,18 +65,6 @@ class ClassificationHead(TaskHead):
             shifted = np.exp(values - values.max())  # minus the max: no overflow
             return shifted / shifted.sum()
         return values
-
-    def _ranked(self, scores: np.ndarray) -> list[dict[str, Any]]:
-        # A stable sort keeps the model's class order among equal scores.
-        order = np.argsort(-scores, kind="stable")
-        return [
-            {
-                "class": label_of(self.labels, int(i)),
-                "class_id": int(i),
-                "confidence": float(scores[i]),
-            }
-            for i in order
-        ]
 
 
 class MultiLabelClassificationHead(ClassificationHead):
@@ -91,7 +75,7 @@ class MultiLabelClassificationHead(ClassificationHead):
     ) -> dict[str, Any]:
         scores = self._scores(np.asarray(outputs[0], dtype=np.float64).reshape(-1))
         threshold = float(options.get("threshold", self.post.get("threshold", 0.5)))
-        predictions = self._ranked(scores)
+        predictions = ranked_classes(scores, self.labels)
         return {
             "predicted_classes": [p["class"] for p in predictions if p["confidence"] >= threshold],
             "predictions": predictions,

@@ -21,7 +21,7 @@ import supervision as sv
 from visionflow.data.detections import CLASS_NAME, attach_image_metadata
 from visionflow.data.image import WorkflowImage
 from visionflow.errors import ModelError
-from visionflow.models.heads.base import TaskHead, label_of
+from visionflow.models.heads.base import TaskHead, classification_prediction
 from visionflow.models.runtime import Session
 from visionflow.models.spec import ModelSpec
 
@@ -288,22 +288,7 @@ class TextOrientationHead(TaskHead):
         self, outputs: list[np.ndarray], context: None, image: WorkflowImage, options: dict
     ) -> dict[str, Any]:
         probabilities = outputs[0]  # the model ends with a softmax
-        predictions = [
-            {
-                "class": label_of(self.labels, int(i)),
-                "class_id": int(i),
-                "confidence": float(probabilities[i]),
-            }
-            for i in np.argsort(-probabilities, kind="stable")
-        ]
-        top = predictions[0]
-        return {
-            "top": top["class"],
-            "confidence": top["confidence"],
-            "class_id": top["class_id"],
-            "predictions": predictions,
-            "parent_id": image.image_id,
-        }
+        return classification_prediction(probabilities, self.labels, image)
 
 
 def ctc_greedy_decode(scores: np.ndarray, characters: Sequence[str]) -> tuple[str, float]:
