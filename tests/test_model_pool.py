@@ -94,7 +94,8 @@ def test_call_larger_than_the_queue_is_refused_at_once(fast_model):
 def test_full_queue_refuses_new_calls_at_once(slow_model):
     # Two calls of 8 and 4 elements cannot both wait in a queue of 8 (the model takes one
     # element at a time, ~6 ms each): whichever comes second is refused, without waiting.
-    pool = pool_for(slow_model, batch_size=1, queue_size=8)
+    # (a batching delay makes every call go through the queue, none runs on its caller)
+    pool = pool_for(slow_model, batch_size=1, queue_size=8, max_batch_delay_ms=1)
     outcomes: dict[int, str] = {}
 
     def call(count: int) -> None:
@@ -163,3 +164,30 @@ def test_workers_are_added_when_the_queue_grows(slow_model):
 def test_min_workers_above_max_is_an_error(fast_model):
     with pytest.raises(ModelError, match="min_workers"):
         pool_for(fast_model, min_workers=3, max_workers=2)
+
+
+def test_a_call_on_an_idle_model_runs_on_the_calling_thread(fast_model):
+    pool = pool_for(fast_model, batch_size=4)
+    seen = []
+    session = pool.first_session
+    original = session.run
+
+    def recording_run(feeds):
+        seen.append(threading.current_thread().name)
+        return original(feeds)
+
+    session.run = recording_run
+    pool.infer([element(1.0, 16)])
+    assert seen == [threading.current_thread().name]
+    pool.close()
+
+
+def test_with_a_timeout_calls_go_through_a_worker_that_can_be_given_up(fast_model):
+    pool = pool_for(fast_model, timeout_ms=5000)
+    seen = []
+    session = pool.first_session
+    original = session.run
+    session.run = lambda feeds: seen.append(threading.current_thread().name) or original(feeds)
+    pool.infer([element(1.0, 16)])
+    assert seen and seen[0].startswith("visionflow-model-")
+    pool.close()

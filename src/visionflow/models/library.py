@@ -73,9 +73,9 @@ class ModelLibrary:
             ) from None
 
     def get(self, model_id: str) -> Model:
-        """The loaded model (shared with every workflow that uses the same spec)."""
+        """The loaded model, shared with every workflow that declares it the same way."""
         spec, path = self.spec(model_id)
-        key = json.dumps([str(path), spec.model_dump(exclude={"id"})], sort_keys=True, default=str)
+        key = json.dumps([str(path), spec.model_dump()], sort_keys=True, default=str)
         with _loading:
             if key not in _loaded:
                 _loaded[key] = Model(spec, path)
@@ -108,5 +108,15 @@ def loaded_models() -> list[Model]:
 
 
 def model_metrics() -> dict[str, dict]:
-    """Serving metrics of every loaded model, by model id (queue, batches, latency, failures)."""
-    return {model.spec.id: model.pool.metrics.snapshot() for model in loaded_models()}
+    """Serving metrics of every loaded model, by model id (queue, batches, latency, failures).
+
+    Models declared under one id with different settings appear as ``id``, ``id#2``, ...
+    """
+    figures: dict[str, dict] = {}
+    for model in loaded_models():
+        name, count = model.spec.id, 1
+        while name in figures:
+            count += 1
+            name = f"{model.spec.id}#{count}"
+        figures[name] = model.pool.metrics.snapshot()
+    return figures

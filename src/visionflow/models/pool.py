@@ -8,6 +8,9 @@
 - A failed session call is retried ``retry_attempts`` times, then reported with the model
   id; a call not answered within ``timeout_ms`` fails with a timeout error; a call that would
   put more than ``queue_size`` elements in the queue is refused at once.
+- Sessions are shared by the workers. A call that nothing could be batched with (no
+  batching delay, an empty queue, a free session and no timeout to watch) runs on the
+  calling thread: a hand-off to an idle worker costs 0.1-0.5 ms, a lot beside a 2 ms model.
 """
 
 from __future__ import annotations
@@ -73,9 +76,11 @@ class ModelPool:
         self._queue: deque[_Element] = deque()
         self._changed = threading.Condition()
         self._workers = 0
+        self._idle_sessions: list[Session] = []
         self._threads: list[threading.Thread] = []
         self._closed = False
         self.first_session = open_session()
+        self._idle_sessions.append(self.first_session)  # usable at once, before threads start
         self._start_worker(self.first_session)
         for _ in range(settings.min_workers - 1):
             self._start_worker(None)
@@ -87,7 +92,46 @@ class ModelPool:
         """The outputs (batch axis removed) for each element's input tensors, in order."""
         if not elements:
             return []
+        if len(elements) > self.settings.queue_size:
+            self.metrics.record_overload()
+            raise ModelOverloadedError(
+                f"model '{self.model_id}' is overloaded: a call of {len(elements)} elements "
+                f"is more than its queue_size ({self.settings.queue_size})",
+                hint="send fewer elements per call, or raise queue_size for this model",
+            )
         waiting = [_Element(tensors) for tensors in elements]
+        with self._changed:
+            session = self._session_for_caller()
+        if session is not None:
+            self._run_on_caller(session, waiting)
+        else:
+            self._enqueue(waiting)
+        self._wait(waiting)
+        return [element.outputs for element in waiting]
+
+    def _session_for_caller(self) -> Session | None:
+        # Called with the lock held: a free session when running here changes nothing.
+        if (
+            self.settings.max_batch_delay_ms == 0
+            and self.settings.timeout_ms is None
+            and not self._queue
+            and self._idle_sessions
+            and not self._closed
+        ):
+            return self._idle_sessions.pop()
+        return None
+
+    def _run_on_caller(self, session: Session, waiting: list[_Element]) -> None:
+        size = self.settings.batch_size
+        try:
+            for start in range(0, len(waiting), size):
+                self._run(session, waiting[start : start + size])
+        finally:
+            with self._changed:
+                self._idle_sessions.append(session)
+                self._changed.notify_all()
+
+    def _enqueue(self, waiting: list[_Element]) -> None:
         with self._changed:
             if self._closed:
                 raise ModelError(f"model '{self.model_id}' is closed")
@@ -101,8 +145,6 @@ class ModelPool:
             self._queue.extend(waiting)
             self._scale_up()
             self._changed.notify_all()
-        self._wait(waiting)
-        return [element.outputs for element in waiting]
 
     def _wait(self, waiting: list[_Element]) -> None:
         timeout = self.settings.timeout_ms
@@ -142,18 +184,29 @@ class ModelPool:
         thread.start()
 
     def _work(self, session: Session | None) -> None:
-        try:
-            session = session or self._open_session()
-        except Exception as error:
+        """A worker: opens its session (unless given one already shared), serves batches."""
+        if session is None:
+            try:
+                session = self._open_session()
+            except Exception as error:
+                with self._changed:
+                    self._workers -= 1
+                self._fail_waiting(error)
+                return
             with self._changed:
-                self._workers -= 1
-            self._fail_waiting(error)
-            return
-        while (batch := self._next_batch()) is not None:
-            self._run(session, batch)
+                self._idle_sessions.append(session)
+                self._changed.notify_all()
+        while (taken := self._next_batch()) is not None:
+            batch, session = taken
+            try:
+                self._run(session, batch)
+            finally:
+                with self._changed:
+                    self._idle_sessions.append(session)
+                    self._changed.notify_all()
 
-    def _next_batch(self) -> list[_Element] | None:
-        """Up to batch_size elements, once the batch is full or the delay is over."""
+    def _next_batch(self) -> tuple[list[_Element], Session] | None:
+        """Up to batch_size elements (once full or the delay is over) and a free session."""
         size, delay = self.settings.batch_size, self.settings.max_batch_delay_ms / 1000
         with self._changed:
             idle_since = time.perf_counter()
@@ -162,11 +215,15 @@ class ModelPool:
                 if self._closed:
                     self._workers -= 1
                     return None
-                if self._queue:
+                if self._queue and self._idle_sessions:
                     wait_more = self._queue[0].queued_at + delay - time.perf_counter()
                     if len(self._queue) >= size or wait_more <= 0:
-                        return [self._queue.popleft() for _ in range(min(size, len(self._queue)))]
+                        batch = [self._queue.popleft() for _ in range(min(size, len(self._queue)))]
+                        return batch, self._idle_sessions.pop()
                     self._changed.wait(wait_more)
+                    continue
+                if self._queue:  # every session is busy (a caller runs one): wait for it
+                    self._changed.wait(IDLE_SECONDS)
                     continue
                 if (
                     self._workers > self.settings.min_workers
