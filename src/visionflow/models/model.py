@@ -42,5 +42,9 @@ class Model:
             for result, (_, context), image in zip(outputs, prepared, images, strict=True)
         ]
 
+    def metrics(self) -> dict:
+        """This model's serving figures: batches, batch sizes, queue time, latency, failures."""
+        return self.pool.metrics.snapshot()
+
     def close(self) -> None:
         self.pool.close()
