@@ -452,3 +452,34 @@ def test_console_script_runs_a_workflow(crop_yaml, astronaut_png):
     )
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout) == [{"width": 256, "height": 128}]
+
+
+def test_models_lists_the_zoo_with_what_is_installed():
+    result = invoke("models", "--json")
+    assert result.exit_code == 0, result.output
+    listing = {model["id"]: model for model in json.loads(result.stdout)}
+    assert {
+        "rapidocr/text_detection",
+        "rapidocr/text_recognition",
+        "fer/emotion",
+        "facex/emotion",
+        "mediapipe/face_detection_short_range",
+        "mediapipe/pose_landmarks_full",
+    } <= set(listing)
+    assert listing["fer/emotion"]["installed"] is True
+    assert listing["fer/emotion"]["file"].endswith("emotion_model_quantized.tflite")
+
+
+def test_models_shows_one_models_merged_spec():
+    result = invoke("models", "fer/emotion", "--json")
+    assert result.exit_code == 0, result.output
+    spec = json.loads(result.stdout)
+    assert spec["task"] == "classification"
+    assert spec["labels"] == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    assert spec["intra_op_threads"] == 1
+
+
+def test_models_with_an_unknown_id_is_an_error_with_exit_code_1():
+    result = invoke("models", "fer/emotoin")
+    assert result.exit_code == 1
+    assert "model_not_found" in result.output
