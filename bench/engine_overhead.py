@@ -15,7 +15,6 @@ Figures (targets from DESIGN.md section 8; bench/README.md explains each one):
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
@@ -27,6 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from _report import Row, print_header, print_row, run_figures
 from visionflow import Batch, Block, Output, Selector, Workflow, WorkflowImage
 from visionflow.data.detections import attach_image_metadata, detection_ids
 
@@ -191,35 +191,6 @@ def paired_seconds(
 
 
 # --- the table ---------------------------------------------------------------------------
-
-
-@dataclass
-class Row:
-    label: str
-    value: str
-    target: str = ""
-    passed: bool | None = None  # None: for information, no target
-    compare: str = ""
-
-    @property
-    def status(self) -> str:
-        return {True: "PASS", False: "MISS", None: ""}[self.passed]
-
-
-COLUMNS = (("measurement", 44), ("value", 18), ("target", 14), ("status", 6))
-
-
-def print_header(title: str) -> None:
-    print(f"\n{title}")
-    print("  " + " ".join(f"{name:<{width}}" for name, width in COLUMNS) + " compare")
-    print("  " + "-" * (sum(width + 1 for _, width in COLUMNS) + 24))
-
-
-def print_row(row: Row) -> Row:
-    cells = (row.label, row.value, row.target, row.status)
-    line = " ".join(f"{cell:<{width}}" for cell, (_, width) in zip(cells, COLUMNS, strict=True))
-    print(f"  {line} {row.compare}".rstrip(), flush=True)
-    return row
 
 
 # --- workflows ---------------------------------------------------------------------------
@@ -571,21 +542,7 @@ FIGURES = {
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer, shorter repeats (smoke run)")
-    parser.add_argument("--only", default="", help="comma-separated figure numbers, e.g. 2,3")
-    args = parser.parse_args(argv)
-    settings = QUICK if args.quick else FULL
-    chosen = [int(n) for n in args.only.split(",") if n.strip()] or list(FIGURES)
-    started = time.perf_counter()
-    rows = [row for number in chosen for row in FIGURES[number](settings)]
-    judged = [row for row in rows if row.passed is not None]
-    missed = [row.label for row in judged if not row.passed]
-    print(
-        f"\n{len(judged) - len(missed)}/{len(judged)} targets met"
-        + (f"; missed: {'; '.join(missed)}" if missed else "")
-        + f"  ({time.perf_counter() - started:.0f} s, Python {sys.version.split()[0]})"
-    )
+    run_figures(FIGURES, FULL, QUICK, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,9 @@ Figures (bench/README.md explains each one):
 
 from __future__ import annotations
 
-import argparse
-import sys
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from engine_overhead import Row, loops_for, print_header, print_row
+from _report import Row, print_header, print_row, run_figures
+from engine_overhead import loops_for
 from visionflow import Batch, Workflow, WorkflowImage
 from visionflow.data.detections import KEYPOINTS_XY, detection_ids
 from visionflow.models.library import model_metrics
@@ -136,7 +136,7 @@ def draw(block: Any, image: WorkflowImage, predictions: Any, labels: bool = True
 # --- the plain scripts: the example workflows by hand ------------------------------------
 
 
-class PlainScript:
+class PlainScript(ABC):
     """An example workflow written by hand over its compiled steps' models and blocks.
 
     ``through_pool``: models are called with ``model.predict`` (the pool's worker thread)
@@ -153,8 +153,9 @@ class PlainScript:
             return model.predict(images, options)
         return predict(model, images, options)
 
+    @abstractmethod
     def run(self, pixels: np.ndarray) -> dict[str, Any]:
-        raise NotImplementedError
+        """The example's outputs for one image, computed by hand."""
 
 
 class OcrScript(PlainScript):
@@ -514,23 +515,7 @@ FIGURES = {1: figure_pipelines, 2: figure_batching}
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="fewer repeats and requests (smoke run)"
-    )
-    parser.add_argument("--only", default="", help="comma-separated figure numbers, e.g. 2")
-    args = parser.parse_args(argv)
-    settings = QUICK if args.quick else FULL
-    chosen = [int(n) for n in args.only.split(",") if n.strip()] or list(FIGURES)
-    started = time.perf_counter()
-    rows = [row for number in chosen for row in FIGURES[number](settings)]
-    judged = [row for row in rows if row.passed is not None]
-    missed = [row.label for row in judged if not row.passed]
-    print(
-        f"\n{len(judged) - len(missed)}/{len(judged)} targets met"
-        + (f"; missed: {'; '.join(missed)}" if missed else "")
-        + f"  ({time.perf_counter() - started:.0f} s, Python {sys.version.split()[0]})"
-    )
+    run_figures(FIGURES, FULL, QUICK, __doc__, argv)
 
 
 if __name__ == "__main__":

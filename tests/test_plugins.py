@@ -166,8 +166,8 @@ def test_block_classes_passed_directly_override_same_named_blocks(test_blocks, a
 
 
 def test_malformed_block_class_is_rejected():
-    class NoType:  # not a Block at all
-        pass
+    class NoType:
+        """Not a Block at all."""
 
     with pytest.raises(BlockLoadingError, match=r"not a subclass of visionflow\.Block"):
         Workflow.compile({"inputs": []}, blocks=[NoType], cache=False)
