@@ -161,3 +161,10 @@ class ModelOverloadedError(ModelCallError):
     """The model's queue is full: the call is refused at once instead of waiting."""
 
     code = "model_overloaded"
+
+
+class CustomCodeNotAllowedError(CompilationError):
+    """The document carries Python code (dynamic blocks, custom steps, imported functions)
+    and whoever compiles it did not allow custom code (the HTTP server, by default)."""
+
+    code = "custom_code_not_allowed"

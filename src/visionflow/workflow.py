@@ -40,10 +40,13 @@ class Workflow:
         dialect: str | None = None,
         max_concurrent_steps: int | None = None,
         cache: bool = True,
+        allow_custom_code: bool = True,
     ) -> Workflow:
         """Check ``definition`` (dict, JSON/YAML text or file path) and build its plan.
 
         Raises a ``CompilationError`` subclass naming the place of the first mistake.
+        ``allow_custom_code=False`` refuses documents that carry Python code (dynamic
+        blocks, custom step files, imported functions): do that for documents from others.
         Plans are cached by the definition's content, blocks and init parameters.
         """
         parsed = to_definition(definition, dialect)
@@ -53,13 +56,15 @@ class Workflow:
             tuple(sorted((name, id(value)) for name, value in (init_parameters or {}).items())),
             plugin_modules(),
             max_concurrent_steps,
+            allow_custom_code,
         )
         if cache and (workflow := _cache.get(key)) is not None:
             return workflow
         registry = load_registry()
         if blocks:
             registry = registry.with_blocks(list(blocks))
-        workflow = cls(compile_plan(parsed, registry, init_parameters), max_concurrent_steps)
+        plan = compile_plan(parsed, registry, init_parameters, allow_custom_code=allow_custom_code)
+        workflow = cls(plan, max_concurrent_steps)
         if cache:
             with _cache_lock:
                 _cache.put(key, workflow)

@@ -25,7 +25,11 @@ __all__ = ["Plan", "compile_plan", "definition_hash"]
 
 
 def compile_plan(
-    definition: Definition, registry: BlockRegistry, init_parameters: dict[str, Any] | None = None
+    definition: Definition,
+    registry: BlockRegistry,
+    init_parameters: dict[str, Any] | None = None,
+    *,
+    allow_custom_code: bool = True,
 ) -> Plan:
     steps = parse_steps(definition, registry)
     graphs = build_graph(definition, steps)
@@ -44,7 +48,11 @@ def compile_plan(
         for position, output in enumerate(definition.outputs)
     ]
     # Last: initialising blocks may be expensive (models), so only a checked plan gets there.
-    given = {"models": _model_library(definition), **(init_parameters or {})}
+    given = {
+        "models": _model_library(definition),
+        **(init_parameters or {}),
+        "allow_custom_code": allow_custom_code,  # never from the document or init parameters
+    }
     plans = {
         name: _step_plan(
             graphs[name],

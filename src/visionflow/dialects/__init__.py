@@ -1,19 +1,35 @@
-"""Dialects turn a document into the canonical Definition. Each dialect only translates."""
+"""Dialects turn a document into the canonical Definition. Each dialect only translates.
+
+- ``native``: ``version``, ``inputs``, ``steps``, ``outputs`` with ``$inputs.x`` selectors;
+- ``deepomatic``: ``workflow_name``, ``entries``, ``outcomes``, ``steps`` with ``inputs``/``args``;
+- ``functional``: ``name``, ``models``, ``functions`` and a ``workflow:`` of named values.
+
+Each dialect module is imported only when a document of that dialect is read.
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from visionflow.definition import Definition
 from visionflow.dialects.document import load_document
-from visionflow.dialects.native import parse_native
 from visionflow.errors import DefinitionError
 
-DIALECTS = {"native": parse_native}
+# name -> "module:function" inside visionflow.dialects
+DIALECTS = {
+    "native": "native:parse_native",
+    "deepomatic": "deepomatic:parse_deepomatic",
+    "functional": "functional:parse_functional",
+}
 
 
 def detect_dialect(document: dict[str, Any]) -> str:
-    """The dialect a document is written in (only ``native`` is known so far)."""
+    """The dialect a document is written in, from the sections it has."""
+    if "entries" in document or "workflow_name" in document:
+        return "deepomatic"
+    if isinstance(document.get("workflow"), dict) and "steps" not in document:
+        return "functional"
     return "native"
 
 
@@ -27,7 +43,9 @@ def to_definition(source: Any, dialect: str | None = None) -> Definition:
         raise DefinitionError(
             f"unknown dialect '{name}'", hint=f"known dialects: {', '.join(sorted(DIALECTS))}"
         )
-    return DIALECTS[name](document)
+    module, function = DIALECTS[name].split(":")
+    parse = getattr(importlib.import_module(f"visionflow.dialects.{module}"), function)
+    return parse(document)
 
 
 __all__ = ["DIALECTS", "detect_dialect", "load_document", "to_definition"]
