@@ -61,8 +61,15 @@ class Workflow:
         if cache and (workflow := _cache.get(key)) is not None:
             return workflow
         registry = load_registry()
+        blocks = list(blocks)
+        if parsed.dynamic_blocks_definitions:
+            from visionflow.blocks.dynamic import build_dynamic_blocks
+
+            blocks += build_dynamic_blocks(
+                parsed.dynamic_blocks_definitions, allow_custom_code=allow_custom_code
+            )
         if blocks:
-            registry = registry.with_blocks(list(blocks))
+            registry = registry.with_blocks(blocks)
         plan = compile_plan(parsed, registry, init_parameters, allow_custom_code=allow_custom_code)
         workflow = cls(plan, max_concurrent_steps)
         if cache:
