@@ -456,3 +456,13 @@ def test_double_dollar_writes_a_literal_text_starting_with_dollar(test_blocks):
         blocks=test_blocks,
     )
     assert workflow.run(a=1) == [{"plain": "$5 off", "mixed": {"price": "$5", "a": 1}}]
+
+
+def test_compiled_workflows_hold_no_threads_of_their_own():
+    import threading
+
+    before = threading.active_count()
+    for _ in range(20):
+        Workflow.compile(three_sleepers(), blocks=[Sleep], cache=False).run()
+    # One shared pool serves every workflow: twenty workflows add no twenty pools.
+    assert threading.active_count() - before <= 3

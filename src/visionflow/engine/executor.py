@@ -1,4 +1,9 @@
-"""Executor: runs a compiled Plan; owns the thread pool for concurrent steps."""
+"""Executor: runs a compiled Plan, its independent steps on the process's step threads.
+
+One pool of step threads serves every workflow of the process (created on first use), so
+compiled workflows hold no threads of their own and forgetting one leaks nothing; each
+run keeps to its own ``max_concurrent_steps``.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,20 @@ from visionflow.engine.scheduler import run_steps
 from visionflow.engine.state import RunState
 
 DEFAULT_MAX_CONCURRENT_STEPS = max(4, min(16, (os.cpu_count() or 2) * 4))
+SHARED_STEP_THREADS = 64
+
+_shared_pool: ThreadPoolExecutor | None = None
+_shared_pool_lock = threading.Lock()
+
+
+def step_threads() -> ThreadPoolExecutor:
+    global _shared_pool
+    with _shared_pool_lock:
+        if _shared_pool is None:
+            _shared_pool = ThreadPoolExecutor(
+                SHARED_STEP_THREADS, thread_name_prefix="visionflow-step"
+            )
+        return _shared_pool
 
 
 class Executor:
@@ -24,26 +43,10 @@ class Executor:
         )
         self._dependents = plan.dependents()
         self._inputs = InputLoader(plan.inputs)
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
 
     def run(self, inputs: dict[str, Any]) -> list[dict[str, Any]]:
         state = RunState()
         size = self._inputs.load(inputs, state)
-        run_steps(self.plan, state, self._pool_for_run(), self._dependents)
+        pool = step_threads() if self.max_concurrent_steps > 1 else None
+        run_steps(self.plan, state, pool, self._dependents, self.max_concurrent_steps)
         return build_results(self.plan.outputs, state, size)
-
-    def _pool_for_run(self) -> ThreadPoolExecutor | None:
-        if self.max_concurrent_steps <= 1:
-            return None
-        with self._pool_lock:
-            if self._pool is None:
-                # The calling thread runs one step too, hence one worker fewer.
-                self._pool = ThreadPoolExecutor(
-                    self.max_concurrent_steps - 1, thread_name_prefix="visionflow-step"
-                )
-        return self._pool
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)

@@ -1,8 +1,9 @@
 """The run loop: steps in dependency order, independent ones at the same time.
 
 A step whose dependencies are done is ready. When several are ready, all but one go to a
-thread pool and one runs on the calling thread; a lone ready step runs inline, so a plain
-chain pays no thread hand-off at all. Only this loop writes the run state.
+thread pool (at most ``limit - 1`` at a time) and one runs on the calling thread; a lone
+ready step runs inline, so a plain chain pays no thread hand-off at all. Only this loop
+writes the run state.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ from visionflow.engine.step_runner import StepResult, commit, run_step
 
 
 def run_steps(
-    plan: Plan, state: RunState, pool: ThreadPoolExecutor | None, dependents: dict[str, list[str]]
+    plan: Plan,
+    state: RunState,
+    pool: ThreadPoolExecutor | None,
+    dependents: dict[str, list[str]],
+    limit: int,
 ) -> None:
     waiting = {name: len(step.depends_on) for name, step in plan.steps.items()}
     ready = [name for name in plan.order if waiting[name] == 0]
@@ -30,7 +35,7 @@ def run_steps(
 
     try:
         while ready or running:
-            while pool is not None and len(ready) > 1:
+            while pool is not None and len(ready) > 1 and len(running) < limit - 1:
                 name = ready.pop()
                 running[pool.submit(run_step, plan.steps[name], state)] = name
             if ready:
