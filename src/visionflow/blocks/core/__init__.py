@@ -16,6 +16,7 @@ def load_blocks() -> list[type[Block]]:
     )
     from visionflow.blocks.core.expression import Expression, PropertyDefinition
     from visionflow.blocks.core.flow import ContinueIf, FirstNonEmptyOrDefault
+    from visionflow.blocks.core.functional import FunctionCall, ListItems, ModelCall
     from visionflow.blocks.core.models import (
         ClassificationModel,
         KeypointDetectionModel,
@@ -51,4 +52,7 @@ def load_blocks() -> list[type[Block]]:
         PerspectiveCrop,
         OrientImage,
         PersonRegionCrop,
+        FunctionCall,
+        ModelCall,
+        ListItems,
     ]

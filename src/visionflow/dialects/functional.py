@@ -1,0 +1,247 @@
+"""The functional dialect: a workflow of named values, each a function application.
+
+```yaml
+name: poses
+models: {people: mediapipe/pose_detection, landmarks: mediapipe/pose_landmarks_full}
+workflow:
+  found: [people, in]                   # a model applied to the input image
+  regions: [personRegions, in, found]   # a built-in function: a list of crops
+  out: [map, landmarks, regions]        # the model on every crop: a real nested batch
+```
+
+How a value is written, so that a literal can never be taken for a name:
+
+- a bare text is always a name: ``in`` (the input), a value of ``workflow:``, or a model
+  or function, which may only stand first in an application (or in ``map``/``ensemble``);
+- a list ``[f, arg, ...]`` applies ``f``; arguments may be nested applications;
+- numbers, ``true``/``false`` and ``null`` are literals; any other literal (a text, a
+  list, a mapping) is written ``{literal: ...}``.
+
+Special forms: ``[id, x]`` is ``x``; ``[map, f, xs, extra...]`` applies ``f`` to every item
+of the list ``xs`` (one step over all items of all inputs, so models batch them) and
+gives the list of results; ``[ensemble, [f, g, ...], x...]`` applies each of ``f, g, ...``
+to the same arguments, in parallel, and gives their results as a list.
+
+Each named value becomes one step (computed once per run however often it is used);
+values ``out`` does not need are left out. Independent values run in parallel.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from visionflow.definition import Definition
+from visionflow.dialects.functional_values import (
+    SPECIAL_FORMS,
+    Callables,
+    check_names,
+    order_values,
+)
+from visionflow.dialects.native import parse_native
+from visionflow.errors import DefinitionError
+from visionflow.selectors import find_selectors, parse_selector
+
+PERFORMANCE_PROPERTIES = {
+    "minWorkers",
+    "maxWorkers",
+    "batchSize",
+    "maxBatchDelay",
+    "retryAttempts",
+    "timeout",
+    "queueSize",
+}
+_SECTIONS = {"name", "version", "description", "input", "models", "functions", "workflow"}
+_INPUT = "in"
+_OUTPUT = "out"
+
+
+def parse_functional(document: dict[str, Any]) -> Definition:
+    _check_sections(document)
+    workflow = document.get("workflow")
+    if not isinstance(workflow, dict) or not workflow:
+        raise DefinitionError(
+            "a functional workflow needs a 'workflow:' mapping of named values",
+            place="workflow",
+            hint="e.g. workflow: {out: [someModel, in]}",
+        )
+    callables = Callables.from_document(document)
+    check_names(workflow, callables)
+    input_definition = _input_definition(document.get("input", "image"))
+    batch_input = input_definition["type"] not in ("parameter", "WorkflowParameter")
+    translator = _Translator(workflow, callables, batch_input)
+    for name in order_values(workflow, callables):
+        translator.value(name)
+    output = translator.selectors[_OUTPUT]
+    return parse_native(
+        {
+            "version": str(document.get("version", "1.0")),
+            "inputs": [input_definition],
+            "steps": _needed_steps(translator.steps, output),
+            "outputs": [{"type": "JsonField", "name": _OUTPUT, "selector": output}],
+            "models": callables.model_entries,
+            "settings": {key: document[key] for key in PERFORMANCE_PROPERTIES if key in document},
+        }
+    )
+
+
+class _Translator:
+    """Named values and nested applications -> native steps, each value's selector."""
+
+    def __init__(self, workflow: dict[str, Any], callables: Callables, batch_input: bool):
+        self.workflow = workflow
+        self.batch_input = batch_input
+        self.callables = callables
+        self.selectors: dict[str, Any] = {_INPUT: f"$inputs.{_INPUT}"}
+        self.steps: list[dict[str, Any]] = []
+
+    def value(self, name: str) -> None:
+        """Translate one named value (its dependencies are translated before it)."""
+        expression = self.workflow[name]
+        place = f"workflow '{name}'"
+        if isinstance(expression, str):  # another name: the same value, no step
+            self.selectors[name] = self.selectors[expression]
+        else:
+            self.selectors[name] = self.expression(expression, name, place)
+        if name == _OUTPUT and not _is_selector(self.selectors[name]):
+            raise DefinitionError(
+                "'out' is a literal; it must be computed from the input",
+                place=place,
+                hint="e.g. out: [someModel, in]",
+            )
+
+    def expression(self, expression: Any, step: str, place: str) -> Any:
+        """A selector (or literal) for ``expression``; its steps are named after ``step``."""
+        if isinstance(expression, str):
+            return self.selectors[expression]
+        if isinstance(expression, dict):
+            return _escaped(expression["literal"])
+        if isinstance(expression, list):
+            return self.application(expression, step, place)
+        return expression  # a number, boolean or null
+
+    def application(self, expression: list, step: str, place: str) -> str:
+        head, *arguments = expression
+        if head == "id":
+            return self.expression(arguments[0], step, f"{place}[1]")
+        if head == "map":
+            return self.map(arguments, step, place)
+        if head == "ensemble":
+            return self.ensemble(arguments, step, place)
+        values = self.arguments(arguments, step, place, first=1)
+        return self.apply(head, values, step, place)
+
+    def arguments(self, arguments: list, step: str, place: str, first: int) -> list[Any]:
+        return [
+            self.expression(argument, f"{step}/{position}", f"{place}[{position}]")
+            for position, argument in enumerate(arguments, start=first)
+        ]
+
+    def apply(self, function: str, values: list[Any], step: str, place: str) -> str:
+        kind, target = self.callables.resolve(function)
+        if kind == "model":
+            if len(values) != 1 or not _is_selector(values[0]):
+                raise DefinitionError(
+                    f"model '{function}' takes one argument, an image value "
+                    f"(found {len(values)} argument(s))",
+                    place=place,
+                    hint=f"write [{function}, in] or [{function}, someImageValue]",
+                )
+            self.steps.append(
+                {"type": "ModelCall", "name": step, "images": values[0], "model": target}
+            )
+        else:
+            function_path, init = target
+            self.steps.append(
+                {"type": "FunctionCall", "name": step, "function": function_path, "args": values}
+                | ({"init": init} if init else {})
+            )
+        return f"$steps.{step}.value"
+
+    def map(self, arguments: list, step: str, place: str) -> str:
+        function, items, *extra = arguments
+        items = self.expression(items, f"{step}/2", f"{place}[2]")
+        if not _is_selector(items):
+            raise DefinitionError(
+                "map goes over a computed list, not a literal",
+                place=f"{place}[2]",
+                hint="give the name of a value (or an application) that makes a list",
+            )
+        extras = self.arguments(extra, step, place, first=3)
+        spread = {"type": "ListItems", "name": f"{step}/items", "items": items}
+        if self.batch_input:  # so that a list made without the input still nests per element
+            spread["per"] = f"$inputs.{_INPUT}"
+        self.steps.append(spread)
+        each = self.apply(function, [f"$steps.{step}/items.item", *extras], f"{step}/each", place)
+        self.steps.append({"type": "DimensionCollapse", "name": step, "data": each})
+        return f"$steps.{step}.output"
+
+    def ensemble(self, arguments: list, step: str, place: str) -> str:
+        members, *rest = arguments
+        values = self.arguments(rest, step, place, first=2)
+        results = [
+            self.apply(member, values, f"{step}/{member}", f"{place}[1][{position}]")
+            for position, member in enumerate(members)
+        ]
+        self.steps.append(
+            {"type": "FunctionCall", "name": step, "function": "collect", "args": results}
+        )
+        return f"$steps.{step}.value"
+
+
+def _check_sections(document: dict[str, Any]) -> None:
+    known = _SECTIONS | PERFORMANCE_PROPERTIES
+    for key in document:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            raise DefinitionError(
+                f"unknown section '{key}' in a functional workflow",
+                place=str(key),
+                hint=f"did you mean '{close[0]}'?"
+                if close
+                else f"known: {', '.join(sorted(known))}",
+            )
+
+
+def _input_definition(spec: Any) -> dict[str, Any]:
+    """``in``: an image by default; ``input: parameter`` or ``{type: ..., kind: [...]}``."""
+    if isinstance(spec, str):
+        return {"type": spec, "name": _INPUT}
+    if isinstance(spec, dict):
+        return {**spec, "name": _INPUT}
+    raise DefinitionError(
+        f"'input' must be a type (image, parameter, batch) or a mapping, found {spec!r}",
+        place="input",
+    )
+
+
+def _needed_steps(steps: list[dict[str, Any]], output: str) -> list[dict[str, Any]]:
+    """Only the steps the output depends on, in their order."""
+    by_name = {step["name"]: step for step in steps}
+    needed: set[str] = set()
+    waiting = [output]
+    while waiting:
+        selector = parse_selector(waiting.pop())
+        if selector is None or selector.source != "steps" or selector.name in needed:
+            continue
+        needed.add(selector.name)
+        waiting.extend(text for _, text in find_selectors(by_name[selector.name]))
+    return [step for step in steps if step["name"] in needed]
+
+
+def _is_selector(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("$") and not value.startswith("$$")
+
+
+def _escaped(value: Any) -> Any:
+    """A literal as a native field holds it: texts starting with ``$`` get the ``$$`` escape."""
+    if isinstance(value, str):
+        return "$" + value if value.startswith("$") else value
+    if isinstance(value, list):
+        return [_escaped(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _escaped(item) for key, item in value.items()}
+    return value
+
+
+__all__ = ["PERFORMANCE_PROPERTIES", "SPECIAL_FORMS", "parse_functional"]
