@@ -86,13 +86,24 @@ def ensemble(workflow_class) -> None:
     print(f"  annotated: {save(result['annotated'], 'emotion_ensemble.png')}")
 
 
+def functional(workflow_class) -> None:
+    poses = workflow_class.compile(EXAMPLES / "functional_pose.yaml")
+    found = poses.run({"in": [bgr("astronaut"), bgr("chelsea")]})
+    print("== functional_pose.yaml (functional dialect): people -> regions -> map(landmarks)")
+    for name, result in zip(("astronaut", "chelsea"), found, strict=True):
+        print(f"  {name}: {len(result['out'])} pose(s) of 33 landmarks")
+    emotions = workflow_class.compile(EXAMPLES / "functional_emotions.yaml")
+    print("== functional_emotions.yaml: faces -> crops -> map(fer), map(facex) -> consensus")
+    print(f"  astronaut: {emotions.run({'in': bgr('astronaut')})[0]['out']}")
+
+
 def main() -> int:
     sys.path.insert(0, str(EXAMPLES))
     os.environ.setdefault("VISIONFLOW_PLUGINS", "brightness_plugin")
     from visionflow import Workflow
 
     OUTPUT.mkdir(exist_ok=True)
-    for example in (first_workflow, ocr, faces, pose, ensemble):
+    for example in (first_workflow, ocr, faces, pose, ensemble, functional):
         example(Workflow)
         print()
     print("From the command line, e.g.:")
