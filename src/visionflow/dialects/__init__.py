@@ -10,10 +10,13 @@ Each dialect module is imported only when a document of that dialect is read.
 from __future__ import annotations
 
 import importlib
+import inspect
+import os
+from pathlib import Path
 from typing import Any
 
 from visionflow.definition import Definition
-from visionflow.dialects.document import load_document
+from visionflow.dialects.document import SUFFIXES, load_document
 from visionflow.errors import DefinitionError
 
 # name -> "module:function" inside visionflow.dialects
@@ -45,7 +48,18 @@ def to_definition(source: Any, dialect: str | None = None) -> Definition:
         )
     module, function = DIALECTS[name].split(":")
     parse = getattr(importlib.import_module(f"visionflow.dialects.{module}"), function)
+    if "base_dir" in inspect.signature(parse).parameters:  # dialects that read other files
+        return parse(document, base_dir=_folder_of(source))
     return parse(document)
+
+
+def _folder_of(source: Any) -> Path | None:
+    """The folder of a document given as a file path (its relative paths start there)."""
+    if isinstance(source, os.PathLike) or (
+        isinstance(source, str) and "\n" not in source and Path(source).suffix in SUFFIXES
+    ):
+        return Path(source).resolve().parent
+    return None
 
 
 __all__ = ["DIALECTS", "detect_dialect", "load_document", "to_definition"]

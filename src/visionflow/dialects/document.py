@@ -9,14 +9,14 @@ from typing import Any
 
 from visionflow.errors import DefinitionError
 
-_SUFFIXES = {".json", ".yaml", ".yml"}
+SUFFIXES = {".json", ".yaml", ".yml"}
 
 
 def load_document(source: Any) -> dict[str, Any]:
     if isinstance(source, dict):
         return source
     if isinstance(source, os.PathLike) or (
-        isinstance(source, str) and Path(source).suffix in _SUFFIXES and "\n" not in source
+        isinstance(source, str) and Path(source).suffix in SUFFIXES and "\n" not in source
     ):
         return _load_file(Path(source))
     if isinstance(source, str):

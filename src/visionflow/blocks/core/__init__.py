@@ -6,6 +6,7 @@ from visionflow.blocks.api import Block
 
 
 def load_blocks() -> list[type[Block]]:
+    from visionflow.blocks import deepomatic  # the Deepomatic dialect's steps
     from visionflow.blocks.core.collapse import DimensionCollapse
     from visionflow.blocks.core.consensus import ClassificationConsensus
     from visionflow.blocks.core.crops import AbsoluteStaticCrop, DynamicCrop, RelativeStaticCrop
@@ -30,6 +31,7 @@ def load_blocks() -> list[type[Block]]:
     from visionflow.blocks.core.visualization import DrawDetections
 
     return [
+        *deepomatic.load_blocks(),
         ContinueIf,
         FirstNonEmptyOrDefault,
         Expression,

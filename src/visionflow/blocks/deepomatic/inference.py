@@ -1,0 +1,150 @@
+"""Inference steps: a model run on regions, adding a concept to each or finding new regions.
+
+A classification model adds one Text concept to each input region (its best kept label
+whose score reaches ``threshold``; the region stays without it when none does). A detection
+model makes a new region per kept box, carrying a Text concept with the box's label. All
+regions of all images of a batch go to the model in one ``Model.predict`` call.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, field_validator
+
+from visionflow.blocks.api import Batch, BlockManifest
+from visionflow.blocks.deepomatic.base import Args, DeepomaticBlock, DeepomaticManifest
+from visionflow.blocks.deepomatic.regions import Concept, Region, flatten
+from visionflow.data.detections import class_names
+from visionflow.errors import ModelError, WorkflowError
+
+CLASSIFICATION = ("classification",)
+DETECTION = ("object_detection", "keypoints")
+
+
+class InferenceArgs(Args):
+    model_id: str = Field(description="a zoo id or a name declared under models:")
+    concept_name: str | None = Field(None, description="the concept written (default: step name)")
+    concepts: list[str] | None = Field(None, description="the labels to keep (default: all)")
+    threshold: float = Field(0.5, ge=0, le=1, description="the least score of a kept label")
+
+    @field_validator("model_id", mode="before")
+    @classmethod
+    def _id_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class Inference(DeepomaticBlock):
+    """Runs a model on the regions of its input (a concept per region, or new regions)."""
+
+    class Manifest(DeepomaticManifest):
+        type: Literal["deepomatic/inference@v1"]
+        args: InferenceArgs
+
+    deepomatic_type = "Inference"
+    Args = InferenceArgs
+    input_count: ClassVar[tuple[int, int | None]] = (1, 1)
+    accepts_batches = True
+    init_parameters = ["models"]
+
+    @classmethod
+    def produced_concept(cls, args: InferenceArgs, step_name: str) -> tuple[str, str]:
+        return (args.concept_name or step_name, "Text")
+
+    def setup(self, manifest: BlockManifest) -> None:
+        args = manifest.args
+        self.step = manifest.name
+        self.concept_name = args.concept_name or manifest.name
+        self.keep = set(args.concepts) if args.concepts else None
+        self.threshold = args.threshold
+        try:
+            self.model = self.models.get(args.model_id)
+        except WorkflowError as error:
+            raise type(error)(error.message, place="args 'model_id'", hint=error.hint) from None
+        task = self.model.spec.task
+        if task not in CLASSIFICATION + DETECTION:
+            raise ModelError(
+                f"model '{args.model_id}' is a {task} model; an Inference step runs "
+                "classification or detection models",
+                place="args 'model_id'",
+            )
+        self.detects = task in DETECTION
+
+    def run(self, inputs: Batch, **_: Any) -> list[dict[str, list[Region]]]:
+        per_image = [flatten(groups) for groups in inputs]
+        regions = [region for group in per_image for region in group]
+        options = {"confidence": self.threshold} if self.detects else {}
+        predictions = self.model.predict([r.crop() for r in regions], options) if regions else []
+        results = iter(predictions)
+        outputs = []
+        for group in per_image:
+            found = [(region, next(results)) for region in group]
+            made = self._detected(found) if self.detects else self._classified(found)
+            outputs.append({"regions": made})
+        return outputs
+
+    def _classified(self, found: list[tuple[Region, dict]]) -> list[Region]:
+        regions = []
+        for region, prediction in found:
+            kept = [
+                {"label": p["class"], "score": p["confidence"]}
+                for p in prediction["predictions"]
+                if (self.keep is None or p["class"] in self.keep)
+                and p["confidence"] >= self.threshold
+            ]
+            if kept:
+                best = kept[0]  # predictions come best first
+                region = region.with_concept(
+                    Concept(
+                        self.concept_name,
+                        "Text",
+                        best["label"],
+                        self.step,
+                        best["score"],
+                        tuple(kept),
+                    )
+                )
+            regions.append(region)
+        return regions
+
+    def _detected(self, found: list[tuple[Region, Any]]) -> list[Region]:
+        regions: list[Region] = []
+        for parent, detections in found:
+            x_offset, y_offset = (parent.box[0], parent.box[1]) if parent.box else (0.0, 0.0)
+            labels = class_names(detections)
+            for (x1, y1, x2, y2), score, label in zip(
+                detections.xyxy.tolist(), detections.confidence.tolist(), labels, strict=True
+            ):
+                if self.keep is not None and label not in self.keep:
+                    continue
+                concept = Concept(
+                    self.concept_name,
+                    "Text",
+                    label,
+                    self.step,
+                    score,
+                    ({"label": label, "score": score},),
+                )
+                regions.append(
+                    Region(
+                        parent.entry,
+                        f"{self.step}#{len(regions)}",
+                        parent.image,
+                        (x1 + x_offset, y1 + y_offset, x2 + x_offset, y2 + y_offset),
+                        created_by=self.step,
+                        parent_id=parent.region_id,
+                        concepts=(concept,),
+                    )
+                )
+        return regions
+
+
+class MultipleInference(Inference):
+    """The same inference on the regions of several inputs; their results in input order."""
+
+    class Manifest(DeepomaticManifest):
+        type: Literal["deepomatic/multiple_inference@v1"]
+        args: InferenceArgs
+
+    deepomatic_type = "MultipleInference"
+    input_count: ClassVar[tuple[int, int | None]] = (1, None)
