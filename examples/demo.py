@@ -97,13 +97,24 @@ def functional(workflow_class) -> None:
     print(f"  astronaut: {emotions.run({'in': bgr('astronaut')})[0]['out']}")
 
 
+def deepomatic(workflow_class) -> None:
+    workflow = workflow_class.compile(EXAMPLES / "deepomatic_faces.yaml")
+    print("== deepomatic_faces.yaml (Deepomatic-style dialect): faces -> emotion -> router")
+    for name in ("astronaut", "chelsea"):
+        result = workflow.run(image=bgr(name))[0]
+        regions = result["FlowContainer"]["entries"][0]["regions"]
+        print(f"  {name}: happy customer = {result['happy customer']['value']}, "
+              f"faces = {result['face count']['value']}, {len(regions)} region(s) in the "
+              "FlowContainer")
+
+
 def main() -> int:
     sys.path.insert(0, str(EXAMPLES))
     os.environ.setdefault("VISIONFLOW_PLUGINS", "brightness_plugin")
     from visionflow import Workflow
 
     OUTPUT.mkdir(exist_ok=True)
-    for example in (first_workflow, ocr, faces, pose, ensemble, functional):
+    for example in (first_workflow, ocr, faces, pose, ensemble, functional, deepomatic):
         example(Workflow)
         print()
     print("From the command line, e.g.:")

@@ -75,6 +75,8 @@ def test_demo_runs_every_example_with_no_network_at_all():
     assert "consensus: happy" in output
     assert "astronaut: 1 pose(s) of 33 landmarks" in output  # the functional dialect
     assert "astronaut: ['happy']" in output
+    assert "astronaut: happy customer = True, faces = 1" in output  # the Deepomatic dialect
+    assert "chelsea: happy customer = False, faces = 0" in output
     assert all(
         (EXAMPLES.parent / "demo-output" / name).is_file()
         for name in ("ocr_page.png", "face_emotion.png", "person_pose.png", "emotion_ensemble.png")
