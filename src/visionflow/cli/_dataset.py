@@ -1,0 +1,60 @@
+"""``visionflow run-dataset``: a workflow over every image of a folder, resumable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from visionflow.cli._printing import print_error, reported
+
+
+def run_dataset(
+    workflow: Annotated[Path, typer.Argument(help="The workflow document.")],
+    input_dir: Annotated[
+        Path, typer.Option("--input", "-i", help="The folder of images (searched recursively).")
+    ],
+    output_dir: Annotated[
+        Path, typer.Option("--output", "-o", help="Where predictions, COCO and run.json go.")
+    ],
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Finish a stopped run: skip the images done.")
+    ] = False,
+    image_input: Annotated[
+        str | None, typer.Option(help="The image input to fill, if the workflow has several.")
+    ] = None,
+    strict_lineage: Annotated[
+        bool, typer.Option(help="Fail when lineage cannot be recorded (default: warn).")
+    ] = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+) -> None:
+    """Run a workflow on each image of a folder: a JSON file per image, COCO for detections.
+
+    The run is recorded in the lineage store (VISIONFLOW_LINEAGE_URL or VISIONFLOW_HOME) as a
+    task with its inputs (dataset version, workflow, model weights) and outputs.
+    Ctrl-C stops it cleanly (exit code 130); --resume continues where it stopped.
+    """
+    from visionflow.datasets.runner import DatasetRunInterrupted, run_dataset
+    from visionflow.lineage.api import Lineage
+
+    lineage = Lineage(strict=True) if strict_lineage else Lineage()
+    with reported():
+        try:
+            summary = run_dataset(
+                workflow,
+                input_dir,
+                output_dir,
+                resume=resume,
+                image_input=image_input,
+                lineage=lineage,
+                progress=not no_progress,
+            )
+        except DatasetRunInterrupted as stopped:
+            print_error(stopped)
+            raise typer.Exit(130) from None  # the shell's code for a stop by Ctrl-C
+    task = f", lineage task {summary.task_id}" if summary.task_id is not None else ""
+    typer.echo(
+        f"{summary.total} images: {summary.ran} run, {summary.skipped} skipped (done before)"
+        f"{task}; predictions in {summary.output}"
+    )

@@ -1,0 +1,201 @@
+"""``run_dataset``: a workflow over every image of a folder, resumable after a stop.
+
+    output/run.json                  the run: workflow hash, input, images, lineage task
+    output/predictions/<image>.json  one per image, written atomically (all or nothing)
+    output/images/...                image outputs as JPEG files
+    output/coco.json                 detections in COCO format (coco-<output>.json if several)
+
+A run stopped half way (Ctrl-C, a killed process) is continued with ``resume=True``: an
+image whose predictions file exists is finished and skipped; the others run; the COCO file
+is rebuilt from the per-image files at the end, so no image is lost or counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from visionflow.datasets.coco import coco_detections
+from visionflow.datasets.files import (
+    image_files,
+    images_to_files,
+    remove_partial_files,
+    write_json,
+)
+from visionflow.datasets.recording import record_inputs, record_outputs
+from visionflow.errors import WorkflowError
+
+DETECTIONS = "object_detection_prediction"
+
+
+class DatasetRunError(WorkflowError):
+    code = "dataset_run_error"
+
+
+class DatasetRunInterrupted(DatasetRunError):
+    code = "dataset_run_interrupted"
+
+
+@dataclass
+class RunSummary:
+    output: Path
+    total: int
+    ran: int
+    skipped: int
+    task_id: int | None
+    coco: list[Path] = field(default_factory=list)
+
+
+def run_dataset(
+    workflow_file,
+    images,
+    output,
+    *,
+    resume: bool = False,
+    image_input: str | None = None,
+    lineage=None,
+    progress: bool = True,
+    dialect: str | None = None,
+) -> RunSummary:
+    """Run ``workflow_file`` on each image under ``images``; write predictions to ``output``."""
+    import cv2
+
+    from visionflow import Workflow, serialize
+    from visionflow.compiler import definition_hash
+    from visionflow.lineage.api import Lineage
+
+    lineage = lineage or Lineage()
+    workflow_file, images, output = Path(workflow_file), Path(images), Path(output)
+    if not images.is_dir():
+        raise DatasetRunError(f"'{images}' is not a folder of images", place="--input")
+    workflow = Workflow.compile(workflow_file, dialect=dialect)
+    input_name = _image_input(workflow, image_input)
+    names = image_files(images)
+    run = {
+        "workflow": str(workflow_file.resolve()),
+        "input": str(images.resolve()),
+        "definition_hash": definition_hash(workflow.plan.definition),
+    }
+    run["task_id"] = _start(lineage, output, run, resume, workflow_file.stem)
+    write_json(output / "run.json", {**run, "images": len(names), "status": "running"})
+    if not resume:
+        record_inputs(lineage, run["task_id"], workflow, workflow_file, images)
+    remove_partial_files(output)
+    done = [name for name in names if _prediction_path(output, name).is_file()]
+    todo = [name for name in names if name not in set(done)]
+    try:
+        with _ProgressBar(progress, len(names), len(done)) as advance:
+            for name in todo:
+                pixels = cv2.imread(str(images / name), cv2.IMREAD_COLOR)
+                if pixels is None:
+                    raise DatasetRunError(f"cannot read image '{name}'", place=str(images))
+                result = serialize(workflow.run({input_name: pixels})[0])
+                record = {
+                    "image": name,
+                    "width": pixels.shape[1],
+                    "height": pixels.shape[0],
+                    "outputs": images_to_files(result, output, name),
+                }
+                write_json(_prediction_path(output, name), record)  # last: marks it done
+                advance()
+    except KeyboardInterrupt:
+        finished = sum(_prediction_path(output, name).is_file() for name in names)
+        write_json(output / "run.json", {**run, "images": len(names), "status": "interrupted"})
+        if run["task_id"]:
+            lineage.finish_task(run["task_id"], "interrupted")
+        raise DatasetRunInterrupted(
+            f"stopped after {finished} of {len(names)} images",
+            place=str(output),
+            hint="run the same command with --resume to finish the others",
+        ) from None
+    coco = _write_coco(workflow, output, names)
+    record_outputs(lineage, run["task_id"], output, coco, len(names))
+    if run["task_id"]:
+        lineage.finish_task(run["task_id"], "finished")
+    write_json(output / "run.json", {**run, "images": len(names), "status": "finished"})
+    return RunSummary(output, len(names), len(todo), len(done), run["task_id"], coco)
+
+
+def _image_input(workflow, wanted: str | None) -> str:
+    images = [
+        n for n, i in workflow.inputs.items() if "image" in i["kinds"] and i["dimensionality"]
+    ]
+    if wanted is not None and wanted in images:
+        return wanted
+    if wanted is None and len(images) == 1:
+        return images[0]
+    raise DatasetRunError(
+        f"the workflow's image inputs are {images or 'none'}; "
+        + ("choose one" if wanted is None else f"'{wanted}' is not one of them"),
+        place="--image-input",
+        hint="a dataset run gives each image to one image input",
+    )
+
+
+def _start(lineage, output: Path, run: dict[str, Any], resume: bool, name: str) -> int | None:
+    manifest = output / "run.json"
+    if not resume:
+        if manifest.exists():
+            raise DatasetRunError(
+                "the output folder holds a run already",
+                place=str(output),
+                hint="pass --resume to finish it, or choose a new output folder",
+            )
+        return lineage.start_task(f"run-dataset {name}", meta={k: run[k] for k in run})
+    if not manifest.is_file():
+        raise DatasetRunError(
+            "there is no run to resume here", place=str(output), hint="run once without --resume"
+        )
+    before = json.loads(manifest.read_text(encoding="utf-8"))
+    for key in ("input", "definition_hash"):
+        if before[key] != run[key]:
+            raise DatasetRunError(
+                f"the run to resume had another {key.replace('_', ' ')}: {before[key]}",
+                place=str(output),
+                hint="resume with the same workflow and input folder",
+            )
+    if before["task_id"] is not None:
+        lineage.resume_task(before["task_id"])
+    return before["task_id"]
+
+
+def _prediction_path(output: Path, name: str) -> Path:
+    return output / "predictions" / f"{name}.json"
+
+
+def _write_coco(workflow, output: Path, names: list[str]) -> list[Path]:
+    detections = [n for n, o in workflow.outputs.items() if DETECTIONS in o["kinds"]]
+    if not detections:
+        return []
+    records = [json.loads(_prediction_path(output, n).read_text("utf-8")) for n in names]
+    written = []
+    for name in detections:
+        path = output / ("coco.json" if len(detections) == 1 else f"coco-{name}.json")
+        write_json(path, coco_detections(records, name))
+        written.append(path)
+    return written
+
+
+class _ProgressBar:
+    """A rich progress bar on stderr (or nothing); entering gives the advance function."""
+
+    def __init__(self, shown: bool, total: int, done: int):
+        self.progress = None
+        if shown:
+            from rich.console import Console
+            from rich.progress import Progress
+
+            self.progress = Progress(console=Console(stderr=True))
+            self.task = self.progress.add_task("images", total=total, completed=done)
+
+    def __enter__(self):
+        if self.progress is None:
+            return lambda: None
+        self.progress.start()
+        return lambda: self.progress.advance(self.task)
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            self.progress.stop()

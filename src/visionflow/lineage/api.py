@@ -1,0 +1,349 @@
+"""Recording lineage: tasks and the cards they read (inputs) and wrote (outputs).
+
+    lineage = Lineage()
+    with lineage.task("train detector") as task_id:
+        lineage.add_input_project("data/cars", version_num=3)
+        lineage.add_output_file("runs/best.onnx", model_weight=True)
+
+``task_id`` defaults to the current task (the innermost ``task()`` or ``start_task()``).
+Mistakes in the arguments raise at once; a failure of the store itself is logged and the
+work goes on, unless the lineage is strict (``strict=True`` or VISIONFLOW_LINEAGE_STRICT=1).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from visionflow.lineage.cards import CardSettings, card_settings
+from visionflow.lineage.errors import (
+    DataLineageError,
+    NoCurrentTaskError,
+    NotFoundError,
+    StoreError,
+)
+from visionflow.lineage.records import (
+    check_version_arguments,
+    data_node,
+    flushed_id,
+    identity,
+    link_row,
+    resumed,
+    task_node,
+    version_row,
+)
+from visionflow.lineage.schema import Node, utc_now
+from visionflow.lineage.store import Store, default_store
+
+log = logging.getLogger("visionflow.lineage")
+STRICT_VARIABLE = "VISIONFLOW_LINEAGE_STRICT"
+Card = CardSettings | dict[str, Any] | None
+T = TypeVar("T")
+
+# A context variable for concurrent tasks; the global fallback lets a step running on one
+# of the engine's pool threads (which do not inherit context) still find its task.
+_current: ContextVar[int | None] = ContextVar("visionflow_lineage_task", default=None)
+_last_started: dict[str, int | None] = {"task": None}
+_last_lock = threading.Lock()
+
+
+def current_task() -> int | None:
+    return _current.get() or _last_started["task"]
+
+
+class Lineage:
+    """The lineage API over a store (by default the one the environment names)."""
+
+    def __init__(self, store: Store | None = None, *, strict: bool | None = None):
+        self._store = store
+        env_strict = os.environ.get(STRICT_VARIABLE, "").lower() in ("1", "true", "yes")
+        self.strict = env_strict if strict is None else strict
+
+    @property
+    def store(self) -> Store:
+        return self._store or default_store()
+
+    # --- tasks ---------------------------------------------------------------------------
+
+    def start_task(self, name: str, *, meta: dict | None = None, card: Card = None) -> int | None:
+        """Record a running task and make it the current one; its id (None if not recorded)."""
+        settings = card_settings(card, "task card")
+        task = Node(
+            kind="task",
+            key=uuid.uuid4().hex,
+            name=name,
+            status="running",
+            card=settings,
+            meta=dict(meta or {}),
+        )
+        task_id = self._recorded(f"start task '{name}'", lambda s: flushed_id(s, task))
+        if task_id is not None:
+            _current.set(task_id)
+            with _last_lock:
+                _last_started["task"] = task_id
+        return task_id
+
+    def finish_task(self, task_id: int | None = None, status: str = "finished") -> None:
+        """Mark a task finished (or ``failed``, ``interrupted``, ...) and no longer current."""
+        task_id = task_id or self._task(None)
+
+        def write(session: Session) -> None:
+            task = task_node(session, task_id)
+            task.status, task.finished_at = status, utc_now()
+
+        self._recorded(f"finish task {task_id}", write)
+        if _current.get() == task_id:
+            _current.set(None)
+        with _last_lock:
+            if _last_started["task"] == task_id:
+                _last_started["task"] = None
+
+    def resume_task(self, task_id: int) -> None:
+        """Make a recorded task current and running again (a resumed run)."""
+        self._recorded(f"resume task {task_id}", lambda s: resumed(s, task_id))
+        _current.set(task_id)
+        with _last_lock:
+            _last_started["task"] = task_id
+
+    @contextmanager
+    def task(self, name: str, *, meta: dict | None = None, card: Card = None) -> Iterator[int]:
+        """A task around a block of work: ``finished``, or ``failed`` if the block raises."""
+        task_id = self.start_task(name, meta=meta, card=card)
+        try:
+            yield task_id
+        except BaseException:
+            self.finish_task(task_id, "failed")
+            raise
+        self.finish_task(task_id, "finished")
+
+    # --- inputs and outputs ----------------------------------------------------------------
+
+    def add_input_project(
+        self,
+        project,
+        version_id=None,
+        version_num=None,
+        task_id=None,
+        meta=None,
+        card: Card = None,
+        task_card: Card = None,
+    ) -> int | None:
+        return self._add(
+            "input", "project", project, version_id, version_num, task_id, meta, card, task_card
+        )
+
+    def add_output_project(
+        self,
+        project,
+        version_id=None,
+        version_num=None,
+        task_id=None,
+        meta=None,
+        card: Card = None,
+        task_card: Card = None,
+    ) -> int | None:
+        return self._add(
+            "output", "project", project, version_id, version_num, task_id, meta, card, task_card
+        )
+
+    def add_input_dataset(
+        self,
+        dataset,
+        version_id=None,
+        version_num=None,  # refused with a clear error: numbers count project versions
+        task_id=None,
+        meta=None,
+        card: Card = None,
+        task_card: Card = None,
+    ) -> int | None:
+        return self._add(
+            "input", "dataset", dataset, version_id, version_num, task_id, meta, card, task_card
+        )
+
+    def add_output_dataset(
+        self,
+        dataset,
+        version_id=None,
+        version_num=None,  # refused with a clear error: numbers count project versions
+        task_id=None,
+        meta=None,
+        card: Card = None,
+        task_card: Card = None,
+    ) -> int | None:
+        return self._add(
+            "output", "dataset", dataset, version_id, version_num, task_id, meta, card, task_card
+        )
+
+    def add_input_file(
+        self,
+        file,
+        model_weight=False,
+        task_id=None,
+        meta=None,
+        card: Card = None,
+        task_card: Card = None,
+    ) -> int | None:
+        return self._add(
+            "input",
+            "file",
+            file,
+            None,
+            None,
+            task_id,
+            meta,
+            card,
+            task_card,
+            model_weight=model_weight,
+        )
+
+    def add_output_file(
+        self,
+        file,
+        model_weight=False,
+        task_id=None,
+        meta=None,
+        card: Card = None,
+        task_card: Card = None,
+    ) -> int | None:
+        return self._add(
+            "output",
+            "file",
+            file,
+            None,
+            None,
+            task_id,
+            meta,
+            card,
+            task_card,
+            model_weight=model_weight,
+        )
+
+    def add_input_folder(
+        self, folder, task_id=None, meta=None, card: Card = None, task_card: Card = None
+    ) -> int | None:
+        return self._add("input", "folder", folder, None, None, task_id, meta, card, task_card)
+
+    def add_output_folder(
+        self, folder, task_id=None, meta=None, card: Card = None, task_card: Card = None
+    ) -> int | None:
+        return self._add("output", "folder", folder, None, None, task_id, meta, card, task_card)
+
+    def add_input_task(
+        self, input_task_id: int, task_id=None, meta=None, card: Card = None, task_card: Card = None
+    ) -> int | None:
+        return self._add("input", "task", input_task_id, None, None, task_id, meta, card, task_card)
+
+    def add_output_task(
+        self,
+        output_task_id: int,
+        task_id=None,
+        meta=None,
+        card: Card = None,
+        task_card: Card = None,
+    ) -> int | None:
+        return self._add(
+            "output", "task", output_task_id, None, None, task_id, meta, card, task_card
+        )
+
+    def add_input_labeling_job(
+        self, job, task_id=None, meta=None, card: Card = None, task_card: Card = None
+    ) -> int | None:
+        return self._add("input", "labeling_job", job, None, None, task_id, meta, card, task_card)
+
+    def add_output_labeling_job(
+        self, job, task_id=None, meta=None, card: Card = None, task_card: Card = None
+    ) -> int | None:
+        return self._add("output", "labeling_job", job, None, None, task_id, meta, card, task_card)
+
+    def add_output_app(
+        self, app_session, task_id=None, meta=None, card: Card = None, task_card: Card = None
+    ) -> int | None:
+        return self._add(
+            "output", "app_session", app_session, None, None, task_id, meta, card, task_card
+        )
+
+    # --- the one write behind every add_* ----------------------------------------------------
+
+    def _add(
+        self,
+        direction: str,
+        kind: str,
+        thing: Any,
+        version_id: int | None,
+        version_num: int | None,
+        task_id: int | None,
+        meta: dict | None,
+        card: Card,
+        task_card: Card,
+        model_weight: bool = False,
+    ) -> int | None:
+        call = f"add_{direction}_{'app' if kind == 'app_session' else kind}"
+        check_version_arguments(call, kind, version_id, version_num)
+        relation = card_settings(card, f"{call}: card")
+        main = card_settings(task_card, f"{call}: task_card")
+        if meta is not None and not isinstance(meta, dict):
+            raise DataLineageError(f"meta must be a dict, found {type(meta).__name__}", place=call)
+        task_id = self._task(task_id, call)
+        key, name = identity(kind, thing)
+
+        def write(session: Session) -> int:
+            task = task_node(session, task_id)
+            if main:
+                task.card = {**task.card, **main}
+            if kind == "task":
+                node = task_node(session, int(key))
+            else:
+                node = data_node(session, kind, key, name)
+                node.model_weight = node.model_weight or model_weight
+            version = version_row(session, call, kind, key, version_id, version_num)
+            return link_row(session, task.id, node.id, direction, version, relation, meta or {})
+
+        return self._recorded(call, write)
+
+    def snapshot(self, project, title: str | None = None) -> int | None:
+        """A version of the project folder (reused if unchanged); None if the store failed."""
+        from visionflow.lineage import versions
+
+        what = f"create a version of '{project}'"
+        return self._guarded(what, lambda: versions.create(project, title, store=self.store).id)
+
+    def _task(self, task_id: int | None, place: str = "lineage") -> int:
+        task_id = task_id if task_id is not None else current_task()
+        if task_id is None:
+            raise NoCurrentTaskError(
+                "no task is running and no task_id was given",
+                place=place,
+                hint="wrap the work in `with lineage.task(name):` or pass task_id=",
+            )
+        return task_id
+
+    def _recorded(self, what: str, write: Callable[[Session], T]) -> T | None:
+        """Run ``write`` in one transaction; a store failure is logged unless strict."""
+
+        def in_transaction() -> T:
+            with self.store.transaction() as session:
+                return write(session)
+
+        return self._guarded(what, in_transaction)
+
+    def _guarded(self, what: str, action: Callable[[], T]) -> T | None:
+        try:
+            return action()
+        except NotFoundError:
+            raise
+        except (SQLAlchemyError, OSError, StoreError) as error:
+            if self.strict:
+                if isinstance(error, StoreError):
+                    raise
+                raise StoreError(f"could not {what}: {error}", place="lineage") from error
+            log.warning("lineage: could not %s (the work goes on): %s", what, error)
+            return None

@@ -1,0 +1,117 @@
+"""The rows behind one lineage call: a card found or made, its version, one link."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from visionflow.lineage.errors import DataLineageError, NotFoundError
+from visionflow.lineage.schema import Link, Node, Version
+
+
+def check_version_arguments(call: str, kind: str, version_id, version_num) -> None:
+    if version_id is not None and version_num is not None:
+        raise DataLineageError(
+            "give version_id or version_num, not both",
+            place=call,
+            hint="version_num counts a project's versions (1, 2, ...); version_id is global",
+        )
+    if version_num is not None and kind != "project":
+        raise DataLineageError(f"version_num is only for projects, not a {kind}", place=call)
+
+
+def identity(kind: str, thing: Any) -> tuple[str, str]:
+    """The key (an absolute path for things on disk, else the text given) and shown name."""
+    if kind == "task":
+        return str(int(thing)), f"task {thing}"
+    text = str(thing)
+    if not text:
+        raise DataLineageError(f"the {kind} must be named", place=f"lineage {kind}")
+    if kind in ("project", "dataset", "file", "folder"):
+        path = Path(text).expanduser().resolve()  # the same path however it was written
+        return str(path), path.name or str(path)
+    return text, text
+
+
+def flushed_id(session: Session, node: Node) -> int:
+    session.add(node)
+    session.flush()
+    return node.id
+
+
+def task_node(session: Session, task_id: int) -> Node:
+    task = session.get(Node, task_id)
+    if task is None or task.kind != "task":
+        raise NotFoundError(f"no task {task_id} in the lineage store", place="lineage")
+    return task
+
+
+def resumed(session: Session, task_id: int) -> None:
+    task = task_node(session, task_id)
+    task.status, task.finished_at = "running", None
+
+
+def data_node(session: Session, kind: str, key: str, name: str) -> Node:
+    node = session.scalars(sa.select(Node).where(Node.kind == kind, Node.key == key)).first()
+    if node is None:
+        node = Node(kind=kind, key=key, name=name, card={}, meta={}, model_weight=False)
+        session.add(node)
+        session.flush()
+    return node
+
+
+def version_row(session: Session, call, kind, key, version_id, version_num) -> Version | None:
+    if version_id is None and version_num is None:
+        return None
+    if kind not in ("project", "dataset"):
+        raise DataLineageError(f"a {kind} has no versions", place=call)
+    if version_num is not None:
+        query = sa.select(Version).where(Version.project == key, Version.num == version_num)
+        found = session.scalars(query).first()
+    else:
+        found = session.get(Version, version_id)
+    if found is None or found.project != key:
+        which = f"version_num {version_num}" if version_num is not None else f"id {version_id}"
+        raise NotFoundError(
+            f"{kind} '{key}' has no version with {which}",
+            place=call,
+            hint="visionflow.lineage.versions.get_list(project) lists its versions",
+        )
+    return found
+
+
+def link_row(
+    session: Session,
+    task_id: int,
+    node_id: int,
+    direction: str,
+    version: Version | None,
+    card: dict,
+    meta: dict,
+) -> int:
+    # One link per (task, card, direction, version): recording twice (a resumed run) updates.
+    version_id = version.id if version is not None else None
+    query = sa.select(Link).where(
+        Link.task_id == task_id,
+        Link.node_id == node_id,
+        Link.direction == direction,
+        Link.version_id.is_(None) if version_id is None else Link.version_id == version_id,
+    )
+    link = session.scalars(query).first()
+    if link is None:
+        link = Link(
+            task_id=task_id,
+            node_id=node_id,
+            direction=direction,
+            version_id=version_id,
+            card=card,
+            meta=meta,
+        )
+        session.add(link)
+    else:
+        link.card, link.meta = {**link.card, **card}, {**link.meta, **meta}
+    session.flush()
+    return link.id

@@ -1,0 +1,153 @@
+"""``visionflow lineage list`` in the terminal and ``lineage show``: an HTML page with the
+graph of cards, opened in real headless Chromium (a screenshot, the nodes and links)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+pytest.importorskip("sqlalchemy")
+
+from visionflow.cli import app
+from visionflow.lineage import versions
+from visionflow.lineage.api import Lineage
+from visionflow.lineage.page import layout
+from visionflow.lineage.store import Store
+
+runner = CliRunner(env={"COLUMNS": "200"})
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+]
+
+
+@pytest.fixture
+def recorded(tmp_path, monkeypatch) -> dict[str, int]:
+    """Two tasks: 'label' writes a project version that 'train' reads, with custom cards."""
+    monkeypatch.delenv("VISIONFLOW_LINEAGE_URL", raising=False)
+    monkeypatch.setenv("VISIONFLOW_HOME", str(tmp_path / "home"))
+    store = Store()
+    lineage = Lineage(store, strict=True)
+    project = tmp_path / "cars"
+    project.mkdir()
+    (project / "labels.json").write_text("[]")
+    version = versions.create(project, store=store)
+    with lineage.task("label", card={"title": "Labelling", "url": "/jobs/4"}) as label:
+        lineage.add_input_labeling_job("job-4")
+        lineage.add_output_project(
+            project,
+            version_id=version.id,
+            card={
+                "title": "Cars",
+                "icon": "star",
+                "icon_bg_color": "#dc2626",
+                "url": "/projects/cars",
+                "url_title": "open project",
+            },
+        )
+    with lineage.task("train") as train:
+        lineage.add_input_project(project, version_num=1)
+        lineage.add_output_file(tmp_path / "best.onnx", model_weight=True)
+    store.close()
+    return {"label": label, "train": train}
+
+
+def test_lineage_list_shows_the_tasks(recorded):
+    result = runner.invoke(app, ["lineage", "list"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if re.match(r"│ \d", line)]
+    assert [line.split("│")[2].strip() for line in lines] == ["label", "train"]
+    listed = json.loads(runner.invoke(app, ["lineage", "list", "--json"]).output)
+    assert [(t["id"], t["name"], t["status"], t["inputs"], t["outputs"]) for t in listed] == [
+        (recorded["label"], "label", "finished", 1, 1),
+        (recorded["train"], "train", "finished", 1, 1),
+    ]
+
+
+def test_layers_put_each_card_after_the_cards_it_comes_from():
+    graph = {
+        "nodes": [{"id": i} for i in ("job", "label", "cars", "train", "best")],
+        "links": [
+            {"source": s, "target": t}
+            for s, t in [("job", "label"), ("label", "cars"), ("cars", "train"), ("train", "best")]
+        ],
+    }
+    assert layout(graph) == {
+        "job": (0, 0),
+        "label": (1, 0),
+        "cars": (2, 0),
+        "train": (3, 0),
+        "best": (4, 0),
+    }
+
+
+def test_show_writes_a_self_contained_page_with_the_custom_cards(recorded, tmp_path):
+    page = tmp_path / "lineage.html"
+    result = runner.invoke(app, ["lineage", "show", "--output", str(page)])
+    assert result.output == f"wrote 5 cards and 4 links to {page}\n"
+    html = page.read_text()
+    assert not re.search(r"(src|href)=\"(https?:)?//", html)  # nothing fetched from outside
+    assert "<script" not in html
+    assert 'href="/projects/cars"' in html and ">open project<" in html
+    assert 'fill="#dc2626"' in html and ">Cars<" in html and ">Labelling<" in html
+
+
+def test_show_one_task_keeps_its_cards_and_the_tasks_linked_to_them(recorded, tmp_path):
+    page = tmp_path / "train.html"
+    result = runner.invoke(
+        app, ["lineage", "show", "--task", str(recorded["train"]), "-o", str(page)]
+    )
+    # train, its project and weights, and 'label' which wrote that project version
+    assert result.output == f"wrote 5 cards and 4 links to {page}\n"
+    missing = runner.invoke(app, ["lineage", "show", "--task", "99", "-o", str(page)])
+    assert missing.exit_code == 1 and "no task 99 in the lineage store" in missing.output
+
+
+@pytest.mark.skipif(
+    shutil.which("chromium") is None,
+    reason="chromium is not installed (make test installs it as root with apt)",
+)
+def test_the_page_renders_in_headless_chromium(recorded, tmp_path):
+    page = tmp_path / "lineage.html"
+    runner.invoke(app, ["lineage", "show", "--output", str(page)])
+    shot = tmp_path / "lineage.png"
+    subprocess.run(
+        [
+            "chromium",
+            *CHROMIUM_FLAGS,
+            "--window-size=1400,500",
+            f"--screenshot={shot}",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pixels = cv2.imread(str(shot))
+    assert pixels.shape == (500, 1400, 3)
+    colours = np.unique(pixels.reshape(-1, 3), axis=0)
+    assert len(colours) > 20  # text, cards, icons, curves: not a blank page
+    assert ((pixels == (0x26, 0x26, 0xDC)).all(axis=2)).sum() > 300  # the red icon of 'Cars'
+    dom = subprocess.run(
+        ["chromium", *CHROMIUM_FLAGS, "--dump-dom", page.as_uri()],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    cards = re.findall(r'<g class="card" data-id="([^"]+)" data-kind="([^"]+)"', dom)
+    assert sorted(kind for _, kind in cards) == ["file", "labeling_job", "project", "task", "task"]
+    links = re.findall(r'data-source="([^"]+)" data-target="([^"]+)"', dom)
+    ids = {card for card, _ in cards}
+    assert len(links) == 4 and all(s in ids and t in ids for s, t in links)
