@@ -166,6 +166,30 @@ def test_a_second_run_into_the_same_folder_needs_resume(images, home, tmp_path):
     assert resumed.output.startswith("4 images: 0 run, 4 skipped (done before), lineage task 1;")
 
 
+def test_an_unreadable_image_fails_alone_and_a_resume_retries_it(images, home, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("astronaut", "chelsea"):
+        (folder / f"{name}.png").write_bytes((images / f"{name}.png").read_bytes())
+    (folder / "broken.png").write_bytes(b"not a png at all")
+    args = ["run-dataset", str(EXAMPLES / "face_emotion.yaml"), "--input", str(folder)]
+    args += ["--output", str(tmp_path / "out"), "--no-progress"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert "3 images: 2 run, 0 skipped (done before), 1 failed" in result.output
+    assert "failed: broken.png:" in result.output and "cannot read image" in result.output
+    assert predictions(tmp_path / "out") == ["astronaut.png.json", "chelsea.png.json"]
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["status"] == "finished with failures" and list(run["failed"]) == ["broken.png"]
+    coco = json.loads((tmp_path / "out" / "coco.json").read_text())
+    assert [image["file_name"] for image in coco["images"]] == ["astronaut.png", "chelsea.png"]
+    cv2.imwrite(str(folder / "broken.png"), data.coffee()[:, :, ::-1])  # repaired
+    resumed = runner.invoke(app, [*args, "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert resumed.output.startswith("3 images: 1 run, 2 skipped (done before),")
+    assert len(predictions(tmp_path / "out")) == 3
+
+
 def test_a_store_failure_does_not_stop_the_run(images, tmp_path, monkeypatch):
     pytest.importorskip("psycopg")
     import socket

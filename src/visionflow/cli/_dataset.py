@@ -33,7 +33,8 @@ def run_dataset(
 
     The run is recorded in the lineage store (VISIONFLOW_LINEAGE_URL or VISIONFLOW_HOME) as a
     task with its inputs (dataset version, workflow, model weights) and outputs.
-    Ctrl-C stops it cleanly (exit code 130); --resume continues where it stopped.
+    Ctrl-C stops it cleanly (exit code 130); --resume continues where it stopped. An image
+    that cannot be read or whose run fails is listed and skipped (exit code 1); the others go on.
     """
     from visionflow.datasets.runner import DatasetRunInterrupted, run_dataset
     from visionflow.lineage.api import Lineage
@@ -54,7 +55,13 @@ def run_dataset(
             print_error(stopped)
             raise typer.Exit(130) from None  # the shell's code for a stop by Ctrl-C
     task = f", lineage task {summary.task_id}" if summary.task_id is not None else ""
+    failed = f", {len(summary.failed)} failed" if summary.failed else ""
     typer.echo(
         f"{summary.total} images: {summary.ran} run, {summary.skipped} skipped (done before)"
-        f"{task}; predictions in {summary.output}"
+        f"{failed}{task}; predictions in {summary.output}"
     )
+    if summary.failed:
+        for name, reason in summary.failed.items():
+            typer.echo(f"  failed: {name}: {reason}", err=True)
+        typer.echo("  fix or remove them, then run again with --resume", err=True)
+        raise typer.Exit(1)

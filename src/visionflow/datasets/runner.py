@@ -8,6 +8,8 @@
 A run stopped half way (Ctrl-C, a killed process) is continued with ``resume=True``: an
 image whose predictions file exists is finished and skipped; the others run; the COCO file
 is rebuilt from the per-image files at the end, so no image is lost or counted twice.
+An image that cannot be read, or whose run fails, fails alone: it is listed in
+``run.json`` and the summary with the reason, the others go on, and a resume retries it.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class RunSummary:
     skipped: int
     task_id: int | None
     coco: list[Path] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    """Images that could not be read or whose run failed -> why (retried by a resume)."""
 
 
 def run_dataset(
@@ -60,9 +64,7 @@ def run_dataset(
     dialect: str | None = None,
 ) -> RunSummary:
     """Run ``workflow_file`` on each image under ``images``; write predictions to ``output``."""
-    import cv2
-
-    from visionflow import Workflow, serialize
+    from visionflow import Workflow
     from visionflow.compiler import definition_hash
     from visionflow.lineage.api import Lineage
 
@@ -85,20 +87,16 @@ def run_dataset(
     remove_partial_files(output)
     done = [name for name in names if _prediction_path(output, name).is_file()]
     todo = [name for name in names if name not in set(done)]
+    failed: dict[str, str] = {}
     try:
         with _ProgressBar(progress, len(names), len(done)) as advance:
             for name in todo:
-                pixels = cv2.imread(str(images / name), cv2.IMREAD_COLOR)
-                if pixels is None:
-                    raise DatasetRunError(f"cannot read image '{name}'", place=str(images))
-                result = serialize(workflow.run({input_name: pixels})[0])
-                record = {
-                    "image": name,
-                    "width": pixels.shape[1],
-                    "height": pixels.shape[0],
-                    "outputs": images_to_files(result, output, name),
-                }
-                write_json(_prediction_path(output, name), record)  # last: marks it done
+                try:
+                    record = _predict(workflow, input_name, images, output, name)
+                except WorkflowError as error:  # this image fails, with its name; others go on
+                    failed[name] = str(error)
+                else:
+                    write_json(_prediction_path(output, name), record)  # last: marks it done
                 advance()
     except KeyboardInterrupt:
         finished = sum(_prediction_path(output, name).is_file() for name in names)
@@ -110,12 +108,36 @@ def run_dataset(
             place=str(output),
             hint="run the same command with --resume to finish the others",
         ) from None
-    coco = _write_coco(workflow, output, names)
-    record_outputs(lineage, run["task_id"], output, coco, len(names))
+    finished = [name for name in names if name not in failed]
+    coco = _write_coco(workflow, output, finished)
+    record_outputs(lineage, run["task_id"], output, coco, len(finished))
+    status = "finished" if not failed else "finished with failures"
     if run["task_id"]:
-        lineage.finish_task(run["task_id"], "finished")
-    write_json(output / "run.json", {**run, "images": len(names), "status": "finished"})
-    return RunSummary(output, len(names), len(todo), len(done), run["task_id"], coco)
+        lineage.finish_task(run["task_id"], status)
+    write_json(
+        output / "run.json",
+        {**run, "images": len(names), "status": status, "failed": failed},
+    )
+    ran = len(todo) - len(failed)
+    return RunSummary(output, len(names), ran, len(done), run["task_id"], coco, failed)
+
+
+def _predict(workflow, input_name: str, images: Path, output: Path, name: str) -> dict:
+    """The predictions record of one image (its image outputs written as files)."""
+    import cv2
+
+    from visionflow import serialize
+
+    pixels = cv2.imread(str(images / name), cv2.IMREAD_COLOR)
+    if pixels is None:
+        raise DatasetRunError(f"cannot read image '{name}'", place=str(images / name))
+    result = serialize(workflow.run({input_name: pixels})[0])
+    return {
+        "image": name,
+        "width": pixels.shape[1],
+        "height": pixels.shape[0],
+        "outputs": images_to_files(result, output, name),
+    }
 
 
 def _image_input(workflow, wanted: str | None) -> str:
