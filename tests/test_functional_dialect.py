@@ -68,6 +68,10 @@ def times(value, factor):
 def echo(*values):
     return list(values)
 
+def face_or_none(image):
+    """The astronaut's face for a 512-wide image; None (nothing found) for any other."""
+    return image.crop(160, 50, 290, 200) if image.width == 512 else None
+
 def fail(image):
     raise RuntimeError("no luck with " + image.image_id)
 
@@ -284,6 +288,35 @@ def test_values_out_does_not_need_are_left_out(helpers, astronaut):
     assert workflow.run({"in": astronaut}) == [{"out": 2}]
 
 
+def test_a_none_value_gives_none_at_a_model_and_the_other_elements_still_run(
+    helpers, astronaut, chelsea
+):
+    workflow = compile_functional(
+        {"face": ["faceOrNone", "in"], "out": ["topClass", ["fer", "face"]]},
+        models={"fer": "fer/emotion"},
+        functions={"faceOrNone": "fhelpers:face_or_none"},
+    )
+    assert workflow.run({"in": [astronaut, chelsea]}) == [{"out": "happy"}, {"out": None}]
+
+
+def test_a_model_given_a_list_says_to_map_it(astronaut):
+    workflow = compile_functional(
+        {"out": ["fer", ["crops", "in", ["faces", "in"]]]},
+        models={"fer": "fer/emotion", "faces": "mediapipe/face_detection_short_range"},
+    )
+    with pytest.raises(StepExecutionError) as error:
+        workflow.run({"in": astronaut})
+    assert "apply it to each item with [map, fer, <the list>]" in str(error.value)
+
+
+def test_map_over_detections_gives_one_detection_at_a_time(astronaut):
+    workflow = compile_functional(
+        {"out": ["map", "count", ["faces", "in"]]},
+        models={"faces": "mediapipe/face_detection_short_range"},
+    )
+    assert workflow.run({"in": astronaut}) == [{"out": [1]}]
+
+
 def test_a_failing_function_names_its_value(helpers, astronaut):
     workflow = compile_functional({"out": ["fail", "in"]}, functions={"fail": "fhelpers:fail"})
     with pytest.raises(StepExecutionError) as error:
@@ -307,6 +340,7 @@ def test_a_failing_function_names_its_value(helpers, astronaut):
         ({"out": ["echo", {"value": 1}]}, "must be a literal", "workflow 'out'[1]"),
         ({"in": ["echo", "in"], "out": "in"}, "'in' cannot name a value", "workflow 'in'"),
         ({"out": ["emotion", "in", "in"]}, "model 'emotion' takes one argument", "workflow 'out'"),
+        ({"out": ["emotion", 3]}, "an image value (found a literal)", "workflow 'out'"),
     ],
 )
 def test_mistakes_are_compile_errors_naming_the_value(workflow, message, place):
@@ -316,6 +350,25 @@ def test_mistakes_are_compile_errors_naming_the_value(workflow, message, place):
         )
     assert message in error.value.message
     assert error.value.place == place
+
+
+def test_map_needs_a_batch_input():
+    with pytest.raises(DefinitionError) as error:
+        compile_functional({"out": ["map", "count", "in"]}, input={"type": "parameter"})
+    assert "map needs a batch input" in error.value.message
+    assert error.value.place == "workflow 'out'"
+    assert "input: batch" in error.value.hint
+
+
+def test_a_batch_input_of_lists_can_be_mapped():
+    workflow = compile_functional({"out": ["map", "count", "in"]}, input={"type": "batch"})
+    assert workflow.run({"in": [[[1, 2], [3]], [[4]]]}) == [{"out": [2, 1]}, {"out": [1]}]
+
+
+def test_a_yaml_boolean_as_a_name_gets_a_hint():
+    with pytest.raises(DefinitionError) as error:
+        Workflow.compile("name: x\nworkflow:\n  on: [count, in]\n  out: on\n")
+    assert "quote such a name" in error.value.hint
 
 
 def test_a_cycle_between_values_is_a_compile_error_naming_it():
@@ -335,8 +388,10 @@ def test_a_misspelt_section_is_named_with_the_fix():
 
 def test_an_unknown_model_is_a_compile_error_naming_the_value():
     with pytest.raises(CompilationError) as error:
-        compile_functional({"out": ["m", "in"]}, models={"m": "nowhere/model"})
+        compile_functional({"out": ["m", "in"]}, models={"m": "fer/emotionz"})
     assert "'out'" in error.value.place
+    assert "declared under models:, but its source 'fer/emotionz'" in error.value.message
+    assert "'zoo:fer/emotion'" in error.value.hint
 
 
 def test_imported_functions_are_custom_code_and_can_be_refused(helpers):
@@ -360,6 +415,14 @@ def test_imported_functions_are_custom_code_and_can_be_refused(helpers):
 
 def test_the_dialect_is_detected_from_the_workflow_mapping():
     assert detect_dialect({"name": "x", "workflow": {"out": ["id", "in"]}}) == "functional"
+    deepomatic_1_1 = {"version": "1.1", "workflow": {"entries": [], "steps": []}}
+    assert detect_dialect(deepomatic_1_1) == "deepomatic"  # even without workflow_name
+
+
+def test_a_malformed_workflow_section_is_named_as_such():
+    with pytest.raises(DefinitionError) as error:
+        Workflow.compile({"name": "x", "workflow": [["out", ["count", "in"]]]})
+    assert "needs a 'workflow:' mapping of named values, found list" in error.value.message
 
 
 def test_performance_properties_map_onto_the_model_pool_workflow_wide_then_per_model():

@@ -29,10 +29,13 @@ DIALECTS = {
 
 def detect_dialect(document: dict[str, Any]) -> str:
     """The dialect a document is written in, from the sections it has."""
+    nested = document.get("workflow")
     if "entries" in document or "workflow_name" in document:
         return "deepomatic"
-    if isinstance(document.get("workflow"), dict) and "steps" not in document:
-        return "functional"
+    if isinstance(nested, dict) and ("entries" in nested or "outcomes" in nested):
+        return "deepomatic"  # the Deepomatic 1.1 layout, without a workflow_name
+    if "workflow" in document and not {"steps", "inputs", "outputs"} & set(document):
+        return "functional"  # even when `workflow:` is malformed: its errors say so
     return "native"
 
 

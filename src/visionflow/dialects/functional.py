@@ -60,8 +60,9 @@ def parse_functional(document: dict[str, Any]) -> Definition:
     _check_sections(document)
     workflow = document.get("workflow")
     if not isinstance(workflow, dict) or not workflow:
+        found = "an empty one" if not workflow else type(workflow).__name__
         raise DefinitionError(
-            "a functional workflow needs a 'workflow:' mapping of named values",
+            f"a functional workflow needs a 'workflow:' mapping of named values, found {found}",
             place="workflow",
             hint="e.g. workflow: {out: [someModel, in]}",
         )
@@ -141,9 +142,9 @@ class _Translator:
         kind, target = self.callables.resolve(function)
         if kind == "model":
             if len(values) != 1 or not _is_selector(values[0]):
+                found = f"{len(values)} arguments" if len(values) != 1 else "a literal"
                 raise DefinitionError(
-                    f"model '{function}' takes one argument, an image value "
-                    f"(found {len(values)} argument(s))",
+                    f"model '{function}' takes one argument, an image value (found {found})",
                     place=place,
                     hint=f"write [{function}, in] or [{function}, someImageValue]",
                 )
@@ -159,6 +160,12 @@ class _Translator:
         return f"$steps.{step}.value"
 
     def map(self, arguments: list, step: str, place: str) -> str:
+        if not self.batch_input:  # a nested batch needs a batch to nest under
+            raise DefinitionError(
+                "map needs a batch input, and the input 'in' is a parameter (one value per run)",
+                place=place,
+                hint="declare input: batch (or image) and pass a list of values",
+            )
         function, items, *extra = arguments
         items = self.expression(items, f"{step}/2", f"{place}[2]")
         if not _is_selector(items):

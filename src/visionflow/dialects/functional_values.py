@@ -80,7 +80,9 @@ def check_names(workflow: dict[str, Any], callables: Callables) -> None:
             raise DefinitionError(
                 f"'{name}' cannot name a value",
                 place=f"workflow '{name}'",
-                hint="'in', 'id', 'map' and 'ensemble' are reserved; names hold no dots",
+                hint="YAML reads on/off/yes/no/true/false as booleans: quote such a name"
+                if isinstance(name, bool)
+                else "'in', 'id', 'map' and 'ensemble' are reserved; names hold no dots",
             )
         if "/" in name or name.startswith("$"):
             raise DefinitionError(

@@ -94,9 +94,18 @@ class ModelLibrary:
     def _not_found(self, model_id: str, source: str) -> ModelNotFoundError:
         names = [*self.declared, *(f"{ZOO_PREFIX}{name}" for name in zoo_entries())]
         close = difflib.get_close_matches(source, names, n=3, cutoff=0.4)
+        if model_id in self.declared:  # declared, but its source is wrong
+            message = (
+                f"model '{model_id}' is declared under models:, but its source '{source}' "
+                "is neither a zoo id nor a model file"
+            )
+        else:
+            message = (
+                f"model '{model_id}' is neither declared under models:, nor a zoo id, "
+                f"nor a model file (looked for '{source}')"
+            )
         return ModelNotFoundError(
-            f"model '{model_id}' is neither declared under models:, nor a zoo id, "
-            f"nor a model file (looked for '{source}')",
+            message,
             hint=(f"did you mean {', '.join(repr(c) for c in close)}? " if close else "")
             + "`visionflow models` lists the zoo",
         )

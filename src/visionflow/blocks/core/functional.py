@@ -77,12 +77,13 @@ class ModelCall(_ModelBlock):
     )
 
     def run(self, images: Batch, model: str) -> list[dict[str, Any]]:
-        name = f"model '{model}' input"
-        loaded = [
-            image if isinstance(image, WorkflowImage) else load_image(image, name=name)
-            for image in images
-        ]
-        return [{"value": prediction} for prediction in self.model.predict(loaded, {})]
+        # None (e.g. a function that found nothing) gives None, and the rest still run
+        present = [position for position, image in enumerate(images) if image is not None]
+        loaded = [_image(images[position], model) for position in present]
+        predictions: list[Any] = [None] * len(images)
+        for position, prediction in zip(present, self.model.predict(loaded, {}), strict=True):
+            predictions[position] = prediction
+        return [{"value": prediction} for prediction in predictions]
 
 
 class ListItems(Block):
@@ -101,9 +102,22 @@ class ListItems(Block):
     output_dimensionality_offset = 1
 
     def run(self, items: Any, per: Any = None) -> list[dict[str, Any]]:
+        if type(items).__name__ == "Detections":  # one detection at a time, still Detections
+            return [{"item": items[position : position + 1]} for position in range(len(items))]
         if isinstance(items, str | bytes | dict) or not hasattr(items, "__iter__"):
             raise TypeError(f"map needs a list to go over, found {type(items).__name__}")
         return [{"item": item} for item in items]
+
+
+def _image(value: Any, model: str) -> WorkflowImage:
+    if isinstance(value, WorkflowImage):
+        return value
+    if isinstance(value, list | tuple):
+        raise TypeError(
+            f"model '{model}' takes one image, and was given a list of {len(value)}: "
+            f"apply it to each item with [map, {model}, <the list>]"
+        )
+    return load_image(value, name=f"model '{model}' input")
 
 
 def _imported(path: str, init: dict[str, Any]) -> Any:
