@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from visionflow import Workflow
-from visionflow.errors import CustomCodeNotAllowedError, DefinitionError, KindMismatchError
+from visionflow.blocks.dynamic import build_dynamic_blocks
+from visionflow.blocks.loader import load_registry
+from visionflow.errors import (
+    BlockLoadingError,
+    CustomCodeNotAllowedError,
+    DefinitionError,
+    KindMismatchError,
+    StepExecutionError,
+)
 
 BRIGHTNESS = {
     "manifest": {
@@ -67,14 +75,111 @@ def test_its_kinds_are_checked_like_any_block():
         Workflow.compile(bad)
 
 
-def test_code_that_does_not_compile_names_the_block_line_and_code():
-    broken = copy.deepcopy(BRIGHTNESS)
-    broken["code"]["run_function_code"] = "def run(self, image, factor):\n    return {'b': (}\n"
+def with_code(run_function_code: str, **code) -> dict:
+    changed = copy.deepcopy(BRIGHTNESS)
+    changed["code"].update(run_function_code=run_function_code, **code)
+    return changed
+
+
+def compile_error(*definitions) -> DefinitionError:
     with pytest.raises(DefinitionError) as caught:
+        Workflow.compile(document(*definitions))
+    return caught.value
+
+
+def test_code_that_does_not_compile_names_the_block_part_line_and_code():
+    # two imports come first: the line is still counted within run_function_code
+    error = compile_error(
+        with_code(
+            "def run(self, image, factor):\n    return {'b': (}\n",
+            imports=["import math", "import os"],
+        )
+    )
+    assert error.place == "dynamic_blocks_definitions[0] 'MeanBrightness' field 'code'"
+    assert error.message.endswith("at run_function_code line 2: \"return {'b': (}\"")
+    assert error.hint == "lines are counted from the start of code.run_function_code"
+
+
+def test_a_mistake_in_init_is_counted_within_init_function_code():
+    error = compile_error(
+        with_code(
+            BRIGHTNESS["code"]["run_function_code"],
+            init_function_code="def init():\n\n    return {)\n",
+        )
+    )
+    assert error.message.endswith("at init_function_code line 3: 'return {)'")
+
+
+def test_a_mistake_in_imports_names_the_import():
+    error = compile_error(
+        with_code(
+            BRIGHTNESS["code"]["run_function_code"], imports=["import math", "import numpy as"]
+        )
+    )
+    assert error.message.endswith("at imports line 2: 'import numpy as'")
+
+
+def test_an_exception_while_loading_names_the_part_and_line():
+    error = compile_error(
+        with_code(
+            BRIGHTNESS["code"]["run_function_code"],
+            imports=["import math", "import no_such_module"],
+        )
+    )
+    assert error.message == (
+        "the block's code failed while loading: ModuleNotFoundError: No module named "
+        "'no_such_module' at imports line 2: 'import no_such_module'"
+    )
+
+
+def test_an_exception_in_run_names_the_step_block_part_and_line(astronaut):
+    broken = with_code(
+        "def run(self, image, factor):\n    mean = image.numpy.mean()\n    return 1 / 0\n"
+    )
+    with pytest.raises(StepExecutionError) as caught:
+        Workflow.compile(document(broken)).run(image=astronaut)
+    assert caught.value.message == (
+        "step 'bright' (MeanBrightness) failed for element (0,): ZeroDivisionError: division "
+        "by zero (dynamic block 'MeanBrightness', run_function_code line 3: 'return 1 / 0')"
+    )
+    assert isinstance(caught.value.cause.__cause__, ZeroDivisionError)  # the original
+
+
+def test_an_exception_deeper_down_names_the_line_of_the_blocks_code(astronaut):
+    broken = with_code(
+        "def run(self, image, factor):\n    return {'b': float(image.numpy.mean(axis=5))}\n",
+        imports=["import math", "import os"],
+    )
+    with pytest.raises(StepExecutionError) as caught:
+        Workflow.compile(document(broken)).run(image=astronaut)
+    assert caught.value.message.endswith(
+        "(dynamic block 'MeanBrightness', run_function_code line 2: "
+        "\"return {'b': float(image.numpy.mean(axis=5))}\")"
+    )
+
+
+def test_an_exception_whose_type_cannot_carry_the_place_keeps_its_name(astronaut):
+    broken = with_code("def run(self, image, factor):\n    return {}['brightness']\n")
+    with pytest.raises(StepExecutionError) as caught:
+        Workflow.compile(document(broken)).run(image=astronaut)
+    assert caught.value.message.endswith(
+        "DynamicBlockError: KeyError: 'brightness' (dynamic block 'MeanBrightness', "
+        "run_function_code line 2: \"return {}['brightness']\")"
+    )
+
+
+def test_an_exception_in_init_fails_the_compile_naming_its_line():
+    broken = with_code(
+        BRIGHTNESS["code"]["run_function_code"],
+        init_function_code="def init():\n    return {'scale': int('x')}\n",
+    )
+    with pytest.raises(BlockLoadingError) as caught:
         Workflow.compile(document(broken))
-    assert caught.value.place == "dynamic_blocks_definitions[0] 'MeanBrightness' field 'code'"
-    assert "at line 3" in caught.value.message  # line 1 is the import
-    assert "return {'b': (}" in caught.value.message
+    assert caught.value.place == "steps[0] 'bright'"
+    assert caught.value.message.endswith(
+        "ValueError: invalid literal for int() with base 10: 'x' (dynamic block "
+        "'MeanBrightness', init_function_code line 2: \"return {'scale': int('x')}\")"
+    )
 
 
 def test_code_without_the_run_function_is_an_error():
@@ -138,15 +243,60 @@ def test_custom_code_is_refused_when_not_allowed(astronaut):
     assert caught.value.place == "dynamic_blocks_definitions[0] 'MeanBrightness'"
 
 
-def test_invalid_definition_names_the_field():
+def test_an_unknown_output_kind_names_the_output():
     wrong = copy.deepcopy(BRIGHTNESS)
     wrong["manifest"]["outputs"]["brightness"]["kind"] = ["temperature"]
-    with pytest.raises(DefinitionError, match="unknown kinds"):
-        Workflow.compile(document(wrong))
+    error = compile_error(wrong)
+    assert error.message == "output 'brightness' has unknown kinds ['temperature']"
+    assert error.place == (
+        "dynamic_blocks_definitions[0] 'MeanBrightness' field 'manifest.outputs.brightness.kind'"
+    )
+
+
+def test_an_unknown_input_kind_names_the_input_and_the_close_kind():
+    wrong = copy.deepcopy(BRIGHTNESS)
+    wrong["manifest"]["inputs"]["image"]["kind"] = ["imagez"]
+    error = compile_error(wrong)
+    assert error.message == "input 'image' has unknown kinds ['imagez']"
+    assert error.place == (
+        "dynamic_blocks_definitions[0] 'MeanBrightness' field 'manifest.inputs.image.kind'"
+    )
+    assert error.hint == "did you mean 'image'?"
+
+
+def test_an_invalid_field_is_named():
     wrong = copy.deepcopy(BRIGHTNESS)
     wrong["manifest"]["output_dimensionality_offset"] = 2
     with pytest.raises(DefinitionError, match="output_dimensionality_offset"):
         Workflow.compile(document(wrong))
+
+
+def test_two_definitions_of_one_block_type_name_the_second():
+    error = compile_error(BRIGHTNESS, BRIGHTNESS)
+    assert error.place == (
+        "dynamic_blocks_definitions[1] 'MeanBrightness' field 'manifest.block_type'"
+    )
+    assert error.message == (
+        "block type 'MeanBrightness' is defined twice "
+        "(also by dynamic_blocks_definitions[0] 'MeanBrightness')"
+    )
+
+
+@pytest.mark.parametrize(
+    "block_type", ["FunctionCall", "visionflow/function_call@v1", "DynamicCrop"]
+)
+def test_a_dynamic_block_may_not_replace_a_block_of_the_library(block_type):
+    named = copy.deepcopy(BRIGHTNESS)
+    named["manifest"]["block_type"] = block_type
+    with pytest.raises(DefinitionError) as caught:
+        build_dynamic_blocks([named], allow_custom_code=True, taken=load_registry().by_type)
+    assert caught.value.place == (
+        f"dynamic_blocks_definitions[0] '{block_type}' field 'manifest.block_type'"
+    )
+    assert caught.value.message == (
+        f"block type '{block_type}' is already the name of a block of the library"
+    )
+    assert "give it another block_type" in caught.value.hint
 
 
 def test_numpy_is_usable_through_imports(astronaut):

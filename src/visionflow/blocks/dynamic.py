@@ -4,20 +4,25 @@ Each definition has a ``manifest`` (the type name, inputs with the kinds their s
 may carry and optional defaults, outputs with kinds, batch / empty-value flags,
 dimensionality offsets) and ``code`` (a ``run`` function, optional ``init`` and
 ``imports``). The code is compiled here into a real Block class; a mistake in it is a
-compile error naming the block, the line and the code there.
+compile error naming the block, the part of ``code`` (``run_function_code line 2``) and
+the code there, and an exception it raises while running says the same. A block type may
+not be one that is already known (a built-in or plugin block, or another dynamic block).
 
 Running code from a document is custom code: refused unless ``allow_custom_code``.
 """
 
 from __future__ import annotations
 
+import difflib
+import traceback
+from collections.abc import Callable, Collection
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from visionflow.blocks.api import Block, Output, Selector
 from visionflow.errors import CustomCodeNotAllowedError, DefinitionError
-from visionflow.kinds import WILDCARD, is_known
+from visionflow.kinds import WILDCARD, all_kinds, is_known
 
 
 class _Strict(BaseModel):
@@ -63,10 +68,18 @@ class DynamicBlockDefinition(_Strict):
 
 
 def build_dynamic_blocks(
-    definitions: list[dict[str, Any]], *, allow_custom_code: bool
+    definitions: list[dict[str, Any]],
+    *,
+    allow_custom_code: bool,
+    taken: Collection[str] = (),
 ) -> list[type[Block]]:
-    """Block classes for a document's ``dynamic_blocks_definitions``."""
+    """Block classes for a document's ``dynamic_blocks_definitions``.
+
+    ``taken`` holds the type names (and aliases) of the blocks already known: a dynamic
+    block may not silently replace one of them for this document.
+    """
     blocks = []
+    defined: dict[str, str] = {}  # block type -> the place of the definition that made it
     for position, raw in enumerate(definitions):
         name = (raw.get("manifest") or {}).get("block_type", "?") if isinstance(raw, dict) else "?"
         place = f"dynamic_blocks_definitions[{position}] '{name}'"
@@ -78,8 +91,30 @@ def build_dynamic_blocks(
                 hint="compile with allow_custom_code=True where documents come from people "
                 "you trust",
             )
-        blocks.append(_build(_validated(raw, place), place))
+        definition = _validated(raw, place)
+        _check_type_is_new(definition.manifest.block_type, place, taken, defined)
+        defined[definition.manifest.block_type] = place
+        blocks.append(_build(definition, place))
     return blocks
+
+
+def _check_type_is_new(
+    block_type: str, place: str, taken: Collection[str], defined: dict[str, str]
+) -> None:
+    where = f"{place} field 'manifest.block_type'"
+    if block_type in defined:
+        raise DefinitionError(
+            f"block type '{block_type}' is defined twice (also by {defined[block_type]})",
+            place=where,
+            hint="give each dynamic block its own block_type",
+        )
+    if block_type in taken:
+        raise DefinitionError(
+            f"block type '{block_type}' is already the name of a block of the library",
+            place=where,
+            hint="a dynamic block cannot replace a built-in or plugin block: give it another "
+            "block_type (`visionflow blocks` lists the names in use)",
+        )
 
 
 def _validated(raw: Any, place: str) -> DynamicBlockDefinition:
@@ -91,17 +126,31 @@ def _validated(raw: Any, place: str) -> DynamicBlockDefinition:
         raise DefinitionError(f"field '{where}': {first['msg']}", place=place) from None
 
 
+def _check_kinds(manifest: DynamicManifest, place: str) -> None:
+    fields = [("input", "inputs", n, spec.kind) for n, spec in manifest.inputs.items()]
+    fields += [("output", "outputs", n, spec.kind) for n, spec in manifest.outputs.items()]
+    known = [kind.name for kind in all_kinds()]
+    for what, section, name, kinds in fields:
+        unknown = [kind for kind in kinds if not is_known(kind)]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], known, n=3)
+            raise DefinitionError(
+                f"{what} '{name}' has unknown kinds {unknown}",
+                place=f"{place} field 'manifest.{section}.{name}.kind'",
+                hint=f"did you mean {', '.join(map(repr, close))}?"
+                if close
+                else "`visionflow kinds` lists the known kinds",
+            )
+
+
 def _build(definition: DynamicBlockDefinition, place: str) -> type[Block]:
     manifest = definition.manifest
-    for name, output in manifest.outputs.items():
-        unknown = [kind for kind in output.kind if not is_known(kind)]
-        if unknown:
-            raise DefinitionError(f"output '{name}' has unknown kinds {unknown}", place=place)
-    namespace = _run_code(definition.code, manifest.block_type, place)
-    run = _function(namespace, definition.code.run_function_name, place)
+    _check_kinds(manifest, place)
+    code = _BlockCode(definition.code, manifest.block_type, place)
+    run = code.function(definition.code.run_function_name)
     init = None
     if definition.code.init_function_code:
-        init = _function(namespace, definition.code.init_function_name, place)
+        init = code.function(definition.code.init_function_name)
 
     class DynamicBlock(Block):
         Manifest = _manifest_model(manifest)
@@ -113,10 +162,10 @@ def _build(definition: DynamicBlockDefinition, place: str) -> type[Block]:
 
         def __init__(self, **init_parameters: Any):
             super().__init__(**init_parameters)
-            self.init_results = init() if init else {}
+            self.init_results = code.call(init) if init else {}
 
         def run(self, **fields: Any) -> Any:
-            return run(self, **fields)
+            return code.call(run, self, **fields)
 
     DynamicBlock.__name__ = DynamicBlock.__qualname__ = _class_name(manifest.block_type)
     DynamicBlock.__doc__ = (
@@ -136,38 +185,94 @@ def _manifest_model(manifest: DynamicManifest) -> type:
     )
 
 
-def _run_code(code: DynamicCode, block_type: str, place: str) -> dict[str, Any]:
-    source = "\n".join([*code.imports, code.run_function_code, code.init_function_code or ""])
-    filename = f"<dynamic block {block_type}>"
-    try:
-        compiled = compile(source, filename, "exec")
-    except SyntaxError as error:
-        line = (error.text or "").rstrip()
-        raise DefinitionError(
-            f"the block's code does not compile: {error.msg} at line {error.lineno}: {line!r}",
-            place=f"{place} field 'code'",
-            hint="lines are counted from the first import, then run_function_code, then init",
-        ) from None
-    namespace: dict[str, Any] = {"__name__": f"visionflow_dynamic_{_class_name(block_type)}"}
-    try:
-        exec(compiled, namespace)  # the point of a dynamic block: allowed by the caller
-    except Exception as error:
-        raise DefinitionError(
-            f"the block's code failed while loading: {type(error).__name__}: {error}",
-            place=f"{place} field 'code'",
-        ) from None
-    return namespace
+class DynamicBlockError(Exception):
+    """An exception of a dynamic block's code whose type cannot carry the added place."""
 
 
-def _function(namespace: dict[str, Any], name: str, place: str):
-    function = namespace.get(name)
-    if not callable(function):
-        raise DefinitionError(
-            f"the block's code defines no function '{name}'",
-            place=f"{place} field 'code'",
-            hint="write `def run(self, <inputs>...)` returning a dict of the outputs",
-        )
-    return function
+class _BlockCode:
+    """A dynamic block's code, each part compiled on its own so that a line number found
+    in a syntax error or a traceback is the line in that part (``run_function_code line
+    2``), however many imports come before it."""
+
+    def __init__(self, code: DynamicCode, block_type: str, place: str):
+        self.block_type, self.place = block_type, place
+        sources = {
+            "imports": "\n".join(code.imports),
+            "run_function_code": code.run_function_code,
+            "init_function_code": code.init_function_code or "",
+        }
+        # the file name each part is compiled under -> (part, its lines), to read tracebacks
+        self.parts = {
+            f"<dynamic block {block_type}: {part}>": (part, text.splitlines())
+            for part, text in sources.items()
+        }
+        compiled = [self._compiled(filename, part) for filename, (part, _) in self.parts.items()]
+        self.namespace: dict[str, Any] = {
+            "__name__": f"visionflow_dynamic_{_class_name(block_type)}"
+        }
+        try:
+            for part in compiled:
+                exec(part, self.namespace)  # the point of a dynamic block: allowed by the caller
+        except Exception as error:
+            raise DefinitionError(
+                f"the block's code failed while loading: {type(error).__name__}: {error}"
+                f"{self._where(error, ' at ')}",
+                place=f"{place} field 'code'",
+            ) from None
+
+    def _compiled(self, filename: str, part: str) -> Any:
+        try:
+            return compile("\n".join(self.parts[filename][1]), filename, "exec")
+        except SyntaxError as error:
+            line = (error.text or "").strip()
+            raise DefinitionError(
+                f"the block's code does not compile: {error.msg} at {part} line "
+                f"{error.lineno}: {line!r}",
+                place=f"{self.place} field 'code'",
+                hint=f"lines are counted from the start of code.{part}",
+            ) from None
+
+    def function(self, name: str) -> Callable[..., Any]:
+        function = self.namespace.get(name)
+        if not callable(function):
+            raise DefinitionError(
+                f"the block's code defines no function '{name}'",
+                place=f"{self.place} field 'code'",
+                hint="write `def run(self, <inputs>...)` returning a dict of the outputs",
+            )
+        return function
+
+    def call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``function(...)``; an exception it raises says where in the block's code."""
+        try:
+            return function(*args, **kwargs)
+        except Exception as error:
+            where = self._where(error, ", ")
+            message = f"{error} (dynamic block '{self.block_type}'{where})"
+            raise _same_kind(error, message) from error
+
+    def _where(self, error: BaseException, separator: str) -> str:
+        """``<separator>run_function_code line 3: 'return 1 / 0'`` at the deepest frame of
+        the block's code in the traceback, or nothing if none is there."""
+        frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename in self.parts]
+        if not frames:
+            return ""
+        part, lines = self.parts[frames[-1].filename]
+        number = frames[-1].lineno or 0
+        text = lines[number - 1].strip() if 0 < number <= len(lines) else ""
+        return f"{separator}{part} line {number}: {text!r}"
+
+
+def _same_kind(error: Exception, message: str) -> Exception:
+    """``error``'s type with ``message``, where the type takes one message and shows it as
+    given (not KeyError, which quotes it, or OSError); else a ``DynamicBlockError``."""
+    try:
+        again = type(error)(message)
+    except Exception:
+        again = None
+    if again is None or str(again) != message:
+        return DynamicBlockError(f"{type(error).__name__}: {message}")
+    return again
 
 
 def _class_name(block_type: str) -> str:

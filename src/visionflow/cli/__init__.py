@@ -3,6 +3,8 @@
     visionflow run workflow.yaml --input image=photo.jpg --input confidence=0.4
     visionflow validate workflow.yaml
     visionflow blocks DynamicCrop
+    visionflow serve --port 9001 --workflows workflows/
+    visionflow run workflow.yaml --server http://127.0.0.1:9001 --input image=photo.jpg
 
 The engine, rich and YAML are imported inside the commands, so that importing this package
 stays quick.
@@ -16,6 +18,7 @@ from typing import Annotated
 
 import typer
 
+from visionflow.cli import _dataset, _lineage, _serve
 from visionflow.cli._printing import console, echo_json, print_table, reported, shown
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode="rich")
@@ -73,17 +76,20 @@ def run(
         bool, typer.Option("--no-images", help='Write images as "<jpeg, N bytes>", not base64.')
     ] = False,
     dialect: Dialect = None,
+    server: _serve.Server = None,
+    api_key: _serve.ApiKey = None,
 ) -> None:
     """Run a workflow and print its results as JSON: one object per input element.
 
     A mistake in the workflow or in the inputs is reported with its place and a hint; exit code 1.
     """
-    from visionflow import Workflow
-    from visionflow.cli._inputs import runtime_inputs, without_images
+    from visionflow.cli._inputs import without_images
 
     with reported():
-        compiled = Workflow.compile(workflow, dialect=_checked_dialect(dialect))
-        results = compiled.run(runtime_inputs(compiled.inputs, inputs or []), serialize=True)
+        if server is not None:
+            results = _serve.run_remote(server, api_key, workflow, inputs or [], dialect)
+        else:
+            results = _run_here(workflow, inputs or [], _checked_dialect(dialect))
     if no_images:
         results = without_images(results)
     if output is None:
@@ -94,17 +100,36 @@ def run(
     typer.echo(f"wrote {len(results)} result(s) to {output}")
 
 
+def _run_here(workflow: Path, pairs: list[str], dialect: str | None) -> list:
+    from visionflow import Workflow
+    from visionflow.cli._inputs import runtime_inputs
+
+    compiled = Workflow.compile(workflow, dialect=dialect)
+    return compiled.run(runtime_inputs(compiled.inputs, pairs), serialize=True)
+
+
 @app.command(epilog="Example: [bold]visionflow validate crop.yaml --json[/]")
-def validate(workflow: WorkflowFile, as_json: AsJson = False, dialect: Dialect = None) -> None:
+def validate(
+    workflow: WorkflowFile,
+    as_json: AsJson = False,
+    dialect: Dialect = None,
+    server: _serve.Server = None,
+    api_key: _serve.ApiKey = None,
+) -> None:
     """Compile a workflow without running it: its inputs and outputs, or its first error."""
     from visionflow import Workflow
 
     with reported(as_json, valid=False):
-        compiled = Workflow.compile(workflow, dialect=_checked_dialect(dialect))
+        if server is not None:
+            checked = _serve.validate_remote(server, api_key, workflow, dialect)
+            declared, produced = checked["inputs"], checked["outputs"]
+        else:
+            compiled = Workflow.compile(workflow, dialect=_checked_dialect(dialect))
+            declared, produced = compiled.inputs, compiled.outputs
     if as_json:
-        echo_json({"valid": True, "inputs": compiled.inputs, "outputs": compiled.outputs})
+        echo_json({"valid": True, "inputs": declared, "outputs": produced})
         return
-    inputs = compiled.inputs.items()
+    inputs = declared.items()
     print_table(
         "inputs",
         ["name", "type", "kinds", "default"],
@@ -118,7 +143,7 @@ def validate(workflow: WorkflowFile, as_json: AsJson = False, dialect: Dialect =
             for n, i in inputs
         ],
     )
-    outputs = compiled.outputs.items()
+    outputs = produced.items()
     print_table(
         "outputs",
         ["name", "selector", "kinds", "dimensionality"],
@@ -212,6 +237,18 @@ def models(
         for m in listing
     ]
     print_table("models", ["id", "task / format", "installed", "description"], rows, whole=0)
+
+
+app.command(
+    "serve",
+    epilog="Example: [bold]visionflow serve --port 9001 --workflows workflows/ --api-key KEY[/]",
+)(_serve.serve)
+
+app.command(
+    "run-dataset",
+    epilog="Example: [bold]visionflow run-dataset faces.yaml --input photos/ --output out/[/]",
+)(_dataset.run_dataset)
+app.add_typer(_lineage.lineage_app, name="lineage")
 
 
 def _checked_dialect(dialect: str | None) -> str | None:

@@ -31,6 +31,7 @@ from visionflow.blocks.deepomatic.custom import (
     custom_step_files,
     validated_custom_args,
 )
+from visionflow.blocks.deepomatic.inference import Inference
 from visionflow.blocks.deepomatic.logic import Counter
 from visionflow.blocks.deepomatic.routing import PredictionRouter, branch_output
 from visionflow.definition import Definition
@@ -65,7 +66,10 @@ def parse_deepomatic(document: dict[str, Any], *, base_dir: str | Path | None = 
         _wire_inputs(step, by_name, entries)
     order = dependency_order(steps)
     outcomes = [_outcome(p, raw, by_name, entries) for p, raw in enumerate(raw_outcomes)]
-    check_concepts(steps, order, outcomes)
+    check_concepts(steps, order, outcomes, entries)
+    for step in steps:
+        if step.block is PredictionRouter:
+            step.extra["label_sources"] = _label_sources(step, by_name)
     return _definition(document, sections, entries, steps, order, outcomes)
 
 
@@ -192,13 +196,15 @@ def _step(position: int, raw: dict[str, Any], custom: list[tuple[str, str]]) -> 
             inputs,
             custom,
         )
+    known = f"built-in steps: {', '.join(library)}; a custom step is a class of a file listed "
+    known += "under custom_nodes"
+    if step_type is None:
+        raise UnknownBlockTypeError("the step has no 'type'", place=place, hint=known)
     close = difflib.get_close_matches(str(step_type), list(library), n=3, cutoff=0.5)
     raise UnknownBlockTypeError(
         f"unknown step type {step_type!r}",
         place=f"{place} field 'type'",
-        hint=(f"did you mean {', '.join(map(repr, close))}? " if close else "")
-        + f"built-in steps: {', '.join(library)}; a custom step is a class of a file listed "
-        "under custom_nodes",
+        hint=(f"did you mean {', '.join(map(repr, close))}? " if close else "") + known,
     )
 
 
@@ -214,17 +220,7 @@ def _wire_inputs(step: StepInfo, steps: dict[str, StepInfo], entries: dict[str, 
         step.region_names.append(name)
         if source:
             step.depends_on.add(source)
-    low, high = step.block.input_count
-    count = len(step.region_inputs)
-    if count < low or (high is not None and count > high):
-        wanted = (
-            f"{low}" if low == high else f"at least {low}" if high is None else f"{low} to {high}"
-        )
-        raise ManifestError(
-            f"a {step.type} step takes {wanted} region input(s) (steps or Image entries), "
-            f"found {count}",
-            place=f"{step.place} field 'inputs'",
-        )
+    _check_input_count(step, entries)
     if step.block is Counter:
         step.extra["entry_regions"] = f"$steps.{_counted_entry(step, entries)}.regions"
     for name in step.value_entries():
@@ -235,6 +231,34 @@ def _wire_inputs(step: StepInfo, steps: dict[str, StepInfo], entries: dict[str, 
                 hint=f"Text/Number entries: {', '.join(_value_entries(entries)) or 'none'}",
             )
         step.values[name] = f"$inputs.{name}"
+
+
+def _check_input_count(step: StepInfo, entries: dict[str, str]) -> None:
+    low, high = step.block.input_count
+    count = len(step.region_inputs)
+    if low <= count and (high is None or count <= high):
+        return
+    wanted = f"{low}" if low == high else f"at least {low}" if high is None else f"{low} to {high}"
+    article = "an" if step.type[:1] in "AEIOU" else "a"
+    values = [f"'{name}' is a {entries[name]} entry" for name in step.values if name in entries]
+    raise ManifestError(
+        f"{article} {step.type} step takes {wanted} region input(s) (steps or Image entries), "
+        f"found {count}",
+        place=f"{step.place} field 'inputs'",
+        hint=f"{', '.join(values)}, which carries no regions" if values else None,
+    )
+
+
+def _label_sources(router: StepInfo, steps: dict[str, StepInfo]) -> list[dict[str, Any]]:
+    """The Inference steps that write the concept a router routes by, so it can check its
+    routing_values against their labels; none if another kind of step writes it too."""
+    writers = [steps[name] for name in sorted(router.concept_makers[router.args.routing_name])]
+    if not all(issubclass(writer.block, Inference) for writer in writers):
+        return []
+    return [
+        {"step": w.name, "model_id": w.args.model_id, "concepts": w.args.concepts}
+        for w in writers
+    ]
 
 
 def _counted_entry(step: StepInfo, entries: dict[str, str]) -> str:

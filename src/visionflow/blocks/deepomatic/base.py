@@ -63,6 +63,13 @@ class DeepomaticBlock(Block):
         """(argument, concept name, required type or None) of each concept the step reads."""
         return []
 
+    @classmethod
+    def check_types(
+        cls, args: Any, concepts: dict[str, str], entries: dict[str, str], place: str
+    ) -> None:
+        """Raise a compile error where an argument does not fit the type of a concept read
+        (``concepts``: the name -> type of those upstream; ``entries``: Text/Number entries)."""
+
 
 def regions_output(regions: list[Region]) -> dict[str, list[Region]]:
     return {"regions": regions}

@@ -27,6 +27,7 @@ class StepInfo:
     values: dict[str, str] = field(default_factory=dict)  # Text/Number entries
     extra: dict[str, Any] = field(default_factory=dict)  # further native fields
     depends_on: set[str] = field(default_factory=set)
+    concept_makers: dict[str, set[str]] = field(default_factory=dict)  # what comes in: who wrote it
 
     @property
     def place(self) -> str:
@@ -89,20 +90,30 @@ def _a_cycle(remaining: dict[str, set[str]]) -> list[str]:
         path.append(following)
 
 
-def check_concepts(steps: list[StepInfo], order: list[str], outcomes: list[dict]) -> None:
-    """Every concept a step reads or an outcome reports is made upstream, with its type."""
+def check_concepts(
+    steps: list[StepInfo], order: list[str], outcomes: list[dict], entries: dict[str, str]
+) -> None:
+    """Every concept a step reads or an outcome reports is made upstream, with its type, and
+    the values a step compares it with fit that type (``entries``: name -> data type)."""
     by_name = {step.name: step for step in steps}
     available: dict[str, dict[str, str]] = {}  # step -> concept name -> type
+    makers: dict[str, dict[str, set[str]]] = {}  # step -> concept name -> steps writing it
     for name in order:
         step = by_name[name]
         inherited: dict[str, str] = {}
         for source in sorted(step.depends_on, key=order.index):
             inherited.update(available[source])
+            for concept, writers in makers[source].items():
+                step.concept_makers.setdefault(concept, set()).update(writers)
         for arg, concept, wanted in step.block.concepts_read(step.args):
             _check_one(concept, wanted, inherited, f"{step.place} args '{arg}'", "its inputs")
+        step.block.check_types(step.args, inherited, entries, step.place)
         own = dict(inherited) if step.block.passes_concepts else {}
-        own.update(step.block.produced_concepts(step.args, step.name))
-        available[name] = own
+        own_makers = dict(step.concept_makers) if step.block.passes_concepts else {}
+        for concept, concept_type in step.block.produced_concepts(step.args, step.name):
+            own[concept] = concept_type
+            own_makers[concept] = {step.name}  # the latest concept of a name is the one read
+        available[name], makers[name] = own, own_makers
     for outcome in outcomes:
         concept = outcome["concept"]
         _check_one(

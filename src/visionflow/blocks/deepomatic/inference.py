@@ -8,6 +8,7 @@ regions of all images of a batch go to the model in one ``Model.predict`` call.
 
 from __future__ import annotations
 
+import difflib
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
@@ -16,7 +17,7 @@ from visionflow.blocks.api import Batch, BlockManifest
 from visionflow.blocks.deepomatic.base import Args, DeepomaticBlock, DeepomaticManifest
 from visionflow.blocks.deepomatic.regions import Concept, Region, flatten
 from visionflow.data.detections import class_names
-from visionflow.errors import ModelError, WorkflowError
+from visionflow.errors import ManifestError, ModelError, WorkflowError
 
 CLASSIFICATION = ("classification",)
 DETECTION = ("object_detection", "keypoints")
@@ -69,6 +70,14 @@ class Inference(DeepomaticBlock):
                 place="args 'model_id'",
             )
         self.detects = task in DETECTION
+        if args.concepts and self.model.spec.labels:
+            check_labels(
+                args.concepts,
+                self.model.spec.labels,
+                f"model '{args.model_id}'",
+                "args 'concepts'",
+                "its labels",
+            )
 
     def run(self, inputs: Batch, **_: Any) -> list[dict[str, list[Region]]]:
         per_image = [flatten(groups) for groups in inputs]
@@ -137,6 +146,20 @@ class Inference(DeepomaticBlock):
                     )
                 )
         return regions
+
+
+def check_labels(given: list[str], known: list[str], of: str, place: str, listed: str) -> None:
+    """A compile error for the first label of ``given`` not in ``known``: a misspelt label
+    would silently match nothing."""
+    for label in given:
+        if label not in known:
+            close = difflib.get_close_matches(label, known, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ManifestError(
+                f"'{label}' is not a label of {of}",
+                place=place,
+                hint=f"{hint}{listed}: {', '.join(known)}",
+            )
 
 
 class MultipleInference(Inference):

@@ -20,7 +20,14 @@ from visionflow.blocks.deepomatic.base import (
     DeepomaticBlock,
     DeepomaticManifest,
 )
-from visionflow.blocks.deepomatic.regions import Concept, Region, flatten, merge_by_id
+from visionflow.blocks.deepomatic.regions import (
+    Concept,
+    Region,
+    flatten,
+    guess_concept_type,
+    merge_by_id,
+)
+from visionflow.errors import KindMismatchError
 
 
 class CounterArgs(Args):
@@ -87,6 +94,11 @@ OPERATORS = {
     "!=": operator.ne,
 }
 ORDERING = (">", ">=", "<", "<=")
+EXAMPLES = {  # how to write a value of each concept type, for hints
+    "Number": "a number (e.g. 3 or 0.5)",
+    "Text": "a text (e.g. happy)",
+    "Boolean": "true or false",
+}
 
 
 class CompareArgs(Args):
@@ -122,6 +134,37 @@ class Compare(DeepomaticBlock):
     def concepts_read(cls, args: CompareArgs) -> list[tuple[str, str, str | None]]:
         numeric = args.operator in ORDERING and args.attribute == "value"
         return [("input_concept", args.input_concept, "Number" if numeric else None)]
+
+    @classmethod
+    def check_types(
+        cls, args: CompareArgs, concepts: dict[str, str], entries: dict[str, str], place: str
+    ) -> None:
+        if args.value_entry is not None:
+            arg, given = "value_entry", entries[args.value_entry]
+            other = f"the {given} entry '{args.value_entry}'"
+        else:
+            arg, given = "value", guess_concept_type(args.value)
+            other = f"the {given} value {args.value!r}"
+        if args.operator in ORDERING:
+            if given != "Number":
+                raise KindMismatchError(
+                    f"'{args.operator}' compares numbers, but {other} is not a number",
+                    place=f"{place} args '{arg}'",
+                    hint="ordering operators (>, >=, <, <=) compare Number concepts or "
+                    "confidences with numbers",
+                )
+            return
+        compared = concepts[args.input_concept] if args.attribute == "value" else "Number"
+        if given != compared:
+            what = f"concept '{args.input_concept}'"
+            left = f"{what} is a {compared} concept"
+            if args.attribute == "confidence":
+                left = f"the confidence of {what} is a Number"
+            raise KindMismatchError(
+                f"{left}, but it is compared with {other}",
+                place=f"{place} args '{arg}'",
+                hint=f"'==' and '!=' compare values of one type: give {EXAMPLES[compared]}",
+            )
 
     def setup(self, manifest: Any) -> None:
         self.step = manifest.name

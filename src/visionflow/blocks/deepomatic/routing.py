@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from visionflow.blocks.api import BlockManifest, Output
 from visionflow.blocks.deepomatic.base import Args, DeepomaticBlock, DeepomaticManifest
+from visionflow.blocks.deepomatic.inference import check_labels
 from visionflow.blocks.deepomatic.regions import REGIONS_KIND, Region, flatten
+from visionflow.errors import WorkflowError
 
 
 class RouterArgs(Args):
@@ -30,6 +32,15 @@ class RouterArgs(Args):
         return values
 
 
+class LabelSource(BaseModel):
+    """An Inference step upstream that writes the concept routed by: its labels are the
+    model's, or the ones it keeps (``concepts``)."""
+
+    step: str
+    model_id: str
+    concepts: list[str] | None = None
+
+
 def branch_output(position: int) -> str:
     """The native output of the branch of ``routing_values[position]``."""
     return f"branch_{position}"
@@ -41,10 +52,13 @@ class PredictionRouter(DeepomaticBlock):
     class Manifest(DeepomaticManifest):
         type: Literal["deepomatic/prediction_router@v1"]
         args: RouterArgs
+        # Set by the dialect when every step writing the concept routed by is an Inference.
+        label_sources: list[LabelSource] = Field(default_factory=list)
 
     deepomatic_type = "PredictionRouter"
     Args = RouterArgs
     input_count: ClassVar[tuple[int, int | None]] = (1, 1)
+    init_parameters = ["models"]
 
     @classmethod
     def concepts_read(cls, args: RouterArgs) -> list[tuple[str, str, str | None]]:
@@ -57,6 +71,31 @@ class PredictionRouter(DeepomaticBlock):
             for position in range(len(manifest.args.routing_values))
         ]
         return [*cls.outputs, *branches]
+
+    def setup(self, manifest: BlockManifest) -> None:
+        labels = self._labels(manifest.label_sources)
+        if labels:
+            sources = ", ".join(f"'{source.step}'" for source in manifest.label_sources)
+            check_labels(
+                manifest.args.routing_values,
+                labels,
+                f"concept '{manifest.args.routing_name}'",
+                "args 'routing_values'",
+                f"the labels step {sources} can give it",
+            )
+
+    def _labels(self, sources: list[LabelSource]) -> list[str]:
+        """The labels the routed concept can have; none when one source's are not known."""
+        labels: list[str] = []
+        for source in sources:
+            try:
+                known = source.concepts or self.models.spec(source.model_id)[0].labels
+            except WorkflowError:  # an unknown model: its Inference step reports it
+                return []
+            if not known:
+                return []
+            labels += [label for label in known if label not in labels]
+        return labels
 
     def run(self, inputs: list[list[Region]], args: RouterArgs, **_: Any) -> dict[str, Any]:
         regions = flatten(inputs)

@@ -1,0 +1,241 @@
+"""A client for a visionflow server (``visionflow serve``).
+
+>>> from visionflow import Client
+>>> with Client("http://127.0.0.1:9001") as client:  # doctest: +SKIP
+...     client.register("faces", "examples/face_emotion.yaml")
+...     client.run(name="faces", inputs={"image": Path("photo.jpg")})
+[{'faces': {...}, 'emotions': [...], 'annotated': {...}}]
+
+Images may be numpy arrays (BGR, sent as lossless PNG), ``WorkflowImage``s, local files
+(``pathlib.Path``), bytes, base64 text, or ``{"type": "url" | "file", "value": ...}`` for
+the server to fetch where it allows that. The server's errors are raised as
+``ServerError``: a ``WorkflowError`` with the server's code, place, message and hint.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from visionflow.errors import WorkflowError
+
+API_KEY_HEADER = "X-API-Key"
+_DOCUMENT_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+class ServerError(WorkflowError):
+    """An error the server answered with; ``status`` is the HTTP status."""
+
+    def __init__(self, status: int, details: dict[str, Any]):
+        self.status = status
+        self.details = details
+        self.code = details.get("code") or "server_error"
+        super().__init__(
+            details.get("message") or f"HTTP {status}",
+            place=details.get("place"),
+            hint=details.get("hint"),
+        )
+
+
+class Client:
+    """Talks to one server; reuses its connections (use it as a context manager, or close)."""
+
+    def __init__(
+        self,
+        url: str = "http://127.0.0.1:9001",
+        *,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+    ):
+        headers = {API_KEY_HEADER: api_key} if api_key else {}
+        self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # --- running and checking ---------------------------------------------------------
+
+    def run(
+        self,
+        workflow: Any = None,
+        *,
+        name: str | None = None,
+        version: int | None = None,
+        dialect: str | None = None,
+        inputs: dict[str, Any] | None = None,
+        files: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The serialised results, one dict per input element.
+
+        ``files`` (input name -> path, bytes, or a list of them) are uploaded as a
+        multipart form instead of base64 inside the JSON.
+        """
+        body = {**_source(workflow, name, version, dialect), "inputs": _encoded(inputs or {})}
+        if not files:
+            return self._call("POST", "/run", json=body)["outputs"]
+        import json
+
+        parts = [
+            (input_name, (f"{input_name}-{n}", _file_bytes(item)))
+            for input_name, given in files.items()
+            for n, item in enumerate(given if isinstance(given, list) else [given])
+        ]
+        answer = self._call("POST", "/run/upload", data={"request": json.dumps(body)}, files=parts)
+        return answer["outputs"]
+
+    def validate(
+        self,
+        workflow: Any = None,
+        *,
+        name: str | None = None,
+        version: int | None = None,
+        dialect: str | None = None,
+        raise_errors: bool = False,
+    ) -> dict[str, Any]:
+        """``{"valid": True, "inputs", "outputs"}`` or ``{"valid": False, "error": {...}}``
+        (raised as ``ServerError`` with ``raise_errors=True``)."""
+        response = self._send("POST", "/validate", json=_source(workflow, name, version, dialect))
+        answer = response.json()
+        if response.status_code == 200 or ("valid" in answer and not raise_errors):
+            return answer
+        raise ServerError(response.status_code, answer.get("error") or {})
+
+    def graph(
+        self,
+        workflow: Any = None,
+        *,
+        name: str | None = None,
+        version: int | None = None,
+        dialect: str | None = None,
+    ) -> dict[str, Any]:
+        """The compiled workflow's nodes and edges, with kinds."""
+        return self._call("POST", "/graph", json=_source(workflow, name, version, dialect))
+
+    def describe(self) -> dict[str, Any]:
+        """Every block (with its manifest JSON Schema), every kind, the dialects."""
+        return self._call("GET", "/describe")
+
+    def health(self) -> dict[str, Any]:
+        return self._call("GET", "/health")
+
+    def metrics(self) -> str:
+        """The Prometheus exposition text."""
+        response = self._send("GET", "/metrics")
+        _raise_for(response)
+        return response.text
+
+    # --- registered workflows ---------------------------------------------------------
+
+    def register(self, name: str, workflow: Any, *, dialect: str | None = None) -> dict:
+        """Register a new workflow under ``name`` (version 1)."""
+        body = {"name": name, "workflow": _document(workflow), "dialect": dialect}
+        return self._call("POST", "/workflows", json=body)
+
+    def add_version(self, name: str, workflow: Any, *, dialect: str | None = None) -> dict:
+        body = {"workflow": _document(workflow), "dialect": dialect}
+        return self._call("POST", f"/workflows/{name}/versions", json=body)
+
+    def workflows(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/workflows")["workflows"]
+
+    def get_workflow(self, name: str, version: int | None = None) -> dict[str, Any]:
+        params = {"version": version} if version is not None else None
+        return self._call("GET", f"/workflows/{name}", params=params)
+
+    def delete(self, name: str) -> dict[str, Any]:
+        return self._call("DELETE", f"/workflows/{name}")
+
+    def _call(self, method: str, path: str, **options: Any) -> Any:
+        response = self._send(method, path, **options)
+        _raise_for(response)
+        return response.json()
+
+    def _send(self, method: str, path: str, **options: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, path, **options)
+        except httpx.TransportError as error:
+            raise ServerError(
+                0,
+                {
+                    "code": "server_unreachable",
+                    "place": str(self._http.base_url),
+                    "message": f"no answer from the server: {type(error).__name__}: {error}",
+                    "hint": "check the URL, and that `visionflow serve` runs there",
+                },
+            ) from None
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    try:
+        details = response.json().get("error") or {}
+    except ValueError:
+        details = {"message": response.text[:500]}
+    raise ServerError(response.status_code, details)
+
+
+def _source(workflow: Any, name: str | None, version: int | None, dialect: str | None) -> dict:
+    if name is not None:
+        return {"name": name, "version": version}
+    return {"workflow": _document(workflow), "dialect": dialect}
+
+
+def _document(workflow: Any) -> Any:
+    """A dict or text as it is; a path to a local file as the file's text."""
+    if isinstance(workflow, os.PathLike) or (
+        isinstance(workflow, str)
+        and "\n" not in workflow
+        and Path(workflow).suffix in _DOCUMENT_SUFFIXES
+        and Path(workflow).is_file()
+    ):
+        return Path(workflow).read_text(encoding="utf-8")
+    return workflow
+
+
+def _encoded(value: Any) -> Any:
+    """Input values as JSON: images as base64 text, arrays of numbers as lists."""
+    import numpy as np
+
+    from visionflow.data.image import WorkflowImage
+
+    if isinstance(value, dict):
+        return {key: _encoded(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encoded(item) for item in value]
+    if isinstance(value, WorkflowImage):
+        value = value.numpy
+    if isinstance(value, np.ndarray):
+        if value.dtype == np.uint8 and value.ndim == 4:
+            return [_encoded(image) for image in value]
+        if value.dtype == np.uint8 and value.ndim in (2, 3):
+            return _png_base64(value)
+        return value.tolist()
+    if isinstance(value, os.PathLike | bytes):
+        return base64.b64encode(_file_bytes(value)).decode("ascii")
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _png_base64(pixels: Any) -> str:
+    import cv2
+
+    ok, encoded = cv2.imencode(".png", pixels)
+    if not ok:
+        raise ValueError(f"could not encode an array of shape {pixels.shape} as PNG")
+    return base64.b64encode(encoded.tobytes()).decode("ascii")
+
+
+def _file_bytes(value: Any) -> bytes:
+    return bytes(value) if isinstance(value, bytes | bytearray) else Path(value).read_bytes()

@@ -1,0 +1,207 @@
+"""The FastAPI app: routes, error answers, the request-size limit, metrics and the API key.
+
+from visionflow.server import ServerSettings, create_app
+app = create_app(ServerSettings(workflows_dir=Path("workflows")))   # then uvicorn
+"""
+
+from __future__ import annotations
+
+import atexit
+import secrets
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+from fastapi import Depends, FastAPI, Request
+from fastapi.security import APIKeyHeader
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from visionflow import __version__
+from visionflow.server.compiling import compile_document
+from visionflow.server.errors import (
+    ApiKeyError,
+    RequestTooLargeError,
+    error_body,
+    install_error_handlers,
+)
+from visionflow.server.inputs import InputLimits
+from visionflow.server.metrics import ServerMetrics
+from visionflow.server.registry import WorkflowStore
+from visionflow.server.settings import ServerSettings
+
+API_KEY_HEADER = "X-API-Key"
+_api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="The server's key.")
+
+
+@dataclass
+class ServerState:
+    """What every request handler shares: settings, the store, limits, metrics."""
+
+    settings: ServerSettings
+    store: WorkflowStore
+    limits: InputLimits
+    metrics: ServerMetrics
+    runs: anyio.CapacityLimiter
+
+    def compile(self, document: Any, dialect: str | None):
+        return compile_document(document, dialect, self.settings.allow_custom_code)
+
+
+def create_app(settings: ServerSettings | None = None) -> FastAPI:
+    """A FastAPI app serving visionflow as ``settings`` say (defaults: loopback, strict)."""
+    from visionflow.server import routes, workflow_routes
+
+    settings = settings or ServerSettings()
+    app = FastAPI(
+        title="visionflow",
+        version=__version__,
+        description="Run, validate, describe and manage deep-learning workflows. Errors are "
+        '`{"error": {"code", "place", "message", "hint"}}` with a 4xx status when the request '
+        "can be fixed.",
+    )
+    metrics = ServerMetrics()
+    state = ServerState(
+        settings,
+        WorkflowStore(
+            _workflows_dir(settings),
+            lambda document, dialect: compile_document(
+                document, dialect, settings.allow_custom_code
+            ),
+        ),
+        InputLimits.of(settings),
+        metrics,
+        anyio.CapacityLimiter(settings.max_concurrent_runs),
+    )
+    app.state.visionflow = state
+    install_error_handlers(app)
+    app.include_router(routes.public)
+    guarded = [Depends(_api_key_checker(settings.api_key))]
+    app.include_router(routes.router, dependencies=guarded)
+    app.include_router(workflow_routes.router, dependencies=guarded)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestMetrics, metrics=metrics)  # outermost: counts refusals too
+    return app
+
+
+async def server_state(request: Request) -> ServerState:
+    # async, as the key check: FastAPI would run a plain function on a worker thread
+    return request.app.state.visionflow
+
+
+State = Annotated[ServerState, Depends(server_state)]
+
+
+def _api_key_checker(expected: str | None):
+    async def check(given: Annotated[str | None, Depends(_api_key)] = None) -> None:
+        if expected is None:
+            return
+        if given is None:
+            raise ApiKeyError(
+                f"this server needs an API key in the {API_KEY_HEADER} header",
+                place=API_KEY_HEADER,
+                hint="ask the operator for the key; visionflow.Client(url, api_key=...)",
+            )
+        if not secrets.compare_digest(given.encode(), expected.encode()):
+            raise ApiKeyError("the API key is wrong", place=API_KEY_HEADER)
+
+    return check
+
+
+def _workflows_dir(settings: ServerSettings) -> Path:
+    if settings.workflows_dir is not None:
+        return settings.workflows_dir
+    folder = tempfile.mkdtemp(prefix="visionflow-workflows-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return Path(folder)
+
+
+class RequestMetrics:
+    """Counts and times every HTTP request by its route template (bounded label values)."""
+
+    def __init__(self, app: ASGIApp, metrics: ServerMetrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started, status = time.perf_counter(), 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            self.metrics.in_flight.dec()
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.observe(scope["method"], route, status, started)
+
+
+class BodyLimit:
+    """Refuses request bodies over ``max_bytes`` with 413, declared or not (chunked).
+
+    The rest of an oversized body is read and dropped (up to a bound) before answering, so
+    that the client, still sending, reads the answer instead of a reset connection.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+        self.drain_bytes = max(4 * max_bytes, 64 * 1024 * 1024)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._drain(receive, 0)
+            return await self._refuse(send, int(declared))
+        received = 0
+
+        async def counting() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    if message.get("more_body", False):
+                        await self._drain(receive, received)
+                    raise self._too_large(received)  # answered by the error handlers
+            return message
+
+        await self.app(scope, counting, send)
+
+    async def _drain(self, receive: Receive, received: int) -> None:
+        while received <= self.drain_bytes:
+            message = await receive()
+            received += len(message.get("body", b""))
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                return
+
+    def _too_large(self, size: int) -> RequestTooLargeError:
+        return RequestTooLargeError(
+            f"the request body is {size:,} bytes or more; this server takes at most "
+            f"{self.max_bytes:,}",
+            place="body",
+            hint="send fewer or smaller images per request (JPEG is smaller than PNG)",
+        )
+
+    async def _refuse(self, send: Send, size: int) -> None:
+        import json
+
+        body = json.dumps(error_body(self._too_large(size))).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,168 @@
+"""Every failure as an HTTP answer: a status and ``{"error": {code, place, message, hint}}``.
+
+Errors the user causes keep the engine's own ``WorkflowError`` (compile errors, runtime
+input errors, a failing step named by the step); the server adds its own for what only a
+server can refuse (size limits, keys, unknown names). Nothing ever answers with a traceback:
+an unexpected exception goes to the server's log and is reported as ``internal_error``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from visionflow import errors
+
+
+class RequestError(errors.WorkflowError):
+    """The HTTP request itself is wrong (shape, limits, key, names)."""
+
+    code = "invalid_request"
+    status = 422
+
+
+class MalformedJsonError(RequestError):
+    code = "malformed_json"
+    status = 400
+
+
+class RequestTooLargeError(RequestError):
+    code = "request_too_large"
+    status = 413
+
+
+class ImageTooLargeError(RequestError):
+    code = "image_too_large"
+    status = 413
+
+
+class BatchTooLargeError(RequestError):
+    code = "batch_too_large"
+    status = 413
+
+
+class ApiKeyError(RequestError):
+    code = "invalid_api_key"
+    status = 401
+
+
+class InputSourceNotAllowedError(RequestError):
+    """An image given by URL or server-side path where the operator did not allow it."""
+
+    code = "input_source_not_allowed"
+    status = 403
+
+
+class NotFoundError(RequestError):
+    code = "not_found"
+    status = 404
+
+
+class WorkflowExistsError(RequestError):
+    code = "workflow_exists"
+    status = 409
+
+
+def status_of(error: errors.WorkflowError) -> int:
+    """The HTTP status for an error: 4xx for what the caller can fix, 5xx for the server."""
+    if isinstance(error, RequestError):
+        return error.status
+    if isinstance(error, errors.StepExecutionError):
+        # a model that is overloaded or slow is the server's state, not the request's fault
+        if isinstance(error.cause, errors.ModelOverloadedError):
+            return 503
+        if isinstance(error.cause, errors.ModelTimeoutError):
+            return 504
+        return 422
+    if isinstance(error, errors.CustomCodeNotAllowedError):
+        return 403
+    if isinstance(error, errors.ModelCallError):
+        return 502
+    return 422  # compile errors, runtime input errors, expression errors
+
+
+def error_body(error: errors.WorkflowError, **extra: Any) -> dict[str, Any]:
+    details = error.to_dict()
+    if isinstance(error, errors.StepExecutionError):
+        details.update(step=error.step, block_type=error.block_type)
+    return {**extra, "error": details}
+
+
+def error_response(error: errors.WorkflowError, **extra: Any) -> JSONResponse:
+    status = status_of(error)
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return JSONResponse(error_body(error, **extra), status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(errors.WorkflowError, _workflow_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+
+async def _workflow_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, errors.WorkflowError)
+    return error_response(error)
+
+
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    return error_response(request_error_from(error.errors()))
+
+
+def request_error_from(problems: Any) -> RequestError:
+    """The first problem pydantic found in a request body, as the user reads it."""
+    first = problems[0]
+    place = ".".join(str(part) for part in first.get("loc", ())) or "body"
+    if first.get("type") == "json_invalid":
+        context = first.get("ctx", {}).get("error", "")
+        position = first.get("loc", ("body", "?"))[-1]
+        return MalformedJsonError(
+            f"the request body is not valid JSON: {context} at character {position}",
+            place="body",
+            hint="send a JSON object; check quotes, commas and brackets",
+        )
+    return RequestError(
+        f"{first.get('msg', 'invalid value')} (found {_short(first.get('input'))})",
+        place=place,
+        hint="see /docs for the shape of this request and an example",
+    )
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)
+    if isinstance(error.__cause__, errors.WorkflowError):  # FastAPI wraps errors of body reading
+        return error_response(error.__cause__)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+    body = {
+        "error": {
+            "code": code,
+            "place": request.url.path,
+            "message": str(error.detail),
+            "hint": "see /docs for the endpoints" if error.status_code in (404, 405) else None,
+        }
+    }
+    return JSONResponse(body, status_code=error.status_code, headers=error.headers)
+
+
+async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    # Starlette re-raises after answering, so uvicorn logs the traceback; the client never sees it
+    body = {
+        "error": {
+            "code": "internal_error",
+            "place": request.url.path,
+            "message": f"the server failed: {type(error).__name__}: {error}",
+            "hint": "this is a bug in visionflow or a plugin; the server log has the details",
+        }
+    }
+    return JSONResponse(body, status_code=500)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

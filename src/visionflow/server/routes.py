@@ -1,0 +1,193 @@
+"""Run, validate, graph and describe workflows; health and metrics.
+
+Compiling and running are CPU work: they go to worker threads (at most
+``max_concurrent_runs`` runs at once), so the event loop keeps taking requests and
+concurrent runs meet in the model pools, where their images are batched together.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.datastructures import UploadFile
+
+from visionflow import __version__
+from visionflow.errors import UnknownBlockTypeError, WorkflowError
+from visionflow.server.app import ServerState, State
+from visionflow.server.describe import describe, describe_block
+from visionflow.server.errors import NotFoundError, RequestError, error_response
+from visionflow.server.graph import plan_graph
+from visionflow.server.inputs import decode_inputs
+from visionflow.server.metrics import CONTENT_TYPE
+from visionflow.server.schemas import (
+    ERRORS,
+    RunRequest,
+    RunResponse,
+    ValidateResponse,
+    WorkflowSource,
+    parse_form_request,
+)
+from visionflow.workflow import Workflow
+
+public = APIRouter()
+router = APIRouter()
+
+
+@public.get("/health", summary="Is the server up (no API key needed)")
+async def health() -> dict[str, str]:
+    return {"status": "ok", "version": __version__}
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(state: State) -> Response:
+    return Response(state.metrics.exposition(), media_type=CONTENT_TYPE)
+
+
+@router.post(
+    "/run",
+    response_model=RunResponse,
+    responses=ERRORS,
+    summary="Run a workflow (inline or registered) on JSON inputs",
+)
+async def run(body: RunRequest, state: State) -> JSONResponse:
+    return await _run(state, body, {})
+
+
+_UPLOAD_SCHEMA = {
+    "requestBody": {
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "request": {
+                            "type": "string",
+                            "description": "The run request as JSON (as for /run).",
+                            "example": '{"name": "centre-width", "inputs": {"ratio": 0.5}}',
+                        },
+                        "image": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "A file per image; the field's name is the input's "
+                            "name. Several files under one name are a batch.",
+                        },
+                    },
+                    "required": ["request"],
+                }
+            }
+        },
+        "required": True,
+    }
+}
+
+
+@router.post(
+    "/run/upload",
+    response_model=RunResponse,
+    responses=ERRORS,
+    summary="Run a workflow with images uploaded as files (multipart form)",
+    openapi_extra=_UPLOAD_SCHEMA,
+)
+async def run_upload(request: Request, state: State) -> JSONResponse:
+    settings = state.settings
+    # files: a full batch for each of several image inputs; the body limit bounds the bytes
+    async with request.form(
+        max_files=settings.max_batch_size * 16, max_part_size=settings.max_request_bytes
+    ) as form:
+        text = form.get("request")
+        if not isinstance(text, str):
+            raise RequestError(
+                "the form has no 'request' field with the run request as JSON",
+                place="request",
+                hint='add a field request={"workflow": ..., "inputs": {...}}',
+            )
+        body = parse_form_request(text)
+        uploads: dict[str, list[bytes]] = {}
+        for key, value in form.multi_items():
+            if key == "request":
+                continue
+            if not isinstance(value, UploadFile):
+                raise RequestError(
+                    f"form field '{key}' is not a file",
+                    place=key,
+                    hint="other input values go inside the 'request' JSON",
+                )
+            uploads.setdefault(key, []).append(await value.read())
+    return await _run(state, body, uploads)
+
+
+async def _run(state: ServerState, body: RunRequest, uploads: dict[str, list[bytes]]):
+    label = body.name or "inline"
+
+    def work() -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        registered, workflow = _resolve(state, body)
+        inputs = decode_inputs(workflow.inputs, body.inputs, uploads, state.limits)
+        return registered, workflow.run(inputs, serialize=True)
+
+    try:
+        registered, outputs = await anyio.to_thread.run_sync(work, limiter=state.runs)
+    except WorkflowError:
+        state.metrics.runs.labels(label, "error").inc()
+        raise
+    state.metrics.runs.labels(label, "ok").inc()
+    return JSONResponse({"outputs": outputs, "workflow": registered})
+
+
+def _resolve(state: ServerState, source: WorkflowSource) -> tuple[dict[str, Any] | None, Workflow]:
+    if source.name is None:
+        return None, state.compile(source.workflow, source.dialect)
+    stored, workflow = state.store.workflow(source.name, source.version)
+    return {"name": stored.name, "version": stored.version}, workflow
+
+
+@router.post(
+    "/validate",
+    response_model=ValidateResponse,
+    response_model_exclude_none=True,
+    responses={**ERRORS, 422: {"model": ValidateResponse, "description": "Not valid"}},
+    summary="Compile only: the inputs and outputs with their kinds, or the first error",
+)
+async def validate(body: WorkflowSource, state: State) -> Any:
+    try:
+        _, workflow = await anyio.to_thread.run_sync(_resolve, state, body)
+    except WorkflowError as error:
+        return error_response(error, valid=False)
+    return {"valid": True, "inputs": workflow.inputs, "outputs": workflow.outputs}
+
+
+@router.post(
+    "/graph",
+    responses=ERRORS,
+    summary="The graph of a compiled workflow: nodes, edges and their kinds",
+)
+async def graph(body: WorkflowSource, state: State) -> dict[str, Any]:
+    _, workflow = await anyio.to_thread.run_sync(_resolve, state, body)
+    return plan_graph(workflow.plan)
+
+
+@router.get(
+    "/describe",
+    summary="Every block (manifest JSON Schema, outputs, kinds), every kind, the dialects",
+)
+async def describe_all() -> dict[str, Any]:
+    return await anyio.to_thread.run_sync(describe)
+
+
+@router.get("/kinds", summary="Every kind (data type) with its description")
+async def kinds() -> list[dict[str, str]]:
+    return (await anyio.to_thread.run_sync(describe))["kinds"]
+
+
+@router.get(
+    "/blocks/{type_name:path}",
+    responses=ERRORS,
+    summary="One block by type name or alias (e.g. DynamicCrop)",
+)
+async def block(type_name: str) -> dict[str, Any]:
+    try:
+        return await anyio.to_thread.run_sync(describe_block, type_name)
+    except UnknownBlockTypeError as error:  # a wrong address here, not a wrong workflow
+        raise NotFoundError(error.message, place=f"blocks '{type_name}'", hint=error.hint) from None

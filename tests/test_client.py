@@ -1,0 +1,150 @@
+"""``visionflow.Client`` and ``visionflow run/validate --server`` against a real server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from test_server import API_KEY, CROP, EXAMPLES, FAILING, RunningServer, serving, without_ids
+from visionflow import Client, Workflow, serialize
+from visionflow.cli import app
+from visionflow.client import ServerError
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[RunningServer]:
+    with serving(tmp_path_factory.mktemp("client"), "--api-key", API_KEY) as running:
+        yield running
+
+
+@pytest.fixture
+def client(server) -> Iterator[Client]:
+    with Client(server.url, api_key=API_KEY) as connected:
+        yield connected
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, astronaut, coffee) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("files")
+    paths = {
+        "astronaut": folder / "astronaut.png",
+        "coffee": folder / "coffee.png",
+        "crop": folder / "crop.yaml",
+    }
+    assert cv2.imwrite(str(paths["astronaut"]), astronaut)
+    assert cv2.imwrite(str(paths["coffee"]), coffee)
+    paths["crop"].write_text(yaml.safe_dump(CROP, sort_keys=False))
+    return paths
+
+
+def test_run_numpy_images_equals_the_run_in_process(client, astronaut):
+    local = serialize(Workflow.compile(EXAMPLES / "face_emotion.yaml").run(image=astronaut))
+    remote = client.run(EXAMPLES / "face_emotion.yaml", inputs={"image": astronaut})
+    assert remote[0]["emotions"][0]["top"] == "happy"
+    assert without_ids(remote) == without_ids(local)
+
+
+def test_run_local_files_as_base64_or_uploaded(client, files):
+    batch = [files["astronaut"], files["coffee"]]
+    expected = [{"width": 256, "height": 128}, {"width": 300, "height": 100}]
+    assert client.run(CROP, inputs={"image": batch}) == expected
+    assert client.run(CROP, files={"image": batch}) == expected
+    assert client.run(files["crop"], inputs={"ratio": 0.25}, files={"image": batch[0]}) == [
+        {"width": 128, "height": 128}
+    ]
+
+
+def test_validate_and_describe(client):
+    checked = client.validate(CROP)
+    assert checked["valid"] is True
+    assert checked["outputs"]["width"]["kinds"] == ["integer"]
+    wrong = client.validate({**CROP, "outputs": [{"name": "w", "selector": "$steps.no.x"}]})
+    assert wrong["valid"] is False and wrong["error"]["code"] == "invalid_selector"
+    with pytest.raises(ServerError) as raised:
+        client.validate({"inputs": "not a list"}, raise_errors=True)
+    assert (raised.value.status, raised.value.code) == (422, "invalid_definition")
+    described = client.describe()
+    assert "visionflow/dynamic_crop@v1" in {block["type"] for block in described["blocks"]}
+
+
+def test_register_run_by_name_version_and_delete(client, astronaut):
+    assert client.register("crop", CROP)["version"] == 1
+    narrower = {**CROP, "inputs": [CROP["inputs"][0], {**CROP["inputs"][1], "default_value": 0.25}]}
+    assert client.add_version("crop", narrower)["versions"] == [1, 2]
+    assert [w["name"] for w in client.workflows()] == ["crop"]
+    assert client.get_workflow("crop", version=1)["document"] == CROP
+    assert client.run(name="crop", inputs={"image": astronaut}) == [{"width": 128, "height": 128}]
+    assert client.run(name="crop", version=1, inputs={"image": astronaut}) == [
+        {"width": 256, "height": 128}
+    ]
+    assert client.graph(name="crop")["nodes"][0]["id"] == "$inputs.image"
+    assert client.delete("crop") == {"deleted": "crop", "versions": [1, 2]}
+
+
+def test_server_errors_are_raised_with_code_place_and_hint(client, server):
+    with pytest.raises(ServerError) as raised:
+        client.run(FAILING, inputs={"value": [1]})
+    error = raised.value
+    assert (error.status, error.code, error.place) == (
+        422,
+        "step_execution_error",
+        "steps 'explode'",
+    )
+    with pytest.raises(ServerError) as raised, Client(server.url) as anonymous:
+        anonymous.describe()
+    assert (raised.value.status, raised.value.code) == (401, "invalid_api_key")
+
+
+def test_an_unreachable_server_is_a_clear_error(server):
+    with pytest.raises(ServerError) as raised, Client("http://127.0.0.1:9") as nowhere:
+        nowhere.health()
+    assert raised.value.code == "server_unreachable"
+    assert "visionflow serve" in raised.value.hint
+
+
+def test_registered_workflows_survive_a_restart(tmp_path, astronaut):
+    workflows = tmp_path / "kept"
+    with serving(tmp_path / "first", workflows=workflows) as first, Client(first.url) as client:
+        client.register("kept", CROP)
+    with serving(tmp_path / "second", workflows=workflows) as second, Client(second.url) as client:
+        assert client.get_workflow("kept")["document"] == CROP
+        assert client.run(name="kept", inputs={"image": astronaut}) == [
+            {"width": 256, "height": 128}
+        ]
+
+
+# --- the CLI with --server ----------------------------------------------------------------
+
+runner = CliRunner(env={"COLUMNS": "200", "VISIONFLOW_API_KEY": API_KEY})
+
+
+def test_cli_run_on_the_server_prints_what_a_local_run_prints(server, files):
+    image = f"image={files['astronaut']}"
+    local = runner.invoke(app, ["run", str(files["crop"]), "-i", image, "-i", "ratio=0.25"])
+    remote = runner.invoke(
+        app, ["run", str(files["crop"]), "--server", server.url, "-i", image, "-i", "ratio=0.25"]
+    )
+    assert remote.exit_code == 0, remote.output
+    assert json.loads(remote.stdout) == json.loads(local.stdout) == [{"width": 128, "height": 128}]
+
+
+def test_cli_run_a_registered_name_and_validate_on_the_server(server, files, client):
+    client.register("cli-crop", CROP)
+    batch = ["-i", f"image={files['astronaut']}", "-i", f"image={files['coffee']}"]
+    ran = runner.invoke(app, ["run", "cli-crop", "--server", server.url, *batch])
+    assert json.loads(ran.stdout) == [{"width": 256, "height": 128}, {"width": 300, "height": 100}]
+    checked = runner.invoke(app, ["validate", str(files["crop"]), "--server", server.url, "--json"])
+    assert json.loads(checked.stdout)["outputs"]["height"]["kinds"] == ["integer"]
+    client.delete("cli-crop")
+
+
+def test_cli_reports_the_servers_error(server):
+    result = runner.invoke(app, ["run", "no-such-workflow", "--server", server.url])
+    assert result.exit_code == 1
+    assert "error [not_found] at workflows 'no-such-workflow'" in result.stderr
