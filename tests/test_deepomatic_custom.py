@@ -32,8 +32,8 @@ class Checkpoint(CustomNode):
         return [whole.add_concept("enough", enough)]
 
 
-class Seen:
-    """Any class with a process() method will do; this one records how it was built."""
+class Seen(CustomNode):
+    """Records how it was built (its own constructor, with Deepomatic's arguments)."""
 
     def __init__(self, config, node_name, input_nodes, concepts):
         self.built = (node_name, input_nodes, [c["name"] for c in concepts])
@@ -42,10 +42,7 @@ class Seen:
         return [r.add_concept("built", repr(self.built)) for r in regions]
 
 
-class Broken:
-    def __init__(self, config, node_name, input_nodes, concepts):
-        pass
-
+class Broken(CustomNode):
     def process(self, context, regions):
         ratio = len(regions) / 0
         return regions
@@ -54,7 +51,36 @@ class Broken:
 class Undeclared(Seen):
     def process(self, context, regions):
         return [r.add_concept("surprise", 1) for r in regions]
+
+
+class WrongValue(CustomNode):
+    def process(self, context, regions):
+        made = []
+        for region in regions:
+            made.append(region.add_concept("built", 3))
+        return made
+
+
+class NotAList(CustomNode):
+    def process(self, context, regions):
+        return regions[0]
+
+
+class NoProcess(CustomNode):
+    pass
+
+
+class NotNode:
+    def process(self, context, regions):
+        return regions
 '''
+
+
+def line_of(text: str, after: str | None = None) -> int:
+    """The line of STEPS that reads ``text`` (stripped), the first after ``after``'s."""
+    lines = [line.strip() for line in STEPS.splitlines()]
+    start = lines.index(after) if after else 0
+    return lines.index(text, start) + 1
 
 
 def write_steps(folder: Path, text: str = STEPS, name: str = "steps.py") -> Path:
@@ -169,12 +195,68 @@ def test_an_exception_in_process_names_the_file_and_line(steps_file, astronaut):
     workflow = Workflow.compile(workflow_document(str(steps_file), "Broken"))
     with pytest.raises(StepExecutionError) as caught:
         workflow.run(image=astronaut)
-    line = STEPS.splitlines().index("        ratio = len(regions) / 0") + 1
+    line = line_of("ratio = len(regions) / 0")
     assert caught.value.step == "custom"
     assert (
         f"{steps_file.resolve()}, line {line}, in process: ZeroDivisionError: division by zero"
         in caught.value.message
     )
+
+
+def test_a_wrong_concept_value_names_the_line_that_adds_it(steps_file, astronaut):
+    # add_concept knows the declared type (Text) while process runs, so it fails right there
+    workflow = Workflow.compile(workflow_document(str(steps_file), "WrongValue"))
+    with pytest.raises(StepExecutionError) as caught:
+        workflow.run(image=astronaut)
+    line = line_of('made.append(region.add_concept("built", 3))')
+    assert caught.value.message.endswith(
+        f"CustomStepError: {steps_file.resolve()}, line {line}, in process: ValueError: "
+        "concept 'built' is a Text concept, but its value is int 3"
+    )
+
+
+def test_an_undeclared_concept_names_the_line_that_adds_it(steps_file, astronaut):
+    workflow = Workflow.compile(workflow_document(str(steps_file), "Undeclared"))
+    with pytest.raises(StepExecutionError) as caught:
+        workflow.run(image=astronaut)
+    line = line_of('return [r.add_concept("surprise", 1) for r in regions]')
+    assert f"{steps_file.resolve()}, line {line}, in <listcomp>: ValueError: " in (
+        caught.value.message
+    )
+    assert caught.value.message.endswith(
+        "concept 'surprise' is not declared by the step (declared: built)"
+    )
+
+
+def test_a_result_that_is_no_list_names_the_process_method(steps_file, astronaut):
+    workflow = Workflow.compile(workflow_document(str(steps_file), "NotAList"))
+    with pytest.raises(StepExecutionError) as caught:
+        workflow.run(image=astronaut)
+    line = line_of("def process(self, context, regions):", after="class NotAList(CustomNode):")
+    assert f"{steps_file.resolve()}, line {line}, in process: process() must return a list" in (
+        caught.value.message
+    )
+
+
+def test_a_class_without_process_is_a_compile_error_at_its_line(steps_file):
+    with pytest.raises(DefinitionError) as caught:
+        Workflow.compile(workflow_document(str(steps_file), "NoProcess"))
+    assert caught.value.place == "steps[1] 'custom' field 'type'"
+    assert caught.value.message == (
+        f"{steps_file.resolve()}, line {line_of('class NoProcess(CustomNode):')}: class "
+        "'NoProcess' has no process(context, regions) method"
+    )
+
+
+def test_a_class_that_is_no_custom_node_is_a_compile_error_at_its_line(steps_file):
+    with pytest.raises(DefinitionError) as caught:
+        Workflow.compile(workflow_document(str(steps_file), "NotNode"))
+    assert caught.value.place == "steps[1] 'custom' field 'type'"
+    assert caught.value.message == (
+        f"{steps_file.resolve()}, line {line_of('class NotNode:')}: class 'NotNode' does not "
+        "subclass CustomNode, so it is not a custom step"
+    )
+    assert caught.value.hint.startswith("write `class NotNode(CustomNode):`")
 
 
 def test_an_error_while_loading_the_file_names_its_line(tmp_path):
@@ -183,13 +265,6 @@ def test_an_error_while_loading_the_file_names_its_line(tmp_path):
         Workflow.compile(workflow_document(str(path)))
     assert f"{path.resolve()}, line 4, in <module>: ModuleNotFoundError" in caught.value.message
     assert caught.value.place == "steps[1] 'custom' field 'type'"
-
-
-def test_a_concept_the_step_does_not_declare_is_refused(steps_file, astronaut):
-    workflow = Workflow.compile(workflow_document(str(steps_file), "Undeclared"))
-    with pytest.raises(StepExecutionError) as caught:
-        workflow.run(image=astronaut)
-    assert "added concept 'surprise', which the step does not declare" in caught.value.message
 
 
 def test_a_type_that_is_no_class_of_the_file(steps_file):
@@ -212,3 +287,19 @@ def test_the_custom_step_source_is_part_of_the_definition(tmp_path, astronaut):
     second = Workflow.compile(workflow_document(str(path)))
     assert first is not second  # an edited file is a new plan, not a cached one
     assert second.run(image=astronaut)[0]["result"]["value"] is False
+
+
+def test_a_router_of_a_custom_steps_concept_takes_any_label(steps_file):
+    # the labels a custom step writes are not known before it runs: nothing to check against
+    document = workflow_document(str(steps_file), "Seen")
+    document["steps"].append(
+        {
+            "name": "router",
+            "type": "PredictionRouter",
+            "inputs": ["custom"],
+            "args": {"routing_name": "built", "routing_values": ["anything"]},
+        }
+    )
+    router = parse_deepomatic(document).steps[2]
+    assert (router["name"], router["label_sources"]) == ("router", [])
+    Workflow.compile(document)

@@ -8,6 +8,7 @@ import copy
 import pytest
 
 from visionflow import Workflow
+from visionflow.dialects import to_definition
 from visionflow.errors import (
     CycleError,
     DefinitionError,
@@ -34,7 +35,12 @@ BASE = {
     ],
     "steps": [
         {"name": "detect", "type": "Inference", "inputs": ["image"], "args": {"model_id": FACES}},
-        {"name": "emotion", "type": "Inference", "inputs": ["detect"], "args": {"model_id": FACES}},
+        {
+            "name": "emotion",
+            "type": "Inference",
+            "inputs": ["detect"],
+            "args": {"model_id": "fer/emotion"},
+        },
         {
             "name": "router",
             "type": "PredictionRouter",
@@ -69,6 +75,14 @@ def compile_error(definition: dict, error_class: type) -> Exception:
 
 def test_the_base_document_compiles():
     assert list(Workflow.compile(BASE).outputs) == ["face count", "FlowContainer"]
+
+
+def with_compare(source: str = "count", **args) -> dict:
+    """BASE and a Compare step ``check`` of the concepts of ``source``."""
+    changed = copy.deepcopy(BASE)
+    args = {"input_concept": "faces", "operator": ">=", "concept_name": "checked", **args}
+    changed["steps"].append({"name": "check", "type": "Compare", "inputs": [source], "args": args})
+    return changed
 
 
 def test_an_unknown_step_type_suggests_the_close_one():
@@ -200,3 +214,112 @@ def test_compare_needs_a_value_or_an_entry():
 def test_an_unknown_section():
     error = compile_error({**BASE, "stepz": []}, DefinitionError)
     assert error.place == "stepz"
+
+
+def test_a_step_without_a_type_says_so_and_lists_the_types():
+    changed = copy.deepcopy(BASE)
+    del changed["steps"][3]["type"]
+    error = compile_error(changed, UnknownBlockTypeError)
+    assert error.place == "steps[3] 'count'"
+    assert error.message == "the step has no 'type'"
+    assert error.hint.startswith("built-in steps: Inference, MultipleInference, PredictionRouter")
+
+
+def test_an_inference_of_a_text_entry_says_the_entry_carries_no_regions():
+    changed = document(step_0={"inputs": ["label"]})
+    changed["entries"].append({"name": "label", "data_type": "Text"})
+    error = compile_error(changed, ManifestError)
+    assert error.place == "steps[0] 'detect' field 'inputs'"
+    assert error.message == (
+        "an Inference step takes 1 region input(s) (steps or Image entries), found 0"
+    )
+    assert error.hint == "'label' is a Text entry, which carries no regions"
+
+
+def test_ordering_a_number_concept_against_a_text_is_a_compile_error():
+    error = compile_error(with_compare(value="one"), KindMismatchError)
+    assert error.place == "steps[4] 'check' args 'value'"
+    assert error.message == "'>=' compares numbers, but the Text value 'one' is not a number"
+    assert error.hint.startswith("ordering operators (>, >=, <, <=) compare Number concepts")
+
+
+def test_a_boolean_is_not_a_number_to_order_by():
+    error = compile_error(with_compare(value=True), KindMismatchError)
+    assert error.message == "'>=' compares numbers, but the Boolean value True is not a number"
+
+
+def test_ordering_against_a_text_entry_is_a_compile_error():
+    changed = with_compare(value_entry="label")
+    changed["entries"].append({"name": "label", "data_type": "Text"})
+    error = compile_error(changed, KindMismatchError)
+    assert error.place == "steps[4] 'check' args 'value_entry'"
+    assert error.message == "'>=' compares numbers, but the Text entry 'label' is not a number"
+
+
+def test_a_text_concept_equal_to_a_number_is_a_compile_error():
+    changed = with_compare("emotion", input_concept="emotion", operator="==", value=5)
+    error = compile_error(changed, KindMismatchError)
+    assert error.place == "steps[4] 'check' args 'value'"
+    assert error.message == (
+        "concept 'emotion' is a Text concept, but it is compared with the Number value 5"
+    )
+    assert error.hint == "'==' and '!=' compare values of one type: give a text (e.g. happy)"
+
+
+def test_a_number_concept_equal_to_a_boolean_is_a_compile_error():
+    error = compile_error(with_compare(operator="!=", value=False), KindMismatchError)
+    assert error.message == (
+        "concept 'faces' is a Number concept, but it is compared with the Boolean value False"
+    )
+    assert error.hint == "'==' and '!=' compare values of one type: give a number (e.g. 3 or 0.5)"
+
+
+def test_a_confidence_is_compared_with_numbers():
+    changed = with_compare(
+        "emotion", input_concept="emotion", attribute="confidence", operator="==", value="high"
+    )
+    error = compile_error(changed, KindMismatchError)
+    assert error.message == (
+        "the confidence of concept 'emotion' is a Number, but it is compared with the Text "
+        "value 'high'"
+    )
+
+
+def test_compare_values_of_the_concepts_type_compile():
+    Workflow.compile(with_compare(operator="==", value=1.0), cache=False)
+    Workflow.compile(with_compare("emotion", input_concept="emotion", operator="!=", value="sad"))
+
+
+def test_an_inference_keeping_a_label_its_model_lacks_suggests_the_close_one():
+    changed = document(step_1={"args": {"model_id": "fer/emotion", "concepts": ["happy", "hapy"]}})
+    error = compile_error(changed, ManifestError)
+    assert error.place == "steps[1] 'emotion' args 'concepts'"
+    assert error.message == "'hapy' is not a label of model 'fer/emotion'"
+    assert error.hint == (
+        "did you mean 'happy'? its labels: angry, disgust, fear, happy, sad, surprise, neutral"
+    )
+
+
+def test_a_router_label_its_inference_never_gives_suggests_the_close_one():
+    routing = {"routing_name": "emotion", "routing_values": ["happy", "hapy"]}
+    error = compile_error(document(step_2={"args": routing}), ManifestError)
+    assert error.place == "steps[2] 'router' args 'routing_values'"
+    assert error.message == "'hapy' is not a label of concept 'emotion'"
+    assert error.hint == (
+        "did you mean 'happy'? the labels step 'emotion' can give it: "
+        "angry, disgust, fear, happy, sad, surprise, neutral"
+    )
+
+
+def test_a_router_is_given_the_inference_steps_that_write_its_concept():
+    router = to_definition(BASE).steps[2]
+    assert router["label_sources"] == [
+        {"step": "emotion", "model_id": "fer/emotion", "concepts": None}
+    ]
+
+
+def test_a_router_label_the_inference_does_not_keep_is_an_error():
+    changed = document(step_1={"args": {"model_id": "fer/emotion", "concepts": ["happy"]}})
+    error = compile_error(changed, ManifestError)  # routing_values are happy and sad
+    assert error.message == "'sad' is not a label of concept 'emotion'"
+    assert error.hint == "the labels step 'emotion' can give it: happy"

@@ -7,7 +7,7 @@ import pytest
 
 from onnx_models import channel_means
 from visionflow import Workflow
-from visionflow.errors import ModelError, ModelNotFoundError
+from visionflow.errors import CustomCodeNotAllowedError, ModelError, ModelNotFoundError
 from visionflow.models.library import ModelLibrary, model_metrics
 
 
@@ -104,6 +104,27 @@ def test_user_model_folder_with_a_description(means_model, tmp_path, monkeypatch
     definition = means_workflow("mine/means")
     result = Workflow.compile(definition).run(image=np.full((9, 9, 3), 7, np.uint8))
     assert np.allclose(result[0]["out"]["means"], [7, 7, 7])
+
+
+def test_model_files_named_by_a_document_are_refused_without_custom_code(
+    means_model, tmp_path, monkeypatch
+):
+    with pytest.raises(CustomCodeNotAllowedError) as caught:
+        Workflow.compile(means_workflow(raw_entry(means_model)), allow_custom_code=False)
+    assert caught.value.place == "steps[0] 'm'"
+    assert str(means_model) in caught.value.message
+    assert "VISIONFLOW_MODELS" in caught.value.hint
+    # a model the operator installed in a VISIONFLOW_MODELS folder is not a document's file
+    folder = tmp_path / "installed"
+    folder.mkdir()
+    (folder / "means.onnx").write_bytes(means_model.read_bytes())
+    (folder / "means.yaml").write_text(
+        "id: mine/means\npath: means.onnx\ntask: raw\n"
+        "preprocessing: {size: [32, 32], color: bgr, scale: 1.0}\n"
+    )
+    monkeypatch.setenv("VISIONFLOW_MODELS", str(folder))
+    allowed = Workflow.compile(means_workflow("mine/means"), allow_custom_code=False)
+    assert np.allclose(allowed.run(image=np.full((9, 9, 3), 5, np.uint8))[0]["out"]["means"], 5)
 
 
 def test_zoo_model_whose_package_is_missing_names_the_install_command(tmp_path, monkeypatch):

@@ -325,6 +325,26 @@ def test_face_emotion_through_http_equals_the_run_in_process(http, astronaut, as
     assert remote["annotated"]["width"] == 512 and remote["annotated"]["type"] == "base64"
 
 
+@pytest.mark.parametrize(
+    ("example", "inputs", "expected"),
+    [
+        ("functional_emotions.yaml", {"in": "@IMAGE"}, [{"out": ["happy"]}]),
+        ("deepomatic_faces.yaml", {"image": "@IMAGE"}, True),
+    ],
+)
+def test_the_other_dialects_run_through_the_server(http, astronaut_b64, example, inputs, expected):
+    document = yaml.safe_load((EXAMPLES / example).read_text())
+    given = {name: astronaut_b64 if value == "@IMAGE" else value for name, value in inputs.items()}
+    answer = http.post("/run", json={"workflow": document, "inputs": given})
+    assert answer.status_code == 200, answer.text
+    outputs = answer.json()["outputs"]
+    if example.startswith("deepomatic"):
+        assert outputs[0]["happy customer"]["value"] is expected
+        assert outputs[0]["FlowContainer"]["workflow_name"] == "happy customers"
+    else:
+        assert outputs == expected
+
+
 def test_metrics_count_requests_and_each_models_batches(http, astronaut_b64):
     assert run(http, face_emotion(), image=astronaut_b64).status_code == 200
     text = http.get("/metrics").text
@@ -335,6 +355,7 @@ def test_metrics_count_requests_and_each_models_batches(http, astronaut_b64):
         assert f'visionflow_model_batches_total{{model="{model}"}}' in text
         assert f'visionflow_model_latency_seconds{{model="{model}",quantile="0.95"}}' in text
         assert f'visionflow_model_workers{{model="{model}"}}' in text
+        assert f'visionflow_model_queue_depth{{model="{model}"}} 0.0' in text  # idle now
 
 
 # --- refusals: a 4xx with code, place, message and hint; never a traceback ---------------
@@ -444,6 +465,20 @@ REFUSALS = {
         403,
         "custom_code_not_allowed",
         "dynamic_blocks_definitions[0] 'Double'",
+    ),
+    "a model file on the server's disk": (
+        {
+            "json": {
+                "workflow": {
+                    **face_emotion(),
+                    "models": {"faces": {"source": "/etc/hosts", "task": "object_detection"}},
+                },
+                "inputs": {"image": "@IMAGE"},
+            }
+        },
+        403,
+        "custom_code_not_allowed",
+        "steps[0] 'detect faces'",
     ),
     "an image URL": (
         {

@@ -164,7 +164,8 @@ class ModelOverloadedError(ModelCallError):
 
 
 class CustomCodeNotAllowedError(CompilationError):
-    """The document carries Python code (dynamic blocks, custom steps, imported functions)
-    and whoever compiles it did not allow custom code (the HTTP server, by default)."""
+    """The document carries Python code (dynamic blocks, custom steps, imported functions),
+    or names a model file on this machine's disk, and whoever compiles it did not allow
+    custom code (the HTTP server, by default)."""
 
     code = "custom_code_not_allowed"

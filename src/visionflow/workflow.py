@@ -46,7 +46,8 @@ class Workflow:
 
         Raises a ``CompilationError`` subclass naming the place of the first mistake.
         ``allow_custom_code=False`` refuses documents that carry Python code (dynamic
-        blocks, custom step files, imported functions): do that for documents from others.
+        blocks, custom step files, imported functions) or name model files by path (zoo
+        ids and VISIONFLOW_MODELS models stay allowed): do that for documents from others.
         Plans are cached by the definition's content, blocks and init parameters.
         """
         parsed = to_definition(definition, dialect)

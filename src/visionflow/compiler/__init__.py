@@ -49,7 +49,7 @@ def compile_plan(
     ]
     # Last: initialising blocks may be expensive (models), so only a checked plan gets there.
     given = {
-        "models": _model_library(definition),
+        "models": _model_library(definition, allow_files=allow_custom_code),
         **(init_parameters or {}),
         "allow_custom_code": allow_custom_code,  # never from the document or init parameters
     }
@@ -88,10 +88,10 @@ def _step_plan(graph, layout: StepLayout, gates, predecessors, registry, given) 
     )
 
 
-def _model_library(definition: Definition):
+def _model_library(definition: Definition, allow_files: bool):
     from visionflow.models.library import ModelLibrary  # models are optional: import on use
 
-    return ModelLibrary(definition.models, definition.settings)
+    return ModelLibrary(definition.models, definition.settings, allow_files=allow_files)
 
 
 def _initialise(graph, registry: BlockRegistry, given: dict[str, Any]):

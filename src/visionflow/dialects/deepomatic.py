@@ -256,8 +256,7 @@ def _label_sources(router: StepInfo, steps: dict[str, StepInfo]) -> list[dict[st
     if not all(issubclass(writer.block, Inference) for writer in writers):
         return []
     return [
-        {"step": w.name, "model_id": w.args.model_id, "concepts": w.args.concepts}
-        for w in writers
+        {"step": w.name, "model_id": w.args.model_id, "concepts": w.args.concepts} for w in writers
     ]
 
 

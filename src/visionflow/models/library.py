@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from visionflow.errors import ModelError, ModelNotFoundError
+from visionflow.errors import CustomCodeNotAllowedError, ModelError, ModelNotFoundError
 from visionflow.models.model import Model
 from visionflow.models.spec import PERFORMANCE_FIELDS, ModelSpec
 from visionflow.models.zoo import ZOO_PREFIX, find_entry, model_file, zoo_entries
@@ -38,9 +38,15 @@ WORKFLOW_SETTING_ALIASES = {
 
 class ModelLibrary:
     def __init__(
-        self, declared: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
+        self,
+        declared: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
+        *,
+        allow_files: bool = True,
     ):
         self.declared = dict(declared or {})
+        # Documents from others may name zoo models only, never files on this machine's disk.
+        self.allow_files = allow_files
         self.workflow_settings = {
             WORKFLOW_SETTING_ALIASES.get(key, key): value
             for key, value in (settings or {}).items()
@@ -57,6 +63,13 @@ class ModelLibrary:
             fields.update(zoo.description)
             path = model_file(zoo)
         else:
+            if not self.allow_files:
+                raise CustomCodeNotAllowedError(
+                    f"model '{model_id}' names the file '{source}', and model files named by "
+                    "documents are not allowed here",
+                    hint="use a zoo id (`visionflow models`), or a model the operator "
+                    "installed in a VISIONFLOW_MODELS folder",
+                )
             path = Path(source).expanduser()
             if not path.is_file():
                 raise self._not_found(model_id, source)

@@ -294,6 +294,11 @@ class ModelPool:
     def workers(self) -> int:
         return self._workers
 
+    @property
+    def queue_depth(self) -> int:
+        """Elements waiting for a worker now (what overload and scaling look at)."""
+        return len(self._queue)
+
     def close(self, wait_seconds: float = 30.0) -> None:
         """Stop the workers once their current batch is done; waiting calls fail."""
         with self._changed:

@@ -105,7 +105,7 @@ class ModelCollector(Collector):
             for key, family in timings.items():
                 _quantiles(family, model, snapshot[f"{key}_ms"])
         yield from counters.values()
-        yield from (mean_batch, sizes, *timings.values(), _workers())
+        yield from (mean_batch, sizes, *timings.values(), *_pool_gauges())
 
 
 def _quantiles(family: GaugeMetricFamily, model: str, milliseconds: dict[str, Any]) -> None:
@@ -113,16 +113,22 @@ def _quantiles(family: GaugeMetricFamily, model: str, milliseconds: dict[str, An
         family.add_metric([model, label], milliseconds[key] / 1000)
 
 
-def _workers() -> GaugeMetricFamily:
-    family = GaugeMetricFamily(
+def _pool_gauges() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+    """Worker threads and queue depth of each loaded model's pool, right now."""
+    workers = GaugeMetricFamily(
         "visionflow_model_workers", "Worker threads serving the model now.", labels=["model"]
+    )
+    queued = GaugeMetricFamily(
+        "visionflow_model_queue_depth",
+        "Elements waiting for a worker of the model now.",
+        labels=["model"],
     )
     seen: dict[str, int] = {}
     for model in loaded_models():
         seen[model.spec.id] = seen.get(model.spec.id, 0) + 1
         count = seen[model.spec.id]
         # the same naming as model_metrics(): id, id#2, ... for one id with other settings
-        family.add_metric(
-            [model.spec.id if count == 1 else f"{model.spec.id}#{count}"], model.pool.workers
-        )
-    return family
+        name = model.spec.id if count == 1 else f"{model.spec.id}#{count}"
+        workers.add_metric([name], model.pool.workers)
+        queued.add_metric([name], model.pool.queue_depth)
+    return workers, queued

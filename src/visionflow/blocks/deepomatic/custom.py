@@ -13,6 +13,7 @@ reported with the file and the line.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import importlib.util
 import traceback
@@ -25,7 +26,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from visionflow.blocks.api import BlockManifest
 from visionflow.blocks.deepomatic.base import DeepomaticBlock, DeepomaticManifest
-from visionflow.blocks.deepomatic.regions import Concept, Region, check_concept_value, flatten
+from visionflow.blocks.deepomatic.regions import (
+    DECLARED_CONCEPTS,
+    Concept,
+    Region,
+    check_concept_value,
+    flatten,
+)
 from visionflow.errors import (
     CustomCodeNotAllowedError,
     DefinitionError,
@@ -35,7 +42,8 @@ from visionflow.errors import (
 
 
 class CustomNode:
-    """An optional base class for custom steps, with Deepomatic's constructor."""
+    """The base class of custom steps, with Deepomatic's constructor; a subclass defines
+    ``process(context, regions)``."""
 
     def __init__(self, config: dict, node_name: str, input_nodes: list[str], concepts: list):
         self.config = config
@@ -97,6 +105,8 @@ class CustomStep(DeepomaticBlock):
         self.input_names = manifest.input_names
         self.declared = {c.name: c.type for c in manifest.concepts}
         node_class, self.file = _find_class(manifest)
+        line = node_class.process.__code__.co_firstlineno
+        self.where = f"{self.file}, line {line}, in process"
         concepts = [c.model_dump() for c in manifest.concepts]
         try:
             self.node = node_class(
@@ -110,13 +120,17 @@ class CustomStep(DeepomaticBlock):
 
     def run(self, inputs: list[list[Region]], values: dict[str, Any], **_: Any) -> dict:
         context = CustomContext(dict(zip(self.input_names, inputs, strict=True)), dict(values))
+        # add_concept checks against the declared concepts, so a mistake names its line
+        token = DECLARED_CONCEPTS.set(self.declared)
         try:
             made = self.node.process(context, flatten(inputs))
         except Exception as error:
             raise CustomStepError(_located(error, self.file)) from error
+        finally:
+            DECLARED_CONCEPTS.reset(token)
         if not isinstance(made, list) or not all(isinstance(r, Region) for r in made):
             raise CustomStepError(
-                f"{self.file}: process() must return a list of regions, returned {made!r:.100}"
+                f"{self.where}: process() must return a list of regions, returned {made!r:.100}"
             )
         return {"regions": [self._stamped(region) for region in made]}
 
@@ -128,10 +142,13 @@ class CustomStep(DeepomaticBlock):
                 declared = self.declared.get(concept.name)
                 if declared is None:
                     raise CustomStepError(
-                        f"{self.file}: process() added concept '{concept.name}', which the "
+                        f"{self.where}: process() added concept '{concept.name}', which the "
                         f"step does not declare (declared: {sorted(self.declared) or 'none'})"
                     )
-                check_concept_value(concept.name, declared, concept.value)
+                try:
+                    check_concept_value(concept.name, declared, concept.value)
+                except ValueError as error:
+                    raise CustomStepError(f"{self.where}: {error}") from None
                 concept = Concept(
                     concept.name,
                     declared,
@@ -180,26 +197,60 @@ def load_custom_file(path: str, version: str) -> ModuleType:
     return module
 
 
-def _find_class(manifest: Any) -> tuple[type, str]:
+def _find_class(manifest: Any) -> tuple[type[CustomNode], str]:
     """The step's class and the file it is in, from the first file that has it."""
     found: list[str] = []
     for path, version in zip(manifest.files, manifest.file_versions, strict=True):
         module = load_custom_file(path, version)
         node_class = getattr(module, manifest.class_name, None)
-        if isinstance(node_class, type) and callable(getattr(node_class, "process", None)):
+        if node_class is not None:
+            _check_node_class(node_class, manifest.class_name, path)
             return node_class, path
-        found += [
-            n for n, v in vars(module).items() if isinstance(v, type) and hasattr(v, "process")
-        ]
+        found += [name for name, value in vars(module).items() if _is_node_class(value)]
     from visionflow.blocks.deepomatic import step_library  # the package imports this module
 
     close = difflib.get_close_matches(manifest.class_name, [*found, *step_library()], n=3)
     raise UnknownBlockTypeError(
-        f"unknown step type '{manifest.class_name}': neither a built-in step nor a class with "
-        f"a process(context, regions) method in {', '.join(manifest.files)}",
+        f"unknown step type '{manifest.class_name}': neither a built-in step nor a CustomNode "
+        f"class of {', '.join(manifest.files)}",
         place="field 'type'",
         hint=f"did you mean {', '.join(map(repr, close))}?" if close else None,
     )
+
+
+def _is_node_class(value: Any) -> bool:
+    return isinstance(value, type) and issubclass(value, CustomNode) and value is not CustomNode
+
+
+def _check_node_class(node_class: Any, name: str, path: str) -> None:
+    """A compile error, at the class's line, unless it is a CustomNode with a process()."""
+    line = _class_line(path, name)
+    where = f"{path}, line {line}" if line else path
+    if not _is_node_class(node_class):
+        problem = (
+            f"class '{name}' does not subclass CustomNode"
+            if isinstance(node_class, type)
+            else f"'{name}' is a {type(node_class).__name__}, not a class"
+        )
+        raise DefinitionError(
+            f"{where}: {problem}, so it is not a custom step",
+            place="field 'type'",
+            hint=f"write `class {name}(CustomNode):` with a process(context, regions) method "
+            "(from visionflow.blocks.deepomatic import CustomNode)",
+        )
+    if node_class.process is CustomNode.process:
+        raise DefinitionError(
+            f"{where}: class '{name}' has no process(context, regions) method",
+            place="field 'type'",
+            hint="define process(self, context, regions), returning the regions the step outputs",
+        )
+
+
+def _class_line(path: str, name: str) -> int | None:
+    """The line of ``class <name>`` in the file (None where the file does not define it)."""
+    tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    classes = (node for node in tree.body if isinstance(node, ast.ClassDef))
+    return next((node.lineno for node in classes if node.name == name), None)
 
 
 def _located(error: BaseException, path: str) -> str:

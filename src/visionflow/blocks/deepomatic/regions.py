@@ -9,6 +9,7 @@ every step made by region id.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -69,6 +70,11 @@ def check_concept_value(name: str, concept_type: str, value: Any) -> None:
         )
 
 
+# The concepts (name -> type) the custom step whose process() is running declares, so that
+# add_concept fails there, at the line of the custom file that called it.
+DECLARED_CONCEPTS: ContextVar[dict[str, str] | None] = ContextVar("declared", default=None)
+
+
 @dataclass(frozen=True, slots=True)
 class Region:
     """A region of an entry image: the whole image (``box`` None) or a box in its pixels."""
@@ -101,7 +107,18 @@ class Region:
     def add_concept(
         self, name: str, value: Any, type: str | None = None, confidence: float | None = None
     ) -> Region:
-        """``with_concept`` for custom steps: the type is guessed from the value if not given."""
+        """``with_concept`` for custom steps: the type is the one the step declares for the
+        name (inside its ``process``), else the one given, else guessed from the value."""
+        declared = DECLARED_CONCEPTS.get()
+        if declared is not None:
+            if name not in declared:
+                raise ValueError(
+                    f"concept '{name}' is not declared by the step "
+                    f"(declared: {', '.join(sorted(declared)) or 'none'})"
+                )
+            if type is not None and type != declared[name]:
+                raise ValueError(f"concept '{name}' is declared as {declared[name]}, not {type}")
+            type = declared[name]
         concept_type = type or guess_concept_type(value)
         return self.with_concept(Concept(name, concept_type, value, confidence=confidence))
 

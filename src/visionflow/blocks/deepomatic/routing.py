@@ -75,13 +75,14 @@ class PredictionRouter(DeepomaticBlock):
     def setup(self, manifest: BlockManifest) -> None:
         labels = self._labels(manifest.label_sources)
         if labels:
-            sources = ", ".join(f"'{source.step}'" for source in manifest.label_sources)
+            steps = [f"'{source.step}'" for source in manifest.label_sources]
+            sources = f"{'step' if len(steps) == 1 else 'steps'} {', '.join(steps)}"
             check_labels(
                 manifest.args.routing_values,
                 labels,
                 f"concept '{manifest.args.routing_name}'",
                 "args 'routing_values'",
-                f"the labels step {sources} can give it",
+                f"the labels {sources} can give it",
             )
 
     def _labels(self, sources: list[LabelSource]) -> list[str]:
