@@ -8,8 +8,6 @@ import numpy as np
 import pytest
 
 from visionflow import Workflow
-from visionflow.blocks.dynamic import build_dynamic_blocks
-from visionflow.blocks.loader import load_registry
 from visionflow.errors import (
     BlockLoadingError,
     CustomCodeNotAllowedError,
@@ -289,7 +287,7 @@ def test_a_dynamic_block_may_not_replace_a_block_of_the_library(block_type):
     named = copy.deepcopy(BRIGHTNESS)
     named["manifest"]["block_type"] = block_type
     with pytest.raises(DefinitionError) as caught:
-        build_dynamic_blocks([named], allow_custom_code=True, taken=load_registry().by_type)
+        Workflow.compile({"dynamic_blocks_definitions": [named]})
     assert caught.value.place == (
         f"dynamic_blocks_definitions[0] '{block_type}' field 'manifest.block_type'"
     )

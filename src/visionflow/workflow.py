@@ -67,7 +67,9 @@ class Workflow:
             from visionflow.blocks.dynamic import build_dynamic_blocks
 
             blocks += build_dynamic_blocks(
-                parsed.dynamic_blocks_definitions, allow_custom_code=allow_custom_code
+                parsed.dynamic_blocks_definitions,
+                allow_custom_code=allow_custom_code,
+                taken=registry.with_blocks(blocks).by_type,  # a document never replaces a block
             )
         if blocks:
             registry = registry.with_blocks(blocks)

@@ -7,7 +7,9 @@ found later (an unknown model) name the step as the document does; each outcome 
 and an output, and the ``FlowContainer`` output shows what every step made.
 
 The dialect only translates and checks: names, inputs, arguments, cycles, and the types
-of the concepts that steps read and outcomes report (``blocks/deepomatic/checks.py``).
+of the concepts that steps read and outcomes report (``blocks/deepomatic/checks.py``); a
+router is told which Inference steps write the concept it routes by, so that it checks
+its labels against their models' when it is set up.
 With ``custom_nodes`` listed, a step of any other type is a class of those files, found
 when the step is set up (and only with ``allow_custom_code``): nothing of them runs or is
 read back here. A relative path is taken from ``base_dir`` (the document's folder) or,
@@ -24,21 +26,25 @@ from pydantic import ValidationError
 
 from visionflow.blocks.deepomatic import step_library
 from visionflow.blocks.deepomatic.base import validated_args
-from visionflow.blocks.deepomatic.checks import StepInfo, check_concepts, dependency_order
+from visionflow.blocks.deepomatic.checks import (
+    StepInfo,
+    check_concepts,
+    check_input_count,
+    dependency_order,
+    label_sources,
+)
 from visionflow.blocks.deepomatic.custom import (
     CustomStep,
     DeclaredConcept,
     custom_step_files,
     validated_custom_args,
 )
-from visionflow.blocks.deepomatic.inference import Inference
 from visionflow.blocks.deepomatic.logic import Counter
 from visionflow.blocks.deepomatic.routing import PredictionRouter, branch_output
 from visionflow.definition import Definition
 from visionflow.errors import (
     DefinitionError,
     DuplicateNameError,
-    ManifestError,
     SelectorError,
     UnknownBlockTypeError,
 )
@@ -69,7 +75,7 @@ def parse_deepomatic(document: dict[str, Any], *, base_dir: str | Path | None = 
     check_concepts(steps, order, outcomes, entries)
     for step in steps:
         if step.block is PredictionRouter:
-            step.extra["label_sources"] = _label_sources(step, by_name)
+            step.extra["label_sources"] = label_sources(step, by_name)
     return _definition(document, sections, entries, steps, order, outcomes)
 
 
@@ -220,7 +226,7 @@ def _wire_inputs(step: StepInfo, steps: dict[str, StepInfo], entries: dict[str, 
         step.region_names.append(name)
         if source:
             step.depends_on.add(source)
-    _check_input_count(step, entries)
+    check_input_count(step, entries)
     if step.block is Counter:
         step.extra["entry_regions"] = f"$steps.{_counted_entry(step, entries)}.regions"
     for name in step.value_entries():
@@ -231,33 +237,6 @@ def _wire_inputs(step: StepInfo, steps: dict[str, StepInfo], entries: dict[str, 
                 hint=f"Text/Number entries: {', '.join(_value_entries(entries)) or 'none'}",
             )
         step.values[name] = f"$inputs.{name}"
-
-
-def _check_input_count(step: StepInfo, entries: dict[str, str]) -> None:
-    low, high = step.block.input_count
-    count = len(step.region_inputs)
-    if low <= count and (high is None or count <= high):
-        return
-    wanted = f"{low}" if low == high else f"at least {low}" if high is None else f"{low} to {high}"
-    article = "an" if step.type[:1] in "AEIOU" else "a"
-    values = [f"'{name}' is a {entries[name]} entry" for name in step.values if name in entries]
-    raise ManifestError(
-        f"{article} {step.type} step takes {wanted} region input(s) (steps or Image entries), "
-        f"found {count}",
-        place=f"{step.place} field 'inputs'",
-        hint=f"{', '.join(values)}, which carries no regions" if values else None,
-    )
-
-
-def _label_sources(router: StepInfo, steps: dict[str, StepInfo]) -> list[dict[str, Any]]:
-    """The Inference steps that write the concept a router routes by, so it can check its
-    routing_values against their labels; none if another kind of step writes it too."""
-    writers = [steps[name] for name in sorted(router.concept_makers[router.args.routing_name])]
-    if not all(issubclass(writer.block, Inference) for writer in writers):
-        return []
-    return [
-        {"step": w.name, "model_id": w.args.model_id, "concepts": w.args.concepts} for w in writers
-    ]
 
 
 def _counted_entry(step: StepInfo, entries: dict[str, str]) -> str:

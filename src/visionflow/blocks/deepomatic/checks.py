@@ -1,6 +1,7 @@
-"""What the Deepomatic dialect checks before anything runs: the order of the steps (no
-cycles) and the concepts each step reads and each outcome reports (they exist upstream,
-with the right type). Known statically because every block declares the concept it writes.
+"""What the Deepomatic dialect checks before anything runs: the number of region inputs,
+the order of the steps (no cycles), and the concepts each step reads and each outcome
+reports (they exist upstream, with the right type, and values compared fit that type).
+Known statically because every block declares the concept it writes.
 """
 
 from __future__ import annotations
@@ -8,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from visionflow.errors import CycleError, KindMismatchError, SelectorError
+from visionflow.blocks.deepomatic.inference import Inference
+from visionflow.errors import CycleError, KindMismatchError, ManifestError, SelectorError
 
 
 @dataclass
@@ -27,7 +29,7 @@ class StepInfo:
     values: dict[str, str] = field(default_factory=dict)  # Text/Number entries
     extra: dict[str, Any] = field(default_factory=dict)  # further native fields
     depends_on: set[str] = field(default_factory=set)
-    concept_makers: dict[str, set[str]] = field(default_factory=dict)  # what comes in: who wrote it
+    concept_makers: dict[str, set[str]] = field(default_factory=dict)  # concept -> its writers
 
     @property
     def place(self) -> str:
@@ -88,6 +90,36 @@ def _a_cycle(remaining: dict[str, set[str]]) -> list[str]:
         if following in path:
             return [*path[path.index(following) :], following]
         path.append(following)
+
+
+def check_input_count(step: StepInfo, entries: dict[str, str]) -> None:
+    """The step has as many region inputs as its block takes (entries: name -> data type)."""
+    low, high = step.block.input_count
+    count = len(step.region_inputs)
+    if low <= count and (high is None or count <= high):
+        return
+    wanted = f"{low}" if low == high else f"at least {low}" if high is None else f"{low} to {high}"
+    article = "an" if step.type[:1] in "AEIOU" else "a"
+    values = [f"'{name}' is a {entries[name]} entry" for name in step.values if name in entries]
+    raise ManifestError(
+        f"{article} {step.type} step takes {wanted} region input(s) (steps or Image entries), "
+        f"found {count}",
+        place=f"{step.place} field 'inputs'",
+        hint=f"{', '.join(values)}, which {'carry' if len(values) > 1 else 'carries'} no regions"
+        if values
+        else None,
+    )
+
+
+def label_sources(router: StepInfo, steps: dict[str, StepInfo]) -> list[dict[str, Any]]:
+    """The Inference steps that write the concept a router routes by, so it can check its
+    routing_values against their labels; none if another kind of step writes it too."""
+    writers = [steps[name] for name in sorted(router.concept_makers[router.args.routing_name])]
+    if not all(issubclass(writer.block, Inference) for writer in writers):
+        return []
+    return [
+        {"step": w.name, "model_id": w.args.model_id, "concepts": w.args.concepts} for w in writers
+    ]
 
 
 def check_concepts(

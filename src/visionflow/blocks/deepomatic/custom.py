@@ -1,13 +1,15 @@
 """Custom steps: classes from a Python file next to the document (Deepomatic's custom nodes).
 
-A custom step class is built as ``cls(config, node_name, input_nodes, concepts)`` when the
-workflow is compiled and called as ``process(context, regions)`` for each image: ``regions``
-are the regions of its inputs (one list, each region once), ``context.inputs`` the same by
-input name, ``context.entries`` the values of the Text/Number entries it names. It returns
-the list of regions it outputs; ``region.add_concept(name, value)`` makes the new ones.
+A custom step class subclasses ``CustomNode``; it is built as ``cls(config, node_name,
+input_nodes, concepts)`` when the workflow is compiled and called as ``process(context,
+regions)`` for each image: ``regions`` are the regions of its inputs (one list, each region
+once), ``context.inputs`` the same by input name, ``context.entries`` the values of the
+Text/Number entries it names. It returns the list of regions it outputs;
+``region.add_concept(name, value)`` makes the new ones.
 
 Loading the file runs its code: refused unless the workflow is compiled with
-``allow_custom_code``. A mistake in the file, while loading or inside ``process``, is
+``allow_custom_code``. A mistake in the file, while loading or inside ``process`` (also
+one that ``add_concept`` finds: it knows the declared concepts while ``process`` runs), is
 reported with the file and the line.
 """
 
@@ -105,8 +107,8 @@ class CustomStep(DeepomaticBlock):
         self.input_names = manifest.input_names
         self.declared = {c.name: c.type for c in manifest.concepts}
         node_class, self.file = _find_class(manifest)
-        line = node_class.process.__code__.co_firstlineno
-        self.where = f"{self.file}, line {line}, in process"
+        code = getattr(node_class.process, "__code__", None)
+        self.where = f"{self.file}, line {code.co_firstlineno}, in process" if code else self.file
         concepts = [c.model_dump() for c in manifest.concepts]
         try:
             self.node = node_class(
