@@ -40,17 +40,10 @@ from visionflow.dialects.functional_values import (
 )
 from visionflow.dialects.native import parse_native
 from visionflow.errors import DefinitionError
+from visionflow.models.spec import CAMEL_CASE_PERFORMANCE_FIELDS
 from visionflow.selectors import find_selectors, parse_selector
 
-PERFORMANCE_PROPERTIES = {
-    "minWorkers",
-    "maxWorkers",
-    "batchSize",
-    "maxBatchDelay",
-    "retryAttempts",
-    "timeout",
-    "queueSize",
-}
+PERFORMANCE_PROPERTIES = set(CAMEL_CASE_PERFORMANCE_FIELDS)
 _SECTIONS = {"name", "version", "description", "input", "models", "functions", "workflow"}
 _INPUT = "in"
 _OUTPUT = "out"

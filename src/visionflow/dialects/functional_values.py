@@ -13,19 +13,11 @@ from typing import Any
 
 from visionflow.blocks.core.functions import BUILTIN_FUNCTIONS
 from visionflow.errors import CycleError, DefinitionError
+from visionflow.models.spec import CAMEL_CASE_PERFORMANCE_FIELDS
 
 SPECIAL_FORMS = ("id", "map", "ensemble")
 _RESERVED = {"in", *SPECIAL_FORMS}
-_MODEL_PROPERTIES = {
-    "batchSize": "batch_size",
-    "maxBatchDelay": "max_batch_delay_ms",
-    "minWorkers": "min_workers",
-    "maxWorkers": "max_workers",
-    "retryAttempts": "retry_attempts",
-    "timeout": "timeout_ms",
-    "queueSize": "queue_size",
-    "file": "source",
-}
+_MODEL_PROPERTIES = {**CAMEL_CASE_PERFORMANCE_FIELDS, "file": "source"}
 
 
 @dataclass

@@ -18,22 +18,14 @@ from pydantic import ValidationError
 
 from visionflow.errors import CustomCodeNotAllowedError, ModelError, ModelNotFoundError
 from visionflow.models.model import Model
-from visionflow.models.spec import PERFORMANCE_FIELDS, ModelSpec
+from visionflow.models.spec import CAMEL_CASE_PERFORMANCE_FIELDS, PERFORMANCE_FIELDS, ModelSpec
 from visionflow.models.zoo import ZOO_PREFIX, find_entry, model_file, zoo_entries
 
 _loaded: dict[str, Model] = {}
 _loading = threading.Lock()
 
-# The functional dialect's spelling of performance properties, mapped onto ours.
-WORKFLOW_SETTING_ALIASES = {
-    "batchSize": "batch_size",
-    "maxBatchDelay": "max_batch_delay_ms",
-    "minWorkers": "min_workers",
-    "maxWorkers": "max_workers",
-    "retryAttempts": "retry_attempts",
-    "timeout": "timeout_ms",
-    "queueSize": "queue_size",
-}
+# Workflow-wide settings may use the functional dialect's spelling too.
+WORKFLOW_SETTING_ALIASES = CAMEL_CASE_PERFORMANCE_FIELDS
 
 
 class ModelLibrary:

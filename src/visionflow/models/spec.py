@@ -22,6 +22,27 @@ PERFORMANCE_FIELDS = (
 )
 
 
+MODEL_TASKS = (
+    "object_detection",
+    "classification",
+    "keypoints",
+    "text_detection",
+    "text_recognition",
+    "raw",
+)
+
+# The functional dialect's (camelCase) spelling of the performance properties.
+CAMEL_CASE_PERFORMANCE_FIELDS = {
+    "batchSize": "batch_size",
+    "maxBatchDelay": "max_batch_delay_ms",
+    "minWorkers": "min_workers",
+    "maxWorkers": "max_workers",
+    "retryAttempts": "retry_attempts",
+    "timeout": "timeout_ms",
+    "queueSize": "queue_size",
+}
+
+
 class PerformanceSettings(BaseModel):
     """How calls to one model are served (the runtime semantics of the model pool)."""
 
@@ -49,14 +70,7 @@ class ModelSpec(PerformanceSettings):
     id: str
     source: str
     runtime: Literal["onnx", "litert"] | None = None  # from the file suffix when absent
-    task: Literal[
-        "object_detection",
-        "classification",
-        "keypoints",
-        "text_detection",
-        "text_recognition",
-        "raw",
-    ]
+    task: Literal[MODEL_TASKS]
     format: str = "default"
     """Which head of the task: e.g. ``yolov8``, ``yolov5``, ``blazeface`` for detection."""
     labels: list[str] | None = None

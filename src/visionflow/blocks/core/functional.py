@@ -17,6 +17,7 @@ from visionflow.blocks.core.functions import BUILTIN_FUNCTIONS
 from visionflow.blocks.core.models import _ModelBlock
 from visionflow.data.image import WorkflowImage, load_image
 from visionflow.errors import CustomCodeNotAllowedError, DefinitionError
+from visionflow.models.spec import MODEL_TASKS
 
 ANY = Selector()
 
@@ -67,14 +68,7 @@ class ModelCall(_ModelBlock):
         model: str
 
     outputs = [Output("value")]
-    tasks = (
-        "object_detection",
-        "classification",
-        "keypoints",
-        "text_detection",
-        "text_recognition",
-        "raw",
-    )
+    tasks = MODEL_TASKS
 
     def run(self, images: Batch, model: str) -> list[dict[str, Any]]:
         # None (e.g. a function that found nothing) gives None, and the rest still run
