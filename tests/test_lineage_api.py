@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -225,6 +229,7 @@ def test_a_store_failure_is_logged_and_the_work_goes_on(monkeypatch, caplog):
     lenient = Lineage(strict=False)
     with caplog.at_level(logging.WARNING, logger="visionflow.lineage"):
         assert lenient.start_task("offline") is None
+        lenient.finish_task()  # a task that was not recorded: only forgotten
     assert (
         caplog.records[0]
         .getMessage()
@@ -242,3 +247,124 @@ def test_a_strict_lineage_raises_the_store_failure(monkeypatch):
     with pytest.raises(StoreError) as raised:
         Lineage().start_task("offline")
     assert raised.value.code == "lineage_store_error"
+
+
+@pytest.mark.parametrize("broken", ["postgresql", "sqlite-folder"])
+def test_a_store_failure_leaves_the_work_in_the_block_alone(broken, tmp_path, caplog, monkeypatch):
+    if broken == "postgresql":
+        pytest.importorskip("psycopg")
+    url = unreachable_url() if broken == "postgresql" else f"sqlite:///{tmp_path}"  # a folder
+    monkeypatch.setenv("VISIONFLOW_LINEAGE_URL", url)
+    lenient = Lineage(strict=False)
+    with caplog.at_level(logging.WARNING, logger="visionflow.lineage"):  # noqa: SIM117
+        with lenient.task("offline") as task_id:
+            assert task_id is None
+            assert lenient.add_input_folder(tmp_path / "raw") is None
+            assert lenient.add_output_file(tmp_path / "out.csv", meta={"rows": 3}) is None
+            worked = True  # reached: nothing inside the block raised
+    assert worked
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        "lineage: could not start task 'offline'"  # then nothing: the task was not recorded
+    ]
+    with pytest.raises(NoCurrentTaskError):  # and it is not current any more
+        lenient.add_input_folder(tmp_path / "raw")
+
+
+def test_argument_mistakes_raise_even_in_a_task_the_store_did_not_record(tmp_path, monkeypatch):
+    monkeypatch.setenv("VISIONFLOW_LINEAGE_URL", f"sqlite:///{tmp_path}")  # a folder: fails
+    lenient = Lineage(strict=False)
+    with lenient.task("offline"), pytest.raises(DataLineageError) as raised:
+        lenient.add_input_task("abc")
+    assert raised.value.message == "a task is given by its id (a number), found 'abc'"
+
+
+def test_meta_that_json_cannot_hold_is_an_argument_mistake(lineage, store, tmp_path):
+    with lineage.task("t"), pytest.raises(DataLineageError) as raised:
+        lineage.add_output_file(tmp_path / "a", meta={"when": object()})
+    assert raised.value.place == "add_output_file"
+    assert raised.value.message.startswith("meta is kept as JSON and cannot hold this: ")
+    assert raised.value.hint == "use texts, numbers, booleans, None, and lists and dicts of them"
+    with pytest.raises(DataLineageError):
+        lineage.start_task("t", meta={"ratio": float("nan")})
+    assert lineage_graph(store)["links"] == []
+
+
+def test_a_task_link_needs_another_task_s_id(lineage):
+    with lineage.task("t") as task_id:
+        with pytest.raises(DataLineageError) as not_an_id:
+            lineage.add_input_task("abc")
+        with pytest.raises(DataLineageError) as itself:
+            lineage.add_input_task(task_id)
+    assert (not_an_id.value.place, not_an_id.value.hint) == (
+        "add_input_task",
+        "use the id start_task() returned, or one `visionflow lineage list` shows",
+    )
+    assert itself.value.message == f"task {task_id} cannot be its own input"
+
+
+def test_an_inner_task_gives_the_outer_one_back(lineage, store, tmp_path):
+    with lineage.task("outer"):
+        with lineage.task("inner"):
+            lineage.add_output_folder(tmp_path / "a")
+        lineage.add_output_folder(tmp_path / "b")
+    assert edges(store) == [
+        ("task:inner", "output", "folder:a"),
+        ("task:outer", "output", "folder:b"),
+    ]
+
+
+def test_two_tasks_in_two_threads_each_record_their_own(lineage, store, tmp_path):
+    started = threading.Barrier(2)
+    errors: dict[str, BaseException] = {}
+
+    def work(name: str) -> None:
+        with lineage.task(name):
+            started.wait()  # both tasks are running now
+            lineage.add_input_folder(tmp_path / f"{name}-in")
+            # a pool thread that inherited this context finds this task...
+            with ThreadPoolExecutor(1) as pool:
+                context = contextvars.copy_context()
+                pool.submit(context.run, lineage.add_output_file, tmp_path / f"{name}.csv").result()
+                # ...one that did not must not guess between the two
+                try:
+                    pool.submit(lineage.add_output_file, tmp_path / "lost.csv").result()
+                except NoCurrentTaskError as error:
+                    errors[name] = error
+            started.wait()  # neither finishes before both tried
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(edges(store)) == [
+        ("folder:a-in", "input", "task:a"),
+        ("folder:b-in", "input", "task:b"),
+        ("task:a", "output", "file:a.csv"),
+        ("task:b", "output", "file:b.csv"),
+    ]
+    assert sorted(errors) == ["a", "b"]
+    assert errors["a"].message == "2 tasks are running in this process and none in this context"
+    assert errors["a"].hint.startswith("pass task_id=")
+
+
+def test_with_one_task_running_a_thread_without_its_context_finds_it(lineage, store, tmp_path):
+    with lineage.task("only"), ThreadPoolExecutor(1) as pool:
+        pool.submit(lineage.add_output_file, tmp_path / "x.csv").result()
+    assert edges(store) == [("task:only", "output", "file:x.csv")]
+
+
+def test_asyncio_tasks_each_record_against_their_own_task(lineage, store, tmp_path):
+    async def work(name: str) -> None:
+        with lineage.task(name):
+            await asyncio.sleep(0.01)  # the other one starts its task meanwhile
+            lineage.add_output_folder(tmp_path / name)
+
+    async def both() -> None:
+        await asyncio.gather(work("a"), work("b"))
+
+    asyncio.run(both())
+    assert sorted(edges(store)) == [
+        ("task:a", "output", "folder:a"),
+        ("task:b", "output", "folder:b"),
+    ]

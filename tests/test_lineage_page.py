@@ -18,7 +18,7 @@ pytest.importorskip("sqlalchemy")
 from visionflow.cli import app
 from visionflow.lineage import versions
 from visionflow.lineage.api import Lineage
-from visionflow.lineage.page import layout
+from visionflow.lineage.page import CARD_H, CARD_W, GAP_X, GAP_Y, MARGIN, layout, render_page
 from visionflow.lineage.store import Store
 
 runner = CliRunner(env={"COLUMNS": "200"})
@@ -151,3 +151,106 @@ def test_the_page_renders_in_headless_chromium(recorded, tmp_path):
     links = re.findall(r'data-source="([^"]+)" data-target="([^"]+)"', dom)
     ids = {card for card, _ in cards}
     assert len(links) == 4 and all(s in ids and t in ids for s, t in links)
+
+
+# clean -> labels -> train, and train also reads clean directly: that link skips a column
+SKIPPING = {
+    "nodes": [
+        {"id": i, "kind": k, "name": n, "key": n, "model_weight": False, "status": None,
+         "version": None, "settings": {}, "meta": {}}
+        for i, k, n in [
+            ("clean", "task", "Clean labels"),
+            ("labels", "dataset", "labels"),
+            ("train", "task", "TRAIN YOLO WITH MOSAIC AUGMENTATION ON EVERY IMAGE"),
+        ]
+    ],
+    "links": [
+        {"source": s, "target": t, "direction": d, "meta": {}}
+        for s, t, d in [("clean", "labels", "output"), ("labels", "train", "input"),
+                        ("clean", "train", "input")]
+    ],
+}  # fmt: skip
+
+
+def numbers(text: str) -> list[tuple[float, float]]:
+    values = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", text)]
+    return list(zip(values[::2], values[1::2], strict=True))
+
+
+def test_a_link_that_skips_a_column_passes_beside_the_cards_between():
+    html = render_page(SKIPPING)
+    cards = [
+        tuple(map(int, found))
+        for found in re.findall(r'<rect x="(\d+)" y="(\d+)" width="230" height="84" rx', html)
+    ]
+    [long] = re.findall(
+        r'class="link input long" data-source="clean" data-target="train" d="([^"]+)"', html
+    )
+    # every point of the curve (a Bezier stays inside its points' hull) is outside the cards
+    inside = [
+        (px, py)
+        for px, py in numbers(long)
+        for x, y in cards
+        if x < px < x + CARD_W and y < py < y + CARD_H
+    ]
+    assert inside == []
+    assert layout(SKIPPING) == {"clean": (0, 0), "labels": (1, 0), "train": (2, 0)}
+
+
+def test_long_texts_are_cut_to_the_card_and_whole_in_its_tooltip():
+    html = render_page(SKIPPING)
+    [title] = re.findall(r'<text class="card-title"[^>]*>([^<]+)</text>', html)[2:]
+    assert title.startswith("TRAIN YOLO") and title.endswith("…")
+    assert f"<title>{SKIPPING['nodes'][2]['name']}\ntask" in html
+
+
+def test_show_for_a_card_that_is_not_a_task_names_its_kind(recorded, tmp_path):
+    page = tmp_path / "x.html"
+    project = recorded["label"] + 2  # label, job-4, then the project card
+    result = runner.invoke(app, ["lineage", "show", "--task", str(project), "-o", str(page)])
+    assert result.exit_code == 1
+    assert f"no task {project} in the lineage store ({project} is the project 'cars')" in (
+        result.output
+    )
+    assert not page.exists()
+
+
+def test_an_unusable_visionflow_home_is_reported_without_a_traceback(monkeypatch):
+    monkeypatch.delenv("VISIONFLOW_LINEAGE_URL", raising=False)
+    monkeypatch.setenv("VISIONFLOW_HOME", "/dev/null/vf")
+    for command in (["lineage", "list"], ["lineage", "show", "-o", "/dev/null"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 1, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert "error [lineage_store_error] at sqlite:////dev/null/vf/lineage.db" in result.output
+        assert "cannot make the folder of the lineage store: Not a directory" in result.output
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
+def test_long_links_and_long_titles_render_inside_their_places(tmp_path):
+    page = tmp_path / "skipping.html"
+    page.write_text(render_page(SKIPPING))
+    shot = tmp_path / "skipping.png"
+    subprocess.run(
+        ["chromium", *CHROMIUM_FLAGS, "--window-size=1100,400", f"--screenshot={shot}",
+         page.as_uri()],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    pixels = cv2.imread(str(shot)).astype(int)
+    svg_top = svg_origin(pixels)
+    # the column of 'labels' has a free slot below it, and the long link is drawn across it
+    x = 20 + 1 + MARGIN + 1 * (CARD_W + GAP_X)  # body margin, svg border, the column
+    y = svg_top + MARGIN + 1 * (CARD_H + GAP_Y) + CARD_H // 2
+    slot = pixels[y - 3 : y + 4, x + 20 : x + CARD_W - 20]
+    grey = (abs(slot - (0xB8, 0xA3, 0x94)).sum(axis=2) < 40).any(axis=0)  # the link colour
+    assert grey.mean() > 0.5  # dashed
+    # right of the card of 'train' (the last column), in the drawing's margin: only white
+    right = 20 + 1 + MARGIN + 2 * (CARD_W + GAP_X) + CARD_W + 2
+    beside = pixels[svg_top + MARGIN : svg_top + MARGIN + CARD_H, right : right + MARGIN - 4]
+    assert (beside >= 250).all()
+
+
+def svg_origin(pixels) -> int:
+    """The top of the drawing: the first row of the svg's light border."""
+    border = (abs(pixels - (0xF0, 0xE8, 0xE2)).sum(axis=2) < 12).sum(axis=1)
+    return int(next(i for i, n in enumerate(border) if n > 300))

@@ -4,11 +4,14 @@ transactional writes. Each behaviour runs on both backends (a real server for Po
 from __future__ import annotations
 
 import glob
+import multiprocessing
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -21,7 +24,7 @@ from visionflow.lineage.api import Lineage
 from visionflow.lineage.errors import StoreError
 from visionflow.lineage.migrations import LATEST, current_version
 from visionflow.lineage.queries import lineage_graph
-from visionflow.lineage.schema import Node
+from visionflow.lineage.schema import Link, Node
 from visionflow.lineage.store import Store
 
 
@@ -72,13 +75,7 @@ _databases = iter(range(1, 10_000))
 def store_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'lineage.db'}"
-    server = request.getfixturevalue("postgres_server")
-    name = f"visionflow_{next(_databases)}"
-    admin = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    return f"{server}/{name}"
+    return empty_postgres_database(request.getfixturevalue("postgres_server"))
 
 
 @pytest.fixture
@@ -112,7 +109,8 @@ def test_an_older_store_is_upgraded_and_keeps_its_data(store_url, tmp_path):
     old = Store(store_url, blobs=tmp_path / "blobs", migrate_to=1)
     assert current_version(old.engine) == 1
     assert ix_indexes(old, "vf_links") == set()
-    task_id = Lineage(old).start_task("before the upgrade")
+    with Lineage(old).task("before the upgrade") as task_id:
+        pass
     old.close()
 
     upgraded = Store(store_url, blobs=tmp_path / "blobs")
@@ -184,3 +182,75 @@ def test_an_unreachable_database_is_a_clear_error():
     assert raised.value.message.startswith("cannot open the lineage store: OperationalError")
     assert raised.value.place == f"postgresql+psycopg://visionflow:***@127.0.0.1:{port}/lineage"
     assert "VISIONFLOW_LINEAGE_URL" in raised.value.hint
+
+
+def empty_postgres_database(server: str) -> str:
+    name = f"visionflow_{next(_databases)}"
+    admin = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return f"{server}/{name}"
+
+
+def open_and_read(url: str, blobs: Path, threads: int, start, failures) -> None:
+    """One writer process: open the store when all are ready; with threads, each records
+    the same dataset as an input of this process's task."""
+    try:
+        start.wait()
+        store = Store(url, blobs=blobs)
+        if threads:
+            lineage = Lineage(store, strict=True)
+            task_id = lineage.start_task("reader")
+            with ThreadPoolExecutor(threads) as pool:
+                ready = threading.Barrier(threads)
+
+                def read(_):
+                    ready.wait()
+                    return lineage.add_input_dataset("/data/shared", task_id=task_id)
+
+                list(pool.map(read, range(threads)))
+            lineage.finish_task(task_id)
+    except Exception as error:  # reported to the test, which shows them all
+        failures.put(f"{type(error).__name__}: {error}"[:300])
+
+
+def run_at_once(url: str, tmp_path: Path, processes: int, threads: int) -> list[str]:
+    """Writer processes that start together (forked: no imports to wait for); their errors."""
+    context = multiprocessing.get_context("fork")
+    start, failures = context.Barrier(processes), context.Queue()
+    arguments = (url, tmp_path / "blobs", threads, start, failures)
+    started = [context.Process(target=open_and_read, args=arguments) for _ in range(processes)]
+    for process in started:
+        process.start()
+    for process in started:
+        process.join(60)
+    found = []
+    while not failures.empty():
+        found.append(failures.get())
+    assert [process.exitcode for process in started] == [0] * processes
+    return found
+
+
+def test_processes_opening_a_new_postgresql_store_at_once_migrate_it_once(
+    postgres_server, tmp_path
+):
+    url = empty_postgres_database(postgres_server)
+    assert run_at_once(url, tmp_path, processes=8, threads=0) == []
+    store = Store(url, blobs=tmp_path / "blobs")
+    assert current_version(store.engine) == LATEST
+    store.close()
+
+
+def test_concurrent_writers_of_one_card_make_it_once(postgres_server, tmp_path):
+    # 4 processes x 4 threads, each process its own task, every thread the same dataset
+    url = empty_postgres_database(postgres_server)
+    Store(url, blobs=tmp_path / "blobs").close()  # migrated before (the test above races that)
+    assert run_at_once(url, tmp_path, processes=4, threads=4) == []
+    store = Store(url, blobs=tmp_path / "blobs")
+    with store.transaction() as session:
+        datasets = session.scalars(sa.select(Node).where(Node.kind == "dataset")).all()
+        links = session.scalars(sa.select(Link)).all()
+    assert [d.key for d in datasets] == [str(Path("/data/shared").resolve())]
+    assert len(links) == 4  # one per task, however many threads recorded it
+    store.close()

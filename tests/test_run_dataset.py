@@ -18,9 +18,11 @@ from skimage import data
 from typer.testing import CliRunner
 
 pytest.importorskip("sqlalchemy")
+import sqlalchemy as sa
 
 from visionflow.cli import app
 from visionflow.lineage.queries import lineage_graph, list_tasks
+from visionflow.lineage.schema import Link
 from visionflow.lineage.store import Store
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -104,7 +106,8 @@ def test_a_folder_run_writes_predictions_coco_and_lineage(images, home, tmp_path
     )
 
     coco = json.loads((output / "coco.json").read_text())
-    assert coco["categories"] == [{"id": 1, "name": "happy"}]
+    # category ids: the model's class id + 1, the same in every run whatever was found
+    assert face["class_id"] == 3 and coco["categories"] == [{"id": 4, "name": "happy"}]
     assert [(i["id"], i["file_name"], i["width"], i["height"]) for i in coco["images"]] == [
         (1, "astronaut.png", 512, 512),
         (2, "chelsea.png", 451, 300),
@@ -112,7 +115,7 @@ def test_a_folder_run_writes_predictions_coco_and_lineage(images, home, tmp_path
         (4, "rocket.png", 640, 427),
     ]
     [annotation] = coco["annotations"]  # one face in four pictures
-    assert (annotation["id"], annotation["image_id"], annotation["category_id"]) == (1, 1, 1)
+    assert (annotation["id"], annotation["image_id"], annotation["category_id"]) == (1, 1, 4)
     x, y, w, h = annotation["bbox"]  # COCO: top-left corner, width, height
     assert (x + w / 2, y + h / 2) == pytest.approx((face["x"], face["y"]), abs=0.01)
     assert annotation["area"] == pytest.approx(face["width"] * face["height"], abs=0.01)
@@ -183,11 +186,53 @@ def test_an_unreadable_image_fails_alone_and_a_resume_retries_it(images, home, t
     assert run["status"] == "finished with failures" and list(run["failed"]) == ["broken.png"]
     coco = json.loads((tmp_path / "out" / "coco.json").read_text())
     assert [image["file_name"] for image in coco["images"]] == ["astronaut.png", "chelsea.png"]
-    cv2.imwrite(str(folder / "broken.png"), data.coffee()[:, :, ::-1])  # repaired
-    resumed = runner.invoke(app, [*args, "--resume"])
-    assert resumed.exit_code == 0, resumed.output
-    assert resumed.output.startswith("3 images: 1 run, 2 skipped (done before),")
-    assert len(predictions(tmp_path / "out")) == 3
+    resumed = runner.invoke(app, [*args, "--resume"])  # retried: still unreadable
+    assert resumed.output.startswith("3 images: 0 run, 2 skipped (done before), 1 failed")
+    cv2.imwrite(str(folder / "broken.png"), data.coffee()[:, :, ::-1])  # repaired: new data
+    refused = runner.invoke(app, [*args, "--resume"])
+    assert refused.exit_code == 1
+    assert "the input folder changed since the run started: 1 changed (broken.png)" in (
+        refused.output
+    )
+    again = runner.invoke(app, [*args[:-3], "--output", str(tmp_path / "out2"), "--no-progress"])
+    assert again.exit_code == 0, again.output
+    assert again.output.startswith("3 images: 3 run, 0 skipped (done before),")
+
+
+def test_a_resume_refuses_an_input_folder_that_changed(images, home, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in NAMES:
+        (folder / f"{name}.png").write_bytes((images / f"{name}.png").read_bytes())
+    args = ["run-dataset", str(EXAMPLES / "face_emotion.yaml"), "--input", str(folder)]
+    args += ["--output", str(tmp_path / "out"), "--no-progress"]
+    assert runner.invoke(app, args).exit_code == 0
+    (folder / "coffee.png").unlink()
+    (folder / "camera.png").write_bytes((images / "rocket.png").read_bytes())
+    refused = runner.invoke(app, [*args, "--resume"])
+    assert refused.exit_code == 1
+    assert (
+        "the input folder changed since the run started: 1 added (camera.png); 1 removed "
+        "(coffee.png)" in refused.output.replace("\n  ", " ")
+    )
+    assert "start a new run into a new output folder" in refused.output
+    assert predictions(tmp_path / "out") == [f"{n}.png.json" for n in NAMES]  # untouched
+
+
+def test_a_resume_records_the_inputs_a_killed_run_did_not(images, home, tmp_path):
+    args = ["run-dataset", str(EXAMPLES / "face_emotion.yaml"), "--input", str(images)]
+    args += ["--output", str(tmp_path / "out"), "--no-progress"]
+    assert runner.invoke(app, args).exit_code == 0
+    store = store_of(home)
+    with store.transaction() as session:  # as if killed while recording its inputs
+        session.execute(sa.delete(Link).where(Link.direction == "input", Link.node_id > 2))
+    assert [(t["inputs"], t["outputs"]) for t in list_tasks(store)] == [(1, 2)]
+    for _ in range(2):  # and a second resume changes nothing: links are updated, not added
+        assert runner.invoke(app, [*args, "--resume"]).exit_code == 0
+        assert [(t["inputs"], t["outputs"]) for t in list_tasks(store)] == [(4, 2)]
+    [dataset] = [n for n in lineage_graph(store)["nodes"] if n["kind"] == "dataset"]
+    assert dataset["version"] == {"id": 1, "num": 1}
+    store.close()
 
 
 def test_a_store_failure_does_not_stop_the_run(images, tmp_path, monkeypatch):

@@ -136,3 +136,39 @@ def test_get_list_filters_versions(store, project):
     with pytest.raises(DataLineageError) as raised:
         versions.get_list(project, filters={"author": "me"}, store=store)
     assert raised.value.message == "unknown filter(s) 'author'"
+
+
+def test_a_symlinked_file_is_stored_and_restored_as_its_content(store, project, tmp_path):
+    outside = tmp_path / "shared-labels.json"
+    outside.write_text('{"shared": true}')
+    (project / "labels.json").symlink_to(outside)
+    version = versions.create(project, store=store)
+    assert version.files == 4
+    restored = versions.restore(project, version_num=1, target=tmp_path / "r", store=store)
+    copy = restored.path / "labels.json"
+    assert not copy.is_symlink() and copy.read_text() == '{"shared": true}'
+    assert versions.hash_of_contents(versions.folder_contents(project)) == version.content_hash
+
+
+def test_a_file_given_as_a_project_is_named_a_file(store, project):
+    with pytest.raises(DataLineageError) as raised:
+        versions.create(project / "annotations.json", store=store)
+    assert (
+        raised.value.message == f"'{project / 'annotations.json'}' is a file, not a project folder"
+    )
+
+
+def test_title_contains_matches_wildcard_characters_as_such(store, project):
+    for title in ("100% reviewed", "raw_v1", "raw"):
+        (project / "annotations.json").write_text(json.dumps({"stage": title}))
+        versions.create(project, title=title, store=store)
+
+    def titles(text):
+        found = versions.get_list(project, filters={"title_contains": text}, store=store)
+        return [v.title for v in found]
+
+    assert (titles("%"), titles("_"), titles("raw")) == (
+        ["100% reviewed"],
+        ["raw_v1"],
+        ["raw_v1", "raw"],
+    )

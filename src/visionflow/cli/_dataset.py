@@ -63,5 +63,9 @@ def run_dataset(
     if summary.failed:
         for name, reason in summary.failed.items():
             typer.echo(f"  failed: {name}: {reason}", err=True)
-        typer.echo("  fix or remove them, then run again with --resume", err=True)
+        typer.echo(
+            "  --resume retries them; to run fixed images, start a new run into a new output"
+            " folder (a resume refuses an input folder that changed)",
+            err=True,
+        )
         raise typer.Exit(1)

@@ -11,12 +11,29 @@ from typing import Any
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 PARTIAL_PREFIX = ".partial-"
+INPUT_FILES = "input-files.json"
 
 
 def image_files(folder: Path) -> list[str]:
-    """Every image under ``folder``, as sorted relative paths (the order of the run)."""
+    """Every image under ``folder``, as sorted relative paths (the order of the run); a
+    symlink to an image is that image, as in the dataset's version."""
     found = (p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     return sorted(p.relative_to(folder).as_posix() for p in found)
+
+
+def changes(before: dict[str, str], now: dict[str, str], shown: int = 3) -> str:
+    """How a folder's files (path -> content hash) changed, naming a few of each kind."""
+    found = {
+        "added": sorted(now.keys() - before.keys()),
+        "removed": sorted(before.keys() - now.keys()),
+        "changed": sorted(n for n in now.keys() & before.keys() if now[n] != before[n]),
+    }
+    parts = []
+    for what, names in found.items():
+        if names:
+            more = f" and {len(names) - shown} more" if len(names) > shown else ""
+            parts.append(f"{len(names)} {what} ({', '.join(names[:shown])}{more})")
+    return "; ".join(parts) or "its content differs"
 
 
 def write_atomically(path: Path, data: bytes) -> None:

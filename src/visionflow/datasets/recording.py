@@ -19,12 +19,11 @@ def model_files(workflow: Any) -> list[tuple[str, Path]]:
     return [(model_id, path) for path, model_id in found.items()]
 
 
-def record_inputs(lineage, task_id: int | None, workflow, workflow_file: Path, images: Path):
+def record_inputs(lineage, task_id, version_id, workflow, workflow_file: Path, images: Path):
     """The dataset at its version, the workflow document, the model files as weights."""
     if task_id is None:
         return
     definition = workflow.plan.definition
-    version_id = lineage.snapshot(images)
     lineage.add_input_dataset(
         images, version_id=version_id, task_id=task_id, card={"icon": "dataset"}
     )

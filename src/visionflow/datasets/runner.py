@@ -1,6 +1,7 @@
 """``run_dataset``: a workflow over every image of a folder, resumable after a stop.
 
     output/run.json                  the run: workflow hash, input, images, lineage task
+    output/input-files.json          the input's files and content hashes when it started
     output/predictions/<image>.json  one per image, written atomically (all or nothing)
     output/images/...                image outputs as JPEG files
     output/coco.json                 detections in COCO format (coco-<output>.json if several)
@@ -8,6 +9,7 @@
 A run stopped half way (Ctrl-C, a killed process) is continued with ``resume=True``: an
 image whose predictions file exists is finished and skipped; the others run; the COCO file
 is rebuilt from the per-image files at the end, so no image is lost or counted twice.
+A resume refuses an input folder whose content changed since the run started.
 An image that cannot be read, or whose run fails, fails alone: it is listed in
 ``run.json`` and the summary with the reason, the others go on, and a resume retries it.
 """
@@ -21,6 +23,8 @@ from typing import Any
 
 from visionflow.datasets.coco import coco_detections
 from visionflow.datasets.files import (
+    INPUT_FILES,
+    changes,
     image_files,
     images_to_files,
     remove_partial_files,
@@ -66,6 +70,7 @@ def run_dataset(
     """Run ``workflow_file`` on each image under ``images``; write predictions to ``output``."""
     from visionflow import Workflow
     from visionflow.compiler import definition_hash
+    from visionflow.lineage import versions
     from visionflow.lineage.api import Lineage
 
     lineage = lineage or Lineage()
@@ -75,15 +80,33 @@ def run_dataset(
     workflow = Workflow.compile(workflow_file, dialect=dialect)
     input_name = _image_input(workflow, image_input)
     names = image_files(images)
+    contents = versions.folder_contents(images)  # what the recorded dataset version holds
     run = {
         "workflow": str(workflow_file.resolve()),
         "input": str(images.resolve()),
         "definition_hash": definition_hash(workflow.plan.definition),
+        "input_hash": versions.hash_of_contents(contents),
     }
-    run["task_id"] = _start(lineage, output, run, resume, workflow_file.stem)
+    before = _previous(output, run, resume, contents)
+    if before is None:
+        run["task_id"] = lineage.start_task(f"run-dataset {workflow_file.stem}", meta=dict(run))
+        if run["task_id"] is None:  # not recorded (the store failed): not current either
+            lineage.finish_task()
+        write_json(output / INPUT_FILES, contents)
+    else:
+        run["task_id"] = before["task_id"]
+        if run["task_id"] is not None:
+            lineage.resume_task(run["task_id"])
+    # the version is taken once (a resume checked that the folder still holds it) and again
+    # only if the store could not take it before
+    version = (before or {}).get("input_version")
+    if version is None and run["task_id"] is not None:
+        version = lineage.snapshot(images)
+    run["input_version"] = version
     write_json(output / "run.json", {**run, "images": len(names), "status": "running"})
-    if not resume:
-        record_inputs(lineage, run["task_id"], workflow, workflow_file, images)
+    # a resume records them too: a run killed while recording has the missing ones added,
+    # the others are updated in place (one link per card and version)
+    record_inputs(lineage, run["task_id"], version, workflow, workflow_file, images)
     remove_partial_files(output)
     done = [name for name in names if _prediction_path(output, name).is_file()]
     todo = [name for name in names if name not in set(done)]
@@ -156,7 +179,8 @@ def _image_input(workflow, wanted: str | None) -> str:
     )
 
 
-def _start(lineage, output: Path, run: dict[str, Any], resume: bool, name: str) -> int | None:
+def _previous(output: Path, run: dict, resume: bool, contents: dict) -> dict[str, Any] | None:
+    """The run to resume, checked to be this one on the same data; None for a new run."""
     manifest = output / "run.json"
     if not resume:
         if manifest.exists():
@@ -165,7 +189,7 @@ def _start(lineage, output: Path, run: dict[str, Any], resume: bool, name: str) 
                 place=str(output),
                 hint="pass --resume to finish it, or choose a new output folder",
             )
-        return lineage.start_task(f"run-dataset {name}", meta={k: run[k] for k in run})
+        return None
     if not manifest.is_file():
         raise DatasetRunError(
             "there is no run to resume here", place=str(output), hint="run once without --resume"
@@ -178,9 +202,16 @@ def _start(lineage, output: Path, run: dict[str, Any], resume: bool, name: str) 
                 place=str(output),
                 hint="resume with the same workflow and input folder",
             )
-    if before["task_id"] is not None:
-        lineage.resume_task(before["task_id"])
-    return before["task_id"]
+    if before["input_hash"] != run["input_hash"]:
+        listed = output / INPUT_FILES
+        started = json.loads(listed.read_text("utf-8")) if listed.is_file() else {}
+        raise DatasetRunError(
+            f"the input folder changed since the run started: {changes(started, contents)}",
+            place=run["input"],
+            hint="its predictions and lineage are of the data it started with: start a new "
+            "run into a new output folder (without --resume)",
+        )
+    return before
 
 
 def _prediction_path(output: Path, name: str) -> Path:

@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from visionflow.lineage.cards import CardSettings, card_settings
+from visionflow.lineage.current import current, current_task, forget, push, unrecorded_id
 from visionflow.lineage.errors import (
     DataLineageError,
     NoCurrentTaskError,
@@ -33,6 +32,7 @@ from visionflow.lineage.errors import (
 )
 from visionflow.lineage.records import (
     check_version_arguments,
+    checked_meta,
     data_node,
     flushed_id,
     identity,
@@ -48,16 +48,7 @@ log = logging.getLogger("visionflow.lineage")
 STRICT_VARIABLE = "VISIONFLOW_LINEAGE_STRICT"
 Card = CardSettings | dict[str, Any] | None
 T = TypeVar("T")
-
-# A context variable for concurrent tasks; the global fallback lets a step running on one
-# of the engine's pool threads (which do not inherit context) still find its task.
-_current: ContextVar[int | None] = ContextVar("visionflow_lineage_task", default=None)
-_last_started: dict[str, int | None] = {"task": None}
-_last_lock = threading.Lock()
-
-
-def current_task() -> int | None:
-    return _current.get() or _last_started["task"]
+__all__ = ["Card", "Lineage", "current_task"]
 
 
 class Lineage:
@@ -76,6 +67,10 @@ class Lineage:
 
     def start_task(self, name: str, *, meta: dict | None = None, card: Card = None) -> int | None:
         """Record a running task and make it the current one; its id (None if not recorded)."""
+        task_id = self._start(name, meta, card)
+        return task_id if task_id > 0 else None
+
+    def _start(self, name: str, meta: dict | None, card: Card) -> int:
         settings = card_settings(card, "task card")
         task = Node(
             kind="task",
@@ -83,43 +78,38 @@ class Lineage:
             name=name,
             status="running",
             card=settings,
-            meta=dict(meta or {}),
+            meta=checked_meta(meta, "start_task"),
         )
         task_id = self._recorded(f"start task '{name}'", lambda s: flushed_id(s, task))
-        if task_id is not None:
-            _current.set(task_id)
-            with _last_lock:
-                _last_started["task"] = task_id
+        task_id = unrecorded_id() if task_id is None else task_id
+        push(task_id)
         return task_id
 
     def finish_task(self, task_id: int | None = None, status: str = "finished") -> None:
         """Mark a task finished (or ``failed``, ``interrupted``, ...) and no longer current."""
-        task_id = task_id or self._task(None)
+        task_id = task_id or self._task(None, "finish_task")
+        if task_id > 0:
 
-        def write(session: Session) -> None:
-            task = task_node(session, task_id)
-            task.status, task.finished_at = status, utc_now()
+            def write(session: Session) -> None:
+                task = task_node(session, task_id)
+                task.status, task.finished_at = status, utc_now()
 
-        self._recorded(f"finish task {task_id}", write)
-        if _current.get() == task_id:
-            _current.set(None)
-        with _last_lock:
-            if _last_started["task"] == task_id:
-                _last_started["task"] = None
+            self._recorded(f"finish task {task_id}", write)
+        forget(task_id)
 
     def resume_task(self, task_id: int) -> None:
         """Make a recorded task current and running again (a resumed run)."""
         self._recorded(f"resume task {task_id}", lambda s: resumed(s, task_id))
-        _current.set(task_id)
-        with _last_lock:
-            _last_started["task"] = task_id
+        push(task_id)
 
     @contextmanager
-    def task(self, name: str, *, meta: dict | None = None, card: Card = None) -> Iterator[int]:
+    def task(
+        self, name: str, *, meta: dict | None = None, card: Card = None
+    ) -> Iterator[int | None]:
         """A task around a block of work: ``finished``, or ``failed`` if the block raises."""
-        task_id = self.start_task(name, meta=meta, card=card)
+        task_id = self._start(name, meta, card)
         try:
-            yield task_id
+            yield task_id if task_id > 0 else None
         except BaseException:
             self.finish_task(task_id, "failed")
             raise
@@ -290,10 +280,17 @@ class Lineage:
         check_version_arguments(call, kind, version_id, version_num)
         relation = card_settings(card, f"{call}: card")
         main = card_settings(task_card, f"{call}: task_card")
-        if meta is not None and not isinstance(meta, dict):
-            raise DataLineageError(f"meta must be a dict, found {type(meta).__name__}", place=call)
+        meta = checked_meta(meta, call)
+        key, name = identity(kind, thing, call)
         task_id = self._task(task_id, call)
-        key, name = identity(kind, thing)
+        if kind == "task" and int(key) == task_id:
+            raise DataLineageError(
+                f"task {task_id} cannot be its own {direction}",
+                place=call,
+                hint="link it to another task (its id, as start_task returned it)",
+            )
+        if task_id < 0:  # its task was not recorded (the store failed): nothing to link to
+            return None
 
         def write(session: Session) -> int:
             task = task_node(session, task_id)
@@ -305,7 +302,7 @@ class Lineage:
                 node = data_node(session, kind, key, name)
                 node.model_weight = node.model_weight or model_weight
             version = version_row(session, call, kind, key, version_id, version_num)
-            return link_row(session, task.id, node.id, direction, version, relation, meta or {})
+            return link_row(session, task.id, node.id, direction, version, relation, meta)
 
         return self._recorded(call, write)
 
@@ -317,7 +314,7 @@ class Lineage:
         return self._guarded(what, lambda: versions.create(project, title, store=self.store).id)
 
     def _task(self, task_id: int | None, place: str = "lineage") -> int:
-        task_id = task_id if task_id is not None else current_task()
+        task_id = task_id if task_id is not None else current(place)
         if task_id is None:
             raise NoCurrentTaskError(
                 "no task is running and no task_id was given",

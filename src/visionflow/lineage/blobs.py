@@ -40,6 +40,14 @@ def put_file(blobs: Path, source: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as data:
+        while chunk := data.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def copy_out(blobs: Path, sha256: str, target: Path) -> bool:
     """Write the blob to ``target``; False if it is missing or its content is not intact."""
     source = blob_path(blobs, sha256)

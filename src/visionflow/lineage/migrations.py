@@ -92,35 +92,52 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
 LATEST = MIGRATIONS[-1][0]
 
 
+# Any fixed number: PostgreSQL writers that open the store at once migrate one at a time.
+_MIGRATION_LOCK = 0x76666C696E656167  # "vflineag"
+
+
 def current_version(engine: Engine) -> int:
     """The highest migration applied (0 for an empty database)."""
-    if not sa.inspect(engine).has_table(SchemaMigration.__tablename__):
-        return 0
     with engine.connect() as connection:
-        found = connection.execute(sa.select(sa.func.max(SchemaMigration.version))).scalar()
+        return _version(connection)
+
+
+def _version(connection: Connection) -> int:
+    if not sa.inspect(connection).has_table(SchemaMigration.__tablename__):
+        return 0
+    found = connection.execute(sa.select(sa.func.max(SchemaMigration.version))).scalar()
     return found or 0
 
 
 def migrate(engine: Engine, target: int = LATEST) -> list[int]:
-    """Apply the migrations after the database's version up to ``target``; their numbers."""
-    SchemaMigration.__table__.create(engine, checkfirst=True)
-    have = current_version(engine)
-    if have > LATEST:
-        raise StoreError(
-            f"the lineage store is at schema version {have}, newer than this visionflow "
-            f"knows ({LATEST})",
-            place=engine.url.render_as_string(hide_password=True),
-            hint="upgrade visionflow, or point VISIONFLOW_LINEAGE_URL at another store",
-        )
+    """Apply the migrations after the database's version up to ``target``; their numbers.
+
+    Each one runs in its own transaction, under a lock (PostgreSQL: an advisory lock; SQLite:
+    its write lock, taken by BEGIN IMMEDIATE), and the version is read again inside it: of
+    several processes opening a new store at once, one migrates and the others see it done.
+    """
     applied = []
-    for number, description, apply in MIGRATIONS:
-        if have < number <= target:
-            with engine.begin() as connection:  # the migration and its record, or neither
-                apply(connection)
-                connection.execute(
-                    sa.insert(SchemaMigration).values(
-                        version=number, description=description, applied_at=datetime.now(UTC)
-                    )
+    while True:
+        with engine.begin() as connection:  # the migration and its record, or neither
+            if connection.dialect.name == "postgresql":
+                connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
+            SchemaMigration.__table__.create(connection, checkfirst=True)
+            have = _version(connection)
+            if have > LATEST:
+                raise StoreError(
+                    f"the lineage store is at schema version {have}, newer than this "
+                    f"visionflow knows ({LATEST})",
+                    place=engine.url.render_as_string(hide_password=True),
+                    hint="upgrade visionflow, or point VISIONFLOW_LINEAGE_URL at another store",
                 )
-            applied.append(number)
-    return applied
+            pending = [m for m in MIGRATIONS if have < m[0] <= target]
+            if not pending:
+                return applied
+            number, description, apply = pending[0]
+            apply(connection)
+            connection.execute(
+                sa.insert(SchemaMigration).values(
+                    version=number, description=description, applied_at=datetime.now(UTC)
+                )
+            )
+        applied.append(number)

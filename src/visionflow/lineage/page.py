@@ -3,7 +3,9 @@
 No script, no network: each card is placed in the column of its longest path from a source
 (data -> task -> data ...), cards of a column are ordered by their neighbours' rows to
 keep arrows short, and arrows are cubic curves from the right of one card to the left of
-the next. Cards carry ``data-id``/``data-kind``; arrows ``data-source``/``data-target``.
+the next (through a free slot of each column a long one passes). Texts are cut to the card
+with an ellipsis, whole in the card's tooltip. Cards carry ``data-id``/``data-kind``; arrows
+``data-source``/``data-target``.
 """
 
 from __future__ import annotations
@@ -36,11 +38,21 @@ KIND_ICONS = {
 
 def layout(graph: dict[str, list[dict[str, Any]]]) -> dict[str, tuple[int, int]]:
     """Card id -> (column, row)."""
+    return _layers(graph)[0]
+
+
+def _layers(graph) -> tuple[dict[str, tuple[int, int]], list[list[tuple[int, int]]]]:
+    """Card places, and per link the (column, row) of the free slots it passes through.
+
+    A link that skips columns gets a waypoint in each column between its ends, ordered with
+    the cards like one (the classic layered-layout trick): it is drawn through that free
+    slot, never underneath a card, where it would read as a link to that card.
+    """
     ids = [node["id"] for node in graph["nodes"]]
-    parents: dict[str, list[str]] = {i: [] for i in ids}
+    parents: dict[Any, list[Any]] = {i: [] for i in ids}
     for link in graph["links"]:
         parents[link["target"]].append(link["source"])
-    column: dict[str, int] = {}
+    column: dict[Any, int] = {}
 
     def depth(card: str, seen: frozenset[str] = frozenset()) -> int:
         if card not in column:  # longest path from a source; a cycle (not expected) stops
@@ -50,34 +62,43 @@ def layout(graph: dict[str, list[dict[str, Any]]]) -> dict[str, tuple[int, int]]
 
     for card in ids:
         depth(card)
-    rows: dict[str, int] = {}
+    waypoints: list[list[tuple[str, int, int]]] = []  # per link: ("waypoint", link, column)
+    for number, link in enumerate(graph["links"]):
+        start, end = column[link["source"]], column[link["target"]]
+        chain = [("waypoint", number, c) for c in range(start + 1, end)]
+        waypoints.append(chain)
+        for before, point in zip([link["source"], *chain], chain, strict=False):
+            parents[point], column[point] = [before], column[before] + 1
+        if chain:  # the target is ordered by the waypoint beside it, not the far source
+            near = parents[link["target"]]
+            near[near.index(link["source"])] = chain[-1]
+    rows: dict[Any, int] = {}
+    order = ids + [point for chain in waypoints for point in chain]
     for level in range(max(column.values(), default=-1) + 1):
-        cards = [c for c in ids if column[c] == level]
+        items = [c for c in order if column[c] == level]
         # ordering by the mean row of parents keeps arrows short (one barycentre sweep)
-        cards.sort(
+        items.sort(
             key=lambda c: sum(rows[p] for p in parents[c]) / len(parents[c]) if parents[c] else -1
         )
-        for row, card in enumerate(cards):
-            rows[card] = row
-    return {card: (column[card], rows[card]) for card in ids}
+        for row, item in enumerate(items):
+            rows[item] = row
+    places = {card: (column[card], rows[card]) for card in ids}
+    return places, [[(column[p], rows[p]) for p in chain] for chain in waypoints]
 
 
 def render_page(graph: dict[str, list[dict[str, Any]]], title: str = "visionflow lineage") -> str:
     """The page's HTML text."""
-    places = layout(graph)
-    columns = max((c for c, _ in places.values()), default=0) + 1
-    rows = max((r for _, r in places.values()), default=0) + 1
+    places, waypoints = _layers(graph)
+    slots = list(places.values()) + [slot for chain in waypoints for slot in chain]
+    columns = max((c for c, _ in slots), default=0) + 1
+    rows = max((r for _, r in slots), default=0) + 1
     width = 2 * MARGIN + columns * CARD_W + (columns - 1) * GAP_X
     height = 2 * MARGIN + rows * CARD_H + (rows - 1) * GAP_Y
-
-    def corner(card: str) -> tuple[int, int]:
-        column, row = places[card]
-        return MARGIN + column * (CARD_W + GAP_X), MARGIN + row * (CARD_H + GAP_Y)
-
     arrows = [
-        _arrow(link, corner(link["source"]), corner(link["target"])) for link in graph["links"]
+        _arrow(link, [places[link["source"]], *chain, places[link["target"]]])
+        for link, chain in zip(graph["links"], waypoints, strict=True)
     ]
-    cards = [_card(node, *corner(node["id"])) for node in graph["nodes"]]
+    cards = [_card(node, *_corner(places[node["id"]]), n) for n, node in enumerate(graph["nodes"])]
     empty = "" if cards else '<p class="empty">No lineage recorded yet.</p>'
     return _PAGE.format(
         title=escape(title),
@@ -89,18 +110,34 @@ def render_page(graph: dict[str, list[dict[str, Any]]], title: str = "visionflow
     )
 
 
-def _arrow(link: dict[str, Any], source: tuple[int, int], target: tuple[int, int]) -> str:
-    x1, y1 = source[0] + CARD_W, source[1] + CARD_H // 2
-    x2, y2 = target[0] - 6, target[1] + CARD_H // 2
-    bend = (x2 - x1) // 2
+def _corner(slot: tuple[int, int]) -> tuple[int, int]:
+    column, row = slot
+    return MARGIN + column * (CARD_W + GAP_X), MARGIN + row * (CARD_H + GAP_Y)
+
+
+def _arrow(link: dict[str, Any], slots: list[tuple[int, int]]) -> str:
+    """From the right of the source, straight across each waypoint's slot, to the left of
+    the target; each curve stays inside the gap between two columns."""
+    left, top = _corner(slots[0])
+    x, y = left + CARD_W, top + CARD_H // 2
+    path = [f"M{x},{y}"]
+    for number, slot in enumerate(slots[1:], start=1):
+        left, top = _corner(slot)
+        last = number == len(slots) - 1
+        end, middle = left - (6 if last else 0), top + CARD_H // 2  # room for the arrowhead
+        bend = (end - x) // 2
+        path.append(f"C{x + bend},{y} {end - bend},{middle} {end},{middle}")
+        x, y = left + CARD_W, middle
+        if not last:
+            path.append(f"L{x},{y}")
+    long = " long" if len(slots) > 2 else ""  # dashed: it passes columns by
     return (
-        f'<path class="link {link["direction"]}" data-source="{escape(link["source"])}" '
-        f'data-target="{escape(link["target"])}" d="M{x1},{y1} C{x1 + bend},{y1} '
-        f'{x2 - bend},{y2} {x2},{y2}" marker-end="url(#arrow)"/>'
+        f'<path class="link {link["direction"]}{long}" data-source="{escape(link["source"])}" '
+        f'data-target="{escape(link["target"])}" d="{" ".join(path)}" marker-end="url(#arrow)"/>'
     )
 
 
-def _card(node: dict[str, Any], x: int, y: int) -> str:
+def _card(node: dict[str, Any], x: int, y: int, number: int) -> str:
     settings = node["settings"]
     kind_colour = KIND_COLOURS.get(node["kind"], "#6b7280")
     icon = settings.get("icon", KIND_ICONS.get(node["kind"], "file"))
@@ -113,33 +150,59 @@ def _card(node: dict[str, Any], x: int, y: int) -> str:
     if node["status"]:
         subtitle += f" · {node['status']}"
     description = settings.get("description") or (node["key"] if node["kind"] != "task" else "")
+    room = CARD_W - 56 - 10  # right of the icon, inside the border
     link = ""
     if settings.get("url"):
-        label = escape(_short(settings.get("url_title") or settings["url"], 30))
+        label = escape(_fit(settings.get("url_title") or settings["url"], 11, room))
         link = (
             f'<a class="card-url" href="{escape(settings["url"])}"><text x="{x + 56}" '
             f'y="{y + 74}">{label}</text></a>'
         )
+    tooltip = "\n".join(dict.fromkeys(t for t in (title, subtitle, description, node["key"]) if t))
     return (
         f'<g class="card" data-id="{escape(node["id"])}" data-kind="{node["kind"]}">'
-        f"<title>{escape(node['key'])}</title>"
+        f"<title>{escape(tooltip)}</title>"
+        f'<clipPath id="card-{number}"><rect x="{x}" y="{y}" width="{CARD_W - 8}" '
+        f'height="{CARD_H}"/></clipPath>'
         f'<rect x="{x}" y="{y}" width="{CARD_W}" height="{CARD_H}" rx="10" '
         f'fill="#ffffff" stroke="{kind_colour}" stroke-width="2"/>'
         f'<circle cx="{x + 28}" cy="{y + 30}" r="17" '
         f'fill="{settings.get("icon_bg_color", kind_colour)}"/>'
         f'<text class="icon" x="{x + 28}" y="{y + 36}" text-anchor="middle" '
         f'fill="{settings.get("icon_color", "#ffffff")}">{escape(ICONS.get(icon, "?"))}</text>'
-        f'<text class="card-title" x="{x + 56}" y="{y + 26}">{escape(_short(title, 21))}</text>'
-        f'<text class="card-kind" x="{x + 56}" y="{y + 43}">{escape(_short(subtitle, 32))}</text>'
-        f'<text class="card-description" x="{x + 56}" y="{y + 59}">'
-        f"{escape(_short(description, 32, from_end=True))}</text>{link}</g>"
+        f'<g clip-path="url(#card-{number})">'  # the estimate below is never wider than this
+        f'<text class="card-title" x="{x + 56}" y="{y + 26}">'
+        f"{escape(_fit(title, 14, room, bold=True))}</text>"
+        f'<text class="card-kind" x="{x + 56}" y="{y + 43}">{escape(_fit(subtitle, 11, room))}'
+        f'</text><text class="card-description" x="{x + 56}" y="{y + 59}">'
+        f"{escape(_fit(description, 11, room, from_end=True))}</text>{link}</g></g>"
     )
 
 
-def _short(text: str, size: int, from_end: bool = False) -> str:
-    if len(text) <= size:
+# Glyph widths in em of a sans-serif font, generous so that the estimate errs on the short side
+_NARROW, _WIDE = set("iljtfr.,;:'|!()[] "), set("mwMW@%")
+
+
+def _width(text: str, size: int, bold: bool) -> float:
+    def em(char: str) -> float:
+        if char in _NARROW:
+            return 0.34
+        if char in _WIDE:
+            return 0.95
+        return 0.72 if char.isupper() or not char.isascii() else 0.58
+
+    return sum(map(em, text)) * size * (1.08 if bold else 1.0)
+
+
+def _fit(text: str, size: int, room: int, bold: bool = False, from_end: bool = False) -> str:
+    """``text``, or as much of it as fits ``room`` pixels with an ellipsis (from the end:
+    the start cut, as for a path whose last parts matter)."""
+    if _width(text, size, bold) <= room:
         return text
-    return "…" + text[-size + 1 :] if from_end else text[: size - 1] + "…"
+    kept = text
+    while kept and _width("…" + kept, size, bold) > room:
+        kept = kept[1:] if from_end else kept[:-1]
+    return "…" + kept if from_end else kept + "…"
 
 
 _PAGE = """<!DOCTYPE html>
@@ -149,6 +212,7 @@ body {{ font-family: system-ui, sans-serif; margin: 20px; background: #f8fafc; c
 h1 {{ font-size: 20px; margin: 0 0 4px; }} .count {{ color: #64748b; margin: 0 0 12px; }}
 svg {{ background: #ffffff; border: 1px solid #e2e8f0; border-radius: 8px; }}
 .link {{ fill: none; stroke: #94a3b8; stroke-width: 2; }} .link.output {{ stroke: #2563eb; }}
+.link.long {{ stroke-dasharray: 6 3; }}
 .card-title {{ font-size: 14px; font-weight: 600; }}
 .card-kind {{ font-size: 11px; fill: #475569; }}
 .card-description {{ font-size: 11px; fill: #64748b; }} .icon {{ font-size: 16px; }}

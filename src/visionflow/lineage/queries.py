@@ -43,8 +43,14 @@ def lineage_graph(store: Store, task_id: int | None = None) -> dict[str, list[di
     with store.transaction() as session:
         links = list(session.scalars(sa.select(Link).order_by(Link.id)))
         if task_id is not None:
-            if session.get(Node, task_id) is None:
-                raise NotFoundError(f"no task {task_id} in the lineage store", place="--task")
+            asked = session.get(Node, task_id)
+            if asked is None or asked.kind != "task":
+                what = "" if asked is None else f" ({task_id} is the {asked.kind} '{asked.name}')"
+                raise NotFoundError(
+                    f"no task {task_id} in the lineage store{what}",
+                    place="--task",
+                    hint="`visionflow lineage list` shows the tasks and their ids",
+                )
             cards = {(link.node_id, link.version_id) for link in links if link.task_id == task_id}
             tasks = {task_id} | {
                 link.task_id for link in links if (link.node_id, link.version_id) in cards

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +25,36 @@ def check_version_arguments(call: str, kind: str, version_id, version_num) -> No
         raise DataLineageError(f"version_num is only for projects, not a {kind}", place=call)
 
 
-def identity(kind: str, thing: Any) -> tuple[str, str]:
+def checked_meta(meta: Any, call: str) -> dict:
+    """``meta`` as stored: a dict that JSON can hold (a mistake in the call, not the store's)."""
+    if meta is None:
+        return {}
+    if not isinstance(meta, dict):
+        raise DataLineageError(f"meta must be a dict, found {type(meta).__name__}", place=call)
+    try:
+        json.dumps(meta, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise DataLineageError(
+            f"meta is kept as JSON and cannot hold this: {error}",
+            place=call,
+            hint="use texts, numbers, booleans, None, and lists and dicts of them",
+        ) from None
+    return dict(meta)
+
+
+def identity(kind: str, thing: Any, call: str) -> tuple[str, str]:
     """The key (an absolute path for things on disk, else the text given) and shown name."""
     if kind == "task":
+        if isinstance(thing, bool) or not isinstance(thing, int | str) or not str(thing).isdigit():
+            raise DataLineageError(
+                f"a task is given by its id (a number), found {thing!r}",
+                place=call,
+                hint="use the id start_task() returned, or one `visionflow lineage list` shows",
+            )
         return str(int(thing)), f"task {thing}"
     text = str(thing)
     if not text:
-        raise DataLineageError(f"the {kind} must be named", place=f"lineage {kind}")
+        raise DataLineageError(f"the {kind} must be named", place=call)
     if kind in ("project", "dataset", "file", "folder"):
         path = Path(text).expanduser().resolve()  # the same path however it was written
         return str(path), path.name or str(path)
@@ -55,11 +80,21 @@ def resumed(session: Session, task_id: int) -> None:
 
 
 def data_node(session: Session, kind: str, key: str, name: str) -> Node:
-    node = session.scalars(sa.select(Node).where(Node.kind == kind, Node.key == key)).first()
-    if node is None:
-        node = Node(kind=kind, key=key, name=name, card={}, meta={}, model_weight=False)
-        session.add(node)
-        session.flush()
+    """The card of (kind, key), made if new; safe when other writers make it at the same time."""
+    found = sa.select(Node).where(Node.kind == kind, Node.key == key)
+    node = session.scalars(found).first()
+    if node is not None:
+        return node
+    values = {"kind": kind, "key": key, "name": name, "card": {}, "meta": {}}
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        # a concurrent writer's row wins (PostgreSQL waits for its commit); we read it back
+        insert = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert(Node)
+        session.execute(insert.values(**values).on_conflict_do_nothing())
+        return session.scalars(found).one()
+    node = Node(**values, model_weight=False)
+    session.add(node)
+    session.flush()
     return node
 
 
@@ -94,6 +129,11 @@ def link_row(
 ) -> int:
     # One link per (task, card, direction, version): recording twice (a resumed run) updates.
     version_id = version.id if version is not None else None
+    if session.get_bind().dialect.name == "postgresql":
+        # the unique constraint does not hold for a NULL version: writers of the same link
+        # take turns (the lock ends with the transaction). SQLite's writers always do.
+        pair = (sa.cast(task_id, sa.Integer), sa.cast(node_id, sa.Integer))
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(*pair)))
     query = sa.select(Link).where(
         Link.task_id == task_id,
         Link.node_id == node_id,

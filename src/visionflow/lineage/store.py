@@ -39,14 +39,22 @@ class Store:
         home = visionflow_home()
         self.url = url or os.environ.get(URL_VARIABLE) or f"sqlite:///{home / 'lineage.db'}"
         self.blobs = Path(blobs) if blobs is not None else home / "blobs"
+        place = sa.make_url(self.url).render_as_string(hide_password=True)
         try:
             self.engine = _engine(self.url)
             migrate(self.engine, migrate_to)
         except SQLAlchemyError as error:
             raise StoreError(
                 f"cannot open the lineage store: {type(error).__name__}: {_cause(error)}",
-                place=sa.make_url(self.url).render_as_string(hide_password=True),
+                place=place,
                 hint=f"check {URL_VARIABLE} (or {HOME_VARIABLE}) and that the database is up",
+            ) from error
+        except OSError as error:  # the SQLite file's folder cannot be made
+            raise StoreError(
+                f"cannot make the folder of the lineage store: {error.strerror}: "
+                f"'{error.filename}'",
+                place=place,
+                hint=f"set {HOME_VARIABLE} to a folder you can write, or {URL_VARIABLE}",
             ) from error
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 

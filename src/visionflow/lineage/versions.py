@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from visionflow.lineage.blobs import copy_out, put_file
+from visionflow.lineage.blobs import copy_out, file_sha256, put_file
 from visionflow.lineage.errors import DataLineageError, NotFoundError
 from visionflow.lineage.schema import Version, VersionEntry, as_utc
 from visionflow.lineage.store import Store, default_store
@@ -54,13 +54,9 @@ def create(
 ) -> VersionInfo:
     """Snapshot the folder; if its content equals the last version's, return that version."""
     store = store or default_store()
-    folder = Path(project).expanduser().resolve()
-    if not folder.is_dir():
-        raise NotFoundError(f"project folder '{folder}' does not exist", place="versions.create")
+    folder = _folder(project, "versions.create")
     entries = [(path, *put_file(store.blobs, folder / path)) for path in _files(folder)]
-    content_hash = hashlib.sha256(
-        json.dumps([[path, sha] for path, sha, _ in entries]).encode()
-    ).hexdigest()
+    content_hash = hash_of_contents({path: sha for path, sha, _ in entries})
     with store.transaction() as session:
         last = session.scalars(
             sa.select(Version).where(Version.project == str(folder)).order_by(Version.num.desc())
@@ -136,7 +132,7 @@ def restore(
 
 _FILTERS = {
     "title": lambda v: Version.title == v,
-    "title_contains": lambda v: Version.title.contains(v),
+    "title_contains": lambda v: Version.title.contains(v, autoescape=True),  # % and _ as such
     "num_min": lambda v: Version.num >= v,
     "num_max": lambda v: Version.num <= v,
     "created_after": lambda v: Version.created_at > v,
@@ -164,8 +160,34 @@ def get_list(
         return [_info(v) for v in session.scalars(query.order_by(Version.num))]
 
 
+def folder_contents(project) -> dict[str, str]:
+    """Each file's relative path -> the SHA-256 of its content (what a version records)."""
+    folder = _folder(project, "versions.folder_contents")
+    return {path: file_sha256(folder / path) for path in _files(folder)}
+
+
+def hash_of_contents(contents: dict[str, str]) -> str:
+    """The content hash of a version with these files (``folder_contents``)."""
+    return hashlib.sha256(json.dumps(sorted(map(list, contents.items()))).encode()).hexdigest()
+
+
+def _folder(project, place: str) -> Path:
+    folder = Path(project).expanduser().resolve()
+    if folder.is_file():
+        raise DataLineageError(
+            f"'{folder}' is a file, not a project folder",
+            place=place,
+            hint="give the folder that holds the project's files",
+        )
+    if not folder.is_dir():
+        raise NotFoundError(f"project folder '{folder}' does not exist", place=place)
+    return folder
+
+
 def _files(folder: Path) -> list[str]:
-    found = [p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()]
+    # a symlink to a file counts as that file (its content is stored, restored as a file),
+    # as a dataset run reads it; a broken link is no file
+    found = [p for p in folder.rglob("*") if p.is_file()]
     return sorted(p.relative_to(folder).as_posix() for p in found)
 
 
