@@ -40,8 +40,8 @@ def list_command(
         ]
         for t in tasks
     ]
-    columns = ["id", "name", "status", "started", "finished", "inputs", "outputs"]
-    print_table("lineage tasks", columns, rows, whole=2)
+    columns = ["id", "name", "status", "started", "finished", "in", "out"]
+    print_table("lineage tasks", columns, rows, whole=1, keep=(3, 4))
 
 
 @lineage_app.command("show", epilog="Example: [bold]visionflow lineage show --task 3[/]")
@@ -67,4 +67,4 @@ def show_command(
 
 
 def _when(moment) -> str:
-    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
+    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M")

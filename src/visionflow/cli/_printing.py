@@ -58,8 +58,12 @@ def print_table(
     rows: list[list[Any]],
     caption: str | None = None,
     whole: int = 1,
+    keep: tuple[int, ...] = (),
 ) -> None:
-    """A table whose first ``whole`` columns (names) are not folded, if they leave room."""
+    """A table whose first ``whole`` columns (names) are not folded, if they leave room.
+
+    Columns at the positions in ``keep`` (short values: dates, states) are never folded.
+    """
     from rich.table import Table
     from rich.text import Text
 
@@ -72,7 +76,7 @@ def print_table(
         whole -= 1
     table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     for position, column in enumerate(columns):
-        table.add_column(column, no_wrap=position < whole, overflow="fold")
+        table.add_column(column, no_wrap=position < whole or position in keep, overflow="fold")
     for row in rows:
         table.add_row(*(Text(str(cell)) for cell in row))  # Text: no markup in user data
     out.print(table)
