@@ -20,6 +20,7 @@ latency it adds: the serving overhead.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 import socket
@@ -38,7 +39,7 @@ import httpx
 import numpy as np
 import yaml
 
-from _report import Row, print_header, print_row, run_figures
+from _report import Row, print_header, print_row
 from models import astronaut
 from visionflow import Workflow
 
@@ -213,5 +214,18 @@ def figure_model(settings: Settings) -> list[Row]:
         return compare("model", workflow, astronaut(), settings.model, url)
 
 
+def main(argv: list[str] | None = None) -> None:
+    """``--quick`` / ``--only`` as every bench; no "targets met" line: this one has none."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter repeats (smoke run)")
+    parser.add_argument("--only", default="", help="comma-separated figure numbers, e.g. 2")
+    args = parser.parse_args(argv)
+    figures = {1: figure_light, 2: figure_model}
+    started = time.perf_counter()
+    for number in [int(n) for n in args.only.split(",") if n.strip()] or list(figures):
+        figures[number](QUICK if args.quick else FULL)
+    print(f"\n({time.perf_counter() - started:.0f} s, Python {sys.version.split()[0]})")
+
+
 if __name__ == "__main__":
-    run_figures({1: figure_light, 2: figure_model}, FULL, QUICK, __doc__)
+    main()

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -15,6 +16,7 @@ from test_server import API_KEY, CROP, EXAMPLES, FAILING, RunningServer, serving
 from visionflow import Client, Workflow, serialize
 from visionflow.cli import app
 from visionflow.client import ServerError
+from visionflow.errors import WorkflowError
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +150,40 @@ def test_cli_reports_the_servers_error(server):
     result = runner.invoke(app, ["run", "no-such-workflow", "--server", server.url])
     assert result.exit_code == 1
     assert "error [not_found] at workflows 'no-such-workflow'" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["crop/../victim", "../victim", "victim\n", "a b"])
+def test_names_are_checked_before_they_go_into_a_url(client, name):
+    client.register("victim", CROP)
+    try:
+        for call in (client.get_workflow, client.delete):
+            with pytest.raises(WorkflowError) as raised:
+                call(name)
+            assert (raised.value.code, raised.value.place) == ("workflow_error", "name")
+            assert "not a valid workflow name" in raised.value.message
+        assert client.get_workflow("victim")["name"] == "victim"  # nothing reached it
+    finally:
+        client.delete("victim")
+
+
+def test_an_array_that_is_no_image_is_refused_before_sending(client, astronaut):
+    with pytest.raises(WorkflowError) as raised:
+        client.run(CROP, inputs={"image": [astronaut, astronaut.astype(np.float32) / 255]})
+    assert raised.value.place == "inputs 'image'[1]"
+    assert raised.value.message == "an array of float32 with shape (512, 512, 3) is not an image"
+    assert "uint8" in raised.value.hint
+
+
+@pytest.mark.parametrize("image", ["missing.jpg", "https://example.com/a.jpg"])
+def test_cli_run_on_the_server_reports_a_missing_image_as_a_local_run_does(
+    server, files, tmp_path, image
+):
+    path = str(tmp_path / image) if not image.startswith("https") else image
+    local = runner.invoke(app, ["run", str(files["crop"]), "-i", f"image={path}"])
+    remote = runner.invoke(
+        app, ["run", str(files["crop"]), "--server", server.url, "-i", f"image={path}"]
+    )
+    assert remote.exit_code == local.exit_code == 1
+    assert remote.exception is None or isinstance(remote.exception, SystemExit)
+    assert remote.stderr == local.stderr
+    assert "error [invalid_runtime_input] at inputs 'image'[0]" in remote.stderr

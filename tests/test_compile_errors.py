@@ -379,3 +379,9 @@ def test_blocks_are_initialised_only_after_the_whole_plan_checks_out():
     with pytest.raises(SelectorError):
         Workflow.compile(definition, blocks=[Costly], cache=False)
     assert created == []
+
+
+def test_a_document_nested_too_deeply_is_a_clear_error():
+    with pytest.raises(DefinitionError) as caught:
+        Workflow.compile("a: " + "[" * 20000 + "]" * 20000)
+    assert caught.value.message == "the document is nested too deeply to read"

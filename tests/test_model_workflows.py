@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
 from onnx_models import channel_means
 from visionflow import Workflow
 from visionflow.errors import CustomCodeNotAllowedError, ModelError, ModelNotFoundError
-from visionflow.models.library import ModelLibrary, model_metrics
+from visionflow.models.library import (
+    ModelLibrary,
+    ModelLimits,
+    TooManyModelsError,
+    limit_loaded_models,
+    loaded_models,
+    model_metrics,
+)
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +147,70 @@ def test_zoo_model_whose_package_is_missing_names_the_install_command(tmp_path, 
         Workflow.compile(means_workflow("absent/model"))
     assert "'visionflow_no_such_package' package, which is not installed" in caught.value.message
     assert caught.value.hint == "install it: pip install --no-deps visionflow-no-such-package"
+
+
+# --- limits for documents from others, and a bound on the pools of the process ------------
+
+
+def test_model_limits_refuse_what_a_document_asks_beyond_them(means_model):
+    limits = ModelLimits(max_workers=2, batch_size=8, flags=(("max_workers", "--max-w"),))
+    greedy = means_workflow(raw_entry(means_model, min_workers=3, max_workers=3))
+    with pytest.raises(ModelError) as caught:
+        Workflow.compile(greedy, model_limits=limits)
+    assert caught.value.place == "steps[0] 'm' models 'means' field 'max_workers'"
+    assert caught.value.message == "model 'means' asks for max_workers 3; at most 2 is allowed here"
+    assert caught.value.hint == "ask for 2 or less; the operator sets this limit with --max-w"
+    wide = means_workflow(raw_entry(means_model), settings={"batch_size": 9})
+    with pytest.raises(ModelError, match="asks for batch_size 9; at most 8") as caught:
+        Workflow.compile(wide, model_limits=limits)
+    assert caught.value.place == "steps[0] 'm' settings field 'batch_size'"
+    # the same documents without limits: a library user is not limited
+    assert Workflow.compile(greedy).plan.steps["m"].block.model.spec.max_workers == 3
+
+
+def test_a_default_above_a_limit_is_lowered_not_refused(means_model):
+    library = ModelLibrary({"means": raw_entry(means_model)}, limits=ModelLimits(queue_size=10))
+    assert library.spec("means")[0].queue_size == 10  # the default is 256
+
+
+@pytest.fixture
+def two_loaded_models():
+    limit_loaded_models(2)
+    yield
+    limit_loaded_models(None)
+
+
+def test_a_bound_on_loaded_models_retires_the_least_recently_used_idle_one(
+    means_model, two_loaded_models
+):
+    image = np.full((8, 8, 3), 7, np.uint8)
+    first, second, third = (
+        Workflow.compile(means_workflow(raw_entry(means_model, queue_size=1000 + n)))
+        for n in range(3)
+    )
+    models = [w.plan.steps["m"].block.model for w in (first, second, third)]
+    assert models[0] not in loaded_models() and models[2] in loaded_models()
+    deadline = time.monotonic() + 5  # retired workers leave on their own
+    while any(t.is_alive() for t in models[0].pool._threads) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(thread.is_alive() for thread in models[0].pool._threads)
+    # the first workflow still works: its model reopens, retiring the idlest other one
+    assert np.allclose(first.run(image=image)[0]["out"]["means"], [7, 7, 7])
+    assert models[0] in loaded_models() and len(loaded_models()) == 2
+
+
+def test_a_pool_with_a_call_in_flight_is_never_retired(means_model, two_loaded_models):
+    slow = raw_entry(means_model, batch_size=4, max_batch_delay_ms=400, queue_size=2000)
+    busy = [Workflow.compile(means_workflow({**slow, "queue_size": 2000 + n})) for n in range(2)]
+    image = np.zeros((8, 8, 3), np.uint8)
+    with ThreadPoolExecutor(2) as runs:
+        answers = [runs.submit(workflow.run, image=image) for workflow in busy]
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not all(
+            w.plan.steps["m"].block.model.pool.queue_depth for w in busy
+        ):
+            time.sleep(0.005)
+        with pytest.raises(TooManyModelsError) as caught:
+            Workflow.compile(means_workflow({**slow, "queue_size": 2002}))
+        assert [len(answer.result()) for answer in answers] == [1, 1]
+    assert caught.value.code == "too_many_models"

@@ -78,8 +78,26 @@ class Fail(Block):
         raise ValueError(f"cannot handle {value!r}")
 
 
+class Unprintable:
+    def __str__(self):
+        raise RuntimeError("this value cannot be written")
+
+
+class Broken(Block):
+    """Returns a value that serialisation fails on: an unexpected error, a 500."""
+
+    class Manifest(Block.Manifest):
+        type: Literal["servertest/broken@v1"]
+        value: Selector()
+
+    outputs = [Output("value")]
+
+    def run(self, value):
+        return {"value": Unprintable()}
+
+
 def load_blocks():
-    return [Hold, Fail]
+    return [Hold, Fail, Broken]
 '''
 
 CROP = {

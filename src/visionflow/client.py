@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -25,6 +27,8 @@ from visionflow.errors import WorkflowError
 
 API_KEY_HEADER = "X-API-Key"
 _DOCUMENT_SUFFIXES = (".json", ".yaml", ".yml")
+WORKFLOW_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+"""A registered workflow's name (``fullmatch``); the server's registry uses this one too."""
 
 
 class ServerError(WorkflowError):
@@ -143,17 +147,17 @@ class Client:
 
     def add_version(self, name: str, workflow: Any, *, dialect: str | None = None) -> dict:
         body = {"workflow": _document(workflow), "dialect": dialect}
-        return self._call("POST", f"/workflows/{name}/versions", json=body)
+        return self._call("POST", f"{_workflow_path(name)}/versions", json=body)
 
     def workflows(self) -> list[dict[str, Any]]:
         return self._call("GET", "/workflows")["workflows"]
 
     def get_workflow(self, name: str, version: int | None = None) -> dict[str, Any]:
         params = {"version": version} if version is not None else None
-        return self._call("GET", f"/workflows/{name}", params=params)
+        return self._call("GET", _workflow_path(name), params=params)
 
     def delete(self, name: str) -> dict[str, Any]:
-        return self._call("DELETE", f"/workflows/{name}")
+        return self._call("DELETE", _workflow_path(name))
 
     def _call(self, method: str, path: str, **options: Any) -> Any:
         response = self._send(method, path, **options)
@@ -173,6 +177,17 @@ class Client:
                     "hint": "check the URL, and that `visionflow serve` runs there",
                 },
             ) from None
+
+
+def _workflow_path(name: str) -> str:
+    # checked here: "x/../victim" in a URL would reach another workflow's address
+    if not isinstance(name, str) or not WORKFLOW_NAME.fullmatch(name):
+        raise WorkflowError(
+            f"{name!r} is not a valid workflow name",
+            place="name",
+            hint="use letters, digits, '_', '-' and '.', starting with a letter or digit",
+        )
+    return f"/workflows/{quote(name, safe='')}"
 
 
 def _raise_for(response: httpx.Response) -> None:
@@ -203,23 +218,32 @@ def _document(workflow: Any) -> Any:
     return workflow
 
 
-def _encoded(value: Any) -> Any:
+def _encoded(value: Any, place: str = "inputs") -> Any:
     """Input values as JSON: images as base64 text, arrays of numbers as lists."""
     import numpy as np
 
     from visionflow.data.image import WorkflowImage
 
     if isinstance(value, dict):
-        return {key: _encoded(item) for key, item in value.items()}
+        inside = "inputs '{}'" if place == "inputs" else place + "['{}']"
+        return {key: _encoded(item, inside.format(key)) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_encoded(item) for item in value]
+        return [_encoded(item, f"{place}[{n}]") for n, item in enumerate(value)]
     if isinstance(value, WorkflowImage):
         value = value.numpy
     if isinstance(value, np.ndarray):
         if value.dtype == np.uint8 and value.ndim == 4:
-            return [_encoded(image) for image in value]
+            return [_encoded(image, f"{place}[{n}]") for n, image in enumerate(value)]
         if value.dtype == np.uint8 and value.ndim in (2, 3):
             return _png_base64(value)
+        if value.ndim >= 2 and value.dtype.kind == "f":
+            # sent as lists it would be a large JSON the server refuses anyway
+            raise WorkflowError(
+                f"an array of {value.dtype} with shape {value.shape} is not an image",
+                place=place,
+                hint="images are uint8 arrays, H x W x 3 (BGR) or H x W: "
+                "e.g. np.clip(pixels * 255, 0, 255).astype(np.uint8)",
+            )
         return value.tolist()
     if isinstance(value, os.PathLike | bytes):
         return base64.b64encode(_file_bytes(value)).decode("ascii")

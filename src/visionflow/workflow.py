@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from visionflow.blocks.api import Block
 from visionflow.blocks.loader import load_registry, plugin_modules
@@ -12,6 +12,9 @@ from visionflow.compiler import PlanCache, compile_plan, definition_hash
 from visionflow.compiler.plan import Plan
 from visionflow.dialects import to_definition
 from visionflow.engine import Executor
+
+if TYPE_CHECKING:
+    from visionflow.models.library import ModelLimits
 
 _cache = PlanCache()
 _cache_lock = threading.Lock()
@@ -41,6 +44,7 @@ class Workflow:
         max_concurrent_steps: int | None = None,
         cache: bool = True,
         allow_custom_code: bool = True,
+        model_limits: ModelLimits | None = None,
     ) -> Workflow:
         """Check ``definition`` (dict, JSON/YAML text or file path) and build its plan.
 
@@ -48,6 +52,8 @@ class Workflow:
         ``allow_custom_code=False`` refuses documents that carry Python code (dynamic
         blocks, custom step files, imported functions) or name model files by path (zoo
         ids and VISIONFLOW_MODELS models stay allowed): do that for documents from others.
+        ``model_limits`` (``visionflow.models.library.ModelLimits``) caps what the document's
+        models may ask for (workers, threads, batch and queue sizes); none by default.
         Plans are cached by the definition's content, blocks and init parameters.
         """
         parsed = to_definition(definition, dialect)
@@ -58,6 +64,7 @@ class Workflow:
             plugin_modules(),
             max_concurrent_steps,
             allow_custom_code,
+            model_limits,  # frozen and compared by value: equal limits share the plan
         )
         if cache and (workflow := _cache.get(key)) is not None:
             return workflow
@@ -73,7 +80,13 @@ class Workflow:
             )
         if blocks:
             registry = registry.with_blocks(blocks)
-        plan = compile_plan(parsed, registry, init_parameters, allow_custom_code=allow_custom_code)
+        plan = compile_plan(
+            parsed,
+            registry,
+            init_parameters,
+            allow_custom_code=allow_custom_code,
+            model_limits=model_limits,
+        )
         workflow = cls(plan, max_concurrent_steps)
         if cache:
             with _cache_lock:

@@ -5,6 +5,7 @@ The server and the client are imported inside the functions: the CLI stays quick
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -68,6 +69,26 @@ def serve(
     max_concurrent_runs: Annotated[
         int, typer.Option(help="Runs at once; more requests wait their turn.")
     ] = 32,
+    max_model_workers: Annotated[
+        int, typer.Option(help="Most workers (sessions) a document may ask for per model.")
+    ] = 4,
+    max_model_threads: Annotated[
+        int | None,
+        typer.Option(
+            help="Most intra-op threads per session a document may ask for (default: the CPUs).",
+            show_default=False,
+        ),
+    ] = None,
+    max_model_batch_size: Annotated[
+        int, typer.Option(help="Largest batch_size a document may ask for per model.")
+    ] = 64,
+    max_model_queue_size: Annotated[
+        int, typer.Option(help="Largest queue_size a document may ask for per model.")
+    ] = 1024,
+    max_loaded_models: Annotated[
+        int,
+        typer.Option(help="Model pools kept loaded; the least recently used idle one makes room."),
+    ] = 16,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
 ) -> None:
@@ -93,6 +114,11 @@ def serve(
             max_image_pixels=max_image_pixels,
             max_batch_size=max_batch_size,
             max_concurrent_runs=max_concurrent_runs,
+            max_model_workers=max_model_workers,
+            max_model_threads=max_model_threads or os.cpu_count() or 1,
+            max_model_batch_size=max_model_batch_size,
+            max_model_queue_size=max_model_queue_size,
+            max_loaded_models=max_loaded_models,
             log_level=log_level,
             access_log=access_log,
         )
@@ -121,8 +147,23 @@ def run_remote(
         inputs = runtime_inputs(declared, pairs)
         for name, value in inputs.items():
             if declared[name]["type"] == "image":
-                inputs[name] = [Path(v) for v in value] if isinstance(value, list) else Path(value)
+                paths = _image_files(name, value if isinstance(value, list) else [value])
+                inputs[name] = paths if isinstance(value, list) else paths[0]
         return client.run(**source, inputs=inputs)
+
+
+def _image_files(name: str, values: list[Any]) -> list[Path]:
+    """Local image files, checked as a local run checks them (the same error)."""
+    from visionflow.errors import RuntimeInputError
+
+    paths = [Path(value) for value in values]
+    for position, path in enumerate(paths):
+        if not path.is_file():
+            where = f"'{name}'[{position}]"
+            raise RuntimeInputError(
+                f"input {where}: no image file at '{path}'", place=f"inputs {where}"
+            )
+    return paths
 
 
 def validate_remote(

@@ -30,6 +30,7 @@ def compile_plan(
     init_parameters: dict[str, Any] | None = None,
     *,
     allow_custom_code: bool = True,
+    model_limits: Any = None,
 ) -> Plan:
     steps = parse_steps(definition, registry)
     graphs = build_graph(definition, steps)
@@ -49,7 +50,7 @@ def compile_plan(
     ]
     # Last: initialising blocks may be expensive (models), so only a checked plan gets there.
     given = {
-        "models": _model_library(definition, allow_files=allow_custom_code),
+        "models": _model_library(definition, allow_custom_code, model_limits),
         **(init_parameters or {}),
         "allow_custom_code": allow_custom_code,  # never from the document or init parameters
     }
@@ -88,10 +89,12 @@ def _step_plan(graph, layout: StepLayout, gates, predecessors, registry, given) 
     )
 
 
-def _model_library(definition: Definition, allow_files: bool):
+def _model_library(definition: Definition, allow_files: bool, limits: Any):
     from visionflow.models.library import ModelLibrary  # models are optional: import on use
 
-    return ModelLibrary(definition.models, definition.settings, allow_files=allow_files)
+    return ModelLibrary(
+        definition.models, definition.settings, allow_files=allow_files, limits=limits
+    )
 
 
 def _initialise(graph, registry: BlockRegistry, given: dict[str, Any]):

@@ -156,6 +156,8 @@ def _read_file(path: Path, name: str) -> WorkflowImage:
 def _decode(data: bytes, name: str) -> np.ndarray:
     import cv2
 
+    if not data:  # OpenCV fails an assertion on no bytes instead of returning None
+        raise ValueError(f"{name}: the image is empty (0 bytes)")
     pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if pixels is None:
         raise ValueError(f"{name}: the bytes are not a decodable image (corrupt or unknown format)")

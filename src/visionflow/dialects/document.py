@@ -40,6 +40,10 @@ def _parse_text(text: str, place: str) -> dict[str, Any]:
         document = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as error:
         raise DefinitionError(f"not valid JSON or YAML: {error}", place=place) from None
+    except RecursionError:
+        raise DefinitionError(
+            "the document is nested too deeply to read", place=place, hint="flatten it"
+        ) from None
     if not isinstance(document, dict):
         raise DefinitionError(
             f"a workflow document must be a mapping, found {type(document).__name__}",

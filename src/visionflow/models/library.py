@@ -4,13 +4,21 @@ A ``models:`` entry is a zoo id or a file path, or a mapping with ``source`` plu
 fields. Settings merge as: zoo description < workflow-wide ``settings`` < the entry.
 Loaded models are shared by every workflow in the process whose spec is the same, so
 concurrent runs of different workflows batch together on one pool.
+
+For documents from others, ``ModelLimits`` caps what an entry may ask of its pool
+(workers, threads, batch and queue sizes), and ``limit_loaded_models(n)`` bounds the pools
+of the process: loading one more retires the least recently used idle pool (its holders
+reopen it on their next call), or refuses with ``TooManyModelsError`` when all are busy.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import threading
+import weakref
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +26,50 @@ from pydantic import ValidationError
 
 from visionflow.errors import CustomCodeNotAllowedError, ModelError, ModelNotFoundError
 from visionflow.models.model import Model
+from visionflow.models.pool import ModelPool
 from visionflow.models.spec import CAMEL_CASE_PERFORMANCE_FIELDS, PERFORMANCE_FIELDS, ModelSpec
 from visionflow.models.zoo import ZOO_PREFIX, find_entry, model_file, zoo_entries
 
-_loaded: dict[str, Model] = {}
+_loaded: dict[str, Model] = {}  # serving now, by spec key
+_retired: weakref.WeakValueDictionary[str, Model] = weakref.WeakValueDictionary()
 _loading = threading.Lock()
+_max_loaded: int | None = None
+
+
+class TooManyModelsError(ModelError):
+    """Loading one more model would pass the process's bound, and every loaded one is busy."""
+
+    code = "too_many_models"
+
+
+@dataclass(frozen=True)
+class ModelLimits:
+    """The most a workflow's ``models:`` entries and ``settings`` may ask for (None: no cap).
+
+    >>> ModelLimits(max_workers=4).max_workers
+    4
+
+    A value asked for above its cap is a ``ModelError``; a default above it is lowered.
+    ``min_workers`` is capped by ``max_workers``. ``flags`` names, per field, where the cap
+    is raised (a server's flag), for the error's hint.
+    """
+
+    max_workers: int | None = None
+    intra_op_threads: int | None = None
+    batch_size: int | None = None
+    queue_size: int | None = None
+    flags: tuple[tuple[str, str], ...] = ()
+
+    def caps(self) -> dict[str, int]:
+        found = {
+            item.name: getattr(self, item.name)
+            for item in fields(self)
+            if item.name != "flags" and getattr(self, item.name) is not None
+        }
+        if "max_workers" in found:
+            found["min_workers"] = found["max_workers"]
+        return found
+
 
 # Workflow-wide settings may use the functional dialect's spelling too.
 WORKFLOW_SETTING_ALIASES = CAMEL_CASE_PERFORMANCE_FIELDS
@@ -35,10 +82,12 @@ class ModelLibrary:
         settings: dict[str, Any] | None = None,
         *,
         allow_files: bool = True,
+        limits: ModelLimits | None = None,
     ):
         self.declared = dict(declared or {})
         # Documents from others may name zoo models only, never files on this machine's disk.
         self.allow_files = allow_files
+        self.limits = limits or ModelLimits()
         self.workflow_settings = {
             WORKFLOW_SETTING_ALIASES.get(key, key): value
             for key, value in (settings or {}).items()
@@ -68,7 +117,7 @@ class ModelLibrary:
         fields.update(self.workflow_settings)
         fields.update(entry_fields)
         try:
-            return ModelSpec(id=model_id, source=str(source), **fields), path
+            spec = ModelSpec(id=model_id, source=str(source), **fields)
         except ValidationError as error:
             first = error.errors()[0]
             where = ".".join(str(part) for part in first["loc"])
@@ -76,15 +125,44 @@ class ModelLibrary:
                 f"model '{model_id}': field '{where}' {first['msg'].lower()}",
                 hint="see `visionflow models` for the fields of a model",
             ) from None
+        return self._within_limits(spec, entry_fields), path
+
+    def _within_limits(self, spec: ModelSpec, entry_fields: dict[str, Any]) -> ModelSpec:
+        lowered: dict[str, int] = {}
+        for name, cap in self.limits.caps().items():
+            value = getattr(spec, name)
+            if value <= cap:
+                continue
+            if name not in entry_fields and name not in self.workflow_settings:
+                lowered[name] = cap  # a default, not asked for: within the cap, silently
+                continue
+            flag = dict(self.limits.flags).get("max_workers" if name == "min_workers" else name)
+            raise ModelError(
+                f"model '{spec.id}' asks for {name} {value}; at most {cap} is allowed here",
+                place=f"models '{spec.id}' field '{name}'"
+                if name in entry_fields
+                else f"settings field '{name}'",
+                hint=f"ask for {cap} or less"
+                + (f"; the operator sets this limit with {flag}" if flag else ""),
+            )
+        return spec.model_copy(update=lowered) if lowered else spec
 
     def get(self, model_id: str) -> Model:
         """The loaded model, shared with every workflow that declares it the same way."""
         spec, path = self.spec(model_id)
         key = json.dumps([str(path), spec.model_dump()], sort_keys=True, default=str)
         with _loading:
-            if key not in _loaded:
-                _loaded[key] = Model(spec, path)
-            return _loaded[key]
+            model = _loaded.get(key) or _retired.get(key)
+            if model is None:
+                _make_room()
+                model = Model(spec, path)
+                model.pool.admit = functools.partial(_admit, key)
+            elif key not in _loaded:  # retired by the bound: serving again from now
+                _make_room()
+                model.pool.reopen()
+                del _retired[key]
+            _loaded[key] = model
+            return model
 
     def _declared_fields(self, model_id: str) -> dict[str, Any]:
         entry = self.declared.get(model_id)
@@ -114,6 +192,44 @@ class ModelLibrary:
             hint=(f"did you mean {', '.join(repr(c) for c in close)}? " if close else "")
             + "`visionflow models` lists the zoo",
         )
+
+
+def limit_loaded_models(count: int | None) -> None:
+    """Keep at most ``count`` models loaded in this process (None: no bound, the default)."""
+    global _max_loaded
+    if count is not None and count < 1:
+        raise ValueError(f"the bound on loaded models must be at least 1, found {count}")
+    _max_loaded = count
+
+
+def _make_room() -> None:
+    """Retire least recently used idle models until one more fits. With ``_loading`` held."""
+    while _max_loaded is not None and len(_loaded) >= _max_loaded:
+        idle = sorted(
+            (key for key, model in _loaded.items() if model.pool.is_idle),
+            key=lambda key: _loaded[key].pool.last_used,
+        )
+        retired = next((key for key in idle if _loaded[key].pool.retire_if_idle()), None)
+        if retired is None:
+            raise TooManyModelsError(
+                f"{len(_loaded)} models are loaded, the most this process keeps, and every "
+                "one of them is serving calls now",
+                hint="retry in a moment; the operator can raise the bound "
+                "(visionflow serve --max-loaded-models)",
+            )
+        _retired[retired] = _loaded.pop(retired)
+
+
+def _admit(key: str, pool: ModelPool) -> None:
+    """A retired pool's next call: room is made for it, then it reopens (``pool.admit``)."""
+    with _loading:
+        model = _retired.get(key)
+        if model is not None and model.pool is pool:
+            _make_room()
+            pool.reopen()
+            _loaded[key] = _retired.pop(key)
+        else:  # readmitted by another call meanwhile (or no longer the library's)
+            pool.reopen()
 
 
 def loaded_models() -> list[Model]:

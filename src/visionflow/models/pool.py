@@ -11,6 +11,9 @@
 - Sessions are shared by the workers. A call that nothing could be batched with (no
   batching delay, an empty queue, a free session and no timeout to watch) runs on the
   calling thread: a hand-off to an idle worker costs 0.1-0.5 ms, a lot beside a 2 ms model.
+- A pool with no call in flight can be retired (``retire_if_idle``: its workers leave and
+  its sessions are dropped); the next call reopens it through ``admit`` (the model library
+  uses that to keep its bound on loaded models), so whoever holds the pool never notices.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from visionflow.models.runtime import Session
 from visionflow.models.spec import PerformanceSettings
 
 IDLE_SECONDS = 10.0
+_REOPEN_ATTEMPTS = 5
 _live_pools: weakref.WeakSet[ModelPool] = weakref.WeakSet()
 
 
@@ -79,12 +83,20 @@ class ModelPool:
         self._idle_sessions: list[Session] = []
         self._threads: list[threading.Thread] = []
         self._closed = False
-        self.first_session = open_session()
+        self._retired = False
+        self._calls = 0  # calls between infer's start and end: a pool with none is idle
+        self.last_used = time.perf_counter()
+        self.admit: Callable[[ModelPool], None] = ModelPool.reopen
+        self.first_session: Session | None = None
+        self._open_workers()
+        _live_pools.add(self)
+
+    def _open_workers(self) -> None:
+        self.first_session = self._open_session()
         self._idle_sessions.append(self.first_session)  # usable at once, before threads start
         self._start_worker(self.first_session)
-        for _ in range(settings.min_workers - 1):
+        for _ in range(self.settings.min_workers - 1):
             self._start_worker(None)
-        _live_pools.add(self)
 
     # --- callers ------------------------------------------------------------------------
 
@@ -100,14 +112,35 @@ class ModelPool:
                 hint="send fewer elements per call, or raise queue_size for this model",
             )
         waiting = [_Element(tensors) for tensors in elements]
-        with self._changed:
-            session = self._session_for_caller()
-        if session is not None:
-            self._run_on_caller(session, waiting)
-        else:
-            self._enqueue(waiting)
-        self._wait(waiting)
+        session = self._enter()
+        try:
+            if session is not None:
+                self._run_on_caller(session, waiting)
+            else:
+                self._enqueue(waiting)
+            self._wait(waiting)
+        finally:
+            with self._changed:
+                self._calls -= 1
+                self.last_used = time.perf_counter()
         return [element.outputs for element in waiting]
+
+    def _enter(self) -> Session | None:
+        """Counts the call in (reopening a retired pool first); a session when the call
+        can run on this thread."""
+        for _ in range(_REOPEN_ATTEMPTS):
+            with self._changed:
+                if self._closed:
+                    raise ModelError(f"model '{self.model_id}' is closed")
+                if not self._retired:
+                    self._calls += 1
+                    return self._session_for_caller()
+            self.admit(self)  # without the pool's lock: the library takes its own first
+        raise ModelError(
+            f"model '{self.model_id}' was unloaded {_REOPEN_ATTEMPTS} times while this "
+            "call waited to reopen it",
+            hint="too many different models are in use at once; retry later",
+        )
 
     def _session_for_caller(self) -> Session | None:
         # Called with the lock held: a free session when running here changes nothing.
@@ -169,6 +202,7 @@ class ModelPool:
         if (
             len(self._queue) > 2 * self.settings.batch_size
             and self._workers < self.settings.max_workers
+            and not self._retired
         ):
             self._start_worker(None)
 
@@ -194,6 +228,9 @@ class ModelPool:
                 self._fail_waiting(error)
                 return
             with self._changed:
+                if self._retired:  # retired while this session opened: keep no session
+                    self._workers -= 1
+                    return
                 self._idle_sessions.append(session)
                 self._changed.notify_all()
         while (taken := self._next_batch()) is not None:
@@ -212,8 +249,10 @@ class ModelPool:
             idle_since = time.perf_counter()
             while True:
                 self._drop_abandoned()
-                if self._closed:
+                if self._closed or self._retired:
                     self._workers -= 1
+                    if self._retired:
+                        self._idle_sessions.clear()  # one a worker gave back since
                     return None
                 if self._queue and self._idle_sessions:
                     wait_more = self._queue[0].queued_at + delay - time.perf_counter()
@@ -293,6 +332,35 @@ class ModelPool:
     @property
     def workers(self) -> int:
         return self._workers
+
+    @property
+    def is_idle(self) -> bool:
+        """No call in flight and nothing queued: retiring the pool now disturbs nobody."""
+        with self._changed:
+            return self._calls == 0 and not self._queue
+
+    def retire_if_idle(self) -> bool:
+        """Let the workers go and drop the sessions, if no call is in flight; the next call
+        reopens the pool. True when the pool is retired (now or before)."""
+        with self._changed:
+            if self._retired:
+                return True
+            if self._closed or self._calls or self._queue:
+                return False
+            self._retired = True
+            self._idle_sessions.clear()
+            self.first_session = None
+            self._changed.notify_all()  # idle workers wake up and leave
+            return True
+
+    def reopen(self) -> None:
+        """Sessions and workers again for a retired pool (``admit`` calls this)."""
+        with self._changed:
+            if not self._retired or self._closed:
+                return
+            self._retired = False
+            self._open_workers()
+            self._changed.notify_all()
 
     @property
     def queue_depth(self) -> int:

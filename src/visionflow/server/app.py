@@ -7,8 +7,11 @@ app = create_app(ServerSettings(workflows_dir=Path("workflows")))   # then uvico
 from __future__ import annotations
 
 import atexit
+import functools
+import logging
 import secrets
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -21,12 +24,14 @@ from fastapi.security import APIKeyHeader
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from visionflow import __version__
+from visionflow.models.library import limit_loaded_models
 from visionflow.server.compiling import compile_document
 from visionflow.server.errors import (
     ApiKeyError,
     RequestTooLargeError,
     error_body,
     install_error_handlers,
+    unexpected_error_body,
 )
 from visionflow.server.inputs import InputLimits
 from visionflow.server.metrics import ServerMetrics
@@ -48,7 +53,13 @@ class ServerState:
     runs: anyio.CapacityLimiter
 
     def compile(self, document: Any, dialect: str | None):
-        return compile_document(document, dialect, self.settings.allow_custom_code)
+        return compile_document(
+            document, dialect, self.settings.allow_custom_code, self.model_limits
+        )
+
+    @functools.cached_property
+    def model_limits(self) -> Any:
+        return self.settings.model_limits()
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
@@ -64,14 +75,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         "can be fixed.",
     )
     metrics = ServerMetrics()
+    limit_loaded_models(settings.max_loaded_models)  # model pools are the process's
     state = ServerState(
         settings,
-        WorkflowStore(
-            _workflows_dir(settings),
-            lambda document, dialect: compile_document(
-                document, dialect, settings.allow_custom_code
-            ),
-        ),
+        WorkflowStore(_workflows_dir(settings), lambda doc, dialect: state.compile(doc, dialect)),
         InputLimits.of(settings),
         metrics,
         anyio.CapacityLimiter(settings.max_concurrent_runs),
@@ -82,6 +89,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     guarded = [Depends(_api_key_checker(settings.api_key))]
     app.include_router(routes.router, dependencies=guarded)
     app.include_router(workflow_routes.router, dependencies=guarded)
+    app.add_middleware(UnexpectedErrors)  # innermost of ours: a 500 is an answer like others
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)  # outermost: counts refusals too
     return app
@@ -146,6 +154,49 @@ class RequestMetrics:
             self.metrics.observe(scope["method"], route, status, started)
 
 
+class UnexpectedErrors:
+    """An exception no handler took: logged with its traceback, answered as a 500.
+
+    Starlette's own last resort answers and then re-raises, and the server closes the
+    connection after that; answering here keeps a keep-alive connection usable.
+    """
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception:
+            logging.getLogger("visionflow.server").exception(
+                "%s %s failed", scope["method"], scope["path"]
+            )
+            if started:  # half an answer is out: only closing the connection can tell
+                raise
+            await _send_json(send, 500, unexpected_error_body(scope["path"], sys.exc_info()[1]))
+
+
+async def _send_json(send: Send, status: int, content: dict[str, Any]) -> None:
+    import json
+
+    body = json.dumps(content).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 class BodyLimit:
     """Refuses request bodies over ``max_bytes`` with 413, declared or not (chunked).
 
@@ -196,12 +247,4 @@ class BodyLimit:
         )
 
     async def _refuse(self, send: Send, size: int) -> None:
-        import json
-
-        body = json.dumps(error_body(self._too_large(size))).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await _send_json(send, 413, error_body(self._too_large(size)))

@@ -11,13 +11,28 @@ from visionflow.workflow import Workflow
 _FILE_SUFFIXES = (".json", ".yaml", ".yml")
 
 
-def compile_document(document: Any, dialect: str | None, allow_custom_code: bool) -> Workflow:
+def compile_document(
+    document: Any, dialect: str | None, allow_custom_code: bool, model_limits: Any = None
+) -> Workflow:
     """A compiled workflow from an inline document (dict, or JSON/YAML text), any dialect.
 
-    Custom Python in the document is refused unless the operator allowed it; plans are
-    cached by content (``Workflow.compile``), so a repeated document costs a lookup.
+    Custom Python in the document is refused unless the operator allowed it, and its models
+    may ask for no more than ``model_limits``; plans are cached by content
+    (``Workflow.compile``), so a repeated document costs a lookup.
     """
-    return Workflow.compile(inline(document), dialect=dialect, allow_custom_code=allow_custom_code)
+    try:
+        return Workflow.compile(
+            inline(document),
+            dialect=dialect,
+            allow_custom_code=allow_custom_code,
+            model_limits=model_limits,
+        )
+    except RecursionError:  # the YAML/JSON reader and the checks walk the nesting
+        raise DefinitionError(
+            "the document is nested too deeply to read",
+            place="workflow",
+            hint="a workflow nests a few levels of lists and mappings; check the brackets",
+        ) from None
 
 
 def inline(document: Any) -> Any:

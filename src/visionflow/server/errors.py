@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from visionflow import errors
+from visionflow.models.library import TooManyModelsError
 
 
 class RequestError(errors.WorkflowError):
@@ -71,9 +72,11 @@ def status_of(error: errors.WorkflowError) -> int:
     """The HTTP status for an error: 4xx for what the caller can fix, 5xx for the server."""
     if isinstance(error, RequestError):
         return error.status
+    if isinstance(error, TooManyModelsError):  # every loaded model busy: retry later
+        return 503
     if isinstance(error, errors.StepExecutionError):
         # a model that is overloaded or slow is the server's state, not the request's fault
-        if isinstance(error.cause, errors.ModelOverloadedError):
+        if isinstance(error.cause, errors.ModelOverloadedError | TooManyModelsError):
             return 503
         if isinstance(error.cause, errors.ModelTimeoutError):
             return 504
@@ -102,7 +105,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.WorkflowError, _workflow_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    # anything else: app.UnexpectedErrors answers 500 and keeps the connection
 
 
 async def _workflow_error(request: Request, error: Exception) -> JSONResponse:
@@ -134,10 +137,23 @@ def request_error_from(problems: Any) -> RequestError:
     )
 
 
+def _unreadable_json(cause: BaseException) -> MalformedJsonError:
+    # the first clause only: json's advice on raising its limits is for the server's code
+    reason = "it is nested too deeply" if isinstance(cause, RecursionError) else str(cause)
+    reason = reason.split(";")[0]
+    return MalformedJsonError(
+        f"the request body could not be read as JSON: {reason}",
+        place="body",
+        hint="send a JSON object nested a few levels deep, with numbers of at most 4300 digits",
+    )
+
+
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
     if isinstance(error.__cause__, errors.WorkflowError):  # FastAPI wraps errors of body reading
         return error_response(error.__cause__)
+    if error.status_code == 400 and error.__cause__ is not None:  # json.loads gave up
+        return error_response(_unreadable_json(error.__cause__))
     code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
     body = {
         "error": {
@@ -150,17 +166,16 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=error.status_code, headers=error.headers)
 
 
-async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
-    # Starlette re-raises after answering, so uvicorn logs the traceback; the client never sees it
-    body = {
+def unexpected_error_body(path: str, error: BaseException | None) -> dict[str, Any]:
+    """An unexpected failure: named, never with its traceback (that goes to the log)."""
+    return {
         "error": {
             "code": "internal_error",
-            "place": request.url.path,
+            "place": path,
             "message": f"the server failed: {type(error).__name__}: {error}",
             "hint": "this is a bug in visionflow or a plugin; the server log has the details",
         }
     }
-    return JSONResponse(body, status_code=500)
 
 
 def _short(value: Any) -> str:

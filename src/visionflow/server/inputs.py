@@ -71,14 +71,14 @@ def decode_inputs(
     for name, item in declared.items():
         if name not in values or item["type"] == "parameter":
             continue
-        _check_batch_size(name, values[name], limits)
+        _check_batch_size(name, values[name], item["dimensionality"], limits)
         if item["type"] == "image":
             values[name] = _images(values[name], item["dimensionality"], f"inputs '{name}'", limits)
     return values
 
 
-def _check_batch_size(name: str, value: Any, limits: InputLimits) -> None:
-    size = len(value) if isinstance(value, list) else 1
+def _check_batch_size(name: str, value: Any, levels: int, limits: InputLimits) -> None:
+    size = _elements(value, levels)
     if size > limits.max_batch_size:
         raise BatchTooLargeError(
             f"input '{name}' has {size} elements; this server takes at most "
@@ -86,6 +86,13 @@ def _check_batch_size(name: str, value: Any, limits: InputLimits) -> None:
             place=f"inputs '{name}'",
             hint="split the batch over several requests",
         )
+
+
+def _elements(value: Any, levels: int) -> int:
+    """The elements of a batch input: the leaves of its nested lists, ``levels`` deep."""
+    if not isinstance(value, list) or levels < 1:
+        return 1
+    return sum(_elements(item, levels - 1) for item in value)
 
 
 def _images(value: Any, levels: int, place: str, limits: InputLimits) -> Any:
@@ -137,26 +144,55 @@ _TEXT_HINT = (
 )
 
 
+# The formats served, by their first bytes: each one's header gives the size before
+# decoding; OpenCV decodes others too (Radiance HDR, PFM, ...) whose size nobody checks first.
+_MAGIC = {
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"\xff\xd8\xff": "JPEG",
+    b"BM": "BMP",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+    b"GIF87a": "GIF",
+    b"GIF89a": "GIF",
+}
+_FORMATS_HINT = "send PNG, JPEG, BMP, TIFF, WebP or GIF bytes"
+
+
 def _pixels(data: bytes, place: str, limits: InputLimits) -> np.ndarray:
     import cv2
 
-    _check_pixels(_header_size(data, place, limits), place, limits)
+    _check_pixels(_header_size(data, place), place, limits)
     pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if pixels is None:
         raise RuntimeInputError(
             f"the {len(data)} bytes are not a decodable image (corrupt or unknown format)",
             place=place,
-            hint="send PNG, JPEG, BMP, TIFF or WebP bytes",
+            hint=_FORMATS_HINT,
         )
     _check_pixels((pixels.shape[1], pixels.shape[0]), place, limits)
     return pixels
 
 
-def _header_size(data: bytes, place: str, limits: InputLimits) -> tuple[int, int] | None:
+def _format_of(data: bytes) -> str | None:
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return next((name for magic, name in _MAGIC.items() if data.startswith(magic)), None)
+
+
+def _header_size(data: bytes, place: str) -> tuple[int, int]:
     """Width and height from the file's header, before decoding: a small file can hold a
     huge image (a decompression bomb), and decoding it would take the memory first."""
     from PIL import Image
 
+    if not data:
+        raise RuntimeInputError("the image is empty (0 bytes)", place=place, hint=_FORMATS_HINT)
+    found = _format_of(data)
+    if found is None:
+        raise RuntimeInputError(
+            f"the {len(data)} bytes are not an image in a format this server reads",
+            place=place,
+            hint=_FORMATS_HINT,
+        )
     try:
         with Image.open(io.BytesIO(data)) as image:
             return image.size
@@ -164,12 +200,17 @@ def _header_size(data: bytes, place: str, limits: InputLimits) -> tuple[int, int
         raise ImageTooLargeError(
             "the image is far larger than this server takes", place=place
         ) from None
-    except Exception:  # not a format Pillow reads: OpenCV decides, the size is checked after
-        return None
+    except Exception:  # without its size, decoding it could take any memory
+        raise RuntimeInputError(
+            f"the size of this {found} image cannot be read from its header (a corrupt or "
+            "truncated file)",
+            place=place,
+            hint=_FORMATS_HINT,
+        ) from None
 
 
-def _check_pixels(size: tuple[int, int] | None, place: str, limits: InputLimits) -> None:
-    if size is None or size[0] * size[1] <= limits.max_image_pixels:
+def _check_pixels(size: tuple[int, int], place: str, limits: InputLimits) -> None:
+    if size[0] * size[1] <= limits.max_image_pixels:
         return
     raise ImageTooLargeError(
         f"the image is {size[0]}x{size[1]} ({size[0] * size[1]:,} pixels); this server takes "

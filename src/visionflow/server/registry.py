@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from visionflow.client import WORKFLOW_NAME  # the client checks names the same way
 from visionflow.dialects import load_document
+from visionflow.errors import WorkflowError
 from visionflow.server.errors import NotFoundError, RequestError, WorkflowExistsError
 from visionflow.workflow import Workflow
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-_FILE = re.compile(r"^(?P<version>[0-9]+)(\.(?P<dialect>[a-z_]+))?\.(?P<ext>yaml|yml|json)$")
+_FILE = re.compile(r"(?P<version>[0-9]+)(\.(?P<dialect>[a-z_]+))?\.(?P<ext>yaml|yml|json)")
 
 Compile = Callable[[Any, str | None], Workflow]
 
@@ -61,7 +62,7 @@ class WorkflowStore:
         return sorted(
             entry.name
             for entry in os.scandir(self.root)
-            if entry.is_dir() and NAME.match(entry.name) and self._scan(entry.name)
+            if entry.is_dir() and WORKFLOW_NAME.fullmatch(entry.name) and self._scan(entry.name)
         )
 
     def versions(self, name: str) -> list[StoredVersion]:
@@ -88,7 +89,13 @@ class WorkflowStore:
         )
 
     def document(self, stored: StoredVersion) -> dict[str, Any]:
-        return load_document(stored.path)
+        try:
+            return load_document(stored.path)
+        except WorkflowError as error:  # a file broken by hand: named inside the folder only
+            relative = stored.path.relative_to(self.root).as_posix()
+            error.place = (error.place or "").replace(str(stored.path), relative) or relative
+            error.message = error.message.replace(str(stored.path), relative)
+            raise
 
     def workflow(self, name: str, version: int | None = None) -> tuple[StoredVersion, Workflow]:
         """The compiled version (newest by default), recompiled when its file changed."""
@@ -139,7 +146,7 @@ class WorkflowStore:
             return []
         found = []
         for entry in os.scandir(folder):
-            match = _FILE.match(entry.name)
+            match = _FILE.fullmatch(entry.name)
             if match and entry.is_file():
                 found.append(
                     StoredVersion(name, int(match["version"]), Path(entry.path), match["dialect"])
@@ -161,7 +168,7 @@ class WorkflowStore:
 
 
 def _checked(name: str) -> str:
-    if not NAME.match(name):
+    if not WORKFLOW_NAME.fullmatch(name):
         raise RequestError(
             f"'{name}' is not a valid workflow name",
             place="name",

@@ -23,11 +23,16 @@ from visionflow.server.graph import plan_graph
 from visionflow.server.inputs import decode_inputs
 from visionflow.server.metrics import CONTENT_TYPE
 from visionflow.server.schemas import (
+    DESCRIBE_EXAMPLE,
     ERRORS,
+    KIND_EXAMPLE,
+    METRICS_EXAMPLE,
+    GraphResponse,
     RunRequest,
     RunResponse,
     ValidateResponse,
     WorkflowSource,
+    example,
     parse_form_request,
 )
 from visionflow.workflow import Workflow
@@ -41,7 +46,12 @@ async def health() -> dict[str, str]:
     return {"status": "ok", "version": __version__}
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses=example(METRICS_EXAMPLE, "text/plain"),
+)
 async def metrics(state: State) -> Response:
     return Response(state.metrics.exposition(), media_type=CONTENT_TYPE)
 
@@ -120,10 +130,13 @@ async def run_upload(request: Request, state: State) -> JSONResponse:
 
 
 async def _run(state: ServerState, body: RunRequest, uploads: dict[str, list[bytes]]):
-    label = body.name or "inline"
+    # only names of registered workflows become label values: their number is bounded
+    label = "inline" if body.name is None else "unknown"
 
     def work() -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        nonlocal label
         registered, workflow = _resolve(state, body)
+        label = registered["name"] if registered else label
         inputs = decode_inputs(workflow.inputs, body.inputs, uploads, state.limits)
         return registered, workflow.run(inputs, serialize=True)
 
@@ -160,6 +173,7 @@ async def validate(body: WorkflowSource, state: State) -> Any:
 
 @router.post(
     "/graph",
+    response_model=GraphResponse,
     responses=ERRORS,
     summary="The graph of a compiled workflow: nodes, edges and their kinds",
 )
@@ -170,13 +184,18 @@ async def graph(body: WorkflowSource, state: State) -> dict[str, Any]:
 
 @router.get(
     "/describe",
+    responses=example(DESCRIBE_EXAMPLE),
     summary="Every block (manifest JSON Schema, outputs, kinds), every kind, the dialects",
 )
 async def describe_all() -> dict[str, Any]:
     return await anyio.to_thread.run_sync(describe)
 
 
-@router.get("/kinds", summary="Every kind (data type) with its description")
+@router.get(
+    "/kinds",
+    responses=example([KIND_EXAMPLE]),
+    summary="Every kind (data type) with its description",
+)
 async def kinds() -> list[dict[str, str]]:
     return (await anyio.to_thread.run_sync(describe))["kinds"]
 

@@ -59,6 +59,13 @@ class WorkflowSource(_Body):
         None, description="native, deepomatic or functional (default: detected)."
     )
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"workflow": EXAMPLE_WORKFLOW}, {"name": "centre-width", "version": 1}]
+        },
+    )
+
     @model_validator(mode="after")
     def _one_source(self) -> WorkflowSource:
         if (self.workflow is None) == (self.name is None):
@@ -101,15 +108,6 @@ class RunResponse(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"outputs": [{"width": 2}]}]})
 
 
-class ValidateRequest(_Body):
-    workflow: dict[str, Any] | str
-    dialect: str | None = None
-
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"workflow": EXAMPLE_WORKFLOW}]}
-    )
-
-
 class ValidateResponse(BaseModel):
     valid: bool
     inputs: dict[str, dict[str, Any]] | None = None
@@ -139,6 +137,56 @@ class ValidateResponse(BaseModel):
                     },
                 },
                 {"valid": False, "error": ERROR_EXAMPLE},
+            ]
+        }
+    )
+
+
+class GraphResponse(BaseModel):
+    nodes: list[dict[str, Any]] = Field(
+        description="Inputs ($inputs.x), steps ($steps.s) and outputs ($outputs.o)."
+    )
+    edges: list[dict[str, Any]] = Field(
+        description="data edges (a selector, the field it feeds, its kinds) and control "
+        "edges (a flow-control step choosing its target)."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "nodes": [
+                        {
+                            "id": "$inputs.image",
+                            "type": "input",
+                            "name": "image",
+                            "input_type": "image",
+                            "kinds": ["image"],
+                            "dimensionality": 1,
+                        },
+                        {
+                            "id": "$steps.centre",
+                            "type": "step",
+                            "name": "centre",
+                            "block_type": "RelativeStaticCrop",
+                            "outputs": {"crops": ["image"]},
+                            "dimensionality": 1,
+                            "output_dimensionality": 1,
+                            "flow_control": False,
+                        },
+                    ],
+                    "edges": [
+                        {
+                            "source": "$inputs.image",
+                            "target": "$steps.centre",
+                            "type": "data",
+                            "selector": "$inputs.image",
+                            "field": "images",
+                            "output": None,
+                            "kinds": ["image"],
+                        }
+                    ],
+                }
             ]
         }
     )
@@ -178,6 +226,38 @@ class ErrorResponse(BaseModel):
     error: dict[str, Any] = Field(json_schema_extra={"example": ERROR_EXAMPLE})
 
 
+def example(value: Any, media_type: str = "application/json") -> dict[int, dict[str, Any]]:
+    """OpenAPI ``responses`` for an endpoint that needs only the key: its 200 example, 401."""
+    return {
+        200: {"content": {media_type: {"example": value}}},
+        401: {"model": ErrorResponse, "description": "Missing or wrong API key"},
+    }
+
+
+KIND_EXAMPLE = {"name": "image", "description": "An image (BGR pixels with its origin)."}
+DESCRIBE_EXAMPLE = {
+    "blocks": [{"type": "visionflow/relative_static_crop@v1", "aliases": ["RelativeStaticCrop"]}],
+    "kinds": [KIND_EXAMPLE],
+    "dialects": ["deepomatic", "functional", "native"],
+    "definition_schema": {"title": "Definition", "type": "object"},
+}
+WORKFLOWS_EXAMPLE = {
+    "workflows": [
+        {
+            "name": "centre-width",
+            "version": 2,
+            "dialect": None,
+            "file": "2.json",
+            "modified": 1767225600.0,
+            "versions": [1, 2],
+        }
+    ]
+}
+METRICS_EXAMPLE = (
+    "# TYPE visionflow_runs_total counter\n"
+    'visionflow_runs_total{outcome="ok",workflow="centre-width"} 12.0\n'
+)
+
 ERRORS = {
     status: {"model": ErrorResponse, "description": text}
     for status, text in [
@@ -187,6 +267,7 @@ ERRORS = {
         (404, "Unknown workflow name or version"),
         (413, "Request, image or batch too large"),
         (422, "Compile error, wrong inputs, or a failing step (named)"),
+        (503, "A model's queue is full, or every loaded model is busy: retry"),
     ]
 }
 
@@ -195,10 +276,17 @@ def parse_form_request(text: str) -> RunRequest:
     """The ``request`` field of a multipart run, with the errors a JSON body would give."""
     from pydantic import ValidationError
 
-    from visionflow.server.errors import request_error_from
+    from visionflow.server.errors import MalformedJsonError, request_error_from
 
     try:
         return RunRequest.model_validate_json(text or "{}")
     except ValidationError as error:
+        first = error.errors()[0]
+        if first["type"] == "json_invalid":
+            raise MalformedJsonError(
+                f"form field 'request' is not valid JSON: {first.get('ctx', {}).get('error', '')}",
+                place="form field 'request'",
+                hint='send the run request as JSON: {"workflow": ..., "inputs": {...}}',
+            ) from None
         problems = [{**p, "loc": ("request", *p["loc"])} for p in error.errors()]
         raise request_error_from(problems) from None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 MEGABYTE = 1024 * 1024
@@ -34,13 +35,47 @@ class ServerSettings:
     max_batch_size: int = 64
     max_concurrent_runs: int = 32
     """Runs at once on the thread pool; more wait their turn (their models still batch)."""
+    max_model_workers: int = 4
+    """Most sessions (threads) one model of a document may ask for (max/min_workers)."""
+    max_model_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    """Most intra-op threads per session a document may ask for."""
+    max_model_batch_size: int = 64
+    max_model_queue_size: int = 1024
+    max_loaded_models: int = 16
+    """Distinct model pools kept at once; the least recently used idle one makes room."""
     url_timeout_seconds: float = 10.0
     access_log: bool = True
     log_level: str = "info"
 
     def __post_init__(self) -> None:
-        for name in ("max_request_bytes", "max_image_pixels", "max_batch_size"):
+        for name in (
+            "max_request_bytes",
+            "max_image_pixels",
+            "max_batch_size",
+            "max_model_workers",
+            "max_model_threads",
+            "max_model_batch_size",
+            "max_model_queue_size",
+            "max_loaded_models",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, found {getattr(self, name)}")
         if self.max_concurrent_runs < 1:
             raise ValueError("max_concurrent_runs must be at least 1")
+
+    def model_limits(self):
+        """The caps on what documents ask of their models, with the flags that raise them."""
+        from visionflow.models.library import ModelLimits
+
+        return ModelLimits(
+            max_workers=self.max_model_workers,
+            intra_op_threads=self.max_model_threads,
+            batch_size=self.max_model_batch_size,
+            queue_size=self.max_model_queue_size,
+            flags=(
+                ("max_workers", "--max-model-workers"),
+                ("intra_op_threads", "--max-model-threads"),
+                ("batch_size", "--max-model-batch-size"),
+                ("queue_size", "--max-model-queue-size"),
+            ),
+        )

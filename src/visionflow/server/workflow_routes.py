@@ -12,12 +12,23 @@ import anyio
 from fastapi import APIRouter, Query
 
 from visionflow.server.app import State
-from visionflow.server.schemas import ERRORS, RegisterRequest, StoredWorkflow, VersionRequest
+from visionflow.server.schemas import (
+    ERRORS,
+    WORKFLOWS_EXAMPLE,
+    RegisterRequest,
+    StoredWorkflow,
+    VersionRequest,
+    example,
+)
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
 
 
-@router.get("", summary="The registered workflows, newest version of each")
+@router.get(
+    "",
+    responses=example(WORKFLOWS_EXAMPLE),
+    summary="The registered workflows, newest version of each",
+)
 async def list_workflows(state: State) -> dict[str, list[StoredWorkflow]]:
     def listing() -> list[dict[str, Any]]:
         store = state.store
