@@ -93,7 +93,7 @@ def functional(workflow_class) -> None:
     for name, result in zip(("astronaut", "chelsea"), found, strict=True):
         print(f"  {name}: {len(result['out'])} pose(s) of 33 landmarks")
     emotions = workflow_class.compile(EXAMPLES / "functional_emotions.yaml")
-    print("== functional_emotions.yaml: faces -> crops -> map(fer), map(facex) -> consensus")
+    print("== functional_emotions.yaml: faces -> crops -> map(ensemble(fer, facex)) -> consensus")
     print(f"  astronaut: {emotions.run({'in': bgr('astronaut')})[0]['out']}")
 
 

@@ -188,6 +188,23 @@ def test_preprocess_ensemble_of_three_models_aggregate_postprocess(helpers, astr
     assert {"opinions/fer", "opinions/facex", "opinions/faces"} <= set(workflow.plan.steps)
 
 
+def test_an_ensemble_can_be_mapped_over_crops(astronaut):
+    workflow = compile_functional(
+        {
+            "faceCrops": ["crops", "in", ["faces", "in"]],
+            "opinions": ["map", ["ensemble", ["fer", "facex"]], "faceCrops"],
+            "out": ["map", "topClass", ["map", "consensus", "opinions"]],
+        },
+        models={
+            "faces": "mediapipe/face_detection_short_range",
+            "fer": "fer/emotion",
+            "facex": "facex/emotion",
+        },
+    )
+    assert workflow.run({"in": [astronaut, astronaut]}) == [{"out": ["happy"]}] * 2
+    assert {"opinions/each/fer", "opinions/each/facex", "opinions/each"} <= set(workflow.plan.steps)
+
+
 def test_built_in_consensus_merges_an_ensemble(astronaut):
     workflow = compile_functional(
         {
@@ -337,6 +354,7 @@ def test_a_failing_function_names_its_value(helpers, astronaut):
         ({"out": ["map", "emotion"]}, "'map' takes at least 2 argument(s)", "workflow 'out'"),
         ({"out": ["id", "in", "in"]}, "'id' takes 1 argument(s), found 2", "workflow 'out'"),
         ({"out": ["ensemble", "emotion", "in"]}, "ensemble takes a list", "workflow 'out'[1]"),
+        ({"out": ["map", ["emotion"], "in"]}, "or [ensemble, [f, g, ...]]", "workflow 'out'[1]"),
         ({"out": ["echo", {"value": 1}]}, "must be a literal", "workflow 'out'[1]"),
         ({"in": ["echo", "in"], "out": "in"}, "'in' cannot name a value", "workflow 'in'"),
         ({"out": ["emotion", "in", "in"]}, "model 'emotion' takes one argument", "workflow 'out'"),

@@ -20,7 +20,8 @@ How a value is written, so that a literal can never be taken for a name:
 Special forms: ``[id, x]`` is ``x``; ``[map, f, xs, extra...]`` applies ``f`` to every item
 of the list ``xs`` (one step over all items of all inputs, so models batch them) and
 gives the list of results; ``[ensemble, [f, g, ...], x...]`` applies each of ``f, g, ...``
-to the same arguments, in parallel, and gives their results as a list.
+to the same arguments, in parallel, and gives their results as a list. ``map`` also takes
+``[ensemble, [f, g, ...]]`` as its function: the ensemble of every item.
 
 Each named value becomes one step (computed once per run however often it is used);
 values ``out`` does not need are left out. Independent values run in parallel.
@@ -172,16 +173,22 @@ class _Translator:
         if self.batch_input:  # so that a list made without the input still nests per element
             spread["per"] = f"$inputs.{_INPUT}"
         self.steps.append(spread)
-        each = self.apply(function, [f"$steps.{step}/items.item", *extras], f"{step}/each", place)
+        each = self.call(function, [f"$steps.{step}/items.item", *extras], f"{step}/each", place)
         self.steps.append({"type": "DimensionCollapse", "name": step, "data": each})
         return f"$steps.{step}.output"
 
     def ensemble(self, arguments: list, step: str, place: str) -> str:
         members, *rest = arguments
         values = self.arguments(rest, step, place, first=2)
+        return self.call(["ensemble", members], values, step, place)
+
+    def call(self, function: str | list, values: list[Any], step: str, place: str) -> str:
+        """``function`` (a name, or ``[ensemble, [f, g, ...]]``) applied to ``values``."""
+        if isinstance(function, str):
+            return self.apply(function, values, step, place)
         results = [
             self.apply(member, values, f"{step}/{member}", f"{place}[1][{position}]")
-            for position, member in enumerate(members)
+            for position, member in enumerate(function[1])
         ]
         self.steps.append(
             {"type": "FunctionCall", "name": step, "function": "collect", "args": results}

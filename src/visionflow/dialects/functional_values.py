@@ -167,7 +167,9 @@ class _Checker:
             self.arity(head, arguments, 1, 1, place)
         elif head in ("map", "ensemble"):
             self.arity(head, arguments, 2, None, place)
-            if head == "map":
+            if head == "map" and isinstance(arguments[0], list):
+                self.mapped_ensemble(arguments[0], f"{place}[1]")
+            elif head == "map":
                 self.callable(arguments[0], f"{place}[1]")
             else:
                 self.members(arguments[0], f"{place}[1]")
@@ -176,6 +178,16 @@ class _Checker:
             self.callable(head, f"{place}[0]")
         for position, argument in enumerate(arguments, start=offset):
             self.expression(argument, f"{place}[{position}]")
+
+    def mapped_ensemble(self, function: list, place: str) -> None:
+        """``[ensemble, [f, g, ...]]`` as the function of a map: no arguments of its own."""
+        if len(function) != 2 or function[0] != "ensemble":
+            raise DefinitionError(
+                "map takes a function or model name, or [ensemble, [f, g, ...]]",
+                place=place,
+                hint="write [map, model, list] or [map, [ensemble, [model1, model2]], list]",
+            )
+        self.members(function[1], f"{place}[1]")
 
     def members(self, members: Any, place: str) -> None:
         if not isinstance(members, list) or not members:
@@ -225,8 +237,8 @@ def _used_names(expression: Any, workflow: dict[str, Any]) -> list[str]:
         return [expression] if expression in workflow else []
     if isinstance(expression, list) and expression:
         head, *arguments = expression
-        if head == "ensemble":
-            arguments = arguments[1:]
+        if head in ("ensemble", "map"):
+            arguments = arguments[1:]  # function names, not values
         return [name for argument in arguments for name in _used_names(argument, workflow)]
     return []
 
