@@ -235,6 +235,38 @@ def test_a_resume_records_the_inputs_a_killed_run_did_not(images, home, tmp_path
     store.close()
 
 
+FAIL_ON_CHELSEA = {
+    "type": "DynamicBlockDefinition",
+    "manifest": {
+        "block_type": "FailOnHeight300",
+        "inputs": {"image": {"kind": ["image"]}},
+        "outputs": {"height": {"kind": ["integer"]}},
+    },
+    "code": {
+        "run_function_code": (
+            "def run(self, image):\n"
+            "    if image.height == 300:\n"
+            "        raise ValueError('no cats today')\n"
+            "    return {'height': image.height}\n"
+        )
+    },
+}
+
+
+def test_an_image_that_fails_its_batch_fails_alone(images, home, tmp_path):
+    document = yaml.safe_load((EXAMPLES / "face_emotion.yaml").read_text())
+    document["dynamic_blocks_definitions"] = [FAIL_ON_CHELSEA]
+    document["steps"].append({"type": "FailOnHeight300", "name": "picky", "image": "$inputs.image"})
+    workflow = tmp_path / "picky.yaml"
+    workflow.write_text(yaml.safe_dump(document, sort_keys=False))
+    args = ["run-dataset", str(workflow), "--input", str(images), "--output", str(tmp_path / "out")]
+    result = runner.invoke(app, [*args, "--no-progress", "--batch-size", "4"])  # one batch
+    assert result.exit_code == 1
+    assert "4 images: 3 run, 0 skipped (done before), 1 failed" in result.output
+    assert "failed: chelsea.png:" in result.output and "no cats today" in result.output
+    assert predictions(tmp_path / "out") == [f"{n}.png.json" for n in NAMES if n != "chelsea"]
+
+
 def test_a_store_failure_does_not_stop_the_run(images, tmp_path, monkeypatch):
     pytest.importorskip("psycopg")
     import socket
@@ -284,6 +316,8 @@ def start_run(
         str(images),
         "--output",
         str(output),
+        "--batch-size",
+        "1",  # one image a run, so that a stop falls between known images
         *extra,
     ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -28,6 +28,12 @@ def run_dataset(
         bool, typer.Option(help="Fail when lineage cannot be recorded (default: warn).")
     ] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size", min=1, help="Images per workflow run (model steps get them at once)."
+        ),
+    ] = 8,
 ) -> None:
     """Run a workflow on each image of a folder: a JSON file per image, COCO for detections.
 
@@ -50,6 +56,7 @@ def run_dataset(
                 image_input=image_input,
                 lineage=lineage,
                 progress=not no_progress,
+                batch_size=batch_size,
             )
         except DatasetRunInterrupted as stopped:
             print_error(stopped)

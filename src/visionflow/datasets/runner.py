@@ -26,10 +26,10 @@ from visionflow.datasets.files import (
     INPUT_FILES,
     changes,
     image_files,
-    images_to_files,
     remove_partial_files,
     write_json,
 )
+from visionflow.datasets.predict import predict_batch
 from visionflow.datasets.recording import record_inputs, record_outputs
 from visionflow.errors import WorkflowError
 
@@ -66,8 +66,15 @@ def run_dataset(
     lineage=None,
     progress: bool = True,
     dialect: str | None = None,
+    batch_size: int = 8,
 ) -> RunSummary:
-    """Run ``workflow_file`` on each image under ``images``; write predictions to ``output``."""
+    """Run ``workflow_file`` on each image under ``images``; write predictions to ``output``.
+
+    Images go through the workflow ``batch_size`` at a time (one run each), so model steps
+    get batches; a stop loses at most the batch in progress, which a resume runs again.
+    """
+    if batch_size < 1:
+        raise DatasetRunError(f"batch size {batch_size} is not positive", place="--batch-size")
     from visionflow import Workflow
     from visionflow.compiler import definition_hash
     from visionflow.lineage import versions
@@ -113,14 +120,15 @@ def run_dataset(
     failed: dict[str, str] = {}
     try:
         with _ProgressBar(progress, len(names), len(done)) as advance:
-            for name in todo:
-                try:
-                    record = _predict(workflow, input_name, images, output, name)
-                except WorkflowError as error:  # this image fails, with its name; others go on
-                    failed[name] = str(error)
-                else:
-                    write_json(_prediction_path(output, name), record)  # last: marks it done
-                advance()
+            for start in range(0, len(todo), batch_size):
+                batch = todo[start : start + batch_size]
+                outcomes = predict_batch(workflow, input_name, images, output, batch)
+                for name, outcome in outcomes.items():
+                    if isinstance(outcome, str):  # this image failed, with why; others go on
+                        failed[name] = outcome
+                    else:
+                        write_json(_prediction_path(output, name), outcome)  # last: it is done
+                    advance()
     except KeyboardInterrupt:
         finished = sum(_prediction_path(output, name).is_file() for name in names)
         write_json(output / "run.json", {**run, "images": len(names), "status": "interrupted"})
@@ -143,24 +151,6 @@ def run_dataset(
     )
     ran = len(todo) - len(failed)
     return RunSummary(output, len(names), ran, len(done), run["task_id"], coco, failed)
-
-
-def _predict(workflow, input_name: str, images: Path, output: Path, name: str) -> dict:
-    """The predictions record of one image (its image outputs written as files)."""
-    import cv2
-
-    from visionflow import serialize
-
-    pixels = cv2.imread(str(images / name), cv2.IMREAD_COLOR)
-    if pixels is None:
-        raise DatasetRunError(f"cannot read image '{name}'", place=str(images / name))
-    result = serialize(workflow.run({input_name: pixels})[0])
-    return {
-        "image": name,
-        "width": pixels.shape[1],
-        "height": pixels.shape[0],
-        "outputs": images_to_files(result, output, name),
-    }
 
 
 def _image_input(workflow, wanted: str | None) -> str:

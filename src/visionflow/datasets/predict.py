@@ -1,0 +1,63 @@
+"""Predictions for a batch of a folder's images: one workflow run for the whole batch.
+
+An image that cannot be read, or that makes the run fail, fails alone: the batch is run
+again image by image, so the others still get their predictions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from visionflow.datasets.files import images_to_files
+from visionflow.errors import WorkflowError
+
+
+class UnreadableImageError(WorkflowError):
+    code = "unreadable_image"
+
+
+def predict_batch(
+    workflow: Any, input_name: str, folder: Path, output: Path, names: list[str]
+) -> dict[str, dict | str]:
+    """Image name -> its predictions record, or why it failed (in the order of ``names``)."""
+    import cv2
+
+    outcomes: dict[str, dict | str] = {}
+    loaded = []
+    for name in names:
+        pixels = cv2.imread(str(folder / name), cv2.IMREAD_COLOR)
+        if pixels is None:
+            outcomes[name] = str(
+                UnreadableImageError(f"cannot read image '{name}'", place=str(folder / name))
+            )
+        else:
+            loaded.append((name, pixels))
+    if loaded:
+        outcomes.update(_records(workflow, input_name, output, loaded))
+    return {name: outcomes[name] for name in names}
+
+
+def _records(workflow: Any, input_name: str, output: Path, loaded: list) -> dict[str, dict | str]:
+    from visionflow import serialize
+
+    try:
+        results = workflow.run({input_name: [pixels for _, pixels in loaded]})
+    except WorkflowError as error:
+        if len(loaded) == 1:
+            return {loaded[0][0]: str(error)}
+        # one image failed the whole batch: run each alone, so that only it fails
+        return {
+            name: outcome
+            for item in loaded
+            for name, outcome in _records(workflow, input_name, output, [item]).items()
+        }
+    return {
+        name: {
+            "image": name,
+            "width": pixels.shape[1],
+            "height": pixels.shape[0],
+            "outputs": images_to_files(serialize(result), output, name),
+        }
+        for (name, pixels), result in zip(loaded, results, strict=True)
+    }
