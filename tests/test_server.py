@@ -573,6 +573,11 @@ def test_every_endpoint_but_health_needs_the_key(server):
             assert missing.json()["error"]["hint"]
             assert wrong.get(path).json()["error"]["message"] == "the API key is wrong"
         assert anonymous.post("/run", json={"workflow": CROP}).status_code == 401
+        # the schema too: with a key, only those who hold it see what the server exposes
+        assert anonymous.get("/openapi.json").status_code == 401
+        assert anonymous.get("/docs").status_code == 404  # a browser page cannot send the key
+    with server.http() as keyed:
+        assert keyed.get("/openapi.json").json()["info"]["title"] == "visionflow"
 
 
 # --- validate, describe, graph -----------------------------------------------------------

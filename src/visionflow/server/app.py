@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 import anyio
 from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -67,9 +68,15 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     from visionflow.server import routes, workflow_routes
 
     settings = settings or ServerSettings()
+    keyed = settings.api_key is not None
     app = FastAPI(
         title="visionflow",
         version=__version__,
+        # with a key, the schema is behind it too (GET /openapi.json with the header) and
+        # the browser pages, which cannot send the header, are off
+        openapi_url=None if keyed else "/openapi.json",
+        docs_url=None if keyed else "/docs",
+        redoc_url=None if keyed else "/redoc",
         description="Run, validate, describe and manage deep-learning workflows. Errors are "
         '`{"error": {"code", "place", "message", "hint"}}` with a 4xx status when the request '
         "can be fixed.",
@@ -89,6 +96,13 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     guarded = [Depends(_api_key_checker(settings.api_key))]
     app.include_router(routes.router, dependencies=guarded)
     app.include_router(workflow_routes.router, dependencies=guarded)
+    if keyed:
+        app.add_api_route(
+            "/openapi.json",
+            lambda: JSONResponse(app.openapi()),
+            dependencies=guarded,
+            include_in_schema=False,
+        )
     app.add_middleware(UnexpectedErrors)  # innermost of ours: a 500 is an answer like others
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)  # outermost: counts refusals too
