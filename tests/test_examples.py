@@ -77,6 +77,8 @@ def test_demo_runs_every_example_with_no_network_at_all():
     assert "astronaut: ['happy']" in output
     assert "astronaut: happy customer = True, faces = 1" in output  # the Deepomatic dialect
     assert "chelsea: happy customer = False, faces = 0" in output
+    assert "3 images run, 1 face(s) in demo-output/dataset-run/coco.json" in output  # lineage
+    assert (EXAMPLES.parent / "demo-output" / "lineage.html").read_text().count("data-id=") >= 5
     assert all(
         (EXAMPLES.parent / "demo-output" / name).is_file()
         for name in ("ocr_page.png", "face_emotion.png", "person_pose.png", "emotion_ensemble.png")
