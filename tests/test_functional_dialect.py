@@ -72,6 +72,10 @@ def face_or_none(image):
     """The astronaut's face for a 512-wide image; None (nothing found) for any other."""
     return image.crop(160, 50, 290, 200) if image.width == 512 else None
 
+def faces_or_none(image):
+    """A list of the astronaut's face for a 512-wide image; None (nothing found) otherwise."""
+    return [image.crop(160, 50, 290, 200)] if image.width == 512 else None
+
 def fail(image):
     raise RuntimeError("no luck with " + image.image_id)
 
@@ -314,6 +318,19 @@ def test_a_none_value_gives_none_at_a_model_and_the_other_elements_still_run(
         functions={"faceOrNone": "fhelpers:face_or_none"},
     )
     assert workflow.run({"in": [astronaut, chelsea]}) == [{"out": "happy"}, {"out": None}]
+
+
+def test_a_none_list_maps_to_an_empty_list_and_the_other_elements_still_run(
+    helpers, astronaut, chelsea
+):
+    workflow = compile_functional(
+        {"faces": ["facesOrNone", "in"], "out": ["map", "fer", "faces"]},
+        models={"fer": "fer/emotion"},
+        functions={"facesOrNone": "fhelpers:faces_or_none"},
+    )
+    person, cat = workflow.run({"in": [astronaut, chelsea]})
+    assert [emotion["top"] for emotion in person["out"]] == ["happy"]
+    assert cat == {"out": []}
 
 
 def test_a_model_given_a_list_says_to_map_it(astronaut):

@@ -240,6 +240,22 @@ def test_a_store_failure_is_logged_and_the_work_goes_on(monkeypatch, caplog):
     )
 
 
+def test_a_database_that_takes_the_connection_and_never_answers_does_not_hang_the_work(
+    monkeypatch, caplog
+):
+    pytest.importorskip("psycopg")
+    with socket.socket() as silent:  # accepts (the kernel's backlog), never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        monkeypatch.setenv("VISIONFLOW_LINEAGE_URL", f"postgresql+psycopg://u@127.0.0.1:{port}/db")
+        lenient = Lineage(strict=False)
+        with caplog.at_level(logging.WARNING, logger="visionflow.lineage"):  # noqa: SIM117
+            with lenient.task("waiting") as task_id:  # gives up after the connect timeout
+                assert task_id is None
+    assert caplog.records[0].getMessage().startswith("lineage: could not start task 'waiting'")
+
+
 def test_a_strict_lineage_raises_the_store_failure(monkeypatch):
     pytest.importorskip("psycopg")
     monkeypatch.setenv("VISIONFLOW_LINEAGE_URL", unreachable_url())

@@ -267,6 +267,18 @@ def test_an_image_that_fails_its_batch_fails_alone(images, home, tmp_path):
     assert predictions(tmp_path / "out") == [f"{n}.png.json" for n in NAMES if n != "chelsea"]
 
 
+def test_detections_of_a_functional_workflow_get_a_coco_file(images, home, tmp_path):
+    workflow = tmp_path / "faces.yaml"
+    workflow.write_text(
+        "name: faces\nmodels: {faces: mediapipe/face_detection_short_range}\n"
+        "workflow:\n  out: [faces, in]\n"
+    )
+    args = ["run-dataset", str(workflow), "--input", str(images), "--output", str(tmp_path / "o")]
+    assert runner.invoke(app, [*args, "--no-progress"]).exit_code == 0
+    coco = json.loads((tmp_path / "o" / "coco.json").read_text())
+    assert len(coco["images"]) == 4 and len(coco["annotations"]) == 1  # the astronaut's face
+
+
 def test_a_store_failure_does_not_stop_the_run(images, tmp_path, monkeypatch):
     pytest.importorskip("psycopg")
     import socket

@@ -97,6 +97,17 @@ def test_a_model_asking_for_more_than_the_server_allows_is_refused(http, server,
     assert error["place"] == "steps[0] 'detect' settings field 'batch_size'"
 
 
+def test_a_model_resizing_inputs_beyond_the_limit_is_refused(http):
+    document = face_emotion()
+    wide = {"source": "fer/emotion", "preprocessing": {"size": [12000, 64]}}
+    document["models"]["emotion"] = wide
+    error = error_of(http.post("/validate", json={"workflow": document}), 422)
+    assert error["code"] == "model_error"
+    assert error["place"] == "steps[2] 'emotion' models 'emotion' field 'preprocessing'"
+    assert "resizes its input to 12000 pixels (size[0]); at most 4096" in error["message"]
+    assert "--max-model-input-side" in error["hint"]
+
+
 def test_loaded_model_pools_are_bounded_and_a_retired_one_reopens(http, server, astronaut_b64):
     first = http.post("/run", json={"workflow": faces(), "inputs": {"image": astronaut_b64}})
     assert first.json()["outputs"] == [{"faces": 1}]
@@ -253,6 +264,15 @@ def test_runs_are_labelled_by_registered_names_only(http, astronaut_b64):
     assert 'visionflow_runs_total{outcome="error",workflow="unknown"} 4.0' in runs
 
 
+def test_request_metrics_are_labelled_by_known_methods_only(http):
+    for n in range(5):
+        http.request(f"X{n}BOGUS", "/health")
+    methods = set(
+        re.findall(r'visionflow_http_requests_total\{method="([^"]*)"', http.get("/metrics").text)
+    )
+    assert "other" in methods and not any(method.startswith("X") for method in methods)
+
+
 def test_the_batch_limit_counts_every_element_of_a_nested_batch(http):
     image = {"type": "image", "name": "image", "dimensionality": 2}
     nested = {**CROP, "inputs": [image, CROP["inputs"][1]]}
@@ -301,3 +321,15 @@ def test_openapi_has_examples_for_every_body_and_lists_the_key_error(http):
         responses = api["paths"][path]["get"]["responses"]
         assert "401" in responses
         assert next(iter(responses["200"]["content"].values()))["example"]
+
+
+def test_a_model_refused_inside_a_step_keeps_its_code_to_retry_on():
+    from visionflow.errors import StepExecutionError
+    from visionflow.models.library import TooManyModelsError
+    from visionflow.server.errors import error_body, status_of
+
+    refused = TooManyModelsError("every loaded model is busy", hint="retry")
+    error = StepExecutionError("emotion", "ClassificationModel", refused, (0,))
+    assert status_of(error) == 503
+    body = error_body(error)["error"]
+    assert (body["code"], body["step"]) == ("too_many_models", "emotion")

@@ -85,6 +85,10 @@ def serve(
     max_model_queue_size: Annotated[
         int, typer.Option(help="Largest queue_size a document may ask for per model.")
     ] = 1024,
+    max_model_input_side: Annotated[
+        int,
+        typer.Option(help="Largest side (pixels) a document's model preprocessing may resize to."),
+    ] = 4096,
     max_loaded_models: Annotated[
         int,
         typer.Option(help="Model pools kept loaded; the least recently used idle one makes room."),
@@ -118,6 +122,7 @@ def serve(
             max_model_threads=max_model_threads or os.cpu_count() or 1,
             max_model_batch_size=max_model_batch_size,
             max_model_queue_size=max_model_queue_size,
+            max_model_input_side=max_model_input_side,
             max_loaded_models=max_loaded_models,
             log_level=log_level,
             access_log=access_log,

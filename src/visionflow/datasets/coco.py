@@ -40,6 +40,18 @@ def coco_detections(images: list[dict[str, Any]], output: str) -> dict[str, Any]
     }
 
 
+def holds_detections(value: Any) -> bool:
+    """Whether a serialised output value is detections (boxes with centre and size)."""
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("predictions"), list)
+        and all(
+            isinstance(p, dict) and {"x", "y", "width", "height"} <= set(p)
+            for p in value["predictions"]
+        )
+    )
+
+
 def _predictions(value: Any) -> list[dict[str, Any]]:
     # a detection output is {"image": ..., "predictions": [...]}; None when masked out
     if isinstance(value, dict) and isinstance(value.get("predictions"), list):

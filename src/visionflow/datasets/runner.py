@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from visionflow.datasets.coco import coco_detections
+from visionflow.datasets.coco import coco_detections, holds_detections
 from visionflow.datasets.files import (
     INPUT_FILES,
     changes,
@@ -209,10 +209,12 @@ def _prediction_path(output: Path, name: str) -> Path:
 
 
 def _write_coco(workflow, output: Path, names: list[str]) -> list[Path]:
-    detections = [n for n, o in workflow.outputs.items() if DETECTIONS in o["kinds"]]
-    if not detections:
-        return []
     records = [json.loads(_prediction_path(output, n).read_text("utf-8")) for n in names]
+    declared = [n for n, o in workflow.outputs.items() if DETECTIONS in o["kinds"]]
+    # an output of any kind (a functional model call's) that holds detections counts too
+    untyped = [n for n, o in workflow.outputs.items() if "*" in o["kinds"] and n not in declared]
+    found = [n for n in untyped if any(holds_detections(r["outputs"].get(n)) for r in records)]
+    detections = declared + found
     written = []
     for name in detections:
         path = output / ("coco.json" if len(detections) == 1 else f"coco-{name}.json")

@@ -74,6 +74,9 @@ def _cause(error: SQLAlchemyError) -> object:
 
 def _engine(url: str) -> Engine:
     parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        # a server that takes the connection and never answers must not hang the work
+        return sa.create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5})
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(parsed, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":

@@ -58,13 +58,17 @@ class ModelLimits:
     intra_op_threads: int | None = None
     batch_size: int | None = None
     queue_size: int | None = None
+    input_side: int | None = None
+    """Most pixels a side of what preprocessing resizes an image to (``size``, ``*_side_len``):
+    a document could otherwise make every input gigabytes before the model refuses it."""
     flags: tuple[tuple[str, str], ...] = ()
 
     def caps(self) -> dict[str, int]:
+        """The caps on performance fields (the input side is checked on its own)."""
         found = {
             item.name: getattr(self, item.name)
             for item in fields(self)
-            if item.name != "flags" and getattr(self, item.name) is not None
+            if item.name not in ("flags", "input_side") and getattr(self, item.name) is not None
         }
         if "max_workers" in found:
             found["min_workers"] = found["max_workers"]
@@ -128,6 +132,7 @@ class ModelLibrary:
         return self._within_limits(spec, entry_fields), path
 
     def _within_limits(self, spec: ModelSpec, entry_fields: dict[str, Any]) -> ModelSpec:
+        self._check_input_side(spec, entry_fields)
         lowered: dict[str, int] = {}
         for name, cap in self.limits.caps().items():
             value = getattr(spec, name)
@@ -146,6 +151,28 @@ class ModelLibrary:
                 + (f"; the operator sets this limit with {flag}" if flag else ""),
             )
         return spec.model_copy(update=lowered) if lowered else spec
+
+    def _check_input_side(self, spec: ModelSpec, entry_fields: dict[str, Any]) -> None:
+        cap = self.limits.input_side
+        if cap is None:
+            return
+        settings = spec.preprocessing
+        sides = {
+            f"size[{position}]": value for position, value in enumerate(settings.get("size") or [])
+        }
+        sides.update({key: value for key, value in settings.items() if key.endswith("_side_len")})
+        for name, value in sides.items():
+            if isinstance(value, int | float) and value > cap:
+                flag = dict(self.limits.flags).get("input_side")
+                raise ModelError(
+                    f"model '{spec.id}' resizes its input to {value} pixels ({name}); "
+                    f"at most {cap} a side is allowed here",
+                    place=f"models '{spec.id}' field 'preprocessing'"
+                    if "preprocessing" in entry_fields
+                    else f"models '{spec.id}'",
+                    hint=f"ask for {cap} pixels or less"
+                    + (f"; the operator sets this limit with {flag}" if flag else ""),
+                )
 
     def get(self, model_id: str) -> Model:
         """The loaded model, shared with every workflow that declares it the same way."""

@@ -40,6 +40,7 @@ from visionflow.server.registry import WorkflowStore
 from visionflow.server.settings import ServerSettings
 
 API_KEY_HEADER = "X-API-Key"
+_HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="The server's key.")
 
 
@@ -165,7 +166,9 @@ class RequestMetrics:
         finally:
             self.metrics.in_flight.dec()
             route = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.observe(scope["method"], route, status, started)
+            # labels stay few whatever clients send: unknown methods are one label
+            method = scope["method"] if scope["method"] in _HTTP_METHODS else "other"
+            self.metrics.observe(method, route, status, started)
 
 
 class UnexpectedErrors:

@@ -88,10 +88,15 @@ def status_of(error: errors.WorkflowError) -> int:
     return 422  # compile errors, runtime input errors, expression errors
 
 
+_SERVER_STATES = (errors.ModelOverloadedError, errors.ModelTimeoutError, TooManyModelsError)
+
+
 def error_body(error: errors.WorkflowError, **extra: Any) -> dict[str, Any]:
     details = error.to_dict()
     if isinstance(error, errors.StepExecutionError):
         details.update(step=error.step, block_type=error.block_type)
+        if isinstance(error.cause, _SERVER_STATES):  # one code to retry on, wherever it arose
+            details["code"] = error.cause.code
     return {**extra, "error": details}
 
 

@@ -41,6 +41,8 @@ class ServerSettings:
     """Most intra-op threads per session a document may ask for."""
     max_model_batch_size: int = 64
     max_model_queue_size: int = 1024
+    max_model_input_side: int = 4096
+    """Most pixels a side a document's model preprocessing may resize an image to."""
     max_loaded_models: int = 16
     """Distinct model pools kept at once; the least recently used idle one makes room."""
     url_timeout_seconds: float = 10.0
@@ -56,6 +58,7 @@ class ServerSettings:
             "max_model_threads",
             "max_model_batch_size",
             "max_model_queue_size",
+            "max_model_input_side",
             "max_loaded_models",
         ):
             if getattr(self, name) < 1:
@@ -72,10 +75,12 @@ class ServerSettings:
             intra_op_threads=self.max_model_threads,
             batch_size=self.max_model_batch_size,
             queue_size=self.max_model_queue_size,
+            input_side=self.max_model_input_side,
             flags=(
                 ("max_workers", "--max-model-workers"),
                 ("intra_op_threads", "--max-model-threads"),
                 ("batch_size", "--max-model-batch-size"),
                 ("queue_size", "--max-model-queue-size"),
+                ("input_side", "--max-model-input-side"),
             ),
         )

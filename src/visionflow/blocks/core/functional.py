@@ -85,6 +85,7 @@ class ListItems(Block):
 
     ``per`` names the batch the lists belong to when ``items`` is one list for the whole
     run (a value computed without the input): it is then spread under every element.
+    ``None`` has no items, so its element maps to an empty list.
     """
 
     class Manifest(Block.Manifest):
@@ -96,6 +97,8 @@ class ListItems(Block):
     output_dimensionality_offset = 1
 
     def run(self, items: Any, per: Any = None) -> list[dict[str, Any]]:
+        if items is None:  # nothing to go over (e.g. a function found nothing): no items
+            return []
         if type(items).__name__ == "Detections":  # one detection at a time, still Detections
             return [{"item": items[position : position + 1]} for position in range(len(items))]
         if isinstance(items, str | bytes | dict) or not hasattr(items, "__iter__"):
