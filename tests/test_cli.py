@@ -484,3 +484,25 @@ def test_models_with_an_unknown_id_is_an_error_with_exit_code_1():
     result = invoke("models", "fer/emotoin")
     assert result.exit_code == 1
     assert "model_not_found" in result.output
+
+
+@pytest.mark.parametrize(
+    ("blocked", "command", "install"),
+    [
+        ("sqlalchemy", ["lineage", "list"], "pip install 'visionflow[lineage]'"),
+        ("fastapi", ["serve", "--port", "9"], "pip install 'visionflow[server]'"),
+    ],
+)
+def test_a_missing_optional_package_names_the_extra_to_install(blocked, command, install):
+    # None in sys.modules is how Python reports a package that is not installed
+    script = (
+        f"import sys; sys.modules[{blocked!r}] = None; sys.argv = ['visionflow', *sys.argv[1:]]; "
+        "from visionflow.cli import main; main()"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script, *command], capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 1
+    assert f"this command needs the '{blocked}' package, which is not installed" in completed.stderr
+    assert f"hint: {install}" in completed.stderr
+    assert "Traceback" not in completed.stderr

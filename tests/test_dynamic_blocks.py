@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -305,3 +306,13 @@ def test_numpy_is_usable_through_imports(astronaut):
     )
     result = Workflow.compile(document(with_numpy)).run(image=astronaut)
     assert result[0]["b"] == float(np.median(astronaut))
+
+
+def test_no_init_parameter_can_turn_custom_code_back_on():
+    from visionflow.blocks.loader import load_registry
+
+    steps = Path(__file__).resolve().parents[1] / "examples" / "deepomatic_custom.yaml"
+    plugins = {loaded.plugin for loaded in load_registry().block_classes()}
+    sneaky = {f"{plugin}.allow_custom_code": True for plugin in plugins}
+    with pytest.raises(CustomCodeNotAllowedError):
+        Workflow.compile(steps, allow_custom_code=False, init_parameters=sneaky)

@@ -157,19 +157,27 @@ def check_block_class(block_class: Any, plugin: str) -> None:
         raise BlockLoadingError(f"{where}: output_dimensionality_offset must be -1, 0 or 1")
 
 
+COMPILER_PARAMETERS = frozenset({"allow_custom_code"})
+"""Init parameters only the compiler gives (whoever compiles decides, nobody else)."""
+
+
 def resolve_init_parameters(
     loaded: LoadedBlock, given: dict[str, Any], registry: BlockRegistry, place: str
 ) -> dict[str, Any]:
     """Values for a block's init parameters.
 
     Order: explicit ``"{plugin}.{param}"``, then the plugin's registered default (a value
-    or a no-argument callable), then explicit ``"{param}"``.
+    or a no-argument callable), then explicit ``"{param}"``. The compiler's own parameters
+    (``allow_custom_code``) come only from the compiler: neither a qualified name nor a
+    plugin's default may turn custom code on.
     """
     defaults = registry.initializers.get(loaded.plugin, {})
     values: dict[str, Any] = {}
     for parameter in loaded.block_class.init_parameters:
         qualified = f"{loaded.plugin}.{parameter}"
-        if qualified in given:
+        if parameter in COMPILER_PARAMETERS:
+            values[parameter] = given[parameter]
+        elif qualified in given:
             values[parameter] = given[qualified]
         elif parameter in defaults:
             default = defaults[parameter]

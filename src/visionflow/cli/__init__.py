@@ -19,7 +19,15 @@ from typing import Annotated
 import typer
 
 from visionflow.cli import _dataset, _lineage, _serve
-from visionflow.cli._printing import console, echo_json, print_table, reported, shown
+from visionflow.cli._printing import (
+    console,
+    echo_json,
+    missing_extra,
+    print_error,
+    print_table,
+    reported,
+    shown,
+)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode="rich")
 
@@ -32,7 +40,14 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of tabl
 
 def main() -> None:
     """The ``visionflow`` console script."""
-    app()
+    try:
+        app()
+    except ModuleNotFoundError as error:  # raised while a command imported what it needs
+        missing = missing_extra(error)
+        if missing is None:
+            raise
+        print_error(missing)
+        raise SystemExit(1) from None
 
 
 def _show_version(value: bool) -> None:

@@ -9,6 +9,34 @@ from typing import Any
 
 import typer
 
+# Optional packages -> the extra that brings them (imported only by the commands using them).
+OPTIONAL_MODULES = {
+    "fastapi": "pip install 'visionflow[server]'",
+    "uvicorn": "pip install 'visionflow[server]'",
+    "httpx": "pip install 'visionflow[server]'",
+    "multipart": "pip install 'visionflow[server]'",
+    "prometheus_client": "pip install 'visionflow[server]'",
+    "PIL": "pip install 'visionflow[server]'",
+    "sqlalchemy": "pip install 'visionflow[lineage]'",
+    "psycopg": "pip install 'psycopg[binary]' (PostgreSQL lineage stores)",
+    "onnxruntime": "pip install 'visionflow[models]'",
+    "ai_edge_litert": "pip install 'visionflow[models]'",
+    "pyclipper": "pip install 'visionflow[models]'",
+}
+
+
+class MissingExtraError(Exception):
+    """An optional dependency of the command is not installed (reported like user errors)."""
+
+    code = "missing_extra"
+
+    def __init__(self, message: str, *, place: str, hint: str):
+        super().__init__(message)
+        self.message, self.place, self.hint = message, place, hint
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "place": self.place, "message": self.message, "hint": self.hint}
+
 
 @contextmanager
 def reported(as_json: bool = False, **json_fields: Any) -> Iterator[None]:
@@ -26,6 +54,28 @@ def reported(as_json: bool = False, **json_fields: Any) -> Iterator[None]:
         else:
             print_error(error)
         raise typer.Exit(1) from None
+    except ModuleNotFoundError as error:
+        missing = missing_extra(error)
+        if missing is None:
+            raise  # not an optional package: a bug, keep the traceback
+        if as_json:
+            echo_json({**json_fields, "error": missing.to_dict()})
+        else:
+            print_error(missing)
+        raise typer.Exit(1) from None
+
+
+def missing_extra(error: ModuleNotFoundError) -> MissingExtraError | None:
+    """The report for an optional package that is not installed; None for any other."""
+    package = (error.name or "").split(".")[0]
+    install = OPTIONAL_MODULES.get(package)
+    if install is None:
+        return None
+    return MissingExtraError(
+        f"this command needs the '{package}' package, which is not installed",
+        place="installation",
+        hint=install,
+    )
 
 
 def print_error(error: Any) -> None:

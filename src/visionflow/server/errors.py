@@ -97,6 +97,11 @@ def error_body(error: errors.WorkflowError, **extra: Any) -> dict[str, Any]:
         details.update(step=error.step, block_type=error.block_type)
         if isinstance(error.cause, _SERVER_STATES):  # one code to retry on, wherever it arose
             details["code"] = error.cause.code
+    if isinstance(error, errors.CustomCodeNotAllowedError):  # the library's hint names its API
+        details["hint"] = (
+            "this server refuses it; its operator can allow it with --allow-custom-code "
+            "(only where documents come from people they trust)"
+        )
     return {**extra, "error": details}
 
 
