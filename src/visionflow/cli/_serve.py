@@ -129,7 +129,24 @@ def serve(
         )
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
+    if settings.api_key is None and not _is_loopback(host):
+        typer.echo(
+            f"warning: serving on {host} without an API key: anyone who reaches it can run "
+            "workflows (give --api-key or VISIONFLOW_API_KEY)",
+            err=True,
+        )
     serve_forever(settings)
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False
 
 
 def _source(workflow: Path, dialect: str | None) -> dict[str, Any]:
