@@ -323,3 +323,31 @@ def test_a_router_label_the_inference_does_not_keep_is_an_error():
     error = compile_error(changed, ManifestError)  # routing_values are happy and sad
     assert error.message == "'sad' is not a label of concept 'emotion'"
     assert error.hint == "the labels step 'emotion' can give it: happy"
+
+
+def test_a_counter_label_the_counted_concept_never_has_suggests_the_close_one():
+    counting = {
+        "inputs": ["emotion"],
+        "args": {
+            "concept_name": "faces",
+            "concept_names_to_count": ["emotion"],
+            "label_names": ["happy", "hapy"],
+        },
+    }
+    error = compile_error(document(step_3=counting), ManifestError)
+    assert error.place == "steps[3] 'count' args 'label_names'"
+    assert error.message == "'hapy' is not a label of the concepts counted ('emotion')"
+    assert error.hint.startswith("did you mean 'happy'? the labels their models give: angry")
+
+
+def test_a_counter_of_known_labels_compiles_and_counts(astronaut):
+    counting = {
+        "inputs": ["emotion"],
+        "args": {
+            "concept_name": "faces",
+            "concept_names_to_count": ["emotion"],
+            "label_names": ["happy"],
+        },
+    }
+    result = Workflow.compile(document(step_3=counting), cache=False).run(image=astronaut)[0]
+    assert result["face count"]["value"] == 1

@@ -75,7 +75,10 @@ def parse_deepomatic(document: dict[str, Any], *, base_dir: str | Path | None = 
     check_concepts(steps, order, outcomes, entries)
     for step in steps:
         if step.block is PredictionRouter:
-            step.extra["label_sources"] = label_sources(step, by_name)
+            step.extra["label_sources"] = label_sources(step, by_name, [step.args.routing_name])
+        elif step.block is Counter and step.args.label_names and step.args.concept_names_to_count:
+            counted = step.args.concept_names_to_count
+            step.extra["label_sources"] = label_sources(step, by_name, counted)
     return _definition(document, sections, entries, steps, order, outcomes)
 
 

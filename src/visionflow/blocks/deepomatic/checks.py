@@ -111,11 +111,14 @@ def check_input_count(step: StepInfo, entries: dict[str, str]) -> None:
     )
 
 
-def label_sources(router: StepInfo, steps: dict[str, StepInfo]) -> list[dict[str, Any]]:
-    """The Inference steps that write the concept a router routes by, so it can check its
-    routing_values against their labels; none if another kind of step writes it too."""
-    writers = [steps[name] for name in sorted(router.concept_makers[router.args.routing_name])]
-    if not all(issubclass(writer.block, Inference) for writer in writers):
+def label_sources(
+    step: StepInfo, steps: dict[str, StepInfo], concepts: list[str]
+) -> list[dict[str, Any]]:
+    """The Inference steps that write ``concepts`` upstream of ``step``, so that it can check
+    the labels it names against theirs; none if another kind of step writes one too."""
+    names = sorted({name for concept in concepts for name in step.concept_makers.get(concept, ())})
+    writers = [steps[name] for name in names]
+    if not writers or not all(issubclass(writer.block, Inference) for writer in writers):
         return []
     return [
         {"step": w.name, "model_id": w.args.model_id, "concepts": w.args.concepts} for w in writers

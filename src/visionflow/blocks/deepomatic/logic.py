@@ -20,6 +20,7 @@ from visionflow.blocks.deepomatic.base import (
     DeepomaticBlock,
     DeepomaticManifest,
 )
+from visionflow.blocks.deepomatic.inference import check_labels
 from visionflow.blocks.deepomatic.regions import (
     Concept,
     Region,
@@ -27,6 +28,7 @@ from visionflow.blocks.deepomatic.regions import (
     guess_concept_type,
     merge_by_id,
 )
+from visionflow.blocks.deepomatic.routing import LabelSource, known_labels
 from visionflow.errors import KindMismatchError
 
 
@@ -48,10 +50,13 @@ class Counter(DeepomaticBlock):
         type: Literal["deepomatic/counter@v1"]
         args: CounterArgs
         entry_regions: REGIONS
+        # Set by the dialect when Inference steps alone write the concepts counted.
+        label_sources: list[LabelSource] = Field(default_factory=list)
 
     deepomatic_type = "Counter"
     Args = CounterArgs
     passes_concepts = False
+    init_parameters = ["models"]
 
     @classmethod
     def produced_concept(cls, args: CounterArgs, step_name: str) -> tuple[str, str]:
@@ -65,6 +70,16 @@ class Counter(DeepomaticBlock):
 
     def setup(self, manifest: Any) -> None:
         self.step = manifest.name
+        labels = known_labels(self.models, manifest.label_sources)
+        if labels and manifest.args.label_names:  # a misspelt label would count nothing
+            counted = ", ".join(f"'{name}'" for name in manifest.args.concept_names_to_count)
+            check_labels(
+                manifest.args.label_names,
+                labels,
+                f"the concepts counted ({counted})",
+                "args 'label_names'",
+                "the labels their models give",
+            )
 
     def run(
         self, inputs: list[list[Region]], entry_regions: list[Region], args: CounterArgs, **_: Any

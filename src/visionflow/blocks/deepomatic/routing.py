@@ -41,6 +41,21 @@ class LabelSource(BaseModel):
     concepts: list[str] | None = None
 
 
+def known_labels(models: Any, sources: list[LabelSource]) -> list[str]:
+    """The labels a concept can have, from the models that write it; none when one
+    source's are not known (then nothing is checked)."""
+    labels: list[str] = []
+    for source in sources:
+        try:
+            known = source.concepts or models.spec(source.model_id)[0].labels
+        except WorkflowError:  # an unknown model: its Inference step reports it
+            return []
+        if not known:
+            return []
+        labels += [label for label in known if label not in labels]
+    return labels
+
+
 def branch_output(position: int) -> str:
     """The native output of the branch of ``routing_values[position]``."""
     return f"branch_{position}"
@@ -73,7 +88,7 @@ class PredictionRouter(DeepomaticBlock):
         return [*cls.outputs, *branches]
 
     def setup(self, manifest: BlockManifest) -> None:
-        labels = self._labels(manifest.label_sources)
+        labels = known_labels(self.models, manifest.label_sources)
         if labels:
             steps = [f"'{source.step}'" for source in manifest.label_sources]
             sources = f"{'step' if len(steps) == 1 else 'steps'} {', '.join(steps)}"
@@ -84,19 +99,6 @@ class PredictionRouter(DeepomaticBlock):
                 "args 'routing_values'",
                 f"the labels {sources} can give it",
             )
-
-    def _labels(self, sources: list[LabelSource]) -> list[str]:
-        """The labels the routed concept can have; none when one source's are not known."""
-        labels: list[str] = []
-        for source in sources:
-            try:
-                known = source.concepts or self.models.spec(source.model_id)[0].labels
-            except WorkflowError:  # an unknown model: its Inference step reports it
-                return []
-            if not known:
-                return []
-            labels += [label for label in known if label not in labels]
-        return labels
 
     def run(self, inputs: list[list[Region]], args: RouterArgs, **_: Any) -> dict[str, Any]:
         regions = flatten(inputs)
