@@ -9,6 +9,8 @@ from typing import Any
 
 import typer
 
+from visionflow.errors import WorkflowError
+
 # Optional packages -> the extra that brings them (imported only by the commands using them).
 OPTIONAL_MODULES = {
     "fastapi": "pip install 'visionflow[server]'",
@@ -25,17 +27,10 @@ OPTIONAL_MODULES = {
 }
 
 
-class MissingExtraError(Exception):
+class MissingExtraError(WorkflowError):
     """An optional dependency of the command is not installed (reported like user errors)."""
 
     code = "missing_extra"
-
-    def __init__(self, message: str, *, place: str, hint: str):
-        super().__init__(message)
-        self.message, self.place, self.hint = message, place, hint
-
-    def to_dict(self) -> dict:
-        return {"code": self.code, "place": self.place, "message": self.message, "hint": self.hint}
 
 
 @contextmanager
@@ -44,8 +39,6 @@ def reported(as_json: bool = False, **json_fields: Any) -> Iterator[None]:
 
     Other exceptions are bugs, not the user's mistakes: they keep their traceback.
     """
-    from visionflow.errors import WorkflowError
-
     try:
         yield
     except WorkflowError as error:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import os
 from pathlib import Path
 from typing import Any
 
 from visionflow.definition import Definition
-from visionflow.dialects.document import SUFFIXES, load_document
+from visionflow.dialects.document import is_document_path, load_document
 from visionflow.errors import DefinitionError
 
 # name -> "module:function" inside visionflow.dialects
@@ -58,11 +57,7 @@ def to_definition(source: Any, dialect: str | None = None) -> Definition:
 
 def _folder_of(source: Any) -> Path | None:
     """The folder of a document given as a file path (its relative paths start there)."""
-    if isinstance(source, os.PathLike) or (
-        isinstance(source, str) and "\n" not in source and Path(source).suffix in SUFFIXES
-    ):
-        return Path(source).resolve().parent
-    return None
+    return Path(source).resolve().parent if is_document_path(source) else None
 
 
 __all__ = ["DIALECTS", "detect_dialect", "load_document", "to_definition"]

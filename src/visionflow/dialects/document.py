@@ -12,12 +12,17 @@ from visionflow.errors import DefinitionError
 SUFFIXES = {".json", ".yaml", ".yml"}
 
 
+def is_document_path(source: Any) -> bool:
+    """Whether ``source`` names a document file (rather than holding a document's text)."""
+    return isinstance(source, os.PathLike) or (
+        isinstance(source, str) and Path(source).suffix in SUFFIXES and "\n" not in source
+    )
+
+
 def load_document(source: Any) -> dict[str, Any]:
     if isinstance(source, dict):
         return source
-    if isinstance(source, os.PathLike) or (
-        isinstance(source, str) and Path(source).suffix in SUFFIXES and "\n" not in source
-    ):
+    if is_document_path(source):
         return _load_file(Path(source))
     if isinstance(source, str):
         return _parse_text(source, place="definition")

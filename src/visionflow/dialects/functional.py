@@ -42,7 +42,7 @@ from visionflow.dialects.functional_values import (
 from visionflow.dialects.native import parse_native
 from visionflow.errors import DefinitionError
 from visionflow.models.spec import CAMEL_CASE_PERFORMANCE_FIELDS
-from visionflow.selectors import find_selectors, parse_selector
+from visionflow.selectors import find_selectors, looks_like_selector, parse_selector
 
 PERFORMANCE_PROPERTIES = set(CAMEL_CASE_PERFORMANCE_FIELDS)
 _SECTIONS = {"name", "version", "description", "input", "models", "functions", "workflow"}
@@ -98,7 +98,7 @@ class _Translator:
             self.selectors[name] = self.selectors[expression]
         else:
             self.selectors[name] = self.expression(expression, name, place)
-        if name == _OUTPUT and not _is_selector(self.selectors[name]):
+        if name == _OUTPUT and not looks_like_selector(self.selectors[name]):
             raise DefinitionError(
                 "'out' is a literal; it must be computed from the input",
                 place=place,
@@ -135,7 +135,7 @@ class _Translator:
     def apply(self, function: str, values: list[Any], step: str, place: str) -> str:
         kind, target = self.callables.resolve(function)
         if kind == "model":
-            if len(values) != 1 or not _is_selector(values[0]):
+            if len(values) != 1 or not looks_like_selector(values[0]):
                 found = f"{len(values)} arguments" if len(values) != 1 else "a literal"
                 raise DefinitionError(
                     f"model '{function}' takes one argument, an image value (found {found})",
@@ -162,7 +162,7 @@ class _Translator:
             )
         function, items, *extra = arguments
         items = self.expression(items, f"{step}/2", f"{place}[2]")
-        if not _is_selector(items):
+        if not looks_like_selector(items):
             raise DefinitionError(
                 "map goes over a computed list, not a literal",
                 place=f"{place}[2]",
@@ -236,14 +236,10 @@ def _needed_steps(steps: list[dict[str, Any]], output: str) -> list[dict[str, An
     return [step for step in steps if step["name"] in needed]
 
 
-def _is_selector(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith("$") and not value.startswith("$$")
-
-
 def _escaped(value: Any) -> Any:
     """A literal as a native field holds it: texts starting with ``$`` get the ``$$`` escape."""
     if isinstance(value, str):
-        return "$" + value if value.startswith("$") else value
+        return "$" + value if value.startswith("$") else value  # "$x" -> "$$x" (ESCAPE)
     if isinstance(value, list):
         return [_escaped(item) for item in value]
     if isinstance(value, dict):

@@ -98,17 +98,22 @@ def data_node(session: Session, kind: str, key: str, name: str) -> Node:
     return node
 
 
+def find_version(session: Session, project: str, version_id, version_num) -> Version | None:
+    """A version of ``project`` by its number or its id; None when it has no such version."""
+    if version_num is not None:
+        query = sa.select(Version).where(Version.project == project, Version.num == version_num)
+        return session.scalars(query).first()
+    found = session.get(Version, version_id)
+    return found if found is not None and found.project == project else None
+
+
 def version_row(session: Session, call, kind, key, version_id, version_num) -> Version | None:
     if version_id is None and version_num is None:
         return None
     if kind not in ("project", "dataset"):
         raise DataLineageError(f"a {kind} has no versions", place=call)
-    if version_num is not None:
-        query = sa.select(Version).where(Version.project == key, Version.num == version_num)
-        found = session.scalars(query).first()
-    else:
-        found = session.get(Version, version_id)
-    if found is None or found.project != key:
+    found = find_version(session, key, version_id, version_num)
+    if found is None:
         which = f"version_num {version_num}" if version_num is not None else f"id {version_id}"
         raise NotFoundError(
             f"{kind} '{key}' has no version with {which}",

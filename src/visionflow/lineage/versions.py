@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from visionflow.lineage.blobs import copy_out, file_sha256, put_file
 from visionflow.lineage.errors import DataLineageError, NotFoundError
+from visionflow.lineage.records import find_version
 from visionflow.lineage.schema import Version, VersionEntry, as_utc
 from visionflow.lineage.store import Store, default_store
 
@@ -193,12 +194,8 @@ def _files(folder: Path) -> list[str]:
 
 def _version_entries(store: Store, key: str, version_id, version_num):
     with store.transaction() as session:
-        if version_num is not None:
-            query = sa.select(Version).where(Version.project == key, Version.num == version_num)
-            version = session.scalars(query).first()
-        else:
-            version = session.get(Version, version_id)
-        if version is None or version.project != key:
+        version = find_version(session, key, version_id, version_num)
+        if version is None:
             which = f"version_num {version_num}" if version_num is not None else f"id {version_id}"
             raise NotFoundError(
                 f"project '{key}' has no version with {which}", place="versions.restore"

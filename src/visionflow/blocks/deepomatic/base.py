@@ -28,7 +28,7 @@ class Args(BaseModel):
 
 
 class NoArgs(Args):
-    pass
+    """Arguments of a step that takes none: any argument given is an error."""
 
 
 class DeepomaticManifest(Block.Manifest):
