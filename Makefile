@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-system-packages lint bench clean
+.PHONY: demo test test-system-packages lint bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ bench: $(VENV)/.installed-dev $(VENV)/.installed-zoo
 	$(BIN)/python bench/engine_overhead.py
 	$(BIN)/python bench/models.py
 	$(BIN)/python bench/server.py
+
+# 10,000 mutated documents of every dialect: each must compile or raise a WorkflowError
+# within 5 s (tests/test_fuzz_documents.py runs a few thousand of them).
+fuzz: $(VENV)/.installed-dev $(VENV)/.installed-zoo
+	$(BIN)/python tests/fuzzing.py --count 10000 --seed 0
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -10,9 +11,15 @@ import numpy as np
 import pytest
 
 from onnx_models import identity_chain
-from visionflow.errors import ModelCallError, ModelError, ModelOverloadedError, ModelTimeoutError
+from visionflow.errors import (
+    ModelBatchExceedsQueueError,
+    ModelCallError,
+    ModelError,
+    ModelOverloadedError,
+    ModelTimeoutError,
+)
 from visionflow.models.pool import ModelPool
-from visionflow.models.runtime import OnnxSession, open_session
+from visionflow.models.runtime import LiteRTSession, OnnxSession, open_session
 from visionflow.models.spec import PerformanceSettings
 
 
@@ -84,10 +91,21 @@ def test_call_exceeding_timeout_fails_with_a_timeout_error(slow_model):
     pool.close()
 
 
-def test_call_larger_than_the_queue_is_refused_at_once(fast_model):
+def test_call_larger_than_the_queue_can_never_fit_and_says_so(fast_model):
     pool = pool_for(fast_model, queue_size=2)
-    with pytest.raises(ModelOverloadedError, match="model 'test-model' is overloaded"):
+    with pytest.raises(ModelBatchExceedsQueueError) as refused:
         pool.infer([element(1.0, 16) for _ in range(3)])
+    assert refused.value.code == "batch_exceeds_queue"
+    assert refused.value.message == (
+        "a batch of 3 inputs needs 3 queue slots; model 'test-model' takes at most 2 at once "
+        "(its queue_size)"
+    )
+    assert refused.value.hint == (
+        "split the batch into parts of at most 2, or raise queue_size for this model"
+    )
+    assert not isinstance(refused.value, ModelOverloadedError)  # waiting cannot help
+    assert pool.metrics.snapshot()["overloads"] == 0
+    assert float(pool.infer([element(1.0, 16)] * 2)[1][0][0]) == 1.0  # a batch that fits runs
     pool.close()
 
 
@@ -122,11 +140,11 @@ class FailingFirst(OnnxSession):
         super().__init__(path, 1)
         self.failures = failures
 
-    def run(self, feeds):
+    def run(self, feeds, run=None):
         if self.failures > 0:
             self.failures -= 1
             raise RuntimeError("transient fault")
-        return super().run(feeds)
+        return super().run(feeds, run)
 
 
 def test_failed_call_is_retried(fast_model):
@@ -172,9 +190,9 @@ def test_a_call_on_an_idle_model_runs_on_the_calling_thread(fast_model):
     session = pool.first_session
     original = session.run
 
-    def recording_run(feeds):
+    def recording_run(feeds, run):
         seen.append(threading.current_thread().name)
-        return original(feeds)
+        return original(feeds, run)
 
     session.run = recording_run
     pool.infer([element(1.0, 16)])
@@ -182,12 +200,148 @@ def test_a_call_on_an_idle_model_runs_on_the_calling_thread(fast_model):
     pool.close()
 
 
-def test_with_a_timeout_calls_go_through_a_worker_that_can_be_given_up(fast_model):
+def test_with_a_timeout_an_onnx_call_still_runs_on_the_calling_thread(fast_model):
+    # onnxruntime can stop a run from another thread: the deadline does not need a worker
     pool = pool_for(fast_model, timeout_ms=5000)
     seen = []
     session = pool.first_session
     original = session.run
-    session.run = lambda feeds: seen.append(threading.current_thread().name) or original(feeds)
+
+    def recording_run(feeds, run):
+        seen.append(threading.current_thread().name)
+        return original(feeds, run)
+
+    session.run = recording_run
     pool.infer([element(1.0, 16)])
-    assert seen and seen[0].startswith("visionflow-model-")
+    assert seen == [threading.current_thread().name]
     pool.close()
+
+
+class Unstoppable(OnnxSession):
+    """A real ONNX session that, like LiteRT (``LiteRTSession``), cannot be stopped once it
+    runs."""
+
+    stoppable = False
+
+    def __init__(self, path):
+        super().__init__(path, 1)
+
+    def run(self, feeds, run=None):
+        return super().run(feeds)  # the handle is never given to onnxruntime
+
+
+def test_with_a_timeout_a_session_that_cannot_be_stopped_serves_calls_from_a_worker(
+    fast_model,
+):
+    # a caller stuck in such a run could not be given its timeout: a worker runs it instead
+    settings = PerformanceSettings(timeout_ms=5000)
+    pool = ModelPool("unstoppable", lambda: Unstoppable(fast_model), settings)
+    seen = []
+    session = pool.first_session
+    original = session.run
+
+    def recording_run(feeds, run):
+        seen.append(threading.current_thread().name)
+        return original(feeds, run)
+
+    session.run = recording_run
+    assert float(pool.infer([element(2.0, 16)])[0][0][0]) == 2.0
+    assert seen == ["visionflow-model-unstoppable"]
+    assert (LiteRTSession.stoppable, OnnxSession.stoppable) == (False, True)
+    pool.close()
+
+
+def test_without_a_timeout_a_session_that_cannot_be_stopped_runs_on_the_caller(fast_model):
+    # only the default bound: not worth a hand-off on every call (see test_model_timeouts)
+    pool = ModelPool("unstoppable", lambda: Unstoppable(fast_model), PerformanceSettings())
+    seen = []
+    session = pool.first_session
+    original = session.run
+
+    def recording_run(feeds, run):
+        seen.append(threading.current_thread().name)
+        return original(feeds, run)
+
+    session.run = recording_run
+    assert float(pool.infer([element(3.0, 16)])[0][0][0]) == 3.0
+    assert seen == [threading.current_thread().name]
+    pool.close()
+
+
+# --- over HTTP: a batch that can never fit is a 413, a queue full of others' work a 503 --
+
+DETECTOR = "mediapipe/face_detection_short_range"
+
+
+def faces(**model) -> dict:
+    """A one-model workflow: how many faces the detector finds, served as ``model`` says."""
+    return {
+        "inputs": [{"type": "image", "name": "image"}],
+        "models": {"faces": {"source": DETECTOR, **model}},
+        "steps": [
+            {"type": "ObjectDetectionModel", "name": "detect", "images": "$inputs.image",
+             "model": "faces"},
+            {"type": "PropertyDefinition", "name": "count", "data": "$steps.detect.predictions",
+             "property": "count"},
+        ],
+        "outputs": [{"type": "JsonField", "name": "faces", "selector": "$steps.count.output"}],
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from test_server import serving
+
+    with serving(tmp_path_factory.mktemp("pool")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def face(astronaut) -> str:
+    from test_server import png_base64
+
+    return png_base64(astronaut)
+
+
+def test_a_batch_over_the_queue_size_is_a_413_that_says_to_split_it(server, face):
+    import httpx
+
+    body = {"workflow": faces(queue_size=2), "inputs": {"image": [face] * 3}}
+    answer = httpx.post(f"{server.url}/run", json=body, timeout=60)
+    assert answer.status_code == 413, answer.text
+    assert "retry-after" not in answer.headers  # waiting can never help
+    error = answer.json()["error"]
+    assert (error["code"], error["step"]) == ("batch_exceeds_queue", "detect")
+    expected = "a batch of 3 inputs needs 3 queue slots; model 'faces' takes at most 2 at once"
+    assert expected in error["message"]
+    assert error["hint"] == (
+        "split the batch into parts of at most 2, or raise queue_size for this model"
+    )
+    two = httpx.post(f"{server.url}/run", json={**body, "inputs": {"image": [face] * 2}})
+    assert two.json()["outputs"] == [{"faces": 1}, {"faces": 1}]
+
+
+def test_a_queue_full_of_other_calls_is_a_503_to_retry(server, face):
+    import httpx
+
+    # a batch of 4 that waits 3 s to fill: a first request's two images hold both slots
+    slow = faces(batch_size=4, max_batch_delay_ms=3000, queue_size=2)
+    answers: list = []
+    first = threading.Thread(
+        target=lambda: answers.append(
+            httpx.post(f"{server.url}/run", json={"workflow": slow,
+                       "inputs": {"image": [face] * 2}}, timeout=60)
+        )
+    )  # fmt: skip
+    first.start()
+    queued = re.compile(r'^visionflow_model_queue_depth\{model="faces[#\d]*"\} 2\.0$', re.M)
+    give_up = time.monotonic() + 10
+    while not queued.search(httpx.get(f"{server.url}/metrics").text):
+        assert time.monotonic() < give_up, "the first request's images never queued"
+        time.sleep(0.02)
+    answer = httpx.post(f"{server.url}/run", json={"workflow": slow, "inputs": {"image": face}})
+    first.join(60)
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["retry-after"] == "1"
+    assert answer.json()["error"]["code"] == "model_overloaded"
+    assert answers[0].json()["outputs"] == [{"faces": 1}, {"faces": 1}]

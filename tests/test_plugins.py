@@ -171,3 +171,83 @@ def test_malformed_block_class_is_rejected():
 
     with pytest.raises(BlockLoadingError, match=r"not a subclass of visionflow\.Block"):
         Workflow.compile({"inputs": []}, blocks=[NoType], cache=False)
+
+
+class MisspeltKindReader(Block):
+    """Counts the letters of a text, but names the text's kind 'strng'."""
+
+    class Manifest(Block.Manifest):
+        type: Literal["test/misspelt_kind@v1"]
+        text: Selector(kinds=["strng"])
+
+    outputs = [Output("length", kinds=["integer"])]
+
+    def run(self, text: str) -> dict:
+        return {"length": len(text)}
+
+
+def test_a_field_of_an_unknown_kind_fails_when_the_block_loads():
+    with pytest.raises(BlockLoadingError) as caught:  # no step uses the block
+        Workflow.compile({"inputs": []}, blocks=[MisspeltKindReader], cache=False)
+    assert caught.value.message == (
+        f"block MisspeltKindReader from {MisspeltKindReader.__module__}: "
+        "field 'text' accepts unknown kinds ['strng']"
+    )
+    assert "register_kind" in caught.value.hint
+
+
+def test_an_output_of_an_unknown_kind_fails_when_the_block_loads():
+    class Measure(Block):
+        class Manifest(Block.Manifest):
+            type: Literal["test/measure@v1"]
+
+        outputs = [Output("size", kinds=["integer", "millimetre"])]
+
+    with pytest.raises(BlockLoadingError) as caught:
+        Workflow.compile({"inputs": []}, blocks=[Measure], cache=False)
+    assert caught.value.message == (
+        f"block Measure from {Measure.__module__}: output 'size' has unknown kinds ['millimetre']"
+    )
+
+
+KIND_USER_SOURCE = """
+from typing import Literal
+from visionflow import Block, Output, Selector
+
+class Shout(Block):
+    class Manifest(Block.Manifest):
+        type: Literal["{plugin}/shout@v1"]
+        text: Selector(kinds=["{kind}"])
+
+    outputs = [Output("text", kinds=["{kind}"])]
+
+    def run(self, text):
+        return {{"text": text.upper()}}
+
+def load_blocks():
+    return [Shout]
+"""
+
+
+def test_a_plugin_may_use_the_kinds_of_a_plugin_loaded_after_it(plugin, tmp_path, monkeypatch):
+    maker = plugin("vfplug_h", initializers="{'word': 'Hello'}")  # registers 'vfplug_h_text'
+    source = KIND_USER_SOURCE.format(plugin="vfplug_g", kind="vfplug_h_text")
+    (tmp_path / "vfplug_g.py").write_text(source)
+    monkeypatch.setenv("VISIONFLOW_PLUGINS", f"vfplug_g,{maker}")
+    definition = greet(maker)
+    definition["steps"].append(
+        {"type": "vfplug_g/shout@v1", "name": "shout", "text": "$steps.greet.text"}
+    )
+    definition["outputs"] = [{"type": "JsonField", "name": "text", "selector": "$steps.shout.text"}]
+    assert Workflow.compile(definition).run(who="Ada") == [{"text": "HELLO, ADA!"}]
+
+
+def test_a_plugin_block_of_an_unknown_kind_fails_at_load(plugin, tmp_path, monkeypatch):
+    source = KIND_USER_SOURCE.format(plugin="vfplug_i", kind="vfplug_nobody_text")
+    (tmp_path / "vfplug_i.py").write_text(source)
+    monkeypatch.setenv("VISIONFLOW_PLUGINS", "vfplug_i")
+    with pytest.raises(BlockLoadingError) as caught:
+        Workflow.compile({"inputs": []})
+    assert caught.value.message == (
+        "block Shout from vfplug_i: output 'text' has unknown kinds ['vfplug_nobody_text']"
+    )

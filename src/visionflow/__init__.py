@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from visionflow import errors
 from visionflow.blocks.api import Batch, Block, FlowControl, Output, Selector, StepSelector
 from visionflow.data.image import WorkflowImage
+from visionflow.data.sources import ImagePolicy
 from visionflow.serialization import serialize
 from visionflow.workflow import Workflow
 
@@ -20,6 +21,7 @@ __all__ = [
     "Block",
     "Client",
     "FlowControl",
+    "ImagePolicy",
     "Output",
     "Selector",
     "StepSelector",

@@ -236,14 +236,14 @@ def _encoded(value: Any, place: str = "inputs") -> Any:
             return [_encoded(image, f"{place}[{n}]") for n, image in enumerate(value)]
         if value.dtype == np.uint8 and value.ndim in (2, 3):
             return _png_base64(value)
-        if value.ndim >= 2 and value.dtype.kind == "f":
-            # sent as lists it would be a large JSON the server refuses anyway
-            raise WorkflowError(
-                f"an array of {value.dtype} with shape {value.shape} is not an image",
-                place=place,
-                hint="images are uint8 arrays, H x W x 3 (BGR) or H x W: "
-                "e.g. np.clip(pixels * 255, 0, 255).astype(np.uint8)",
-            )
+        if value.ndim >= 2 and (value.dtype.kind == "f" or value.dtype == np.uint16):
+            # the engine's rules for such pixels (uint16 scaled, floats in [0, 1]), applied
+            # here: as lists it would be a large JSON the server refuses anyway
+            from visionflow.data.image import pixels_from_array
+
+            if value.ndim == 4:
+                return [_encoded(image, f"{place}[{n}]") for n, image in enumerate(value)]
+            return _png_base64(pixels_from_array(value, place))
         return value.tolist()
     if isinstance(value, os.PathLike | bytes):
         return base64.b64encode(_file_bytes(value)).decode("ascii")

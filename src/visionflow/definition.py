@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+MAX_NAME = 256  # characters of a name (input, step, output): names are read, not written
 
 INPUT_TYPE_ALIASES = {
     "image": "image",
@@ -26,7 +28,7 @@ class InputDefinition(_Strict):
     """A workflow input: images and batches are batch-oriented, parameters are scalars."""
 
     type: Literal["image", "parameter", "batch"]
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=MAX_NAME)
     kind: list[str] = Field(default_factory=lambda: ["*"])
     default_value: Any = None
     dimensionality: int = Field(default=1, ge=1, le=4)
@@ -34,7 +36,7 @@ class InputDefinition(_Strict):
     @field_validator("type", mode="before")
     @classmethod
     def _canonical_type(cls, value: Any) -> Any:
-        return INPUT_TYPE_ALIASES.get(value, value)
+        return INPUT_TYPE_ALIASES.get(value, value) if isinstance(value, str) else value
 
     @field_validator("kind", mode="before")
     @classmethod
@@ -54,9 +56,16 @@ class OutputDefinition(_Strict):
     """One entry of each result dict: ``name`` <- the value a selector points at."""
 
     type: Literal["JsonField"] = "JsonField"
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=MAX_NAME)
     selector: str
     coordinates_system: Literal["own", "parent"] = "parent"
+
+
+def _short_name(step: dict[str, Any]) -> dict[str, Any]:
+    name = step.get("name")
+    if isinstance(name, str) and len(name) > MAX_NAME:
+        raise ValueError(f"a step name has at most {MAX_NAME} characters, found {len(name):,}")
+    return step
 
 
 class Definition(_Strict):
@@ -64,7 +73,9 @@ class Definition(_Strict):
 
     version: str = "1.0"
     inputs: list[InputDefinition] = Field(default_factory=list)
-    steps: list[dict[str, Any]] = Field(default_factory=list)
+    steps: list[Annotated[dict[str, Any], AfterValidator(_short_name)]] = Field(
+        default_factory=list
+    )
     outputs: list[OutputDefinition] = Field(default_factory=list)
     models: dict[str, Any] = Field(default_factory=dict)
     settings: dict[str, Any] = Field(default_factory=dict)

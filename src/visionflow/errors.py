@@ -6,6 +6,8 @@ what was found, and a hint. Compile errors are raised before anything runs.
 
 from __future__ import annotations
 
+from typing import Self
+
 
 class WorkflowError(Exception):
     """Root of every error visionflow raises on purpose."""
@@ -13,16 +15,29 @@ class WorkflowError(Exception):
     code = "workflow_error"
 
     def __init__(self, message: str, *, place: str | None = None, hint: str | None = None):
+        super().__init__(message)
         self.message = message
         self.place = place
         self.hint = hint
-        super().__init__(self._render())
 
-    def _render(self) -> str:
+    def __str__(self) -> str:
+        # Rendered from the fields as they are now, so a re-placed error reads right.
         text = f"{self.place}: {self.message}" if self.place else self.message
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text
+
+    def at(self, place: str, *, within: bool = True) -> Self:
+        """This error (same class, code and fields) placed at ``place``, for re-raising.
+
+        With ``within`` the place it had stays, inside ``place``; without, it is replaced.
+
+        >>> error = ManifestError("unknown field 'x'", place="field 'args'")
+        >>> str(error.at("steps[0] 'crop'"))
+        "steps[0] 'crop' field 'args': unknown field 'x'"
+        """
+        self.place = f"{place} {self.place}" if within and self.place else place
+        return self
 
     def to_dict(self) -> dict:
         """The error as JSON-friendly data (what the CLI and server report)."""
@@ -169,3 +184,37 @@ class CustomCodeNotAllowedError(CompilationError):
     custom code (the HTTP server, by default)."""
 
     code = "custom_code_not_allowed"
+
+
+class DocumentLimitError(DefinitionError):
+    """A document is larger, deeper or longer-named than any workflow needs (the limits of
+    ``visionflow.dialects.limits``); refused before the costly work."""
+
+    code = "document_too_large"
+
+
+# --- image sources (data/sources.py) --------------------------------------------------------
+
+
+class ImageTooLargeError(RuntimeInputError):
+    """An image over the pixel limit (read from its header), or a file/download over the
+    byte limit."""
+
+    code = "image_too_large"
+
+
+class InputSourceNotAllowedError(RuntimeInputError):
+    """An image named by a path or URL that whoever compiled the workflow does not allow
+    (a server without --allow-files / --allow-urls); the same words whether or not it exists."""
+
+    code = "input_source_not_allowed"
+
+
+# --- model serving (models/pool.py) ---------------------------------------------------------
+
+
+class ModelBatchExceedsQueueError(ModelCallError):
+    """A call holds more elements than the model's ``queue_size``: unlike
+    ``ModelOverloadedError``, waiting can never help; the batch must be split."""
+
+    code = "batch_exceeds_queue"

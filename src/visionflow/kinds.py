@@ -6,7 +6,12 @@ the wildcard ``*`` meets everything. Plugins add kinds with ``register_kind``.
 
 from __future__ import annotations
 
+import math
+import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 WILDCARD = "*"
 
@@ -36,13 +41,6 @@ def all_kinds() -> list[Kind]:
     return sorted(_REGISTRY.values(), key=lambda kind: kind.name)
 
 
-def kinds_meet(produced: frozenset[str], accepted: frozenset[str]) -> bool:
-    """True when a value of one of ``produced`` kinds may feed a field of ``accepted``."""
-    if WILDCARD in produced or WILDCARD in accepted:
-        return True
-    return not produced.isdisjoint(accepted)
-
-
 for _name, _text in [
     (WILDCARD, "anything"),
     ("image", "an image (WorkflowImage: BGR pixels plus where it came from)"),
@@ -53,6 +51,7 @@ for _name, _text in [
     ("string", "text"),
     ("integer", "a whole number"),
     ("float", "a number"),
+    ("float_zero_to_one", "a number from 0 to 1 (a confidence, a ratio); also a float"),
     ("boolean", "true or false"),
     ("list", "a list of values"),
     ("dict", "a mapping of names to values"),
@@ -61,23 +60,47 @@ for _name, _text in [
     register_kind(_name, _text)
 
 
-_PRIMITIVES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "float": (int, float),
-    "boolean": (bool,),
-    "list": (list, tuple),
-    "dict": (dict,),
+_NARROWER: dict[str, str] = {"float_zero_to_one": "float"}
+"""Kinds that are a part of another: a value of the narrower kind feeds the broader one."""
+
+
+def kinds_meet(produced: frozenset[str], accepted: frozenset[str]) -> bool:
+    """True when a value of one of ``produced`` kinds may feed a field of ``accepted``."""
+    if WILDCARD in produced or WILDCARD in accepted:
+        return True
+    if not produced.isdisjoint(accepted):
+        return True
+    return any(_NARROWER.get(kind) in accepted for kind in produced)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
+def _finite(value: object) -> bool:
+    return _number(value) and math.isfinite(value)  # type: ignore[arg-type]
+
+
+_CHECKS: dict[str, Callable[[object], bool]] = {
+    "string": lambda value: isinstance(value, str),
+    "integer": lambda value: isinstance(value, numbers.Integral) and _number(value),
+    "float": _finite,
+    "float_zero_to_one": lambda value: _finite(value) and 0 <= value <= 1,  # type: ignore[operator]
+    "boolean": lambda value: isinstance(value, bool | np.bool_),
+    "list": lambda value: isinstance(value, list | tuple),
+    "dict": lambda value: isinstance(value, dict),
 }
 
 
 def value_fits(kinds: frozenset[str], value: object) -> bool:
-    """Whether a runtime value can be of one of ``kinds`` (only primitive kinds are checked)."""
-    if value is None or WILDCARD in kinds or not kinds <= _PRIMITIVES.keys():
+    """Whether a runtime value is of one of ``kinds``; only kinds of plain values are checked
+    (anything fits ``*`` or a set with any other kind).
+
+    None fits none of them, nor NaN or infinity a number, nor 1.5 ``float_zero_to_one``:
+
+    >>> value_fits(frozenset({"float"}), float("nan")), value_fits(frozenset({"integer"}), 3)
+    (False, True)
+    """
+    if WILDCARD in kinds or not kinds <= _CHECKS.keys():
         return True
-    for kind in kinds:
-        if kind in ("integer", "float") and isinstance(value, bool):
-            continue
-        if isinstance(value, _PRIMITIVES[kind]):
-            return True
-    return False
+    return any(_CHECKS[kind](value) for kind in kinds)

@@ -1,4 +1,4 @@
-"""The one place where selector strings are recognised and parsed.
+"""The one place where selector strings are written, recognised, parsed and escaped.
 
 ``$inputs.<name>``, ``$steps.<step>.<output>``, ``$steps.<step>.*`` and, in flow-control
 fields only, ``$steps.<step>``. Names may contain spaces but not dots. Any other string is
@@ -12,10 +12,21 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+SIGIL = "$"
+ESCAPE = "$$"
+INPUTS = "$inputs"
+STEPS = "$steps"
+WILDCARD_OUTPUT = "*"
+DATA_SELECTORS = "$inputs.<name>, $steps.<step>.<output> or $steps.<step>.*"  # for hints
+
 _INPUT = re.compile(r"^\$inputs\.([^.]+)$")
 _STEP_OUTPUT = re.compile(r"^\$steps\.([^.]+)\.([^.]+)$")
 _STEP = re.compile(r"^\$steps\.([^.]+)$")
-WILDCARD_OUTPUT = "*"
+SELECTOR_PATTERN = r"^\$(inputs|steps)\.[^.]+(\.[^.]+)?$"
+"""What a manifest's selector field accepts before the compiler looks closer (it explains
+malformed selectors better than a pattern mismatch can)."""
+STEP_REFERENCE_PATTERN = r"^\$steps\."
+"""Likewise for a flow-control field's step references."""
 
 
 @dataclass(frozen=True)
@@ -29,12 +40,34 @@ class ParsedSelector:
     def is_step_reference(self) -> bool:
         return self.source == "steps" and self.output is None
 
+    @property
+    def origin(self) -> str:
+        """The input or step it reads, as a selector: ``$inputs.x`` or ``$steps.s``."""
+        return input_selector(self.name) if self.source == "inputs" else step_selector(self.name)
 
-ESCAPE = "$$"
+
+def input_selector(name: str) -> str:
+    """``$inputs.<name>``."""
+    return f"{INPUTS}.{name}"
+
+
+def step_selector(step: str, output: str | None = None) -> str:
+    """``$steps.<step>.<output>``, or the step reference ``$steps.<step>`` without output."""
+    return f"{STEPS}.{step}" if output is None else f"{STEPS}.{step}.{output}"
+
+
+def step_name(target: str) -> str:
+    """The step a flow-control target names (``$steps.<step>``, or the bare name)."""
+    return target.removeprefix(f"{STEPS}.")
+
+
+def starts_with_sigil(text: str) -> bool:
+    """Whether ``text`` starts with ``$``: a selector, or a literal that needs the escape."""
+    return text.startswith(SIGIL)
 
 
 def looks_like_selector(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith("$") and not value.startswith(ESCAPE)
+    return isinstance(value, str) and starts_with_sigil(value) and not value.startswith(ESCAPE)
 
 
 def parse_selector(text: str) -> ParsedSelector | None:
@@ -81,3 +114,18 @@ def replace_selectors(value: Any, resolve) -> Any:
 def unescape_literals(value: Any) -> Any:
     """``value`` with ``$$``-escaped texts turned into the texts they stand for."""
     return replace_selectors(value, lambda text: text)
+
+
+def escape_literals(value: Any) -> Any:
+    """``value`` as a field holds it literally: texts starting with ``$`` get the ``$$`` escape.
+
+    >>> escape_literals(["$5", "5", {"price": "$$"}])
+    ['$$5', '5', {'price': '$$$'}]
+    """
+    if isinstance(value, str):
+        return SIGIL + value if starts_with_sigil(value) else value
+    if isinstance(value, list | tuple):
+        return [escape_literals(item) for item in value]
+    if isinstance(value, dict):
+        return {key: escape_literals(item) for key, item in value.items()}
+    return value

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -10,14 +9,14 @@ from visionflow.blocks.api import Block
 from visionflow.blocks.loader import load_registry, plugin_modules
 from visionflow.compiler import PlanCache, compile_plan, definition_hash
 from visionflow.compiler.plan import Plan
+from visionflow.data.sources import LOCAL, ImagePolicy
 from visionflow.dialects import to_definition
 from visionflow.engine import Executor
 
 if TYPE_CHECKING:
     from visionflow.models.library import ModelLimits
 
-_cache = PlanCache()
-_cache_lock = threading.Lock()
+_cache: PlanCache[Workflow] = PlanCache()  # thread-safe: it holds its own lock
 
 
 class Workflow:
@@ -29,9 +28,14 @@ class Workflow:
     [{'x': 3}]
     """
 
-    def __init__(self, plan: Plan, max_concurrent_steps: int | None = None):
+    def __init__(
+        self,
+        plan: Plan,
+        max_concurrent_steps: int | None = None,
+        image_policy: ImagePolicy = LOCAL,
+    ):
         self.plan = plan
-        self._executor = Executor(plan, max_concurrent_steps)
+        self._executor = Executor(plan, max_concurrent_steps, image_policy)
 
     @classmethod
     def compile(
@@ -45,6 +49,7 @@ class Workflow:
         cache: bool = True,
         allow_custom_code: bool = True,
         model_limits: ModelLimits | None = None,
+        image_policy: ImagePolicy | None = None,
     ) -> Workflow:
         """Check ``definition`` (dict, JSON/YAML text or file path) and build its plan.
 
@@ -54,6 +59,9 @@ class Workflow:
         ids and VISIONFLOW_MODELS models stay allowed): do that for documents from others.
         ``model_limits`` (``visionflow.models.library.ModelLimits``) caps what the document's
         models may ask for (workers, threads, batch and queue sizes); none by default.
+        ``image_policy`` (``visionflow.ImagePolicy``) says which files and URLs images
+        (inputs, their ``default_value``, values a model is called on) may come from and
+        the largest image; by default any readable file, no URLs, 100 megapixels.
         Plans are cached by the definition's content, blocks and init parameters.
         """
         parsed = to_definition(definition, dialect)
@@ -65,6 +73,7 @@ class Workflow:
             max_concurrent_steps,
             allow_custom_code,
             model_limits,  # frozen and compared by value: equal limits share the plan
+            image_policy or LOCAL,  # frozen too: the default and an equal policy share
         )
         if cache and (workflow := _cache.get(key)) is not None:
             return workflow
@@ -86,11 +95,11 @@ class Workflow:
             init_parameters,
             allow_custom_code=allow_custom_code,
             model_limits=model_limits,
+            image_policy=image_policy or LOCAL,  # for blocks that load images (ModelCall)
         )
-        workflow = cls(plan, max_concurrent_steps)
+        workflow = cls(plan, max_concurrent_steps, image_policy or LOCAL)
         if cache:
-            with _cache_lock:
-                _cache.put(key, workflow)
+            _cache.put(key, workflow)
         return workflow
 
     def run(

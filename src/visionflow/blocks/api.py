@@ -17,11 +17,9 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from visionflow.kinds import WILDCARD
+from visionflow.selectors import SELECTOR_PATTERN, STEP_REFERENCE_PATTERN
 
 T = TypeVar("T")
-
-_SELECTOR_PATTERN = r"^\$(inputs|steps)\.[^.]+(\.[^.]+)?$"
-_STEP_PATTERN = r"^\$steps\."  # the compiler explains malformed references better
 
 
 @dataclass(frozen=True)
@@ -40,11 +38,11 @@ def Selector(kinds: Sequence[str] | None = None) -> Any:
     ...     threshold: Selector(kinds=["float"]) | float = 0.5
     """
     info = SelectorInfo(frozenset(kinds or [WILDCARD]))
-    return Annotated[str, info, Field(pattern=_SELECTOR_PATTERN)]
+    return Annotated[str, info, Field(pattern=SELECTOR_PATTERN)]
 
 
 StepSelector = Annotated[
-    str, SelectorInfo(frozenset(), step_reference=True), Field(pattern=_STEP_PATTERN)
+    str, SelectorInfo(frozenset(), step_reference=True), Field(pattern=STEP_REFERENCE_PATTERN)
 ]
 """The type of a flow-control field's items: ``next_steps: list[StepSelector]``."""
 

@@ -13,16 +13,19 @@ Running code from a document is custom code: refused unless ``allow_custom_code`
 
 from __future__ import annotations
 
-import difflib
+import keyword
 import traceback
 from collections.abc import Callable, Collection
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from visionflow.blocks.api import Block, Output, Selector
 from visionflow.errors import CustomCodeNotAllowedError, DefinitionError
 from visionflow.kinds import WILDCARD, all_kinds, is_known
+from visionflow.suggestions import close_matches
+
+_TAKEN_FIELD_NAMES = {"name", "type", *dir(Block.Manifest)}
 
 
 class _Strict(BaseModel):
@@ -51,6 +54,17 @@ class DynamicManifest(_Strict):
     accepts_empty_values: bool = False
     output_dimensionality_offset: Literal[-1, 0, 1] = 0
     input_dimensionality_offsets: dict[str, Literal[0, 1]] = Field(default_factory=dict)
+
+    @field_validator("inputs")
+    @classmethod
+    def _field_names(cls, inputs: dict[str, DynamicInput]) -> dict[str, DynamicInput]:
+        # each input becomes a field of a pydantic model and a keyword of `run`
+        for name in inputs:
+            if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+                raise ValueError(f"input name {name!r} is not a Python identifier")
+            if name in _TAKEN_FIELD_NAMES:
+                raise ValueError(f"input name {name!r} is taken by every manifest")
+        return inputs
 
 
 class DynamicCode(_Strict):
@@ -81,8 +95,7 @@ def build_dynamic_blocks(
     blocks = []
     defined: dict[str, str] = {}  # block type -> the place of the definition that made it
     for position, raw in enumerate(definitions):
-        name = (raw.get("manifest") or {}).get("block_type", "?") if isinstance(raw, dict) else "?"
-        place = f"dynamic_blocks_definitions[{position}] '{name}'"
+        place = f"dynamic_blocks_definitions[{position}] '{_declared_type(raw)}'"
         if not allow_custom_code:
             raise CustomCodeNotAllowedError(
                 "this document defines a block with Python code, "
@@ -96,6 +109,13 @@ def build_dynamic_blocks(
         defined[definition.manifest.block_type] = place
         blocks.append(_build(definition, place))
     return blocks
+
+
+def _declared_type(raw: Any) -> str:
+    """The block type a definition declares, to name it in errors, if it is a text."""
+    manifest = raw.get("manifest") if isinstance(raw, dict) else None
+    block_type = manifest.get("block_type") if isinstance(manifest, dict) else None
+    return block_type if isinstance(block_type, str) else "?"
 
 
 def _check_type_is_new(
@@ -133,7 +153,7 @@ def _check_kinds(manifest: DynamicManifest, place: str) -> None:
     for what, section, name, kinds in fields:
         unknown = [kind for kind in kinds if not is_known(kind)]
         if unknown:
-            close = difflib.get_close_matches(unknown[0], known, n=3)
+            close = close_matches(unknown[0], known, n=3)
             raise DefinitionError(
                 f"{what} '{name}' has unknown kinds {unknown}",
                 place=f"{place} field 'manifest.{section}.{name}.kind'",
@@ -230,6 +250,11 @@ class _BlockCode:
                 f"{error.lineno}: {line!r}",
                 place=f"{self.place} field 'code'",
                 hint=f"lines are counted from the start of code.{part}",
+            ) from None
+        except (MemoryError, RecursionError):  # Python's parser gives up on deep nesting
+            raise DefinitionError(
+                f"the block's code is nested too deeply to compile ({part})",
+                place=f"{self.place} field 'code'",
             ) from None
 
     def function(self, name: str) -> Callable[..., Any]:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from visionflow.blocks.api import Block, Output
+from visionflow.blocks.api import Block, BlockManifest, Output, manifest_selectors
 from visionflow.errors import BlockLoadingError, InitParameterError
 from visionflow.kinds import Kind, is_known, register_kind
 
@@ -60,6 +62,7 @@ class BlockRegistry:
 
 
 _cache: dict[tuple, BlockRegistry] = {}
+_cache_lock = threading.RLock()  # threads compiling at once build a registry only once
 
 
 def plugin_modules() -> tuple[str, ...]:
@@ -72,35 +75,44 @@ def plugin_modules() -> tuple[str, ...]:
 def load_registry() -> BlockRegistry:
     """The core library plus installed plugins; cached per set of plugin modules."""
     key = plugin_modules()
-    if key not in _cache:
-        _cache[key] = _build_registry(key)
-    return _cache[key]
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = _build_registry(key)
+        return _cache[key]
 
 
 def forget_loaded_blocks() -> None:
     """Drop cached registries, so newly installed plugins and entry points are seen."""
-    _cache.clear()
+    with _cache_lock:
+        _cache.clear()
 
 
 def _build_registry(module_names: tuple[str, ...]) -> BlockRegistry:
     from visionflow.blocks import core
 
+    plugins = [(name, _import_plugin(name)) for name in module_names] + _entry_point_plugins()
+    for name, plugin in plugins:  # every kind first: one plugin's blocks may use another's
+        _register_kinds(name, plugin)
     registry = BlockRegistry()
     for block_class in core.load_blocks():
         registry.add(block_class, CORE_PLUGIN)
-    for name in module_names:
-        _add_plugin(registry, name, _import_plugin(name))
+    for name, plugin in plugins:
+        _add_plugin(registry, name, plugin)
+    return registry
+
+
+def _entry_point_plugins() -> list[tuple[str, Any]]:
     from importlib.metadata import entry_points  # slow to import; only needed here
 
+    plugins = []
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         try:
-            plugin = entry_point.load()
+            plugins.append((entry_point.name, entry_point.load()))
         except Exception as error:
             raise BlockLoadingError(
                 f"entry point '{entry_point.name}' ({entry_point.value}) failed to load: {error}"
             ) from error
-        _add_plugin(registry, entry_point.name, plugin)
-    return registry
+    return plugins
 
 
 def _import_plugin(name: str) -> Any:
@@ -113,15 +125,28 @@ def _import_plugin(name: str) -> Any:
         ) from error
 
 
+def _register_kinds(name: str, plugin: Any) -> None:
+    for kind in _called(name, plugin, "load_kinds", list):
+        register_kind(kind if isinstance(kind, Kind) else Kind(str(kind)))
+
+
 def _add_plugin(registry: BlockRegistry, name: str, plugin: Any) -> None:
     load_blocks = getattr(plugin, "load_blocks", plugin if callable(plugin) else None)
     if load_blocks is None:
         raise BlockLoadingError(f"plugin '{name}' has no load_blocks() function")
-    for kind in getattr(plugin, "load_kinds", list)():
-        register_kind(kind if isinstance(kind, Kind) else Kind(str(kind)))
-    for block_class in load_blocks():
+    for block_class in _called(name, plugin, "load_blocks", load_blocks):
         registry.add(block_class, name)
     registry.initializers[name] = dict(getattr(plugin, "REGISTERED_INITIALIZERS", {}))
+
+
+def _called(name: str, plugin: Any, function: str, default: Any) -> list:
+    """What a plugin's ``load_blocks()`` / ``load_kinds()`` returns, its failure named."""
+    try:
+        return list(getattr(plugin, function, default)())
+    except Exception as error:
+        raise BlockLoadingError(
+            f"plugin '{name}': {function}() failed: {type(error).__name__}: {error}"
+        ) from error
 
 
 def _plugin_name_of(block_class: type) -> str:
@@ -133,6 +158,9 @@ def check_block_class(block_class: Any, plugin: str) -> None:
     where = f"block {getattr(block_class, '__name__', block_class)!s} from {plugin}"
     if not (isinstance(block_class, type) and issubclass(block_class, Block)):
         raise BlockLoadingError(f"{where}: not a subclass of visionflow.Block")
+    manifest = getattr(block_class, "Manifest", None)
+    if not (isinstance(manifest, type) and issubclass(manifest, BlockManifest)):
+        raise BlockLoadingError(f"{where}: its Manifest must subclass Block.Manifest")
     if not block_class.type_names():
         raise BlockLoadingError(
             f'{where}: its Manifest must declare `type: Literal["name", ...aliases]`'
@@ -140,12 +168,11 @@ def check_block_class(block_class: Any, plugin: str) -> None:
     for output in block_class.outputs:
         if not isinstance(output, Output):
             raise BlockLoadingError(f"{where}: outputs must be Output(...) objects")
-        unknown = [kind for kind in output.kinds if not is_known(kind)]
-        if unknown:
-            raise BlockLoadingError(
-                f"{where}: output '{output.name}' has unknown kinds {unknown}",
-                hint="register them with load_kinds() in the plugin",
-            )
+        _check_kinds(output.kinds, f"{where}: output '{output.name}' has")
+    for name, infos in manifest_selectors(block_class.Manifest).items():
+        _check_kinds(
+            [kind for info in infos for kind in info.kinds], f"{where}: field '{name}' accepts"
+        )
     fields = block_class.Manifest.model_fields
     for name, offset in block_class.input_dimensionality_offsets.items():
         if name not in fields or offset not in (0, 1):
@@ -157,7 +184,20 @@ def check_block_class(block_class: Any, plugin: str) -> None:
         raise BlockLoadingError(f"{where}: output_dimensionality_offset must be -1, 0 or 1")
 
 
-COMPILER_PARAMETERS = frozenset({"allow_custom_code"})
+def _check_kinds(kinds: Sequence[str], what: str) -> None:
+    # Checked when a block loads, so a misspelt kind names its block, not a later step.
+    unknown = sorted(
+        {str(kind) for kind in kinds if not (isinstance(kind, str) and is_known(kind))}
+    )
+    if unknown:
+        raise BlockLoadingError(
+            f"{what} unknown kinds {unknown}",
+            hint="a plugin registers its kinds with load_kinds(); a block class passed to "
+            "compile, with visionflow.kinds.register_kind() first",
+        )
+
+
+COMPILER_PARAMETERS = frozenset({"allow_custom_code", "image_policy"})
 """Init parameters only the compiler gives (whoever compiles decides, nobody else)."""
 
 

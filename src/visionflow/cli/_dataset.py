@@ -34,6 +34,14 @@ def run_dataset(
             "--batch-size", min=1, help="Images per workflow run (model steps get them at once)."
         ),
     ] = 8,
+    max_image_pixels: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Largest image (width x height), read from its header before decoding; a "
+            "larger one fails alone.",
+        ),
+    ] = 100_000_000,  # data.sources.DEFAULT_MAX_PIXELS (not imported: the CLI starts light)
 ) -> None:
     """Run a workflow on each image of a folder: a JSON file per image, COCO for detections.
 
@@ -57,6 +65,7 @@ def run_dataset(
                 lineage=lineage,
                 progress=not no_progress,
                 batch_size=batch_size,
+                max_image_pixels=max_image_pixels,
             )
         except DatasetRunInterrupted as stopped:
             print_error(stopped)

@@ -13,7 +13,8 @@ _JSON_WORDS = {"true": True, "false": False, "null": None}
 def runtime_inputs(declared: dict[str, dict[str, Any]], pairs: list[str]) -> dict[str, Any]:
     """``NAME=VALUE`` pairs as ``run()`` inputs; a name given several times is a batch.
 
-    ``declared`` is ``Workflow.inputs``. Images stay paths (the engine reads them).
+    ``declared`` is ``Workflow.inputs``. Images stay text: a file path (the engine reads it),
+    or a ``data:`` URL for base64; never decided by the text's length.
     """
     from visionflow.errors import RuntimeInputError
 

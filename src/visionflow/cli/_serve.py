@@ -1,15 +1,20 @@
 """``visionflow serve``, and ``run`` / ``validate`` against a server (``--server URL``).
 
-The server and the client are imported inside the functions: the CLI stays quick to start.
+``serve``'s options are made from ``ServerSettings`` (a few standard-library imports); the
+server and the client are imported inside the functions: the CLI stays quick to start.
 """
 
 from __future__ import annotations
 
-import os
+import inspect
+from dataclasses import MISSING, Field, fields
 from pathlib import Path
-from typing import Annotated, Any
+from types import UnionType
+from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 import typer
+
+from visionflow.server.settings import Flag, ServerSettings, flag_name
 
 Server = Annotated[
     str | None,
@@ -32,110 +37,73 @@ ApiKey = Annotated[
 ]
 
 
-def serve(
-    host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="The port to listen on.")] = 9001,
-    workflows: Annotated[
-        Path | None,
-        typer.Option(
-            "--workflows",
-            metavar="DIR",
-            help="Registered workflows are kept here as files (default: a temporary folder).",
-            show_default=False,
-        ),
-    ] = None,
-    allow_custom_code: Annotated[
-        bool,
-        typer.Option(help="Run Python carried by documents (dynamic blocks, custom steps)."),
-    ] = False,
-    allow_urls: Annotated[
-        bool, typer.Option(help='Download images given as {"type": "url"}.')
-    ] = False,
-    allow_files: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--allow-files",
-            metavar="DIR",
-            help='Read images given as {"type": "file"} inside this folder (repeatable).',
-            show_default=False,
-        ),
-    ] = None,
-    api_key: ApiKey = None,
-    max_request_mb: Annotated[float, typer.Option(help="Largest request body, in MiB.")] = 32.0,
-    max_image_pixels: Annotated[int, typer.Option(help="Largest image, width x height.")] = (
-        40_000_000
-    ),
-    max_batch_size: Annotated[int, typer.Option(help="Most elements in one batch input.")] = 64,
-    max_concurrent_runs: Annotated[
-        int, typer.Option(help="Runs at once; more requests wait their turn.")
-    ] = 32,
-    max_model_workers: Annotated[
-        int, typer.Option(help="Most workers (sessions) a document may ask for per model.")
-    ] = 4,
-    max_model_threads: Annotated[
-        int | None,
-        typer.Option(
-            help="Most intra-op threads per session a document may ask for (default: the CPUs).",
-            show_default=False,
-        ),
-    ] = None,
-    max_model_batch_size: Annotated[
-        int, typer.Option(help="Largest batch_size a document may ask for per model.")
-    ] = 64,
-    max_model_queue_size: Annotated[
-        int, typer.Option(help="Largest queue_size a document may ask for per model.")
-    ] = 1024,
-    max_model_input_side: Annotated[
-        int,
-        typer.Option(help="Largest side (pixels) a document's model preprocessing may resize to."),
-    ] = 4096,
-    max_loaded_models: Annotated[
-        int,
-        typer.Option(help="Model pools kept loaded; the least recently used idle one makes room."),
-    ] = 16,
-    log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
-    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
-) -> None:
+def serve(**options: Any) -> None:
     """Serve workflows over HTTP: run, validate, describe, register; /docs shows the API.
 
     Documents with Python code, image URLs and server-side files are refused unless
     allowed here. Give an API key (or VISIONFLOW_API_KEY) on anything but loopback.
     """
-    from visionflow.server import ServerSettings
     from visionflow.server import serve as serve_forever
-    from visionflow.server.settings import MEGABYTE
 
     try:
-        settings = ServerSettings(
-            host=host,
-            port=port,
-            workflows_dir=workflows,
-            allow_custom_code=allow_custom_code,
-            allow_urls=allow_urls,
-            allowed_paths=tuple(allow_files or ()),
-            api_key=api_key,
-            max_request_bytes=int(max_request_mb * MEGABYTE),
-            max_image_pixels=max_image_pixels,
-            max_batch_size=max_batch_size,
-            max_concurrent_runs=max_concurrent_runs,
-            max_model_workers=max_model_workers,
-            max_model_threads=max_model_threads or os.cpu_count() or 1,
-            max_model_batch_size=max_model_batch_size,
-            max_model_queue_size=max_model_queue_size,
-            max_model_input_side=max_model_input_side,
-            max_loaded_models=max_loaded_models,
-            log_level=log_level,
-            access_log=access_log,
-        )
+        settings = _settings(options)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
-    if settings.api_key is None and not _is_loopback(host):
+    if settings.api_key is None and not _is_loopback(settings.host):
         typer.echo(
-            f"warning: serving on {host} without an API key: anyone who reaches it can run "
-            "workflows (give --api-key or VISIONFLOW_API_KEY)",
+            f"warning: serving on {settings.host} without an API key: anyone who reaches it "
+            "can run workflows (give --api-key or VISIONFLOW_API_KEY)",
             err=True,
         )
     serve_forever(settings)
+
+
+# `serve`'s options are the server settings' fields (server/settings.py): names, types,
+# defaults and help come from there, so the flags and the settings cannot drift apart.
+
+
+def _option(setting: Field, hinted: Any) -> inspect.Parameter:
+    """The typer option for one setting (a keyword parameter of ``serve``)."""
+    flag: Flag = setting.metadata["flag"]
+    default = None if setting.default in (MISSING, ()) else setting.default
+    kind = hinted
+    if flag.unit != 1:  # e.g. MiB on the command line, bytes in the settings
+        kind, default = float, setting.default / flag.unit
+    elif get_origin(hinted) is tuple:
+        kind = list[get_args(hinted)[0]]  # a repeatable flag
+    name = flag_name(setting.name)
+    option = typer.Option(
+        default,
+        f"{name}/--no-{name[2:]}" if kind is bool else name,
+        help=flag.help + (f" (default: {flag.shown_default})" if flag.shown_default else ""),
+        metavar=flag.metavar,
+        envvar=flag.envvar,
+        show_default=default is not None,
+    )
+    if default is None and get_origin(kind) is not UnionType:
+        kind = kind | None  # not given: the setting's own default
+    return inspect.Parameter(
+        setting.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind
+    )
+
+
+def _settings(options: dict[str, Any]) -> ServerSettings:
+    """The settings from ``serve``'s option values (None: the setting's own default)."""
+    given = {}
+    for setting in fields(ServerSettings):
+        value = options.get(setting.name)
+        if value is None or value == []:
+            continue
+        if (unit := setting.metadata["flag"].unit) != 1:
+            value = int(value * unit)
+        given[setting.name] = tuple(value) if isinstance(value, list) else value
+    return ServerSettings(**given)
+
+
+_hints = get_type_hints(ServerSettings)
+serve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [_option(setting, _hints[setting.name]) for setting in fields(ServerSettings)]
+)
 
 
 def _is_loopback(host: str) -> bool:
@@ -179,11 +147,10 @@ def _image_files(name: str, values: list[Any]) -> list[Path]:
     from visionflow.errors import RuntimeInputError
 
     paths = [Path(value) for value in values]
-    for position, path in enumerate(paths):
+    for position, (value, path) in enumerate(zip(values, paths, strict=True)):
         if not path.is_file():
-            where = f"'{name}'[{position}]"
             raise RuntimeInputError(
-                f"input {where}: no image file at '{path}'", place=f"inputs {where}"
+                f"no image file at '{value}'", place=f"inputs '{name}'[{position}]"
             )
     return paths
 

@@ -8,20 +8,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Hashable
+from typing import Any, Generic, TypeVar
 
 from visionflow.blocks.api import is_flow_control_block
 from visionflow.blocks.loader import BlockRegistry, resolve_init_parameters
 from visionflow.compiler.dimensions import StepLayout, gates_of, input_source
-from visionflow.compiler.graph import StepGraph, build_graph, predecessors_of, topological_order
-from visionflow.compiler.plan import OutputPlan, Plan, Source, StepPlan
+from visionflow.compiler.graph import build_graph, predecessors_of, topological_order
+from visionflow.compiler.outputs import plan_outputs
+from visionflow.compiler.plan import Plan, Source, StepPlan
 from visionflow.compiler.steps import parse_steps
+from visionflow.data.sources import LOCAL
 from visionflow.definition import Definition
-from visionflow.errors import BlockLoadingError, SelectorError, WorkflowError
-from visionflow.selectors import WILDCARD_OUTPUT, parse_selector
+from visionflow.errors import BlockLoadingError, WorkflowError
+from visionflow.selectors import input_selector, step_selector
 
-__all__ = ["Plan", "compile_plan", "definition_hash"]
+__all__ = ["Plan", "PlanCache", "compile_plan", "definition_hash"]
+
+V = TypeVar("V")
 
 
 def compile_plan(
@@ -31,28 +37,27 @@ def compile_plan(
     *,
     allow_custom_code: bool = True,
     model_limits: Any = None,
+    image_policy: Any = None,
 ) -> Plan:
     steps = parse_steps(definition, registry)
     graphs = build_graph(definition, steps)
     order = topological_order(graphs)
     predecessors = predecessors_of(graphs)
     sources: dict[str, Source] = {
-        f"$inputs.{item.name}": input_source(item) for item in definition.inputs
+        input_selector(item.name): input_source(item) for item in definition.inputs
     }
     layouts: dict[str, StepLayout] = {}
     for name in order:
         layouts[name] = StepLayout(graphs[name], sources)
-        sources[f"$steps.{name}"] = layouts[name].step_source(None, frozenset())
+        sources[step_selector(name)] = layouts[name].step_source(None, frozenset())
     gates = {name: gates_of(name, layouts[name], graphs, layouts) for name in order}
-    outputs = [
-        _output_plan(position, output, sources, graphs)
-        for position, output in enumerate(definition.outputs)
-    ]
+    outputs = plan_outputs(definition, sources, graphs)
     # Last: initialising blocks may be expensive (models), so only a checked plan gets there.
     given = {
         "models": _model_library(definition, allow_custom_code, model_limits),
         **(init_parameters or {}),
         "allow_custom_code": allow_custom_code,  # never from the document or init parameters
+        "image_policy": image_policy or LOCAL,  # the same: where images may come from
     }
     plans = {
         name: _step_plan(
@@ -104,8 +109,8 @@ def _initialise(graph, registry: BlockRegistry, given: dict[str, Any]):
         block = loaded.block_class(**values)
         block.setup(graph.step.manifest)
     except WorkflowError as error:
-        error.place = f"{place} {error.place}" if error.place else place
-        raise type(error)(error.message, place=error.place, hint=error.hint) from error
+        error.at(place)  # the same error (class, cause), now named at its step
+        raise
     except Exception as error:
         raise BlockLoadingError(
             f"block {graph.step.block_type} failed to set up: {type(error).__name__}: {error}",
@@ -114,67 +119,43 @@ def _initialise(graph, registry: BlockRegistry, given: dict[str, Any]):
     return block
 
 
-def _output_plan(
-    position: int, output, sources: dict[str, Source], graphs: dict[str, StepGraph]
-) -> OutputPlan:
-    place = f"outputs[{position}] '{output.name}' field 'selector'"
-    selector = parse_selector(output.selector)
-    if selector is None or selector.is_step_reference:
-        raise SelectorError(
-            f"'{output.selector}' is not a data selector",
-            place=place,
-            hint="use $inputs.<name>, $steps.<step>.<output> or $steps.<step>.*",
-        )
-    key = f"${selector.source}.{selector.name}"
-    if key not in sources:
-        what = "input" if selector.source == "inputs" else "step"
-        raise SelectorError(
-            f"'{output.selector}' points at {what} '{selector.name}', which does not exist",
-            place=place,
-        )
-    source = sources[key]
-    if selector.source == "steps":
-        step_outputs = graphs[selector.name].outputs
-        if selector.output != WILDCARD_OUTPUT and selector.output not in step_outputs:
-            raise SelectorError(
-                f"step '{selector.name}' has no output '{selector.output}'",
-                place=place,
-                hint=f"its outputs are: {', '.join(step_outputs)} (or * for all of them)",
-            )
-        source = Source(
-            "step",
-            selector.name,
-            selector.output,
-            source.dimensionality,
-            source.lineage,
-            step_outputs.get(selector.output or "", frozenset(["dict"])),
-        )
-    return OutputPlan(output.name, output.selector, source, output.coordinates_system)
-
-
 def definition_hash(definition: Definition) -> str:
-    text = json.dumps(definition.model_dump(mode="json"), sort_keys=True, default=str)
+    # what the document says: a default_value written as null is not one left out
+    written = definition.model_dump(mode="json", exclude_unset=True)
+    text = json.dumps(written, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class PlanCache:
-    """Compiled plans by (definition content, blocks, init parameters); least recently used out."""
+class PlanCache(Generic[V]):
+    """Compiled workflows by key; the least recently used go first when it is full.
+
+    Thread-safe: the server compiles from many threads, and even a read reorders the
+    entries (a ``get`` moves its key to the end), so every access holds the cache's lock.
+    """
 
     def __init__(self, size: int = 128):
         self.size = size
-        self._plans: OrderedDict[tuple, Plan] = OrderedDict()
+        self._entries: OrderedDict[Hashable, V] = OrderedDict()
+        self._lock = threading.Lock()
 
-    def get(self, key: tuple) -> Plan | None:
-        plan = self._plans.get(key)
-        if plan is not None:
-            self._plans.move_to_end(key)
-        return plan
+    def get(self, key: Hashable) -> V | None:
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
 
-    def put(self, key: tuple, plan: Plan) -> None:
-        self._plans[key] = plan
-        self._plans.move_to_end(key)
-        while len(self._plans) > self.size:
-            self._plans.popitem(last=False)
+    def put(self, key: Hashable, value: V) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
 
     def clear(self) -> None:
-        self._plans.clear()
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)

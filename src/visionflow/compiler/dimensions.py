@@ -178,15 +178,15 @@ class StepLayout:
 
 def _source_of(ref: Reference, sources: dict[str, Source]) -> Source:
     selector = ref.selector
+    source = sources[selector.origin]
     if selector.source == "inputs":
-        return sources[f"$inputs.{selector.name}"]
-    step_source = sources[f"$steps.{selector.name}"]
+        return source
     return Source(
         "step",
         selector.name,
         selector.output,
-        step_source.dimensionality,
-        step_source.lineage,
+        source.dimensionality,
+        source.lineage,
         ref.kinds,
     )
 

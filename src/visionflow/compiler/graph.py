@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
 from visionflow.blocks.api import manifest_selectors
@@ -16,7 +15,14 @@ from visionflow.errors import (
     SelectorError,
 )
 from visionflow.kinds import kinds_meet
-from visionflow.selectors import WILDCARD_OUTPUT, ParsedSelector, find_selectors, parse_selector
+from visionflow.selectors import (
+    DATA_SELECTORS,
+    WILDCARD_OUTPUT,
+    ParsedSelector,
+    find_selectors,
+    parse_selector,
+)
+from visionflow.suggestions import close_matches
 
 ALL_OUTPUTS_KINDS = frozenset(["dict"])
 
@@ -80,7 +86,7 @@ def _collect_references(graph: StepGraph, graphs: dict[str, StepGraph], inputs: 
                 raise SelectorError(
                     f"'{text}' is not a valid selector",
                     place=place,
-                    hint="use $inputs.<name>, $steps.<step>.<output> or $steps.<step>.*",
+                    hint=f"use {DATA_SELECTORS}",
                 )
             if selector.is_step_reference:
                 _add_next_step(graph, selector, graphs, takes_steps, place)
@@ -92,7 +98,7 @@ def _collect_references(graph: StepGraph, graphs: dict[str, StepGraph], inputs: 
                     place=place,
                     hint="write $steps.<step name>",
                 )
-            kinds = _target_kinds(selector, graphs, inputs, place)
+            kinds = target_kinds(selector, graphs, inputs, place)
             if not kinds_meet(kinds, accepted):
                 raise KindMismatchError(
                     f"'{text}' gives {_kinds_text(kinds)} "
@@ -122,7 +128,8 @@ def _add_next_step(graph, selector, graphs, takes_steps, place) -> None:
     graph.next_steps.append(selector.name)
 
 
-def _target_kinds(selector: ParsedSelector, graphs, inputs, place: str) -> frozenset[str]:
+def target_kinds(selector: ParsedSelector, graphs, inputs, place: str) -> frozenset[str]:
+    """The kinds of the value a data selector points at; a missing target is an error."""
     if selector.source == "inputs":
         if selector.name not in inputs:
             raise SelectorError(
@@ -150,7 +157,7 @@ def _target_kinds(selector: ParsedSelector, graphs, inputs, place: str) -> froze
 
 
 def _suggest(name: str, known) -> str | None:
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+    close = close_matches(name, list(known), n=3, cutoff=0.5)
     return f"did you mean {', '.join(repr(c) for c in close)}?" if close else None
 
 

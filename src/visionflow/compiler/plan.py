@@ -10,9 +10,10 @@ from typing import Any, Literal
 
 from visionflow.blocks.api import Block, BlockManifest
 from visionflow.definition import Definition, InputDefinition
+from visionflow.selectors import INPUTS
 
 Lineage = tuple[str, ...]
-INPUTS_LINEAGE = "$inputs"
+INPUTS_LINEAGE = INPUTS  # input batches: the lineage is named as their selectors start
 
 
 @dataclass(frozen=True)

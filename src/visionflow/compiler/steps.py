@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +16,7 @@ from visionflow.errors import (
     ManifestError,
     UnknownBlockTypeError,
 )
+from visionflow.suggestions import close_matches
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def _find_block(block_type: Any, registry: BlockRegistry, place: str) -> LoadedB
         raise ManifestError("every step needs a 'type' naming its block", place=place)
     if block_type in registry.by_type:
         return registry.by_type[block_type]
-    close = difflib.get_close_matches(block_type, registry.by_type, n=3, cutoff=0.5)
+    close = close_matches(block_type, registry.by_type, n=3, cutoff=0.5)
     lowered = [name for name in registry.by_type if name.lower() == block_type.lower()]
     suggestions = list(dict.fromkeys(lowered + close))
     hint = f"did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else None
@@ -85,8 +85,7 @@ def _validate(raw: dict, loaded: LoadedBlock, place: str) -> BlockManifest:
     except ValidationError as error:
         raise _manifest_error(error, manifest_class, raw, place) from None
     except ExpressionError as error:  # raised by manifests that check their expressions
-        where = f"{place} {error.place}" if error.place else place
-        raise ExpressionError(error.message, place=where, hint=error.hint) from None
+        raise error.at(place) from None
 
 
 def _manifest_error(error: ValidationError, manifest_class, raw: dict, place: str) -> ManifestError:
@@ -96,7 +95,7 @@ def _manifest_error(error: ValidationError, manifest_class, raw: dict, place: st
     field_name = str(first["loc"][0]) if first["loc"] else "?"
     fields = [name for name in manifest_class.model_fields if name not in ("name", "type")]
     if first["type"] == "extra_forbidden":
-        close = difflib.get_close_matches(field_name, fields, n=1)
+        close = close_matches(field_name, fields, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"its fields are: {', '.join(fields)}"
         return ManifestError(f"unknown field '{field_name}'", place=place, hint=hint)
     if first["type"] == "missing":
@@ -138,10 +137,3 @@ def _check_duplicate_inputs(definition: Definition) -> None:
                 place=f"inputs[{position}] '{item.name}'",
             )
         seen[item.name] = position
-    names: dict[str, int] = {}
-    for position, output in enumerate(definition.outputs):
-        if output.name in names:
-            raise DuplicateNameError(
-                f"output name '{output.name}' is used twice", place=f"outputs[{position}]"
-            )
-        names[output.name] = position

@@ -6,14 +6,25 @@ detections made on a crop of a crop can be mapped back to the image the user gav
 
 from __future__ import annotations
 
-import base64
-import binascii
 import itertools
+import logging
 import os
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+
+from visionflow.data.sources import (
+    LOCAL,
+    ImagePolicy,
+    base64_bytes,
+    check_pixels,
+    decode_bytes,
+    file_bytes,
+    url_bytes,
+)
+from visionflow.errors import RuntimeInputError
+
+_log = logging.getLogger("visionflow.inputs")
 
 _ids = itertools.count()
 
@@ -111,66 +122,114 @@ class WorkflowImage:
         return f"WorkflowImage(id={self.image_id!r}, {self.width}x{self.height})"
 
 
-def load_image(value, *, name: str = "image") -> WorkflowImage:
-    """A WorkflowImage from an array, a WorkflowImage, a file path or a base64 string.
+def load_image(value, *, place: str = "image", policy: ImagePolicy = LOCAL) -> WorkflowImage:
+    """A WorkflowImage from pixels, encoded bytes, a file path, base64 or a URL.
 
-    Raises ValueError with a message that says what was wrong with the value.
+    The value's form says what it is, never its length: a ``str`` or ``os.PathLike`` is a
+    file path, unless the text is a ``data:`` URL; ``bytes`` are an encoded file's contents;
+    ``{"type": "base64" | "file" | "url", "value": ...}`` says it outright. Files and URLs
+    are read only as ``policy`` allows, and every image is held to its pixel limit (from
+    the header, before decoding). Raises a ``RuntimeInputError`` (subclass) at ``place``.
+
+    >>> load_image(np.zeros((2, 3), np.uint16)).numpy.shape
+    (2, 3, 3)
     """
     if isinstance(value, WorkflowImage):
+        check_pixels((value.width, value.height), place, policy)
+        _check_not_empty(value.numpy.shape, place)
         return value
     if isinstance(value, np.ndarray):
-        return WorkflowImage(_as_bgr(value, name))
-    if isinstance(value, os.PathLike):
-        return _read_file(Path(value), name)
+        return WorkflowImage(pixels_from_array(value, place, policy))
     if isinstance(value, bytes | bytearray):
-        return WorkflowImage(_decode(bytes(value), name))
-    if isinstance(value, dict) and value.get("type") == "base64":
-        return load_image(_b64(value.get("value", ""), name), name=name)
-    if isinstance(value, str):
-        if value.startswith("data:image") or (len(value) > 260 and not os.path.exists(value)):
-            return WorkflowImage(_decode(_b64(value, name), name))
-        return _read_file(Path(value), name)
-    raise ValueError(
-        f"{name}: expected an image (numpy array, file path or base64 string), "
-        f"found {type(value).__name__}"
+        return WorkflowImage(decode_bytes(bytes(value), place, policy))
+    if isinstance(value, str) and value.startswith("data:"):
+        return WorkflowImage(decode_bytes(base64_bytes(value, place), place, policy))
+    if isinstance(value, str | os.PathLike):
+        return _from_file(value, place, policy)
+    if isinstance(value, dict) and isinstance(value.get("value"), str):
+        kind, text = value.get("type", "base64"), value["value"]
+        if kind == "base64":
+            return WorkflowImage(decode_bytes(base64_bytes(text, place), place, policy))
+        if kind == "file":
+            return _from_file(text, place, policy)
+        if kind == "url":
+            return WorkflowImage(decode_bytes(url_bytes(text, place, policy), place, policy))
+        raise RuntimeInputError(
+            f"unknown image type {kind!r}", place=place, hint='use "base64", "file" or "url"'
+        )
+    raise RuntimeInputError(
+        f"expected an image, found {type(value).__name__}",
+        place=place,
+        hint='give pixels (numpy array), encoded bytes, a file path, or {"type": "base64", '
+        '"value": ...}',
     )
 
 
-def _b64(text: str, name: str) -> bytes:
-    if text.startswith("data:"):
-        text = text.split(",", 1)[-1]
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as error:
-        raise ValueError(f"{name}: not a valid base64 image ({error})") from None
-
-
-def _read_file(path: Path, name: str) -> WorkflowImage:
-    if not path.is_file():
-        raise ValueError(f"{name}: no image file at '{path}'")
-    image = WorkflowImage(_decode(path.read_bytes(), f"{name} ('{path}')"))
-    image.source = str(path)
+def _from_file(path: str | os.PathLike, place: str, policy: ImagePolicy) -> WorkflowImage:
+    image = WorkflowImage(decode_bytes(file_bytes(path, place, policy), place, policy))
+    image.source = os.fspath(path)
     return image
 
 
-def _decode(data: bytes, name: str) -> np.ndarray:
-    import cv2
+def pixels_from_array(array: np.ndarray, place: str, policy: ImagePolicy = LOCAL) -> np.ndarray:
+    """H x W x 3 uint8 BGR pixels from an array given as an image.
 
-    if not data:  # OpenCV fails an assertion on no bytes instead of returning None
-        raise ValueError(f"{name}: the image is empty (0 bytes)")
-    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if pixels is None:
-        raise ValueError(f"{name}: the bytes are not a decodable image (corrupt or unknown format)")
-    return pixels
-
-
-def _as_bgr(array: np.ndarray, name: str) -> np.ndarray:
+    Gray (H x W, H x W x 1) is repeated to three channels and a fourth (alpha) dropped;
+    uint8 is taken as is, uint16 scaled down (>> 8), floats in [0, 1] scaled to 0-255 (with a
+    note in the log), other integers taken when they lie in 0-255; anything else is refused,
+    as are empty images and images over the policy's pixel limit.
+    """
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise RuntimeInputError(
+            f"expected an H x W x 3 (or gray H x W) image array, found shape {array.shape}",
+            place=place,
+        )
+    _check_not_empty(array.shape, place)
+    check_pixels((array.shape[1], array.shape[0]), place, policy)
+    array = _as_uint8(array, place)
     if array.ndim == 2:
-        array = np.repeat(array[:, :, None], 3, axis=2)
-    if array.ndim != 3 or array.shape[2] not in (3, 4):
-        raise ValueError(f"{name}: expected an H x W x 3 array, found shape {array.shape}")
-    if array.shape[2] == 4:
-        array = array[:, :, :3]
-    if array.dtype != np.uint8:
-        array = np.clip(array, 0, 255).astype(np.uint8)
-    return array
+        return np.repeat(array[:, :, None], 3, axis=2)
+    return array[:, :, :3] if array.shape[2] == 4 else array
+
+
+def _check_not_empty(shape: tuple[int, ...], place: str) -> None:
+    if shape[0] == 0 or shape[1] == 0:
+        raise RuntimeInputError(
+            f"the image is empty ({shape[1]}x{shape[0]} pixels)",
+            place=place,
+            hint="every image needs at least one pixel",
+        )
+
+
+def _as_uint8(array: np.ndarray, place: str) -> np.ndarray:
+    kind = array.dtype.kind
+    if array.dtype == np.uint8:
+        return array
+    if kind == "u" and array.dtype.itemsize == 2:  # 16-bit images (PNG, TIFF): the top 8 bits
+        return (array >> 8).astype(np.uint8)
+    if kind == "f":
+        low, high = float(array.min()), float(array.max())
+        if low >= 0.0 and high <= 1.0:  # also refuses NaN: every comparison with it is False
+            _log.info("%s: float pixels in [0, 1] scaled to 0-255", place)
+            return np.rint(array * 255.0).astype(np.uint8)
+        raise RuntimeInputError(
+            f"float pixels must lie in [0, 1]; found values from {low} to {high}",
+            place=place,
+            hint="scale the array to [0, 1], or give uint8 (0-255) pixels",
+        )
+    if kind in "iu":
+        low, high = int(array.min()), int(array.max())
+        if low >= 0 and high <= 255:
+            return array.astype(np.uint8)
+        raise RuntimeInputError(
+            f"{array.dtype} pixels must lie in 0-255; found values from {low} to {high}",
+            place=place,
+            hint="give uint8 (0-255) or uint16 pixels, or floats in [0, 1]",
+        )
+    raise RuntimeInputError(
+        f"an array of {array.dtype} values is not an image",
+        place=place,
+        hint="give uint8 (0-255) or uint16 pixels, or floats in [0, 1]",
+    )

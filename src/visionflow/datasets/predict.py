@@ -1,7 +1,8 @@
 """Predictions for a batch of a folder's images: one workflow run for the whole batch.
 
 An image that cannot be read, or that makes the run fail, fails alone: the batch is run
-again image by image, so the others still get their predictions.
+again image by image, so the others still get their predictions. Each file is read under
+the run's ``ImagePolicy``: its size is checked from its header, before it is decoded.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from visionflow.data.image import load_image
+from visionflow.data.sources import ImagePolicy
 from visionflow.datasets.files import images_to_files
 from visionflow.errors import WorkflowError
 
@@ -18,21 +21,26 @@ class UnreadableImageError(WorkflowError):
 
 
 def predict_batch(
-    workflow: Any, input_name: str, folder: Path, output: Path, names: list[str]
+    workflow: Any,
+    input_name: str,
+    folder: Path,
+    output: Path,
+    names: list[str],
+    policy: ImagePolicy,
 ) -> dict[str, dict | str]:
     """Image name -> its predictions record, or why it failed (in the order of ``names``)."""
-    import cv2
-
     outcomes: dict[str, dict | str] = {}
     loaded = []
     for name in names:
-        pixels = cv2.imread(str(folder / name), cv2.IMREAD_COLOR)
-        if pixels is None:
+        place = str(folder / name)
+        try:
+            loaded.append((name, load_image(folder / name, place=place, policy=policy).numpy))
+        except WorkflowError as error:  # unreadable, or over the pixel limit
             outcomes[name] = str(
-                UnreadableImageError(f"cannot read image '{name}'", place=str(folder / name))
+                UnreadableImageError(
+                    f"cannot read image '{name}': {error.message}", place=place, hint=error.hint
+                )
             )
-        else:
-            loaded.append((name, pixels))
     if loaded:
         outcomes.update(_records(workflow, input_name, output, loaded))
     return {name: outcomes[name] for name in names}

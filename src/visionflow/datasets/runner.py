@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from visionflow.data.sources import DEFAULT_MAX_PIXELS, ImagePolicy
 from visionflow.datasets.coco import coco_detections, holds_detections
 from visionflow.datasets.files import (
     INPUT_FILES,
@@ -67,11 +68,13 @@ def run_dataset(
     progress: bool = True,
     dialect: str | None = None,
     batch_size: int = 8,
+    max_image_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> RunSummary:
     """Run ``workflow_file`` on each image under ``images``; write predictions to ``output``.
 
     Images go through the workflow ``batch_size`` at a time (one run each), so model steps
     get batches; a stop loses at most the batch in progress, which a resume runs again.
+    An image over ``max_image_pixels`` (read from its header, before decoding) fails alone.
     """
     if batch_size < 1:
         raise DatasetRunError(f"batch size {batch_size} is not positive", place="--batch-size")
@@ -84,7 +87,14 @@ def run_dataset(
     workflow_file, images, output = Path(workflow_file), Path(images), Path(output)
     if not images.is_dir():
         raise DatasetRunError(f"'{images}' is not a folder of images", place="--input")
-    workflow = Workflow.compile(workflow_file, dialect=dialect)
+    if max_image_pixels < 1:
+        raise DatasetRunError(
+            f"the pixel limit {max_image_pixels} is not positive", place="--max-image-pixels"
+        )
+    policy = ImagePolicy(
+        max_pixels=max_image_pixels, switches=(("pixels", "run with a larger --max-image-pixels"),)
+    )
+    workflow = Workflow.compile(workflow_file, dialect=dialect, image_policy=policy)
     input_name = _image_input(workflow, image_input)
     names = image_files(images)
     contents = versions.folder_contents(images)  # what the recorded dataset version holds
@@ -122,7 +132,7 @@ def run_dataset(
         with _ProgressBar(progress, len(names), len(done)) as advance:
             for start in range(0, len(todo), batch_size):
                 batch = todo[start : start + batch_size]
-                outcomes = predict_batch(workflow, input_name, images, output, batch)
+                outcomes = predict_batch(workflow, input_name, images, output, batch, policy)
                 for name, outcome in outcomes.items():
                     if isinstance(outcome, str):  # this image failed, with why; others go on
                         failed[name] = outcome

@@ -18,7 +18,6 @@ without one, the current directory.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +40,16 @@ from visionflow.blocks.deepomatic.custom import (
 )
 from visionflow.blocks.deepomatic.logic import Counter
 from visionflow.blocks.deepomatic.routing import PredictionRouter, branch_output
-from visionflow.definition import Definition
+from visionflow.definition import MAX_NAME, Definition
+from visionflow.dialects.limits import check_name
 from visionflow.errors import (
     DefinitionError,
     DuplicateNameError,
     SelectorError,
     UnknownBlockTypeError,
 )
+from visionflow.selectors import input_selector, step_selector
+from visionflow.suggestions import close_matches
 
 FLOW_CONTAINER = "FlowContainer"
 DATA_TYPES = {"Image": None, "Text": "string", "Number": "float"}
@@ -132,7 +134,7 @@ def _entries(raw_entries: list[dict[str, Any]]) -> dict[str, str]:
                 f"unknown field '{extra[0]}'", place=place, hint="an entry has name and data_type"
             )
         data_type = raw.get("data_type")
-        if data_type not in DATA_TYPES:
+        if not isinstance(data_type, str) or data_type not in DATA_TYPES:
             raise DefinitionError(
                 f"data_type must be one of {', '.join(DATA_TYPES)} (found {data_type!r})",
                 place=f"{place} field 'data_type'",
@@ -154,6 +156,7 @@ def _check_names(entries: list[dict], steps: list[dict], outcomes: list[dict]) -
             raise DefinitionError(
                 "every entry, step and outcome needs a non-empty name", place=place
             )
+        check_name(name, f"{place} field 'name'")
         if "." in name or name == FLOW_CONTAINER:
             raise DefinitionError(
                 f"the name '{name}' is not allowed",
@@ -190,7 +193,7 @@ def _step(position: int, raw: dict[str, Any], custom: list[tuple[str, str]]) -> 
     if not isinstance(args, dict):
         raise DefinitionError("'args' must be a mapping", place=f"{place} field 'args'")
     library = step_library()
-    if step_type in library:
+    if isinstance(step_type, str) and step_type in library:
         block = library[step_type]
         return StepInfo(
             position, raw["name"], step_type, block, validated_args(block, args, place), inputs
@@ -209,7 +212,7 @@ def _step(position: int, raw: dict[str, Any], custom: list[tuple[str, str]]) -> 
     known += "under custom_nodes"
     if step_type is None:
         raise UnknownBlockTypeError("the step has no 'type'", place=place, hint=known)
-    close = difflib.get_close_matches(str(step_type), list(library), n=3, cutoff=0.5)
+    close = close_matches(str(step_type), list(library), n=3, cutoff=0.5)
     raise UnknownBlockTypeError(
         f"unknown step type {step_type!r}",
         place=f"{place} field 'type'",
@@ -222,7 +225,7 @@ def _wire_inputs(step: StepInfo, steps: dict[str, StepInfo], entries: dict[str, 
     for position, name in enumerate(step.input_names):
         place = f"{step.place} inputs[{position}]"
         if entries.get(name) in ("Text", "Number"):
-            step.values[name] = f"$inputs.{name}"
+            step.values[name] = input_selector(name)
             continue
         selector, source = _region_source(name, steps, entries, place)
         step.region_inputs.append(selector)
@@ -231,7 +234,7 @@ def _wire_inputs(step: StepInfo, steps: dict[str, StepInfo], entries: dict[str, 
             step.depends_on.add(source)
     check_input_count(step, entries)
     if step.block is Counter:
-        step.extra["entry_regions"] = f"$steps.{_counted_entry(step, entries)}.regions"
+        step.extra["entry_regions"] = step_selector(_counted_entry(step, entries), "regions")
     for name in step.value_entries():
         if entries.get(name) not in ("Text", "Number"):
             raise SelectorError(
@@ -239,7 +242,7 @@ def _wire_inputs(step: StepInfo, steps: dict[str, StepInfo], entries: dict[str, 
                 place=f"{step.place} args 'value_entry'",
                 hint=f"Text/Number entries: {', '.join(_value_entries(entries)) or 'none'}",
             )
-        step.values[name] = f"$inputs.{name}"
+        step.values[name] = input_selector(name)
 
 
 def _counted_entry(step: StepInfo, entries: dict[str, str]) -> str:
@@ -262,20 +265,20 @@ def _region_source(
     name: str, steps: dict[str, StepInfo], entries: dict, place: str
 ) -> tuple[str, str | None]:
     if name in steps:
-        return f"$steps.{name}.regions", name
+        return step_selector(name, "regions"), name
     if entries.get(name) == "Image":
-        return f"$steps.{name}.regions", None
+        return step_selector(name, "regions"), None
     router, _, label = name.rpartition(":")
     if router in steps and steps[router].block is PredictionRouter:
         values = steps[router].args.routing_values
         if label in values:
-            return f"$steps.{router}.{branch_output(values.index(label))}", router
+            return step_selector(router, branch_output(values.index(label))), router
         raise SelectorError(
             f"router '{router}' has no branch '{label}'",
             place=place,
             hint=f"its routing_values are: {', '.join(values)}",
         )
-    close = difflib.get_close_matches(name, [*steps, *entries], n=3, cutoff=0.5)
+    close = close_matches(name, [*steps, *entries], n=3, cutoff=0.5)
     raise SelectorError(
         f"'{name}' is neither an entry nor a step",
         place=place,
@@ -309,8 +312,8 @@ def _outcome(
             place=f"{place} field 'concept'",
         ) from None
     output_of = raw.get("output_of")
-    if output_of not in steps:
-        close = difflib.get_close_matches(str(output_of), list(steps), n=3, cutoff=0.5)
+    if not isinstance(output_of, str) or output_of not in steps:
+        close = close_matches(str(output_of), list(steps), n=3, cutoff=0.5)
         raise SelectorError(
             f"'output_of' names {output_of!r}, which is not a step",
             place=f"{place} field 'output_of'",
@@ -319,9 +322,15 @@ def _outcome(
             else "name one of the steps",
         )
     regions = raw.get("regions") or []
+    regions = regions if isinstance(regions, list) else [regions]
+    if not all(isinstance(name, str) for name in regions):
+        raise DefinitionError(
+            "'regions' must be a name or a list of names (entries, steps, router branches)",
+            place=f"{place} field 'regions'",
+        )
     selectors = [
         _region_source(name, steps, entries, f"{place} field 'regions'[{i}]")[0]
-        for i, name in enumerate(regions if isinstance(regions, list) else [regions])
+        for i, name in enumerate(regions)
     ]
     return {
         "name": raw["name"],
@@ -338,7 +347,9 @@ def _definition(document, sections, entries, steps, order, outcomes) -> Definiti
     for name, data_type in entries.items():
         if data_type == "Image":
             inputs.append({"type": "image", "name": name})
-            native.append({"type": "deepomatic/entry@v1", "name": name, "image": f"$inputs.{name}"})
+            native.append(
+                {"type": "deepomatic/entry@v1", "name": name, "image": input_selector(name)}
+            )
         else:
             inputs.append({"type": "parameter", "name": name, "kind": [DATA_TYPES[data_type]]})
     for outcome in outcomes:
@@ -346,7 +357,7 @@ def _definition(document, sections, entries, steps, order, outcomes) -> Definiti
             {
                 "type": "deepomatic/outcome@v1",
                 "name": outcome["name"],
-                "output_of": f"$steps.{outcome['output_of']}.regions",
+                "output_of": step_selector(outcome["output_of"], "regions"),
                 "concept": outcome["concept"].model_dump(),
                 "regions": outcome["regions"],
             }
@@ -357,22 +368,22 @@ def _definition(document, sections, entries, steps, order, outcomes) -> Definiti
             "type": "deepomatic/flow_container@v1",
             "name": FLOW_CONTAINER,
             "workflow_name": str(document.get("workflow_name", "")),
-            "images": {name: f"$inputs.{name}" for name in images},
-            "entry_regions": {name: f"$steps.{name}.regions" for name in images},
-            "values": {name: f"$inputs.{name}" for name in _value_entries(entries)},
+            "images": {name: input_selector(name) for name in images},
+            "entry_regions": {name: step_selector(name, "regions") for name in images},
+            "values": {name: input_selector(name) for name in _value_entries(entries)},
             "value_types": {name: entries[name] for name in _value_entries(entries)},
-            "steps": {name: f"$steps.{name}.regions" for name in order},
+            "steps": {name: step_selector(name, "regions") for name in order},
         }
     )
     outputs = [
-        {"type": "JsonField", "name": o["name"], "selector": f"$steps.{o['name']}.outcome"}
+        {"type": "JsonField", "name": o["name"], "selector": step_selector(o["name"], "outcome")}
         for o in outcomes
     ]
     outputs.append(
         {
             "type": "JsonField",
             "name": FLOW_CONTAINER,
-            "selector": f"$steps.{FLOW_CONTAINER}.flow_container",
+            "selector": step_selector(FLOW_CONTAINER, "flow_container"),
         }
     )
     return Definition(
@@ -380,14 +391,24 @@ def _definition(document, sections, entries, steps, order, outcomes) -> Definiti
         inputs=inputs,
         steps=native,
         outputs=outputs,
-        models=dict(sections.get("models") or {}),
-        settings=dict(sections.get("settings") or {}),
+        models=_mapping(sections, "models"),
+        settings=_mapping(sections, "settings"),
     )
+
+
+def _mapping(sections: dict[str, Any], section: str) -> dict[str, Any]:
+    value = sections.get(section) or {}
+    if not isinstance(value, dict):
+        raise DefinitionError(
+            f"'{section}' must be a mapping, found {type(value).__name__}", place=section
+        )
+    return dict(value)
 
 
 def _place(section: str, position: int, raw: dict[str, Any]) -> str:
     name = raw.get("name") if isinstance(raw, dict) else None
-    return f"{section}[{position}] '{name}'" if isinstance(name, str) else f"{section}[{position}]"
+    named = isinstance(name, str) and len(name) <= MAX_NAME
+    return f"{section}[{position}] '{name}'" if named else f"{section}[{position}]"
 
 
 def _value_entries(entries: dict[str, str]) -> list[str]:

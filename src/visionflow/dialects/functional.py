@@ -29,7 +29,6 @@ values ``out`` does not need are left out. Independent values run in parallel.
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from visionflow.definition import Definition
@@ -42,7 +41,15 @@ from visionflow.dialects.functional_values import (
 from visionflow.dialects.native import parse_native
 from visionflow.errors import DefinitionError
 from visionflow.models.spec import CAMEL_CASE_PERFORMANCE_FIELDS
-from visionflow.selectors import find_selectors, looks_like_selector, parse_selector
+from visionflow.selectors import (
+    escape_literals,
+    find_selectors,
+    input_selector,
+    looks_like_selector,
+    parse_selector,
+    step_selector,
+)
+from visionflow.suggestions import close_matches
 
 PERFORMANCE_PROPERTIES = set(CAMEL_CASE_PERFORMANCE_FIELDS)
 _SECTIONS = {"name", "version", "description", "input", "models", "functions", "workflow"}
@@ -87,7 +94,7 @@ class _Translator:
         self.workflow = workflow
         self.batch_input = batch_input
         self.callables = callables
-        self.selectors: dict[str, Any] = {_INPUT: f"$inputs.{_INPUT}"}
+        self.selectors: dict[str, Any] = {_INPUT: input_selector(_INPUT)}
         self.steps: list[dict[str, Any]] = []
 
     def value(self, name: str) -> None:
@@ -110,7 +117,7 @@ class _Translator:
         if isinstance(expression, str):
             return self.selectors[expression]
         if isinstance(expression, dict):
-            return _escaped(expression["literal"])
+            return escape_literals(expression["literal"])
         if isinstance(expression, list):
             return self.application(expression, step, place)
         return expression  # a number, boolean or null
@@ -151,7 +158,7 @@ class _Translator:
                 {"type": "FunctionCall", "name": step, "function": function_path, "args": values}
                 | ({"init": init} if init else {})
             )
-        return f"$steps.{step}.value"
+        return step_selector(step, "value")
 
     def map(self, arguments: list, step: str, place: str) -> str:
         if not self.batch_input:  # a nested batch needs a batch to nest under
@@ -171,11 +178,13 @@ class _Translator:
         extras = self.arguments(extra, step, place, first=3)
         spread = {"type": "ListItems", "name": f"{step}/items", "items": items}
         if self.batch_input:  # so that a list made without the input still nests per element
-            spread["per"] = f"$inputs.{_INPUT}"
+            spread["per"] = input_selector(_INPUT)
         self.steps.append(spread)
-        each = self.call(function, [f"$steps.{step}/items.item", *extras], f"{step}/each", place)
+        each = self.call(
+            function, [step_selector(f"{step}/items", "item"), *extras], f"{step}/each", place
+        )
         self.steps.append({"type": "DimensionCollapse", "name": step, "data": each})
-        return f"$steps.{step}.output"
+        return step_selector(step, "output")
 
     def ensemble(self, arguments: list, step: str, place: str) -> str:
         members, *rest = arguments
@@ -193,14 +202,14 @@ class _Translator:
         self.steps.append(
             {"type": "FunctionCall", "name": step, "function": "collect", "args": results}
         )
-        return f"$steps.{step}.value"
+        return step_selector(step, "value")
 
 
 def _check_sections(document: dict[str, Any]) -> None:
     known = _SECTIONS | PERFORMANCE_PROPERTIES
     for key in document:
         if key not in known:
-            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            close = close_matches(str(key), sorted(known), n=1)
             raise DefinitionError(
                 f"unknown section '{key}' in a functional workflow",
                 place=str(key),
@@ -231,20 +240,11 @@ def _needed_steps(steps: list[dict[str, Any]], output: str) -> list[dict[str, An
         selector = parse_selector(waiting.pop())
         if selector is None or selector.source != "steps" or selector.name in needed:
             continue
+        if selector.name not in by_name:  # not made here: the native checks name the field
+            continue
         needed.add(selector.name)
         waiting.extend(text for _, text in find_selectors(by_name[selector.name]))
     return [step for step in steps if step["name"] in needed]
-
-
-def _escaped(value: Any) -> Any:
-    """A literal as a native field holds it: texts starting with ``$`` get the ``$$`` escape."""
-    if isinstance(value, str):
-        return "$" + value if value.startswith("$") else value  # "$x" -> "$$x" (ESCAPE)
-    if isinstance(value, list):
-        return [_escaped(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _escaped(item) for key, item in value.items()}
-    return value
 
 
 __all__ = ["PERFORMANCE_PROPERTIES", "SPECIAL_FORMS", "parse_functional"]

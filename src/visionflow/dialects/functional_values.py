@@ -7,17 +7,20 @@ special forms and literals, and cycles between values.
 
 from __future__ import annotations
 
-import difflib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from visionflow.blocks.core.functions import BUILTIN_FUNCTIONS
 from visionflow.errors import CycleError, DefinitionError
 from visionflow.models.spec import CAMEL_CASE_PERFORMANCE_FIELDS
+from visionflow.selectors import starts_with_sigil
+from visionflow.suggestions import close_matches
 
 SPECIAL_FORMS = ("id", "map", "ensemble")
 _RESERVED = {"in", *SPECIAL_FORMS}
 _MODEL_PROPERTIES = {**CAMEL_CASE_PERFORMANCE_FIELDS, "file": "source"}
+_IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*)?")
 
 
 @dataclass
@@ -76,7 +79,7 @@ def check_names(workflow: dict[str, Any], callables: Callables) -> None:
                 if isinstance(name, bool)
                 else "'in', 'id', 'map' and 'ensemble' are reserved; names hold no dots",
             )
-        if "/" in name or name.startswith("$"):
+        if "/" in name or starts_with_sigil(name):
             raise DefinitionError(
                 f"'{name}' cannot name a value: '/' and a leading '$' are reserved",
                 place=f"workflow '{name}'",
@@ -146,7 +149,7 @@ class _Checker:
                 hint=f"apply it: [{name}, in]; write a text literal as {{literal: {name}}}",
             )
         known = ["in", *self.workflow, *self.callables.names()]
-        close = difflib.get_close_matches(name, known, n=1)
+        close = close_matches(name, known, n=1)
         raise DefinitionError(
             f"unknown name '{name}'",
             place=place,
@@ -206,7 +209,7 @@ class _Checker:
             return
         if isinstance(name, str) and (name in self.workflow or name == "in"):
             raise DefinitionError(f"'{name}' is a value, not a function or model", place=place)
-        close = difflib.get_close_matches(str(name), self.callables.names(), n=1)
+        close = close_matches(str(name), self.callables.names(), n=1)
         raise DefinitionError(
             f"unknown function or model '{name}'",
             place=place,
@@ -277,9 +280,9 @@ def _model_entry(alias: str, entry: Any) -> Any:
 
 def _function_entry(alias: str, entry: Any) -> tuple[str, dict]:
     """``module:name`` (or ``module.name``), or ``{path: ..., init: {...}}`` for a class."""
-    if isinstance(entry, str) and entry:
+    if _is_import_path(entry):
         return entry, {}
-    if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+    if isinstance(entry, dict) and _is_import_path(entry.get("path")):
         unknown = set(entry) - {"path", "init"}
         if unknown:
             raise DefinitionError(
@@ -287,8 +290,19 @@ def _function_entry(alias: str, entry: Any) -> tuple[str, dict]:
                 place=f"functions '{alias}'",
                 hint="a function entry has 'path' and, for a class, 'init'",
             )
-        return entry["path"], dict(entry.get("init") or {})
+        init = entry.get("init") or {}
+        if not isinstance(init, dict):
+            raise DefinitionError(
+                "'init' holds the class's keyword arguments as a mapping",
+                place=f"functions '{alias}' field 'init'",
+            )
+        return entry["path"], dict(init)
     raise DefinitionError(
         "a function is an import path (package.module:function) or {path: ..., init: {...}}",
         place=f"functions '{alias}'",
     )
+
+
+def _is_import_path(path: Any) -> bool:
+    """``package.module:name`` or ``package.module.name``: nothing a selector could be."""
+    return isinstance(path, str) and _IMPORT_PATH.fullmatch(path) is not None

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from visionflow.definition import Definition
+from visionflow.definition import MAX_NAME, Definition
 from visionflow.errors import DefinitionError
 
 
@@ -35,8 +35,9 @@ def describe_location(location: tuple, document: dict[str, Any]) -> str:
         position, *rest = rest
         text += f"[{position}]"
         entry = (document.get(section) or [None] * (position + 1))[position]
-        if isinstance(entry, dict) and "name" in entry:
-            text += f" '{entry['name']}'"
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if isinstance(name, str) and len(name) <= MAX_NAME:
+            text += f" '{name}'"
     if rest:
         text += " field " + ".".join(f"'{part}'" for part in rest)
     return text

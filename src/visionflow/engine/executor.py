@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from visionflow.compiler.plan import Plan
+from visionflow.data.sources import LOCAL, ImagePolicy
 from visionflow.engine.inputs import InputLoader
 from visionflow.engine.outputs import build_results
 from visionflow.engine.scheduler import run_steps
@@ -36,13 +37,18 @@ def step_threads() -> ThreadPoolExecutor:
 
 
 class Executor:
-    def __init__(self, plan: Plan, max_concurrent_steps: int | None = None):
+    def __init__(
+        self,
+        plan: Plan,
+        max_concurrent_steps: int | None = None,
+        image_policy: ImagePolicy = LOCAL,
+    ):
         self.plan = plan
         self.max_concurrent_steps = max_concurrent_steps or int(
             plan.settings.get("max_concurrent_steps", DEFAULT_MAX_CONCURRENT_STEPS)
         )
         self._dependents = plan.dependents()
-        self._inputs = InputLoader(plan.inputs)
+        self._inputs = InputLoader(plan.inputs, image_policy)
 
     def run(self, inputs: dict[str, Any]) -> list[dict[str, Any]]:
         state = RunState()

@@ -1,4 +1,9 @@
-"""Runtime inputs: check the values given to ``run`` and lay them out as batches."""
+"""Runtime inputs: check the values given to ``run`` and lay them out as batches.
+
+Checked where they enter, so no step sees them wrong: parameters against their kinds (None,
+NaN, out of range), images loaded under the workflow's ``ImagePolicy`` (sources, pixel
+limit, dtypes, empty images). Parameter defaults are checked once, when the workflow compiles.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,10 @@ import numpy as np
 
 from visionflow.compiler.dimensions import input_lineage
 from visionflow.data.image import load_image
+from visionflow.data.sources import LOCAL, ImagePolicy
 from visionflow.definition import InputDefinition
 from visionflow.engine.state import Index, RunState
-from visionflow.errors import RuntimeInputError
+from visionflow.errors import DefinitionError, RuntimeInputError
 from visionflow.kinds import value_fits
 
 ROOT_LINEAGE = input_lineage(1)
@@ -19,10 +25,18 @@ ROOT_LINEAGE = input_lineage(1)
 class InputLoader:
     """Checks the values given to ``run`` against the declared inputs; lays them out."""
 
-    def __init__(self, declared: list[InputDefinition]):
+    def __init__(self, declared: list[InputDefinition], policy: ImagePolicy = LOCAL):
         self.names = frozenset(item.name for item in declared)
         self.batch_inputs = [item for item in declared if item.is_batch_oriented]
         self.parameters = [item for item in declared if not item.is_batch_oriented]
+        self.policy = policy
+        for item in self.parameters:
+            if _has_default(item) and not value_fits(item.kinds, item.default_value):
+                raise DefinitionError(
+                    f"the default_value of parameter '{item.name}' is "
+                    f"{_shown(item.default_value)}, which is not {_kinds_text(item)}",
+                    place=f"inputs '{item.name}' field 'default_value'",
+                )
 
     def load(self, given: dict[str, Any], state: RunState) -> int:
         """Fill ``state`` with the inputs; returns the batch size (number of result dicts)."""
@@ -41,13 +55,17 @@ class InputLoader:
             values = batches[item.name]
             if len(values) == 1 and size > 1:
                 values = values * size  # one value is broadcast to the whole batch
-            state.input_values[item.name] = _lay_out(item, values, state)
+            state.input_values[item.name] = _lay_out(item, values, state, self.policy)
         return size
+
+
+def _has_default(item: InputDefinition) -> bool:
+    return "default_value" in item.model_fields_set
 
 
 def _batch_values(item: InputDefinition, given: dict[str, Any]) -> list:
     if item.name not in given:
-        if "default_value" in item.model_fields_set:
+        if _has_default(item):
             return [item.default_value]
         raise RuntimeInputError(
             f"missing input '{item.name}'",
@@ -69,20 +87,28 @@ def _batch_values(item: InputDefinition, given: dict[str, Any]) -> list:
 def _parameter_value(item: InputDefinition, given: dict[str, Any]) -> Any:
     if item.name in given:
         value = given[item.name]
-    elif "default_value" in item.model_fields_set:
-        value = item.default_value
-    else:
-        raise RuntimeInputError(
-            f"missing parameter '{item.name}' (it has no default_value)",
-            place=f"inputs '{item.name}'",
-            hint=f"pass {item.name}=... to run(), or give it a default_value",
-        )
-    if not value_fits(item.kinds, value):
-        raise RuntimeInputError(
-            f"parameter '{item.name}' expects {sorted(item.kinds)}, found {value!r}",
-            place=f"inputs '{item.name}'",
-        )
-    return value
+        if not value_fits(item.kinds, value):
+            raise RuntimeInputError(
+                f"parameter '{item.name}' expects {_kinds_text(item)}, found {_shown(value)}",
+                place=f"inputs '{item.name}'",
+            )
+        return value
+    if _has_default(item):  # checked when the workflow compiled
+        return item.default_value
+    raise RuntimeInputError(
+        f"missing parameter '{item.name}' (it has no default_value)",
+        place=f"inputs '{item.name}'",
+        hint=f"pass {item.name}=... to run(), or give it a default_value",
+    )
+
+
+def _kinds_text(item: InputDefinition) -> str:
+    return " or ".join(sorted(item.kinds))
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."  # a huge value stays readable
 
 
 def _batch_size(batches: dict[str, list]) -> int:
@@ -98,7 +124,9 @@ def _batch_size(batches: dict[str, list]) -> int:
     return size
 
 
-def _lay_out(item: InputDefinition, values: list, state: RunState) -> dict[Index, Any]:
+def _lay_out(
+    item: InputDefinition, values: list, state: RunState, policy: ImagePolicy
+) -> dict[Index, Any]:
     laid_out: dict[Index, Any] = {}
     parents: dict[Index, list] = {(position,): value for position, value in enumerate(values)}
     for level in range(2, item.dimensionality + 1):
@@ -123,14 +151,12 @@ def _lay_out(item: InputDefinition, values: list, state: RunState) -> dict[Index
         state.add_level(lineage, children)
         parents = deeper
     for index, value in parents.items():
-        laid_out[index] = _element(item, value, index)
+        laid_out[index] = _element(item, value, index, policy)
     return laid_out
 
 
-def _element(item: InputDefinition, value: Any, index: Index) -> Any:
+def _element(item: InputDefinition, value: Any, index: Index, policy: ImagePolicy) -> Any:
     if item.type != "image":
         return value
-    try:
-        return load_image(value, name=f"input '{item.name}'{list(index)}")
-    except ValueError as error:
-        raise RuntimeInputError(str(error), place=f"inputs '{item.name}'[{index[-1]}]") from None
+    place = f"inputs '{item.name}'{''.join(f'[{position}]' for position in index)}"
+    return load_image(value, place=place, policy=policy)

@@ -10,6 +10,7 @@ from visionflow.compiler.plan import StepPlan
 from visionflow.engine.gather import StepInputs, gather
 from visionflow.engine.state import Index, RunState
 from visionflow.errors import StepExecutionError
+from visionflow.selectors import step_name
 
 
 @dataclass
@@ -72,7 +73,7 @@ def _decisions(
         if not isinstance(outcome, FlowControl):
             raise _bad_result(step, "FlowControl(next_steps=[...])", outcome)
         decisions[index] = frozenset(
-            target.removeprefix("$steps.") for target in outcome.next_steps
+            step_name(target) for target in outcome.next_steps
         )
     return decisions
 

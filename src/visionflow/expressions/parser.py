@@ -9,7 +9,6 @@ lambdas, f-strings...) is refused with the column it starts at. Compiling happen
 from __future__ import annotations
 
 import ast
-import difflib
 import functools
 import inspect
 from collections.abc import Callable, Mapping
@@ -23,6 +22,7 @@ from visionflow.expressions.functions import (
     KEYWORD_ARGUMENTS,
     UNARY_OPERATORS,
 )
+from visionflow.suggestions import close_matches
 
 MAX_LENGTH = 2_000  # characters of expression text
 MAX_DEPTH = 100  # nesting of the syntax tree
@@ -170,7 +170,7 @@ def _evaluation_hint(error: Exception) -> str | None:
 
 
 def _suggest(name: str, candidates) -> str:
-    close = difflib.get_close_matches(name, sorted(candidates), n=3)
+    close = close_matches(name, sorted(candidates), n=3)
     return f"did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 

@@ -10,13 +10,13 @@ The expression functions and the ``PropertyDefinition`` block both use these.
 
 from __future__ import annotations
 
-import difflib
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from visionflow.data import detections as _conventions
 from visionflow.data.image import WorkflowImage
+from visionflow.suggestions import close_matches
 
 # --- what kind of value is it -----------------------------------------------------------
 
@@ -271,7 +271,7 @@ def extract_property(value: Any, name: str) -> Any:
     2
     """
     if name not in _DESCRIPTIONS:
-        close = difflib.get_close_matches(name, _DESCRIPTIONS, n=3)
+        close = close_matches(name, _DESCRIPTIONS, n=3)
         suggestion = f"; did you mean {', '.join(close)}?" if close else ""
         raise ValueError(f"unknown property '{name}'{suggestion}")
     kind = _kind_of(value)

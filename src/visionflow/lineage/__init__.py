@@ -14,25 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-_DELEGATED = {
-    "task",
-    "start_task",
-    "finish_task",
-    "resume_task",
-    "add_input_project",
-    "add_output_project",
-    "add_input_dataset",
-    "add_output_dataset",
-    "add_input_file",
-    "add_output_file",
-    "add_input_folder",
-    "add_output_folder",
-    "add_input_task",
-    "add_output_task",
-    "add_input_labeling_job",
-    "add_output_labeling_job",
-    "add_output_app",
-}
+from visionflow.lineage.add_calls import ADD_CALLS
+
+_DELEGATED = {"task", "start_task", "finish_task", "resume_task", *ADD_CALLS}
 _EXPORTED = {
     "Lineage": "visionflow.lineage.api",
     "current_task": "visionflow.lineage.api",

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from visionflow.lineage.add_calls import AddCall, add_method
 from visionflow.lineage.cards import CardSettings, card_settings
 from visionflow.lineage.current import current, current_task, forget, push, unrecorded_id
 from visionflow.lineage.errors import (
@@ -115,178 +116,47 @@ class Lineage:
             raise
         self.finish_task(task_id, "finished")
 
-    # --- inputs and outputs ----------------------------------------------------------------
+    # --- inputs and outputs: each method made from its row in add_calls.py -----------------
 
-    def add_input_project(
-        self,
-        project,
-        version_id=None,
-        version_num=None,
-        task_id=None,
-        meta=None,
-        card: Card = None,
-        task_card: Card = None,
-    ) -> int | None:
-        return self._add(
-            "input", "project", project, version_id, version_num, task_id, meta, card, task_card
-        )
-
-    def add_output_project(
-        self,
-        project,
-        version_id=None,
-        version_num=None,
-        task_id=None,
-        meta=None,
-        card: Card = None,
-        task_card: Card = None,
-    ) -> int | None:
-        return self._add(
-            "output", "project", project, version_id, version_num, task_id, meta, card, task_card
-        )
-
-    def add_input_dataset(
-        self,
-        dataset,
-        version_id=None,
-        version_num=None,  # refused with a clear error: numbers count project versions
-        task_id=None,
-        meta=None,
-        card: Card = None,
-        task_card: Card = None,
-    ) -> int | None:
-        return self._add(
-            "input", "dataset", dataset, version_id, version_num, task_id, meta, card, task_card
-        )
-
-    def add_output_dataset(
-        self,
-        dataset,
-        version_id=None,
-        version_num=None,  # refused with a clear error: numbers count project versions
-        task_id=None,
-        meta=None,
-        card: Card = None,
-        task_card: Card = None,
-    ) -> int | None:
-        return self._add(
-            "output", "dataset", dataset, version_id, version_num, task_id, meta, card, task_card
-        )
-
-    def add_input_file(
-        self,
-        file,
-        model_weight=False,
-        task_id=None,
-        meta=None,
-        card: Card = None,
-        task_card: Card = None,
-    ) -> int | None:
-        return self._add(
-            "input",
-            "file",
-            file,
-            None,
-            None,
-            task_id,
-            meta,
-            card,
-            task_card,
-            model_weight=model_weight,
-        )
-
-    def add_output_file(
-        self,
-        file,
-        model_weight=False,
-        task_id=None,
-        meta=None,
-        card: Card = None,
-        task_card: Card = None,
-    ) -> int | None:
-        return self._add(
-            "output",
-            "file",
-            file,
-            None,
-            None,
-            task_id,
-            meta,
-            card,
-            task_card,
-            model_weight=model_weight,
-        )
-
-    def add_input_folder(
-        self, folder, task_id=None, meta=None, card: Card = None, task_card: Card = None
-    ) -> int | None:
-        return self._add("input", "folder", folder, None, None, task_id, meta, card, task_card)
-
-    def add_output_folder(
-        self, folder, task_id=None, meta=None, card: Card = None, task_card: Card = None
-    ) -> int | None:
-        return self._add("output", "folder", folder, None, None, task_id, meta, card, task_card)
-
-    def add_input_task(
-        self, input_task_id: int, task_id=None, meta=None, card: Card = None, task_card: Card = None
-    ) -> int | None:
-        return self._add("input", "task", input_task_id, None, None, task_id, meta, card, task_card)
-
-    def add_output_task(
-        self,
-        output_task_id: int,
-        task_id=None,
-        meta=None,
-        card: Card = None,
-        task_card: Card = None,
-    ) -> int | None:
-        return self._add(
-            "output", "task", output_task_id, None, None, task_id, meta, card, task_card
-        )
-
-    def add_input_labeling_job(
-        self, job, task_id=None, meta=None, card: Card = None, task_card: Card = None
-    ) -> int | None:
-        return self._add("input", "labeling_job", job, None, None, task_id, meta, card, task_card)
-
-    def add_output_labeling_job(
-        self, job, task_id=None, meta=None, card: Card = None, task_card: Card = None
-    ) -> int | None:
-        return self._add("output", "labeling_job", job, None, None, task_id, meta, card, task_card)
-
-    def add_output_app(
-        self, app_session, task_id=None, meta=None, card: Card = None, task_card: Card = None
-    ) -> int | None:
-        return self._add(
-            "output", "app_session", app_session, None, None, task_id, meta, card, task_card
-        )
-
-    # --- the one write behind every add_* ----------------------------------------------------
+    add_input_project = add_method("add_input_project")
+    add_output_project = add_method("add_output_project")
+    add_input_dataset = add_method("add_input_dataset")
+    add_output_dataset = add_method("add_output_dataset")
+    add_input_file = add_method("add_input_file")
+    add_output_file = add_method("add_output_file")
+    add_input_folder = add_method("add_input_folder")
+    add_output_folder = add_method("add_output_folder")
+    add_input_task = add_method("add_input_task")
+    add_output_task = add_method("add_output_task")
+    add_input_labeling_job = add_method("add_input_labeling_job")
+    add_output_labeling_job = add_method("add_output_labeling_job")
+    add_output_app = add_method("add_output_app")
 
     def _add(
         self,
-        direction: str,
-        kind: str,
+        call: AddCall,
         thing: Any,
-        version_id: int | None,
-        version_num: int | None,
-        task_id: int | None,
-        meta: dict | None,
-        card: Card,
-        task_card: Card,
+        *,
+        version_id: int | None = None,
+        version_num: int | None = None,
         model_weight: bool = False,
+        task_id: int | None = None,
+        meta: dict | None = None,
+        card: Card = None,
+        task_card: Card = None,
     ) -> int | None:
-        call = f"add_{direction}_{'app' if kind == 'app_session' else kind}"
-        check_version_arguments(call, kind, version_id, version_num)
-        relation = card_settings(card, f"{call}: card")
-        main = card_settings(task_card, f"{call}: task_card")
-        meta = checked_meta(meta, call)
-        key, name = identity(kind, thing, call)
-        task_id = self._task(task_id, call)
+        """The one write behind every ``add_*`` method."""
+        name, kind, direction = call.name, call.kind, call.direction
+        check_version_arguments(name, kind, version_id, version_num)
+        relation = card_settings(card, f"{name}: card")
+        main = card_settings(task_card, f"{name}: task_card")
+        meta = checked_meta(meta, name)
+        key, shown = identity(kind, thing, name)
+        task_id = self._task(task_id, name)
         if kind == "task" and int(key) == task_id:
             raise DataLineageError(
                 f"task {task_id} cannot be its own {direction}",
-                place=call,
+                place=name,
                 hint="link it to another task (its id, as start_task returned it)",
             )
         if task_id < 0:  # its task was not recorded (the store failed): nothing to link to
@@ -299,12 +169,12 @@ class Lineage:
             if kind == "task":
                 node = task_node(session, int(key))
             else:
-                node = data_node(session, kind, key, name)
+                node = data_node(session, kind, key, shown)
                 node.model_weight = node.model_weight or model_weight
-            version = version_row(session, call, kind, key, version_id, version_num)
+            version = version_row(session, name, kind, key, version_id, version_num)
             return link_row(session, task.id, node.id, direction, version, relation, meta)
 
-        return self._recorded(call, write)
+        return self._recorded(name, write)
 
     def snapshot(self, project, title: str | None = None) -> int | None:
         """A version of the project folder (reused if unchanged); None if the store failed."""

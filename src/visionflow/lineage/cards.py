@@ -76,7 +76,7 @@ def card_settings(value: CardSettings | dict[str, Any] | None, which: str) -> di
     try:
         return CardSettings(**value).as_dict()
     except CardSettingsError as error:
-        raise CardSettingsError(error.message, place=which, hint=error.hint) from None
+        raise error.at(which) from None
 
 
 def _check(card: CardSettings) -> None:

@@ -13,7 +13,6 @@ reopen it on their next call), or refuses with ``TooManyModelsError`` when all a
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import threading
@@ -29,6 +28,7 @@ from visionflow.models.model import Model
 from visionflow.models.pool import ModelPool
 from visionflow.models.spec import CAMEL_CASE_PERFORMANCE_FIELDS, PERFORMANCE_FIELDS, ModelSpec
 from visionflow.models.zoo import ZOO_PREFIX, find_entry, model_file, zoo_entries
+from visionflow.suggestions import close_matches
 
 _loaded: dict[str, Model] = {}  # serving now, by spec key
 _retired: weakref.WeakValueDictionary[str, Model] = weakref.WeakValueDictionary()
@@ -203,7 +203,7 @@ class ModelLibrary:
 
     def _not_found(self, model_id: str, source: str) -> ModelNotFoundError:
         names = [*self.declared, *(f"{ZOO_PREFIX}{name}" for name in zoo_entries())]
-        close = difflib.get_close_matches(source, names, n=3, cutoff=0.4)
+        close = close_matches(source, names, n=3, cutoff=0.4)
         if model_id in self.declared:  # declared, but its source is wrong
             message = (
                 f"model '{model_id}' is declared under models:, but its source '{source}' "

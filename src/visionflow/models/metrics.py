@@ -18,6 +18,7 @@ class ModelMetrics:
         self.failures = 0
         self.timeouts = 0
         self.overloads = 0
+        self.stopped_runs = 0  # session runs stopped (or left to finish) past their deadline
         self.batch_sizes: Counter[int] = Counter()
         self._queue_seconds: deque[float] = deque(maxlen=_RECENT)
         self._latency_seconds: deque[float] = deque(maxlen=_RECENT)
@@ -45,6 +46,10 @@ class ModelMetrics:
         with self._lock:
             self.overloads += 1
 
+    def record_stopped(self) -> None:
+        with self._lock:
+            self.stopped_runs += 1
+
     def snapshot(self) -> dict:
         """JSON-ready figures: counts, batch-size histogram, queue and latency percentiles (ms)."""
         with self._lock:
@@ -54,6 +59,7 @@ class ModelMetrics:
                 "failures": self.failures,
                 "timeouts": self.timeouts,
                 "overloads": self.overloads,
+                "stopped_runs": self.stopped_runs,
                 "batch_sizes": dict(sorted(self.batch_sizes.items())),
                 "mean_batch_size": self.elements / self.batches if self.batches else 0.0,
                 "queue_ms": _percentiles(self._queue_seconds),

@@ -6,11 +6,17 @@
 - Workers (each with its own session) are added while the queue is deeper than twice the
   batch size, up to ``max_workers``, and leave after idling, down to ``min_workers``.
 - A failed session call is retried ``retry_attempts`` times, then reported with the model
-  id; a call not answered within ``timeout_ms`` fails with a timeout error; a call that would
-  put more than ``queue_size`` elements in the queue is refused at once.
+  id. A call that would put more than ``queue_size`` elements in the queue is refused at
+  once: as temporary when other calls fill the queue, as permanent when it alone is larger.
+- A call not answered within ``timeout_ms`` (by default ``DEFAULT_TIMEOUT_MS``) fails with a
+  timeout error, and the session run serving it stops once no element in it is still waited
+  for (``deadlines.py`` watches every run): onnxruntime ends the run between two operators;
+  a LiteRT run cannot be stopped, so its session is left to finish it in the background (its
+  worker retired) and a new worker with a new session takes its place.
 - Sessions are shared by the workers. A call that nothing could be batched with (no
-  batching delay, an empty queue, a free session and no timeout to watch) runs on the
-  calling thread: a hand-off to an idle worker costs 0.1-0.5 ms, a lot beside a 2 ms model.
+  batching delay, an empty queue, a free session) runs on the calling thread: a hand-off to
+  an idle worker costs 0.02-0.1 ms, a lot beside a 0.5 ms model. Not a LiteRT call with
+  ``timeout_ms`` set, though: its caller could not be given its timeout while it computes.
 - A pool with no call in flight can be retired (``retire_if_idle``: its workers leave and
   its sessions are dropped); the next call reopens it through ``admit`` (the model library
   uses that to keep its bound on loaded models), so whoever holds the pool never notices.
@@ -28,35 +34,45 @@ from collections.abc import Callable
 import numpy as np
 
 from visionflow.errors import (
+    ModelBatchExceedsQueueError,
     ModelCallError,
     ModelError,
     ModelOverloadedError,
     ModelTimeoutError,
 )
+from visionflow.models.deadlines import DEADLINES
 from visionflow.models.metrics import ModelMetrics
-from visionflow.models.runtime import Session
+from visionflow.models.runtime import RunHandle, Session
 from visionflow.models.spec import PerformanceSettings
 
 IDLE_SECONDS = 10.0
+EXIT_WAIT_SECONDS = 5.0  # at interpreter exit, for runs to stop and workers to leave
 _REOPEN_ATTEMPTS = 5
 _live_pools: weakref.WeakSet[ModelPool] = weakref.WeakSet()
 
 
 @atexit.register
 def _close_all() -> None:
-    # A worker still inside a runtime's C++ code when the interpreter ends aborts the process.
-    for pool in list(_live_pools):
-        pool.close()
+    # A thread still inside a runtime's C++ code when the interpreter ends aborts the process
+    # ("terminate called without an active exception"): stop every run, then let them leave.
+    pools = list(_live_pools)
+    for pool in pools:
+        pool.shut()
+    DEADLINES.expire_all()
+    leave_by = time.perf_counter() + EXIT_WAIT_SECONDS
+    for pool in pools:
+        pool.join(max(0.0, leave_by - time.perf_counter()))
 
 
 class _Element:
     """One element's tensors waiting for the model, and where its answer goes."""
 
-    __slots__ = ("abandoned", "done", "error", "outputs", "queued_at", "tensors")
+    __slots__ = ("abandoned", "deadline", "done", "error", "outputs", "queued_at", "tensors")
 
-    def __init__(self, tensors: list[np.ndarray]):
+    def __init__(self, tensors: list[np.ndarray], timeout_seconds: float):
         self.tensors = tensors
         self.queued_at = time.perf_counter()
+        self.deadline = self.queued_at + timeout_seconds
         self.done = threading.Event()
         self.outputs: list[np.ndarray] | None = None
         self.error: BaseException | None = None
@@ -81,6 +97,7 @@ class ModelPool:
         self._changed = threading.Condition()
         self._workers = 0
         self._idle_sessions: list[Session] = []
+        self._left_running: set[Session] = set()  # past their deadline; their worker retired
         self._threads: list[threading.Thread] = []
         self._closed = False
         self._retired = False
@@ -104,14 +121,16 @@ class ModelPool:
         """The outputs (batch axis removed) for each element's input tensors, in order."""
         if not elements:
             return []
-        if len(elements) > self.settings.queue_size:
-            self.metrics.record_overload()
-            raise ModelOverloadedError(
-                f"model '{self.model_id}' is overloaded: a call of {len(elements)} elements "
-                f"is more than its queue_size ({self.settings.queue_size})",
-                hint="send fewer elements per call, or raise queue_size for this model",
+        if len(elements) > self.settings.queue_size:  # waiting cannot help: not an overload
+            size = self.settings.queue_size
+            raise ModelBatchExceedsQueueError(
+                f"a batch of {len(elements)} inputs needs {len(elements)} queue slots; "
+                f"model '{self.model_id}' takes at most {size} at once (its queue_size)",
+                hint=f"split the batch into parts of at most {size}, or raise queue_size "
+                "for this model",
             )
-        waiting = [_Element(tensors) for tensors in elements]
+        timeout_seconds = self.settings.call_timeout_ms / 1000
+        waiting = [_Element(tensors, timeout_seconds) for tensors in elements]
         session = self._enter()
         try:
             if session is not None:
@@ -143,12 +162,14 @@ class ModelPool:
         )
 
     def _session_for_caller(self) -> Session | None:
-        # Called with the lock held: a free session when running here changes nothing.
+        # Called with the lock held: a free session when running here changes nothing. A
+        # set timeout on a session that cannot be stopped needs a worker, for the caller to
+        # be answered on time (the default bound is not worth a hand-off on every call).
         if (
             self.settings.max_batch_delay_ms == 0
-            and self.settings.timeout_ms is None
             and not self._queue
             and self._idle_sessions
+            and (self._idle_sessions[-1].stoppable or self.settings.timeout_ms is None)
             and not self._closed
         ):
             return self._idle_sessions.pop()
@@ -158,11 +179,10 @@ class ModelPool:
         size = self.settings.batch_size
         try:
             for start in range(0, len(waiting), size):
-                self._run(session, waiting[start : start + size])
+                if not self._run(session, waiting[start : start + size], on_worker=False):
+                    break  # timed out or failed: the rest is moot
         finally:
-            with self._changed:
-                self._idle_sessions.append(session)
-                self._changed.notify_all()
+            self._give_back(session)
 
     def _enqueue(self, waiting: list[_Element]) -> None:
         with self._changed:
@@ -180,20 +200,22 @@ class ModelPool:
             self._changed.notify_all()
 
     def _wait(self, waiting: list[_Element]) -> None:
-        timeout = self.settings.timeout_ms
-        deadline = None if timeout is None else time.perf_counter() + timeout / 1000
         for element in waiting:
-            remaining = None if deadline is None else max(0.0, deadline - time.perf_counter())
-            if not element.done.wait(remaining):
+            if not element.done.wait(max(0.0, element.deadline - time.perf_counter())):
                 for other in waiting:
                     other.abandoned = True
                 self.metrics.record_timeout()
-                raise ModelTimeoutError(
-                    f"model '{self.model_id}' did not answer within {timeout:g} ms",
-                    hint="raise timeout_ms for this model, or add workers",
-                )
+                raise self._timeout_error()
             if element.error is not None:
+                if isinstance(element.error, ModelTimeoutError):  # its run was stopped
+                    self.metrics.record_timeout()
                 raise element.error
+
+    def _timeout_error(self) -> ModelTimeoutError:
+        return ModelTimeoutError(
+            f"model '{self.model_id}' did not answer within {self.settings.call_timeout_ms:g} ms",
+            hint="raise timeout_ms for this model, or add workers",
+        )
 
     # --- workers ------------------------------------------------------------------------
 
@@ -236,11 +258,22 @@ class ModelPool:
         while (taken := self._next_batch()) is not None:
             batch, session = taken
             try:
-                self._run(session, batch)
+                self._run(session, batch, on_worker=True)
             finally:
-                with self._changed:
-                    self._idle_sessions.append(session)
-                    self._changed.notify_all()
+                kept = self._give_back(session)
+            if not kept:
+                return  # its run outlived the deadline: another worker took this one's place
+
+    def _give_back(self, session: Session) -> bool:
+        """The session is free again; False when it was left running past its deadline."""
+        with self._changed:
+            if session in self._left_running:
+                self._left_running.discard(session)
+                return False
+            self._idle_sessions.append(session)
+            if self._queue:  # a worker may wait for a free session; else wake nobody
+                self._changed.notify_all()
+            return True
 
     def _next_batch(self) -> tuple[list[_Element], Session] | None:
         """Up to batch_size elements (once full or the delay is over) and a free session."""
@@ -276,12 +309,13 @@ class ModelPool:
         while self._queue and self._queue[0].abandoned:
             self._queue.popleft()
 
-    def _run(self, session: Session, batch: list[_Element]) -> None:
+    def _run(self, session: Session, batch: list[_Element], on_worker: bool) -> bool:
+        """Runs the batch; False when some of it failed or timed out."""
         started = time.perf_counter()
         self.metrics.record_batch(len(batch), [started - e.queued_at for e in batch])
-        for group in self._groups(batch):
-            self._run_group(session, group)
+        answered = [self._run_group(session, group, on_worker) for group in self._groups(batch)]
         self.metrics.record_latency(time.perf_counter() - started)
+        return all(answered)
 
     def _groups(self, batch: list[_Element]) -> list[tuple[list[_Element], list[np.ndarray]]]:
         """Elements that can share one session call, with their stacked inputs."""
@@ -297,27 +331,66 @@ class ModelPool:
             for group in by_shape.values()
         ]
 
-    def _run_group(self, session: Session, group: tuple[list[_Element], list[np.ndarray]]) -> None:
+    def _run_group(
+        self, session: Session, group: tuple[list[_Element], list[np.ndarray]], on_worker: bool
+    ) -> bool:
+        """One session call for the group (retried); False when it failed or timed out."""
         elements, feeds = group
+        # the run stops when the last caller still waiting for one of its elements gives up
+        deadline = max([element.deadline for element in elements])
         attempts = self.settings.retry_attempts + 1
         for attempt in range(1, attempts + 1):
+            run = RunHandle()
+            watched = DEADLINES.watch(
+                deadline, lambda run=run: self._overrun(session, run, on_worker)
+            )
             try:
-                outputs = session.run(feeds)
+                outputs = session.run(feeds, run)
                 break
             except Exception as error:
+                if run.stopped:
+                    break
                 self.metrics.record_failure()
                 if attempt == attempts:
-                    failure = ModelCallError(
-                        f"model '{self.model_id}' failed after {attempts} attempt(s): "
-                        f"{type(error).__name__}: {error}"
+                    return self._finish(
+                        elements,
+                        ModelCallError(
+                            f"model '{self.model_id}' failed after {attempts} attempt(s): "
+                            f"{type(error).__name__}: {error}"
+                        ),
                     )
-                    for element in elements:
-                        element.error = failure
-                        element.done.set()
-                    return
+            finally:
+                DEADLINES.forget(watched)
+        if run.stopped:  # past its deadline (even if a LiteRT run ended late), or at exit
+            closed = ModelError(f"model '{self.model_id}' was closed")
+            return self._finish(elements, closed if self._closed else self._timeout_error())
         for position, element in enumerate(elements):
             element.outputs = [output[position] for output in outputs]
             element.done.set()
+        return True
+
+    @staticmethod
+    def _finish(elements: list[_Element], failure: BaseException) -> bool:
+        for element in elements:
+            element.error = failure
+            element.done.set()
+        return False
+
+    def _overrun(self, session: Session, run: RunHandle, on_worker: bool) -> None:
+        """A run is past the deadline of every element in it (on the deadline thread)."""
+        run.stop()
+        self.metrics.record_stopped()
+        if session.stoppable:
+            return
+        # LiteRT has no way to stop a run: its session is left to finish it in the background
+        # (``_give_back`` drops it then; its worker leaves) and a new worker, with a new
+        # session, takes its place for the calls still to come.
+        with self._changed:
+            self._left_running.add(session)
+            if on_worker:
+                self._workers -= 1
+            if not (self._closed or self._retired):
+                self._start_worker(None)
 
     def _fail_waiting(self, error: BaseException) -> None:
         failure = ModelError(f"model '{self.model_id}' could not open a session: {error}")
@@ -369,14 +442,21 @@ class ModelPool:
 
     def close(self, wait_seconds: float = 30.0) -> None:
         """Stop the workers once their current batch is done; waiting calls fail."""
+        self.shut()
+        self.join(wait_seconds)
+
+    def shut(self) -> None:
+        """Take no more calls and fail the waiting ones; workers leave after their batch."""
         with self._changed:
             self._closed = True
             waiting = list(self._queue)
             self._queue.clear()
             self._changed.notify_all()
-        for element in waiting:
-            element.error = ModelError(f"model '{self.model_id}' was closed")
-            element.done.set()
+        self._finish(waiting, ModelError(f"model '{self.model_id}' was closed"))
+
+    def join(self, wait_seconds: float) -> None:
+        """Wait (at most ``wait_seconds`` in all) for the workers of a shut pool to leave."""
+        leave_by = time.perf_counter() + wait_seconds
         for thread in self._threads:
             if thread is not threading.current_thread():
-                thread.join(wait_seconds)
+                thread.join(max(0.0, leave_by - time.perf_counter()))

@@ -3,11 +3,16 @@
 A ``Session`` runs batched arrays (batch on the first axis); models with a fixed batch of
 one (most .tflite files) are called once per element behind the same interface.
 Runtimes are imported only when a model is opened.
+
+A call given a ``RunHandle`` can be stopped from another thread: onnxruntime ends it between
+two operators (its ``RunOptions.terminate``); LiteRT has no such switch, so a LiteRT call
+stops only between the elements of a batch (``Session.stoppable`` tells which).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,12 +33,42 @@ class TensorInfo:
     dtype: np.dtype
 
 
+class RunStoppedError(RuntimeError):
+    """A session call ended early because its ``RunHandle`` was stopped."""
+
+
+class RunHandle:
+    """One session call in flight, which another thread may stop.
+
+    ``stop()`` may come before the runtime has attached its switch (``on_stop``); whichever
+    comes second flips it, so a stop is never lost.
+    """
+
+    __slots__ = ("_switch", "stopped")
+
+    def __init__(self) -> None:
+        self._switch: Callable[[], None] | None = None
+        self.stopped = False
+
+    def on_stop(self, switch: Callable[[], None]) -> None:
+        self._switch = switch
+        if self.stopped:
+            switch()
+
+    def stop(self) -> None:
+        self.stopped = True
+        if self._switch is not None:
+            self._switch()
+
+
 class Session:
     inputs: list[TensorInfo]
     outputs: list[TensorInfo]
     fixed_batch: bool
+    stoppable = False
+    """Whether a call can be stopped while the runtime computes (not only between elements)."""
 
-    def run(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
+    def run(self, feeds: list[np.ndarray], handle: RunHandle | None = None) -> list[np.ndarray]:
         """Arrays in (one per model input, batch first) -> arrays out (batch first)."""
         raise TypeError(f"{type(self).__name__} does not implement run()")
 
@@ -69,9 +104,12 @@ def _dims(shape) -> tuple[int | None, ...]:
 
 
 class OnnxSession(Session):
+    stoppable = True
+
     def __init__(self, path: Path, threads: int):
         import onnxruntime as ort
 
+        self._run_options = ort.RunOptions
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -93,11 +131,21 @@ class OnnxSession(Session):
         dtype = np.float32 if "float" in node.type else np.int64 if "int64" in node.type else None
         return TensorInfo(node.name, _dims(node.shape), np.dtype(dtype or np.float32))
 
-    def run(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
+    def run(self, feeds: list[np.ndarray], handle: RunHandle | None = None) -> list[np.ndarray]:
         if self.fixed_batch and len(feeds[0]) > 1:
-            return _one_by_one(self, feeds)
+            return _one_by_one(self, feeds, handle)
+        options = None
+        if handle is not None:
+            options = self._run_options()  # one per call (about 1 µs): a stop ends this call only
+            options.log_severity_level = 4  # the failure is raised; no copy on stderr
+            handle.on_stop(lambda: setattr(options, "terminate", True))
         # onnxruntime releases the GIL while it computes.
-        return self._session.run(None, dict(zip(self._names, feeds, strict=True)))
+        try:
+            return self._session.run(None, dict(zip(self._names, feeds, strict=True)), options)
+        except Exception:
+            if handle is not None and handle.stopped:
+                raise RunStoppedError("the call was stopped") from None
+            raise
 
 
 class LiteRTSession(Session):
@@ -121,9 +169,9 @@ class LiteRTSession(Session):
         self.metadata: dict[str, str] = {}
         self._lock = threading.Lock()  # an interpreter holds its tensors: one call at a time
 
-    def run(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
+    def run(self, feeds: list[np.ndarray], handle: RunHandle | None = None) -> list[np.ndarray]:
         if len(feeds[0]) > 1:
-            return _one_by_one(self, feeds)
+            return _one_by_one(self, feeds, handle)
         with self._lock:
             for index, feed in zip(self._inputs, feeds, strict=True):
                 self._interpreter.set_tensor(index, feed)
@@ -131,6 +179,12 @@ class LiteRTSession(Session):
             return [self._interpreter.get_tensor(index).copy() for index in self._outputs]
 
 
-def _one_by_one(session: Session, feeds: list[np.ndarray]) -> list[np.ndarray]:
-    results = [session.run([feed[i : i + 1] for feed in feeds]) for i in range(len(feeds[0]))]
+def _one_by_one(
+    session: Session, feeds: list[np.ndarray], handle: RunHandle | None
+) -> list[np.ndarray]:
+    results = []
+    for i in range(len(feeds[0])):
+        if handle is not None and handle.stopped:  # LiteRT's only chance to stop: between elements
+            raise RunStoppedError("the call was stopped")
+        results.append(session.run([feed[i : i + 1] for feed in feeds], handle))
     return [np.concatenate(parts) for parts in zip(*results, strict=True)]

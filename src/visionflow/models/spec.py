@@ -10,6 +10,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# A bound on every model call, so that a hung model never blocks its caller for ever.
+DEFAULT_TIMEOUT_MS = 60_000.0
+
 PERFORMANCE_FIELDS = (
     "batch_size",
     "max_batch_delay_ms",
@@ -56,12 +59,19 @@ class PerformanceSettings(BaseModel):
     max_workers: int = Field(default=1, ge=1, le=64)
     """Sessions are added while the queue is deeper than twice the batch size."""
     retry_attempts: int = Field(default=0, ge=0, le=10)
-    timeout_ms: float | None = Field(default=None, gt=0)
-    """A call not answered in time fails with a timeout error instead of hanging."""
+    timeout_ms: float | None = Field(default=None, gt=0, le=86_400_000)  # up to a day
+    """A call not answered in time fails with a timeout error, and its run is stopped.
+    Not set: ``DEFAULT_TIMEOUT_MS``, except that a LiteRT call may then run on its caller's
+    thread (no hand-off to a worker), where its run cannot be interrupted."""
     queue_size: int = Field(default=256, ge=1)
     """When this many elements wait, new calls fail at once with an overload error."""
     intra_op_threads: int = Field(default=1, ge=1, le=64)
     """Threads inside one session; 1 is fastest on small machines with several workers."""
+
+    @property
+    def call_timeout_ms(self) -> float:
+        """The bound on one call: ``timeout_ms``, or the default bound when it is not set."""
+        return DEFAULT_TIMEOUT_MS if self.timeout_ms is None else self.timeout_ms
 
 
 class ModelSpec(PerformanceSettings):

@@ -1,32 +1,25 @@
 """The FastAPI app: routes, error answers, the request-size limit, metrics and the API key.
 
+The state requests share (settings, store, limits, metrics) is ``state.ServerState``.
+
 from visionflow.server import ServerSettings, create_app
 app = create_app(ServerSettings(workflows_dir=Path("workflows")))   # then uvicorn
 """
 
 from __future__ import annotations
 
-import atexit
-import functools
 import logging
 import secrets
-import shutil
 import sys
-import tempfile
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any
 
-import anyio
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from visionflow import __version__
-from visionflow.models.library import limit_loaded_models
-from visionflow.server.compiling import compile_document
 from visionflow.server.errors import (
     ApiKeyError,
     RequestTooLargeError,
@@ -34,42 +27,21 @@ from visionflow.server.errors import (
     install_error_handlers,
     unexpected_error_body,
 )
-from visionflow.server.inputs import InputLimits
 from visionflow.server.metrics import ServerMetrics
-from visionflow.server.registry import WorkflowStore
 from visionflow.server.settings import ServerSettings
+from visionflow.server.state import ServerState, State
 
 API_KEY_HEADER = "X-API-Key"
 _HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="The server's key.")
 
 
-@dataclass
-class ServerState:
-    """What every request handler shares: settings, the store, limits, metrics."""
-
-    settings: ServerSettings
-    store: WorkflowStore
-    limits: InputLimits
-    metrics: ServerMetrics
-    runs: anyio.CapacityLimiter
-
-    def compile(self, document: Any, dialect: str | None):
-        return compile_document(
-            document, dialect, self.settings.allow_custom_code, self.model_limits
-        )
-
-    @functools.cached_property
-    def model_limits(self) -> Any:
-        return self.settings.model_limits()
-
-
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
     """A FastAPI app serving visionflow as ``settings`` say (defaults: loopback, strict)."""
     from visionflow.server import routes, workflow_routes
 
-    settings = settings or ServerSettings()
-    keyed = settings.api_key is not None
+    state = ServerState.create(settings or ServerSettings())
+    keyed = state.settings.api_key is not None
     app = FastAPI(
         title="visionflow",
         version=__version__,
@@ -82,19 +54,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         '`{"error": {"code", "place", "message", "hint"}}` with a 4xx status when the request '
         "can be fixed.",
     )
-    metrics = ServerMetrics()
-    limit_loaded_models(settings.max_loaded_models)  # model pools are the process's
-    state = ServerState(
-        settings,
-        WorkflowStore(_workflows_dir(settings), lambda doc, dialect: state.compile(doc, dialect)),
-        InputLimits.of(settings),
-        metrics,
-        anyio.CapacityLimiter(settings.max_concurrent_runs),
-    )
     app.state.visionflow = state
     install_error_handlers(app)
     app.include_router(routes.public)
-    guarded = [Depends(_api_key_checker(settings.api_key))]
+    # without a key there is nothing to check: no dependency to solve on every request
+    guarded = [Depends(_check_api_key)] if keyed else []
     app.include_router(routes.router, dependencies=guarded)
     app.include_router(workflow_routes.router, dependencies=guarded)
     if keyed:
@@ -105,41 +69,24 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             include_in_schema=False,
         )
     app.add_middleware(UnexpectedErrors)  # innermost of ours: a 500 is an answer like others
-    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
-    app.add_middleware(RequestMetrics, metrics=metrics)  # outermost: counts refusals too
+    app.add_middleware(BodyLimit, max_bytes=state.settings.max_request_bytes)
+    app.add_middleware(RequestMetrics, metrics=state.metrics)  # outermost: counts refusals too
     return app
 
 
-async def server_state(request: Request) -> ServerState:
-    # async, as the key check: FastAPI would run a plain function on a worker thread
-    return request.app.state.visionflow
-
-
-State = Annotated[ServerState, Depends(server_state)]
-
-
-def _api_key_checker(expected: str | None):
-    async def check(given: Annotated[str | None, Depends(_api_key)] = None) -> None:
-        if expected is None:
-            return
-        if given is None:
-            raise ApiKeyError(
-                f"this server needs an API key in the {API_KEY_HEADER} header",
-                place=API_KEY_HEADER,
-                hint="ask the operator for the key; visionflow.Client(url, api_key=...)",
-            )
-        if not secrets.compare_digest(given.encode(), expected.encode()):
-            raise ApiKeyError("the API key is wrong", place=API_KEY_HEADER)
-
-    return check
-
-
-def _workflows_dir(settings: ServerSettings) -> Path:
-    if settings.workflows_dir is not None:
-        return settings.workflows_dir
-    folder = tempfile.mkdtemp(prefix="visionflow-workflows-")
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return Path(folder)
+async def _check_api_key(
+    state: State, given: Annotated[str | None, Depends(_api_key)] = None
+) -> None:
+    """Installed on the routes of a server that has a key only."""
+    expected = state.settings.api_key or ""
+    if given is None:
+        raise ApiKeyError(
+            f"this server needs an API key in the {API_KEY_HEADER} header",
+            place=API_KEY_HEADER,
+            hint="ask the operator for the key; visionflow.Client(url, api_key=...)",
+        )
+    if not secrets.compare_digest(given.encode(), expected.encode()):
+        raise ApiKeyError("the API key is wrong", place=API_KEY_HEADER)
 
 
 class RequestMetrics:

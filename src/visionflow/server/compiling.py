@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from visionflow.data.sources import ImagePolicy
 from visionflow.errors import DefinitionError
 from visionflow.workflow import Workflow
 
@@ -12,13 +13,20 @@ _FILE_SUFFIXES = (".json", ".yaml", ".yml")
 
 
 def compile_document(
-    document: Any, dialect: str | None, allow_custom_code: bool, model_limits: Any = None
+    document: Any,
+    dialect: str | None,
+    allow_custom_code: bool,
+    model_limits: Any = None,
+    *,
+    image_policy: ImagePolicy,
 ) -> Workflow:
     """A compiled workflow from an inline document (dict, or JSON/YAML text), any dialect.
 
-    Custom Python in the document is refused unless the operator allowed it, and its models
-    may ask for no more than ``model_limits``; plans are cached by content
-    (``Workflow.compile``), so a repeated document costs a lookup.
+    Custom Python in the document is refused unless the operator allowed it, its models
+    may ask for no more than ``model_limits``, and its images (an input's ``default_value``,
+    a value a model is called on) are read only as ``image_policy`` allows, the server's
+    own rules for request images (``server.inputs.image_policy``); plans are cached by
+    content (``Workflow.compile``), so a repeated document costs a lookup.
     """
     try:
         return Workflow.compile(
@@ -26,6 +34,7 @@ def compile_document(
             dialect=dialect,
             allow_custom_code=allow_custom_code,
             model_limits=model_limits,
+            image_policy=image_policy,
         )
     except RecursionError:  # the YAML/JSON reader and the checks walk the nesting
         raise DefinitionError(

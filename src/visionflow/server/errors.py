@@ -36,11 +36,6 @@ class RequestTooLargeError(RequestError):
     status = 413
 
 
-class ImageTooLargeError(RequestError):
-    code = "image_too_large"
-    status = 413
-
-
 class BatchTooLargeError(RequestError):
     code = "batch_too_large"
     status = 413
@@ -49,13 +44,6 @@ class BatchTooLargeError(RequestError):
 class ApiKeyError(RequestError):
     code = "invalid_api_key"
     status = 401
-
-
-class InputSourceNotAllowedError(RequestError):
-    """An image given by URL or server-side path where the operator did not allow it."""
-
-    code = "input_source_not_allowed"
-    status = 403
 
 
 class NotFoundError(RequestError):
@@ -75,28 +63,37 @@ def status_of(error: errors.WorkflowError) -> int:
     if isinstance(error, TooManyModelsError):  # every loaded model busy: retry later
         return 503
     if isinstance(error, errors.StepExecutionError):
+        if isinstance(error.cause, errors.ModelBatchExceedsQueueError):
+            return 413  # more elements than the model ever queues: retrying cannot help
         # a model that is overloaded or slow is the server's state, not the request's fault
         if isinstance(error.cause, errors.ModelOverloadedError | TooManyModelsError):
             return 503
         if isinstance(error.cause, errors.ModelTimeoutError):
             return 504
         return 422
-    if isinstance(error, errors.CustomCodeNotAllowedError):
-        return 403
+    if isinstance(error, errors.CustomCodeNotAllowedError | errors.InputSourceNotAllowedError):
+        return 403  # the image-source errors are the engine's: documents' defaults meet them too
+    if isinstance(error, errors.ImageTooLargeError):
+        return 413
+    if isinstance(error, errors.ModelBatchExceedsQueueError):
+        return 413
     if isinstance(error, errors.ModelCallError):
         return 502
     return 422  # compile errors, runtime input errors, expression errors
 
 
 _SERVER_STATES = (errors.ModelOverloadedError, errors.ModelTimeoutError, TooManyModelsError)
+_LIFTED_CAUSES = (*_SERVER_STATES, errors.ModelBatchExceedsQueueError)
 
 
 def error_body(error: errors.WorkflowError, **extra: Any) -> dict[str, Any]:
     details = error.to_dict()
     if isinstance(error, errors.StepExecutionError):
         details.update(step=error.step, block_type=error.block_type)
-        if isinstance(error.cause, _SERVER_STATES):  # one code to retry on, wherever it arose
+        if isinstance(error.cause, _LIFTED_CAUSES):  # one code to act on, wherever it arose
             details["code"] = error.cause.code
+        if isinstance(error.cause, errors.ModelBatchExceedsQueueError):
+            details["hint"] = error.cause.hint  # how to split the batch
     if isinstance(error, errors.CustomCodeNotAllowedError):  # the library's hint names its API
         details["hint"] = (
             "this server refuses it; its operator can allow it with --allow-custom-code "

@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from visionflow.compiler.plan import Plan, Source
+from visionflow.selectors import input_selector, step_selector
 
 
 def plan_graph(plan: Plan) -> dict[str, list[dict[str, Any]]]:
     nodes: list[dict[str, Any]] = [
         {
-            "id": f"$inputs.{item.name}",
+            "id": input_selector(item.name),
             "type": "input",
             "name": item.name,
             "input_type": item.type,
@@ -29,7 +30,7 @@ def plan_graph(plan: Plan) -> dict[str, list[dict[str, Any]]]:
         step = plan.steps[name]
         nodes.append(
             {
-                "id": f"$steps.{name}",
+                "id": step_selector(name),
                 "type": "step",
                 "name": name,
                 "block_type": step.block_type,
@@ -43,11 +44,11 @@ def plan_graph(plan: Plan) -> dict[str, list[dict[str, Any]]]:
             selectors = [binding.selector] if binding.selector else []
             selectors += list((binding.compound or {}).values())
             edges += [
-                _data_edge(selector.source, f"$steps.{name}", selector.text, binding.name)
+                _data_edge(selector.source, step_selector(name), selector.text, binding.name)
                 for selector in selectors
             ]
         edges += [
-            {"source": f"$steps.{gate.step}", "target": f"$steps.{name}", "type": "control"}
+            {"source": step_selector(gate.step), "target": step_selector(name), "type": "control"}
             for gate in step.gates
         ]
     for output in plan.outputs:
@@ -65,7 +66,7 @@ def plan_graph(plan: Plan) -> dict[str, list[dict[str, Any]]]:
 
 
 def _data_edge(source: Source, target: str, selector: str, field: str | None) -> dict[str, Any]:
-    origin = f"$inputs.{source.name}" if source.origin == "input" else f"$steps.{source.name}"
+    origin = input_selector(source.name) if source.origin == "input" else step_selector(source.name)
     return {
         "source": origin,
         "target": target,

@@ -2,48 +2,52 @@
 
 An image is base64 (a string, a data URL or ``{"type": "base64", "value": ...}``) or an
 uploaded file; ``{"type": "url"}`` and ``{"type": "file"}`` only where the operator allowed
-them. Images reach the engine as pixel arrays, so a string is never read as a path on the
-server. Other inputs pass through as JSON values; the engine checks their kinds.
+them. Images reach the engine as pixel arrays, so a request's string is never read as a
+path on the server. The reading itself, the header check before decoding and the rules on
+files and URLs are the engine's (``data/sources.py``), under the server's ``ImagePolicy``,
+which documents compiled here also get: an image input's ``default_value`` (or a value a
+model is called on) is held to the same rules. Other inputs pass through as JSON values;
+the engine checks their kinds.
 """
 
 from __future__ import annotations
 
-import binascii
-import io
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from visionflow.data.image import load_image
+from visionflow.data.sources import ImagePolicy, base64_bytes
 from visionflow.errors import RuntimeInputError
-from visionflow.server.errors import (
-    BatchTooLargeError,
-    ImageTooLargeError,
-    InputSourceNotAllowedError,
-)
+from visionflow.server.errors import BatchTooLargeError
 from visionflow.server.settings import ServerSettings
+
+
+def image_policy(settings: ServerSettings) -> ImagePolicy:
+    """What images the server reads: for requests and for the documents it compiles."""
+    return ImagePolicy(
+        max_pixels=settings.max_image_pixels,
+        folders=tuple(path.resolve() for path in settings.allowed_paths),
+        allow_urls=settings.allow_urls,
+        max_bytes=settings.max_request_bytes,
+        url_timeout_seconds=settings.url_timeout_seconds,
+        who="this server",
+        switches=(
+            ("files", "the operator can allow a folder with --allow-files DIR"),
+            ("urls", "the operator can allow downloads with --allow-urls"),
+        ),
+    )
 
 
 @dataclass(frozen=True)
 class InputLimits:
-    max_image_pixels: int
     max_batch_size: int
-    max_image_bytes: int
-    allow_urls: bool
-    allowed_paths: tuple[Path, ...]
-    url_timeout_seconds: float
+    images: ImagePolicy
 
     @classmethod
     def of(cls, settings: ServerSettings) -> InputLimits:
-        return cls(
-            settings.max_image_pixels,
-            settings.max_batch_size,
-            settings.max_request_bytes,
-            settings.allow_urls,
-            tuple(path.resolve() for path in settings.allowed_paths),
-            settings.url_timeout_seconds,
-        )
+        return cls(settings.max_batch_size, image_policy(settings))
 
 
 def decode_inputs(
@@ -105,164 +109,25 @@ def _images(value: Any, levels: int, place: str, limits: InputLimits) -> Any:
 
 def decode_image(value: Any, place: str, limits: InputLimits) -> np.ndarray:
     """BGR pixels from one image value of a request."""
-    if isinstance(value, bytes):
-        return _pixels(value, place, limits)
-    if isinstance(value, str):
-        return _pixels(_base64(value, place), place, limits)
-    if isinstance(value, dict) and isinstance(value.get("value"), str):
-        kind = value.get("type", "base64")
-        if kind == "base64":
-            return _pixels(_base64(value["value"], place), place, limits)
-        if kind == "url":
-            return _pixels(_download(value["value"], place, limits), place, limits)
-        if kind == "file":
-            return _pixels(_read_allowed(value["value"], place, limits), place, limits)
+    if isinstance(value, str):  # a request's text is base64, never a path on the server
+        value = _base64(value, place)
+    if not isinstance(value, bytes | dict):
         raise RuntimeInputError(
-            f"unknown image type '{kind}'", place=place, hint='use "base64", "url" or "file"'
+            f"expected an image, found {type(value).__name__}",
+            place=place,
+            hint='give base64 text, {"type": "base64", "value": ...}, or upload the file',
         )
-    raise RuntimeInputError(
-        f"expected an image, found {type(value).__name__}",
-        place=place,
-        hint='give base64 text, {"type": "base64", "value": ...}, or upload the file',
-    )
+    return load_image(value, place=place, policy=limits.images).numpy
 
 
 def _base64(text: str, place: str) -> bytes:
-    if text.startswith("data:"):
-        text = text.partition(",")[2]
     try:
-        return binascii.a2b_base64(text, strict_mode=True)
-    except (binascii.Error, ValueError) as error:
-        raise RuntimeInputError(
-            f"not valid base64 ({error})", place=place, hint=_TEXT_HINT
-        ) from None
+        return base64_bytes(text, place)
+    except RuntimeInputError as error:
+        raise RuntimeInputError(error.message, place=place, hint=_TEXT_HINT) from None
 
 
 _TEXT_HINT = (
     'a text image value is read as base64, never as a path or URL: send {"type": "url", '
     '"value": ...} or {"type": "file", "value": ...} where the server allows them'
 )
-
-
-# The formats served, by their first bytes: each one's header gives the size before
-# decoding; OpenCV decodes others too (Radiance HDR, PFM, ...) whose size nobody checks first.
-_MAGIC = {
-    b"\x89PNG\r\n\x1a\n": "PNG",
-    b"\xff\xd8\xff": "JPEG",
-    b"BM": "BMP",
-    b"II*\x00": "TIFF",
-    b"MM\x00*": "TIFF",
-    b"GIF87a": "GIF",
-    b"GIF89a": "GIF",
-}
-_FORMATS_HINT = "send PNG, JPEG, BMP, TIFF, WebP or GIF bytes"
-
-
-def _pixels(data: bytes, place: str, limits: InputLimits) -> np.ndarray:
-    import cv2
-
-    _check_pixels(_header_size(data, place), place, limits)
-    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if pixels is None:
-        raise RuntimeInputError(
-            f"the {len(data)} bytes are not a decodable image (corrupt or unknown format)",
-            place=place,
-            hint=_FORMATS_HINT,
-        )
-    _check_pixels((pixels.shape[1], pixels.shape[0]), place, limits)
-    return pixels
-
-
-def _format_of(data: bytes) -> str | None:
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WebP"
-    return next((name for magic, name in _MAGIC.items() if data.startswith(magic)), None)
-
-
-def _header_size(data: bytes, place: str) -> tuple[int, int]:
-    """Width and height from the file's header, before decoding: a small file can hold a
-    huge image (a decompression bomb), and decoding it would take the memory first."""
-    from PIL import Image
-
-    if not data:
-        raise RuntimeInputError("the image is empty (0 bytes)", place=place, hint=_FORMATS_HINT)
-    found = _format_of(data)
-    if found is None:
-        raise RuntimeInputError(
-            f"the {len(data)} bytes are not an image in a format this server reads",
-            place=place,
-            hint=_FORMATS_HINT,
-        )
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return image.size
-    except Image.DecompressionBombError:
-        raise ImageTooLargeError(
-            "the image is far larger than this server takes", place=place
-        ) from None
-    except Exception:  # without its size, decoding it could take any memory
-        raise RuntimeInputError(
-            f"the size of this {found} image cannot be read from its header (a corrupt or "
-            "truncated file)",
-            place=place,
-            hint=_FORMATS_HINT,
-        ) from None
-
-
-def _check_pixels(size: tuple[int, int], place: str, limits: InputLimits) -> None:
-    if size[0] * size[1] <= limits.max_image_pixels:
-        return
-    raise ImageTooLargeError(
-        f"the image is {size[0]}x{size[1]} ({size[0] * size[1]:,} pixels); this server takes "
-        f"at most {limits.max_image_pixels:,} pixels per image",
-        place=place,
-        hint="send a smaller (resized) image",
-    )
-
-
-def _download(url: str, place: str, limits: InputLimits) -> bytes:
-    if not limits.allow_urls:
-        raise InputSourceNotAllowedError(
-            "this server does not download images from URLs",
-            place=place,
-            hint="send the image as base64 or upload it (or start the server with --allow-urls)",
-        )
-    if not url.startswith(("http://", "https://")):
-        raise RuntimeInputError(f"not an http(s) URL: {url!r}", place=place)
-    import httpx
-
-    try:
-        with httpx.stream("GET", url, timeout=limits.url_timeout_seconds) as response:
-            response.raise_for_status()
-            data = bytearray()
-            for chunk in response.iter_bytes():
-                data += chunk
-                if len(data) > limits.max_image_bytes:
-                    raise ImageTooLargeError(
-                        f"the image at {url} is more than {limits.max_image_bytes:,} bytes",
-                        place=place,
-                    )
-            return bytes(data)
-    except httpx.HTTPError as error:
-        raise RuntimeInputError(
-            f"could not download {url}: {type(error).__name__}: {error}", place=place
-        ) from None
-
-
-def _read_allowed(text: str, place: str, limits: InputLimits) -> bytes:
-    path = Path(text).resolve()  # symlinks and '..' resolved before the check
-    if not any(path.is_relative_to(root) for root in limits.allowed_paths):
-        raise InputSourceNotAllowedError(
-            f"this server does not read '{text}'",
-            place=place,
-            hint="server-side files are read only inside the folders given with --allow-files"
-            if limits.allowed_paths
-            else "send the image as base64 or upload it (or start the server with --allow-files)",
-        )
-    if not path.is_file():
-        raise RuntimeInputError(f"no image file at '{text}'", place=place)
-    if path.stat().st_size > limits.max_image_bytes:
-        raise ImageTooLargeError(
-            f"'{text}' is more than {limits.max_image_bytes:,} bytes", place=place
-        )
-    return path.read_bytes()

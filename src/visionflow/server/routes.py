@@ -16,7 +16,6 @@ from starlette.datastructures import UploadFile
 
 from visionflow import __version__
 from visionflow.errors import UnknownBlockTypeError, WorkflowError
-from visionflow.server.app import ServerState, State
 from visionflow.server.describe import describe, describe_block
 from visionflow.server.errors import NotFoundError, RequestError, error_response
 from visionflow.server.graph import plan_graph
@@ -35,6 +34,7 @@ from visionflow.server.schemas import (
     example,
     parse_form_request,
 )
+from visionflow.server.state import ServerState, State
 from visionflow.workflow import Workflow
 
 public = APIRouter()

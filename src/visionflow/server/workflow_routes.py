@@ -11,7 +11,6 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, Query
 
-from visionflow.server.app import State
 from visionflow.server.schemas import (
     ERRORS,
     WORKFLOWS_EXAMPLE,
@@ -20,6 +19,7 @@ from visionflow.server.schemas import (
     VersionRequest,
     example,
 )
+from visionflow.server.state import State
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
 

@@ -13,7 +13,7 @@ def check_expression(text: str, variables: set[str], field: str) -> None:
     try:
         compile_expression(text, variables=variables)
     except ExpressionError as error:
-        raise ExpressionError(error.message, place=f"field '{field}'", hint=error.hint) from None
+        raise error.at(f"field '{field}'") from None
 
 
 def evaluate(text: str, variables: dict[str, Any]) -> Any:

@@ -87,6 +87,8 @@ class PropertyDefinition(Block):
         @field_validator("property")
         @classmethod
         def _known_properties(cls, value: str | list[str]) -> str | list[str]:
+            if not value:
+                raise ValueError("name a property (or a list of at least one)")
             for name in [value] if isinstance(value, str) else value:
                 if name not in PROPERTIES:
                     known = ", ".join(sorted(PROPERTIES))

@@ -16,6 +16,7 @@ from visionflow.blocks.api import Batch, Block, BlockManifest, Output, Selector
 from visionflow.blocks.core.functions import BUILTIN_FUNCTIONS
 from visionflow.blocks.core.models import _ModelBlock
 from visionflow.data.image import WorkflowImage, load_image
+from visionflow.data.sources import ImagePolicy
 from visionflow.errors import CustomCodeNotAllowedError, DefinitionError
 from visionflow.models.spec import MODEL_TASKS
 
@@ -69,11 +70,12 @@ class ModelCall(_ModelBlock):
 
     outputs = [Output("value")]
     tasks = MODEL_TASKS
+    init_parameters = ["models", "image_policy"]  # files and URLs only as the compiler allows
 
     def run(self, images: Batch, model: str) -> list[dict[str, Any]]:
         # None (e.g. a function that found nothing) gives None, and the rest still run
         present = [position for position, image in enumerate(images) if image is not None]
-        loaded = [_image(images[position], model) for position in present]
+        loaded = [_image(images[position], model, self.image_policy) for position in present]
         predictions: list[Any] = [None] * len(images)
         for position, prediction in zip(present, self.model.predict(loaded, {}), strict=True):
             predictions[position] = prediction
@@ -106,7 +108,7 @@ class ListItems(Block):
         return [{"item": item} for item in items]
 
 
-def _image(value: Any, model: str) -> WorkflowImage:
+def _image(value: Any, model: str, policy: ImagePolicy) -> WorkflowImage:
     if isinstance(value, WorkflowImage):
         return value
     if isinstance(value, list | tuple):
@@ -114,7 +116,7 @@ def _image(value: Any, model: str) -> WorkflowImage:
             f"model '{model}' takes one image, and was given a list of {len(value)}: "
             f"apply it to each item with [map, {model}, <the list>]"
         )
-    return load_image(value, name=f"model '{model}' input")
+    return load_image(value, place=f"model '{model}' input", policy=policy)
 
 
 def _imported(path: str, init: dict[str, Any]) -> Any:

@@ -8,7 +8,6 @@ validates them first, to report mistakes in the document's own terms).
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from visionflow.blocks.api import Block, Output, Selector
 from visionflow.blocks.deepomatic.regions import REGIONS_KIND, Region
 from visionflow.errors import ManifestError
+from visionflow.suggestions import close_matches
 
 REGIONS = Selector(kinds=[REGIONS_KIND])
 ENTRY_VALUE = Selector(kinds=["float", "string"])
@@ -86,7 +86,7 @@ def validated_args(block: type[DeepomaticBlock], args: dict[str, Any], place: st
         where = f"{place} args '{name}'" if name else f"{place} args"
         known = list(block.Args.model_fields)
         if first["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(name or "", known, n=1)
+            close = close_matches(name or "", known, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"its args are: {', '.join(known)}"
             raise ManifestError(f"unknown argument '{name}'", place=where, hint=hint) from None
         if first["type"] == "missing":

@@ -16,7 +16,6 @@ reported with the file and the line.
 from __future__ import annotations
 
 import ast
-import difflib
 import importlib.util
 import traceback
 from dataclasses import dataclass, field, replace
@@ -41,6 +40,7 @@ from visionflow.errors import (
     ManifestError,
     UnknownBlockTypeError,
 )
+from visionflow.suggestions import close_matches
 
 
 class CustomNode:
@@ -211,7 +211,7 @@ def _find_class(manifest: Any) -> tuple[type[CustomNode], str]:
         found += [name for name, value in vars(module).items() if _is_node_class(value)]
     from visionflow.blocks.deepomatic import step_library  # the package imports this module
 
-    close = difflib.get_close_matches(manifest.class_name, [*found, *step_library()], n=3)
+    close = close_matches(manifest.class_name, [*found, *step_library()], n=3)
     raise UnknownBlockTypeError(
         f"unknown step type '{manifest.class_name}': neither a built-in step nor a CustomNode "
         f"class of {', '.join(manifest.files)}",
@@ -276,7 +276,7 @@ def custom_step_files(value: Any, base_dir: Path) -> list[tuple[str, str]]:
     custom code is only known when its steps are set up.
     """
     names = [value] if isinstance(value, str) else value or []
-    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+    if not isinstance(names, list) or not all(_is_path_text(name) for name in names):
         raise DefinitionError(
             "custom_nodes must be a file path or a list of them", place="custom_nodes"
         )
@@ -285,6 +285,11 @@ def custom_step_files(value: Any, base_dir: Path) -> list[tuple[str, str]]:
         path = (Path(name) if Path(name).is_absolute() else base_dir / name).resolve()
         files.append((str(path), _version_of(path)))
     return files
+
+
+def _is_path_text(name: Any) -> bool:
+    """A text that can name a file (no NUL byte, not empty)."""
+    return isinstance(name, str) and bool(name) and "\x00" not in name
 
 
 def _version_of(path: Path) -> str:

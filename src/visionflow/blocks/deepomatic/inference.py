@@ -8,7 +8,6 @@ regions of all images of a batch go to the model in one ``Model.predict`` call.
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
@@ -18,6 +17,7 @@ from visionflow.blocks.deepomatic.base import Args, DeepomaticBlock, DeepomaticM
 from visionflow.blocks.deepomatic.regions import Concept, Region, flatten
 from visionflow.data.detections import class_names
 from visionflow.errors import ManifestError, ModelError, WorkflowError
+from visionflow.suggestions import close_matches
 
 CLASSIFICATION = ("classification",)
 DETECTION = ("object_detection", "keypoints")
@@ -61,7 +61,7 @@ class Inference(DeepomaticBlock):
         try:
             self.model = self.models.get(args.model_id)
         except WorkflowError as error:
-            raise type(error)(error.message, place="args 'model_id'", hint=error.hint) from None
+            raise error.at("args 'model_id'", within=False) from None
         task = self.model.spec.task
         if task not in CLASSIFICATION + DETECTION:
             raise ModelError(
@@ -153,7 +153,7 @@ def check_labels(given: list[str], known: list[str], of: str, place: str, listed
     would silently match nothing."""
     for label in given:
         if label not in known:
-            close = difflib.get_close_matches(label, known, n=1)
+            close = close_matches(label, known, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
             raise ManifestError(
                 f"'{label}' is not a label of {of}",
