@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from onnx_models import identity_chain
+from test_server_limits import faces
 from visionflow.errors import (
     ModelBatchExceedsQueueError,
     ModelCallError,
@@ -230,14 +231,9 @@ class Unstoppable(OnnxSession):
         return super().run(feeds)  # the handle is never given to onnxruntime
 
 
-def test_with_a_timeout_a_session_that_cannot_be_stopped_serves_calls_from_a_worker(
-    fast_model,
-):
-    # a caller stuck in such a run could not be given its timeout: a worker runs it instead
-    settings = PerformanceSettings(timeout_ms=5000)
-    pool = ModelPool("unstoppable", lambda: Unstoppable(fast_model), settings)
-    seen = []
-    session = pool.first_session
+def threads_running(session) -> list[str]:
+    """The names of the threads the session's runs will be made on, filled as they run."""
+    seen: list[str] = []
     original = session.run
 
     def recording_run(feeds, run):
@@ -245,6 +241,16 @@ def test_with_a_timeout_a_session_that_cannot_be_stopped_serves_calls_from_a_wor
         return original(feeds, run)
 
     session.run = recording_run
+    return seen
+
+
+def test_with_a_timeout_a_session_that_cannot_be_stopped_serves_calls_from_a_worker(
+    fast_model,
+):
+    # a caller stuck in such a run could not be given its timeout: a worker runs it instead
+    settings = PerformanceSettings(timeout_ms=5000)
+    pool = ModelPool("unstoppable", lambda: Unstoppable(fast_model), settings)
+    seen = threads_running(pool.first_session)
     assert float(pool.infer([element(2.0, 16)])[0][0][0]) == 2.0
     assert seen == ["visionflow-model-unstoppable"]
     assert (LiteRTSession.stoppable, OnnxSession.stoppable) == (False, True)
@@ -254,39 +260,13 @@ def test_with_a_timeout_a_session_that_cannot_be_stopped_serves_calls_from_a_wor
 def test_without_a_timeout_a_session_that_cannot_be_stopped_runs_on_the_caller(fast_model):
     # only the default bound: not worth a hand-off on every call (see test_model_timeouts)
     pool = ModelPool("unstoppable", lambda: Unstoppable(fast_model), PerformanceSettings())
-    seen = []
-    session = pool.first_session
-    original = session.run
-
-    def recording_run(feeds, run):
-        seen.append(threading.current_thread().name)
-        return original(feeds, run)
-
-    session.run = recording_run
+    seen = threads_running(pool.first_session)
     assert float(pool.infer([element(3.0, 16)])[0][0][0]) == 3.0
     assert seen == [threading.current_thread().name]
     pool.close()
 
 
 # --- over HTTP: a batch that can never fit is a 413, a queue full of others' work a 503 --
-
-DETECTOR = "mediapipe/face_detection_short_range"
-
-
-def faces(**model) -> dict:
-    """A one-model workflow: how many faces the detector finds, served as ``model`` says."""
-    return {
-        "inputs": [{"type": "image", "name": "image"}],
-        "models": {"faces": {"source": DETECTOR, **model}},
-        "steps": [
-            {"type": "ObjectDetectionModel", "name": "detect", "images": "$inputs.image",
-             "model": "faces"},
-            {"type": "PropertyDefinition", "name": "count", "data": "$steps.detect.predictions",
-             "property": "count"},
-        ],
-        "outputs": [{"type": "JsonField", "name": "faces", "selector": "$steps.count.output"}],
-    }  # fmt: skip
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):

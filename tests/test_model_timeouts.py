@@ -17,9 +17,9 @@ import pytest
 
 from test_model_pool import Unstoppable
 from visionflow import Workflow
-from visionflow.errors import ModelTimeoutError, StepExecutionError
+from visionflow.errors import ModelError, ModelTimeoutError, StepExecutionError
 from visionflow.models import spec as spec_module
-from visionflow.models.library import ModelLibrary
+from visionflow.models.library import ModelLibrary, ModelLimits
 from visionflow.models.pool import ModelPool
 from visionflow.models.runtime import RunHandle, RunStoppedError, open_session
 from visionflow.models.spec import DEFAULT_TIMEOUT_MS, PerformanceSettings
@@ -257,6 +257,20 @@ def test_a_hung_model_without_timeout_ms_meets_the_workflow_wide_bound(tmp_path)
     with pytest.raises(ModelTimeoutError, match="model 'hung' did not answer within 300 ms"):
         model.pool.infer([[np.ones((3, 8, 8), np.float32)]])
     assert model.metrics()["stopped_runs"] == 1
+
+
+def test_a_bound_cap_lowers_the_default_and_refuses_a_longer_ask(tmp_path):
+    path = looping_model(tmp_path / "hung.onnx", steps=HANG)
+    capped = ModelLimits(timeout_ms=250)
+    library = ModelLibrary({"hung": {"source": str(path), "task": "raw"}}, limits=capped)
+    assert library.spec("hung")[0].timeout_ms == 250  # the 60 s default, lowered
+    asking = {"hung": {"source": str(path), "task": "raw", "timeout_ms": 1000}}
+    with pytest.raises(ModelError) as raised:
+        ModelLibrary(asking, limits=capped).spec("hung")
+    assert raised.value.message == (
+        "model 'hung' asks for timeout_ms 1000; at most 250 is allowed here"
+    )
+    assert raised.value.place == "models 'hung' field 'timeout_ms'"
 
 
 def test_a_hung_model_in_a_workflow_fails_its_step_with_the_timeout(tmp_path):

@@ -109,6 +109,19 @@ def test_a_model_resizing_inputs_beyond_the_limit_is_refused(http):
     assert "--max-model-input-side" in error["hint"]
 
 
+def test_a_model_call_bound_beyond_the_limit_is_refused(http):
+    long = {**faces(timeout_ms=86_400_000)}
+    error = error_of(http.post("/validate", json={"workflow": long}), 422)
+    assert error["code"] == "model_error"
+    assert error["place"] == "steps[0] 'detect' models 'faces' field 'timeout_ms'"
+    assert error["message"] == (
+        "model 'faces' asks for timeout_ms 86400000; at most 120000 is allowed here"
+    )
+    assert "--max-model-timeout-ms" in error["hint"]
+    within = {**faces(timeout_ms=120_000)}
+    assert http.post("/validate", json={"workflow": within}).status_code == 200
+
+
 def test_loaded_model_pools_are_bounded_and_a_retired_one_reopens(http, server, astronaut_b64):
     first = http.post("/run", json={"workflow": faces(), "inputs": {"image": astronaut_b64}})
     assert first.json()["outputs"] == [{"faces": 1}]

@@ -72,9 +72,7 @@ def _decisions(
     for index, outcome in zip(elements, outcomes, strict=True):
         if not isinstance(outcome, FlowControl):
             raise _bad_result(step, "FlowControl(next_steps=[...])", outcome)
-        decisions[index] = frozenset(
-            step_name(target) for target in outcome.next_steps
-        )
+        decisions[index] = frozenset(step_name(target) for target in outcome.next_steps)
     return decisions
 
 

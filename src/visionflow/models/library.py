@@ -61,9 +61,12 @@ class ModelLimits:
     input_side: int | None = None
     """Most pixels a side of what preprocessing resizes an image to (``size``, ``*_side_len``):
     a document could otherwise make every input gigabytes before the model refuses it."""
+    timeout_ms: float | None = None
+    """Longest bound on one model call: a document could otherwise keep a session busy for
+    a day; a model without ``timeout_ms`` gets the default bound or this, whichever is less."""
     flags: tuple[tuple[str, str], ...] = ()
 
-    def caps(self) -> dict[str, int]:
+    def caps(self) -> dict[str, float]:
         """The caps on performance fields (the input side is checked on its own)."""
         found = {
             item.name: getattr(self, item.name)
@@ -133,9 +136,9 @@ class ModelLibrary:
 
     def _within_limits(self, spec: ModelSpec, entry_fields: dict[str, Any]) -> ModelSpec:
         self._check_input_side(spec, entry_fields)
-        lowered: dict[str, int] = {}
+        lowered: dict[str, float] = {}
         for name, cap in self.limits.caps().items():
-            value = getattr(spec, name)
+            value = spec.call_timeout_ms if name == "timeout_ms" else getattr(spec, name)
             if value <= cap:
                 continue
             if name not in entry_fields and name not in self.workflow_settings:
@@ -143,11 +146,12 @@ class ModelLibrary:
                 continue
             flag = dict(self.limits.flags).get("max_workers" if name == "min_workers" else name)
             raise ModelError(
-                f"model '{spec.id}' asks for {name} {value}; at most {cap} is allowed here",
+                f"model '{spec.id}' asks for {name} {_number(value)}; at most {_number(cap)} is "
+                "allowed here",
                 place=f"models '{spec.id}' field '{name}'"
                 if name in entry_fields
                 else f"settings field '{name}'",
-                hint=f"ask for {cap} or less"
+                hint=f"ask for {_number(cap)} or less"
                 + (f"; the operator sets this limit with {flag}" if flag else ""),
             )
         return spec.model_copy(update=lowered) if lowered else spec
@@ -277,3 +281,8 @@ def model_metrics() -> dict[str, dict]:
             name = f"{model.spec.id}#{count}"
         figures[name] = model.pool.metrics.snapshot()
     return figures
+
+
+def _number(value: float) -> str:
+    """12 for 12.0, 2.5 for 2.5: as a document writes it."""
+    return str(int(value)) if float(value).is_integer() else str(value)

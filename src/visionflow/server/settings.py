@@ -90,6 +90,9 @@ class ServerSettings:
     max_model_input_side: int = setting(
         4096, "Largest side (pixels) a document's model preprocessing may resize an image to."
     )
+    max_model_timeout_ms: int = setting(
+        120_000, "Longest timeout_ms (ms) a document may ask for per model (the bound on a call)."
+    )
     max_loaded_models: int = setting(
         16, "Model pools kept loaded; the least recently used idle one makes room."
     )
@@ -112,6 +115,7 @@ class ServerSettings:
             "max_model_batch_size",
             "max_model_queue_size",
             "max_model_input_side",
+            "max_model_timeout_ms",
             "max_loaded_models",
         ):
             if getattr(self, name) < 1:
@@ -127,6 +131,7 @@ class ServerSettings:
             "batch_size": "max_model_batch_size",
             "queue_size": "max_model_queue_size",
             "input_side": "max_model_input_side",
+            "timeout_ms": "max_model_timeout_ms",
         }
         return ModelLimits(
             **{cap: getattr(self, name) for cap, name in caps.items()},
