@@ -239,6 +239,37 @@ def test_parameter_given_twice_is_an_error(crop_yaml, astronaut_png):
     assert "parameter 'ratio' is given 2 times" in result.stderr
 
 
+ALIAS_BOMB_VALUE = "\n".join(
+    ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    + [f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]" for p, n in zip("abcdef", "bcdefg", strict=True)]
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (ALIAS_BOMB_VALUE, "more than 100,000 values once its YAML aliases are expanded"),
+        ("[" * 100 + "]" * 100, "the document is nested too deeply to read"),
+        ("9" * 2000, "an integer of more than 1,000 digits"),
+    ],
+)
+def test_an_input_value_is_held_to_the_limits_of_a_document(tmp_path, value, message):
+    # an alias bomb once took seconds and hundreds of MB; deep nesting, a traceback
+    workflow = tmp_path / "echo.yaml"
+    workflow.write_text(
+        "inputs: [{type: parameter, name: p}]\nsteps: []\n"
+        "outputs: [{type: JsonField, name: o, selector: $inputs.p}]\n"
+    )
+    result = invoke("run", str(workflow), "-i", f"p={value}")
+    assert result.exit_code == 1, result.output
+    assert "error [invalid_runtime_input] at --input" in result.stderr
+    assert message in result.stderr
+    # a value that refers to itself, or is not YAML, stays the text it is
+    for text in ("&a [*a]", "9" * 5000):
+        answer = invoke("run", str(workflow), "-i", f"p={text}")
+        assert json.loads(answer.stdout) == [{"o": text}]
+
+
 def test_input_without_equals_sign_is_a_usage_error(crop_yaml):
     result = invoke("run", crop_yaml, "-i", "image")
     assert result.exit_code == 2

@@ -173,6 +173,20 @@ def test_an_array_that_is_no_image_is_refused_before_sending(client, astronaut):
     assert raised.value.message == "float pixels must lie in [0, 1]; found values from 0.0 to 255.0"
 
 
+@pytest.mark.parametrize(
+    ("pixels", "message"),
+    [
+        (np.zeros((4, 4, 2), np.uint8), "expected an H x W x 3 (or gray H x W) image array, "
+         "found shape (4, 4, 2)"),
+        (np.zeros((0, 5, 3), np.uint8), "the image is empty (5x0 pixels)"),
+    ],
+)  # fmt: skip
+def test_uint8_pixels_opencv_cannot_encode_are_refused_as_the_engine_does(client, pixels, message):
+    with pytest.raises(WorkflowError) as raised:  # an OpenCV assertion before
+        client.run(CROP, inputs={"image": pixels})
+    assert (raised.value.place, raised.value.message) == ("inputs 'image'", message)
+
+
 def test_float_and_uint16_pixels_are_sent_as_the_engine_reads_them(client, astronaut):
     given = [astronaut, astronaut.astype(np.float32) / 255, astronaut.astype(np.uint16) * 257]
     results = client.run(CROP, inputs={"image": given})

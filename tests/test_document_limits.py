@@ -14,7 +14,7 @@ import pytest
 
 from visionflow import Workflow
 from visionflow.dialects import load_document
-from visionflow.dialects.limits import MAX_DEPTH, MAX_NODES, MAX_TEXT
+from visionflow.dialects.limits import MAX_DEPTH, MAX_DIGITS, MAX_NODES, MAX_TEXT
 from visionflow.errors import (
     CompilationError,
     CustomCodeNotAllowedError,
@@ -151,6 +151,7 @@ def test_a_dialect_that_is_not_a_name():
     with pytest.raises(DefinitionError) as caught:
         Workflow.compile({}, dialect=["native"])  # type: ignore[arg-type]
     assert caught.value.message == "unknown dialect ['native']"
+    assert caught.value.place == "dialect"
 
 
 def test_a_key_that_is_not_a_text_gets_a_hint_to_quote_it():
@@ -239,6 +240,37 @@ def test_a_large_document_within_the_limits_compiles():
     text = json.dumps(document)
     assert 100_000 < len(text) < MAX_TEXT
     assert Workflow.compile(text, cache=False).outputs["last"]["selector"] == "$steps.b1999.crops"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"steps": [{**crop("c"), "width": 10**5000}]},  # was a ValueError from the hashing
+        {"inputs": [{"type": "image", "name": 10**5000}]},  # ... from pydantic's error text
+        {"workflow_name": "w", "entries": [{"name": "image", "data_type": -(10**4400)}]},
+    ],
+)
+def test_an_integer_too_long_to_write_out_is_refused_where_it_is(document):
+    error = compile_error(document)
+    assert isinstance(error, DocumentLimitError)
+    assert error.message == f"an integer of more than {MAX_DIGITS:,} digits"
+    assert error.place in ("steps[0].width", "inputs[0].name", "entries[0].data_type")
+
+
+def test_an_integer_of_many_digits_within_the_limit_gets_an_answer():
+    document = {"inputs": [{"type": "image", "name": "image", "dimensionality": 10**999}]}
+    error = compile_error(document)
+    assert (error.code, error.place) == (
+        "invalid_definition",
+        "inputs[0] 'image' field 'dimensionality'",
+    )
+    assert isinstance(compile_error({"settings": {"n": 10**1000}}), DocumentLimitError)
+
+
+@pytest.mark.parametrize("document", [[], 5, 1.5, None, True])
+def test_a_document_that_is_not_a_mapping_is_named_as_the_definition(document):
+    error = compile_error(document)
+    assert (error.code, error.place) == ("invalid_definition", "definition")
 
 
 def test_a_long_key_is_refused():

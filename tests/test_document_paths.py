@@ -155,7 +155,8 @@ def test_a_default_in_an_allowed_folder_is_read_and_pixel_limited(allowing, pict
             run(http, with_default({"type": "file", "value": str(pictures / "huge.png")})), 413
         )
         assert huge["message"] == (
-            "the image is far larger than this server takes (at most 300,000 pixels per image)"
+            "the image is 20000x20000 (400,000,000 pixels); this server takes at most 300,000 "
+            "pixels per image"
         )
     assert allowing.rss_kib() < 1_000_000  # never decoded: 1.2 GB of pixels
 
@@ -166,6 +167,21 @@ def test_a_symlink_out_of_an_allowed_folder_is_refused(allowing, pictures, elsew
     with allowing.http(api_key=None) as http:
         error = error_of(run(http, with_default(str(link))), 403)
     assert error["message"] == f"this server does not read the file '{link}'"
+
+
+def test_a_symlink_loop_is_refused_like_any_other_path(strict, allowing, pictures, tmp_path):
+    """Resolving a loop raises (RuntimeError before Python 3.13): never a 500 that would
+    tell the loop exists, inside an allowed folder or outside every one."""
+    loops = []
+    for folder in (pictures, tmp_path):
+        (folder / "loop-a").symlink_to(folder / "loop-b")
+        (folder / "loop-b").symlink_to(folder / "loop-a")
+        loops.append(str(folder / "loop-a"))
+    with allowing.http(api_key=None) as http:
+        for client in (strict, http):
+            answers = {path: run(client, with_default(path)) for path in (*loops, "/no/such.png")}
+            error = same_error(answers, 403)
+            assert error["message"] == "this server does not read the file 'PATH'"
 
 
 # --- values a model is called on -------------------------------------------------------------
@@ -219,6 +235,16 @@ def test_a_custom_step_file_is_never_looked_into(strict, tmp_path):
     error = same_error(answers, 403)
     assert error["code"] == "custom_code_not_allowed"
     assert not marker.exists()
+
+
+def test_a_custom_step_file_in_a_symlink_loop_is_refused_alike(strict, tmp_path):
+    (tmp_path / "loop-a.py").symlink_to(tmp_path / "loop-b.py")
+    (tmp_path / "loop-b.py").symlink_to(tmp_path / "loop-a.py")
+    answers = {
+        path: strict.post("/validate", json={"workflow": workflow_document(path)})
+        for path in (str(tmp_path / "loop-a.py"), str(tmp_path / "missing.py"))
+    }
+    assert same_error(answers, 403)["code"] == "custom_code_not_allowed"
 
 
 def test_an_imported_function_is_refused_whether_or_not_its_module_exists(strict):

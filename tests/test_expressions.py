@@ -345,6 +345,15 @@ def test_unknown_variable_is_reported_with_a_suggestion():
     assert error.hint == "did you mean 'predictions'? variables: image, predictions"
 
 
+def test_a_hint_names_at_most_20_variables():
+    variables = {f"v{i:04d}" + "x" * 250 for i in range(5000)}
+    with pytest.raises(ExpressionError) as caught:
+        compile_expression("nope", variables=variables)
+    hint = caught.value.hint
+    assert hint.endswith("x (and 4,980 more)")
+    assert hint.count(", ") == 19
+
+
 def test_a_function_name_used_as_a_value_is_reported():
     assert refusal("len", variables={"x"}).hint == "call it, e.g. len(x)"
 
@@ -412,6 +421,26 @@ def test_huge_repetitions_are_refused():
     assert failure("'ab' * 600000").message == (
         "`'ab' * 600000` failed: ValueError: '*' would make 1,200,000 items; the limit is 1,000,000"
     )
+
+
+def test_repetitions_of_nested_lists_count_every_item():
+    # each '*' made 10,000 items, but the answer held 100,000,000: writing it out hung
+    assert failure("[[1] * 10**4] * 10**4").message == (
+        "`[[1] * 10**4] * 10**4` failed: ValueError: '*' would make at least 100,010,000 "
+        "items; the limit is 1,000,000"
+    )
+    assert compile_expression("[[1] * 999] * 999").evaluate({})[998] == [1] * 999
+
+
+def test_sums_of_long_sequences_are_bounded_like_repetitions():
+    # a chain of '+' copied each partial sum again: 160 terms of a million, minutes of CPU
+    chain = " + ".join(["[1] * 10**6"] * 2)
+    assert failure(chain).message == (
+        f"`{chain}` failed: ValueError: '+' would make at least 2,000,000 items; "
+        "the limit is 1,000,000"
+    )
+    assert "'+' would make 1,000,001 items" in failure("'x' * 10**6 + 'y'").message
+    assert compile_expression("x + x").evaluate({"x": [1, [2, 3]]}) == [1, [2, 3], 1, [2, 3]]
 
 
 def test_string_formatting_with_percent_is_refused():

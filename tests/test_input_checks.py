@@ -6,9 +6,12 @@ before decoding (in-process runs and ``run-dataset``). Real pictures from scikit
 from __future__ import annotations
 
 import base64
+import http.server
 import json
 import logging
 import struct
+import threading
+import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -19,9 +22,12 @@ import pytest
 from typer.testing import CliRunner
 
 from visionflow import ImagePolicy, Workflow
+from visionflow.data.image import WorkflowImage
+from visionflow.data.sources import LOCAL, header_size
 from visionflow.errors import (
     DefinitionError,
     ImageTooLargeError,
+    InputSourceNotAllowedError,
     RuntimeInputError,
 )
 
@@ -109,6 +115,19 @@ def test_a_float_image_in_0_1_is_scaled_with_a_note(detector, astronaut, caplog)
     assert caplog.messages == ["inputs 'image'[0]: float pixels in [0, 1] scaled to 0-255"]
 
 
+def test_a_workflow_image_of_other_pixels_meets_the_array_rules(detector, astronaut):
+    """A WorkflowImage made from floats found nothing, from gray pixels failed in a step."""
+    made = WorkflowImage(astronaut.astype(np.float32) / 255, image_id="mine")
+    found = detector.run(image=[made, WorkflowImage(astronaut[:, :, 1])])
+    assert [len(result["faces"]) for result in found] == [1, 1]
+    assert boxes(found[:1]) == boxes(detector.run(image=astronaut))
+    assert found[0]["faces"].data["parent_id"][0] == "mine"  # still the image given
+    with pytest.raises(RuntimeInputError) as raised:
+        detector.run(image=[astronaut, WorkflowImage(astronaut.astype(np.float32))])
+    assert raised.value.place == "inputs 'image'[1]"
+    assert raised.value.message == "float pixels must lie in [0, 1]; found values from 0.0 to 255.0"
+
+
 def test_float_pixels_equal_the_uint8_pixels_they_came_from(astronaut):
     identity = Workflow.compile(
         {
@@ -174,11 +193,12 @@ def test_a_data_url_and_encoded_bytes_are_images(tiny_png):
 
 
 def test_any_other_text_is_a_path_however_long(tiny_png):
-    text = base64.b64encode(tiny_png * 10).decode()
-    assert len(text) > 260  # read as base64 before, for being long
+    text = base64.b64encode(tiny_png * 200).decode()
+    assert len(text) > 20_000  # read as base64 before, for being long
     with pytest.raises(RuntimeInputError) as raised:
         Workflow.compile(sizes()).run(image=text)
-    assert raised.value.message == f"no image file at '{text}'"
+    # the text shown short: it filled the message before (megabytes for a large image)
+    assert raised.value.message == f"cannot read the file '{text[:197]}...': File name too long"
 
 
 def test_a_path_reads_the_file(tmp_path, tiny_png):
@@ -222,6 +242,10 @@ def test_a_float_format_whose_size_nobody_checks_first_is_refused(tmp_path, astr
         ("float_zero_to_one", 1.5, "1.5"),
         ("float_zero_to_one", -0.1, "-0.1"),
         ("string", None, "None"),
+        pytest.param("float", 10**400, f"{10**400!r:.77}...", id="float-beyond-any-float"),
+        pytest.param(
+            "float_zero_to_one", -(10**400), f"{-(10**400)!r:.77}...", id="ratio-beyond-any-float"
+        ),
     ],
 )
 def test_a_parameter_value_of_the_wrong_kind_is_refused_naming_it(kind, value, shown):
@@ -240,14 +264,68 @@ def test_a_parameter_value_of_its_kind_passes(kind, value):
     assert Workflow.compile(parameter(kind)).run(level=value) == [{"level": value}]
 
 
-@pytest.mark.parametrize(("kind", "default"), [("float", None), ("float_zero_to_one", 2.0)])
+@pytest.mark.parametrize(
+    ("kind", "default"),
+    [
+        ("float", None),
+        ("float_zero_to_one", 2.0),
+        pytest.param("float", 10**400, id="float-beyond-any-float"),
+    ],
+)
 def test_a_default_value_of_the_wrong_kind_is_a_compile_error(kind, default):
     with pytest.raises(DefinitionError) as raised:
         Workflow.compile(parameter(kind, default_value=default))
     assert raised.value.place == "inputs 'level' field 'default_value'"
+    shown = repr(default) if len(repr(default)) <= 80 else f"{default!r:.77}..."
     assert raised.value.message == (
-        f"the default_value of parameter 'level' is {default!r}, which is not {kind}"
+        f"the default_value of parameter 'level' is {shown}, which is not {kind}"
     )
+
+
+def test_a_wrong_default_is_refused_before_any_model_is_set_up():
+    document = faces()
+    document["models"]["faces"] = {"source": "no-such-model-in-the-zoo"}  # set up last
+    document["inputs"].append({"type": "parameter", "name": "level", "kind": ["integer"],
+                               "default_value": "high"})  # fmt: skip
+    with pytest.raises(DefinitionError) as raised:
+        Workflow.compile(document)
+    assert raised.value.place == "inputs 'level' field 'default_value'"
+
+
+def batch(kind: str, **declared: Any) -> dict[str, Any]:
+    return {
+        "inputs": [{"type": "batch", "name": "levels", "kind": [kind], **declared}],
+        "outputs": [{"type": "JsonField", "name": "level", "selector": "$inputs.levels"}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("kind", "given", "place", "shown"),
+    [
+        ("float", [0.5, None], "[1]", "None"),
+        ("float_zero_to_one", [0.5, 0.25, float("nan")], "[2]", "nan"),
+        ("integer", 2.5, "[0]", "2.5"),  # one value is a batch of one
+    ],
+)
+def test_each_element_of_a_typed_batch_is_checked_naming_it(kind, given, place, shown):
+    with pytest.raises(RuntimeInputError) as raised:
+        Workflow.compile(batch(kind)).run(levels=given)
+    assert raised.value.place == f"inputs 'levels'{place}"
+    assert raised.value.message == f"input 'levels' expects {kind} elements, found {shown}"
+
+
+def test_a_typed_batch_default_and_nested_elements_are_checked_too():
+    with pytest.raises(RuntimeInputError) as raised:
+        Workflow.compile(batch("float", default_value=None)).run()
+    assert (raised.value.place, raised.value.message) == (
+        "inputs 'levels'[0]",
+        "input 'levels' expects float elements, found None",
+    )
+    nested = batch("integer", dimensionality=2)
+    with pytest.raises(RuntimeInputError) as raised:
+        Workflow.compile(nested).run(levels=[[1, 2], [3, "4"]])
+    assert raised.value.place == "inputs 'levels'[1][1]"
+    assert Workflow.compile(batch("float")).run(levels=[0.5, 2]) == [{"level": 0.5}, {"level": 2}]
 
 
 def test_a_zero_to_one_parameter_feeds_a_float_field(astronaut):
@@ -286,7 +364,25 @@ def test_a_huge_png_is_refused_from_its_header_before_decoding(tmp_path):
     assert raised.value.place == "inputs 'image'[0]"
     # its data is a stub: decoding first would have said "not a decodable image"
     assert raised.value.message == (
-        "the image is far larger than this workflow takes (at most 100,000,000 pixels per image)"
+        "the image is 20000x20000 (400,000,000 pixels); this workflow takes at most "
+        "100,000,000 pixels per image"
+    )
+
+
+def test_a_pixel_limit_above_pillows_own_bound_is_the_one_that_counts(tmp_path, recwarn):
+    """Pillow refuses images over ~179 megapixels (and warns over 89) whatever the policy:
+    an operator's larger limit is the one met, and a refusal names the real size."""
+    policy = ImagePolicy(max_pixels=300_000_000)
+    # read from the header only: the data is a stub, and decoding would take 550 MB
+    assert header_size(png_header(13500, 13500), "image", policy) == (13500, 13500)
+    assert header_size(png_header(10000, 9500), "image", LOCAL) == (10000, 9500)
+    assert not [w for w in recwarn if "DecompressionBomb" in type(w.message).__name__]
+    (tmp_path / "larger.png").write_bytes(png_header(20000, 20000))
+    with pytest.raises(ImageTooLargeError) as raised:
+        Workflow.compile(sizes(), image_policy=policy).run(image=str(tmp_path / "larger.png"))
+    assert raised.value.message == (
+        "the image is 20000x20000 (400,000,000 pixels); this workflow takes at most "
+        "300,000,000 pixels per image"
     )
 
 
@@ -306,6 +402,20 @@ def test_the_pixel_limit_is_the_policys(tmp_path, astronaut):
     assert small.run(image=astronaut[:300]) == [{"width": 512, "height": 300}]
 
 
+def test_the_policys_folders_may_be_relative(tmp_path, monkeypatch, astronaut):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "photos").mkdir()
+    cv2.imwrite("photos/astronaut.png", astronaut[:100, :200])
+    cv2.imwrite("elsewhere.png", astronaut[:100, :200])
+    policy = ImagePolicy(folders=(Path("photos"),))  # resolved now, as paths are when read
+    assert policy.folders == (tmp_path.resolve() / "photos",)
+    assert policy == ImagePolicy(folders=(tmp_path / "photos",))  # one plan for both
+    photos = Workflow.compile(sizes(), image_policy=policy)
+    assert photos.run(image="photos/astronaut.png") == [{"width": 200, "height": 100}]
+    with pytest.raises(InputSourceNotAllowedError):
+        photos.run(image="elsewhere.png")
+
+
 def test_run_dataset_refuses_a_huge_image_alone(tmp_path, monkeypatch, astronaut):
     pytest.importorskip("sqlalchemy")
     from visionflow.cli import app
@@ -323,7 +433,8 @@ def test_run_dataset_refuses_a_huge_image_alone(tmp_path, monkeypatch, astronaut
     result = CliRunner().invoke(app, [*args, "--output", str(tmp_path / "out")])
     assert result.exit_code == 1
     assert "3 images: 2 run, 0 skipped (done before), 1 failed" in result.output
-    assert "failed: huge.png: " in result.output and "far larger" in result.output
+    assert "failed: huge.png: " in result.output
+    assert "the image is 20000x20000 (400,000,000 pixels)" in result.output
 
     limited = [*args, "--output", str(tmp_path / "limited"), "--max-image-pixels", "20000"]
     result = CliRunner().invoke(app, limited)
@@ -334,3 +445,56 @@ def test_run_dataset_refuses_a_huge_image_alone(tmp_path, monkeypatch, astronaut
         "cannot read image 'astronaut.png': the image is 512x512 (262,144 pixels); this "
         "workflow takes at most 20,000 pixels per image" in failed["astronaut.png"]
     )
+
+
+# --- downloads (where the policy allows them) ---------------------------------------------
+
+
+class _Trickle(http.server.BaseHTTPRequestHandler):
+    """Answers with a PNG sent a few bytes at a time, each well within a read timeout."""
+
+    body = b""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        try:
+            for start in range(0, len(self.body), 8):
+                self.wfile.write(self.body[start : start + 8])
+                self.wfile.flush()
+                time.sleep(0.05)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up: what the test expects
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def trickling(tiny_png) -> Any:
+    _Trickle.body = tiny_png * 4
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/slow.png", len(_Trickle.body)
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_download_is_bounded_in_total_not_only_per_read(trickling):
+    url, size = trickling
+    assert size // 8 * 0.05 > 0.5  # the whole answer takes longer than the bound below
+    policy = ImagePolicy(allow_urls=True, url_timeout_seconds=0.3)
+    with pytest.raises(RuntimeInputError) as raised:
+        Workflow.compile(sizes(), image_policy=policy).run(image={"type": "url", "value": url})
+    assert raised.value.message == f"could not download {url} within 0.3 s"
+
+
+def test_unknown_inputs_are_named_a_few_at_a_time():
+    given = {f"extra{n:05}": 1 for n in range(10_000)}
+    with pytest.raises(RuntimeInputError) as raised:
+        Workflow.compile(sizes()).run(image=np.zeros((2, 2, 3), np.uint8), **given)
+    assert raised.value.place == "inputs"
+    assert raised.value.message.endswith("'extra00019' and 9980 more")
+    assert raised.value.hint == "this workflow's inputs are: image"

@@ -17,7 +17,12 @@ import pytest
 
 from test_model_pool import Unstoppable
 from visionflow import Workflow
-from visionflow.errors import ModelError, ModelTimeoutError, StepExecutionError
+from visionflow.errors import (
+    ModelError,
+    ModelOverloadedError,
+    ModelTimeoutError,
+    StepExecutionError,
+)
 from visionflow.models import spec as spec_module
 from visionflow.models.library import ModelLibrary, ModelLimits
 from visionflow.models.pool import ModelPool
@@ -196,6 +201,59 @@ def test_a_run_that_cannot_be_stopped_retires_its_worker_and_another_serves(loop
     assert pool.workers == 1  # the retired worker is not counted
     pool.close(wait_seconds=60)
     assert model_threads() == []  # the retired worker left once its run was over
+
+
+@pytest.mark.parametrize("delay_ms", [0, 1])  # on the caller's thread, through a worker
+def test_many_timeouts_with_retries_open_no_session_or_thread(looping, delay_ms):
+    opened: list = []
+
+    def open_one():
+        opened.append(open_session(looping))
+        return opened[-1]
+
+    settings = PerformanceSettings(timeout_ms=30, retry_attempts=2, max_batch_delay_ms=delay_ms)
+    pool = ModelPool("looping", open_one, settings)
+    pool.infer([call(2.0, 3)])  # the worker and the deadline thread have started
+    threads = len(threading.enumerate())
+    for _ in range(20):
+        with pytest.raises(ModelTimeoutError):
+            pool.infer([call(1.0, HANG)])
+    assert until(lambda: pool.metrics.snapshot()["stopped_runs"] == 20)
+    figures = pool.metrics.snapshot()
+    assert (figures["timeouts"], figures["failures"]) == (20, 0)  # a stopped run is no retry
+    assert len(opened) == 1
+    assert len(threading.enumerate()) == threads
+    assert pool.infer([call(3.0, 3)])[0][0].tolist() == [3.0] * WIDTH
+    pool.close(wait_seconds=20)
+    assert model_threads() == []
+
+
+def test_runs_that_cannot_be_stopped_take_at_most_max_workers_sessions_beside_the_pool(looping):
+    # Before: each timed-out call of a hung LiteRT-like model left its run computing and
+    # opened a new session for the next one, which hung too: a core more per call, unbounded.
+    opened: list[Unstoppable] = []
+
+    def open_one() -> Unstoppable:
+        opened.append(Unstoppable(looping))
+        return opened[-1]
+
+    pool = ModelPool("looping", open_one, PerformanceSettings(timeout_ms=50))
+    for _ in range(2):  # each a few seconds of work that nothing can interrupt
+        with pytest.raises(ModelTimeoutError):
+            pool.infer([call(1.0, 1_000_000)])
+    assert until(lambda: pool.workers == 0)  # the second run's worker left, not replaced
+    with pytest.raises(ModelOverloadedError) as busy:  # a temporary refusal: waiting helps
+        pool.infer([call(1.0, 3)])
+    assert busy.value.message == (
+        "model 'looping' is busy: 2 runs past their deadline cannot be stopped and still compute"
+    )
+    assert len(opened) == 2  # no third session while two runs go on
+    # once a run ends, a new worker takes the place left: the pool serves again
+    assert until(lambda: pool.workers == 1, seconds=60)
+    assert pool.infer([call(8.0, 3)])[0][0].tolist() == [8.0] * WIDTH
+    assert len(opened) == 3
+    pool.close(wait_seconds=60)
+    assert model_threads() == []
 
 
 # --- the default bound -------------------------------------------------------------------

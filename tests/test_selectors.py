@@ -47,7 +47,7 @@ def test_escaped_literals_read_back_as_the_same_values():
 
 # Building, recognising or matching selector text anywhere else repeats the grammar.
 _GRAMMAR_OUTSIDE = re.compile(
-    r'f"\$(inputs|steps)\.'  # a selector built by hand
+    r'f"\$(inputs|steps|outputs)\.'  # a selector (or graph node) built by hand
     r'|(startswith|removeprefix)\("\$'  # a selector recognised by hand
     r"|\^\\\$"  # a regular expression for selectors
 )

@@ -22,6 +22,20 @@ def test_numpy_values_become_lists_and_numbers():
     }
 
 
+def test_numbers_json_has_not_become_null():
+    # a NaN from a model or an input once made the server's answer a 500 (json refuses NaN)
+    value = {
+        "a": float("nan"),
+        "b": np.float32("inf"),
+        "c": np.array([1.5, -np.inf, np.nan]),
+        "d": [float("-inf"), 2.0],
+        "e": np.array([[1.0, 2.0]]),
+    }
+    assert serialize(value) == {"a": None, "b": None, "c": [1.5, None, None], "d": [None, 2.0],
+                                "e": [[1.0, 2.0]]}  # fmt: skip
+    json.dumps(serialize(value), allow_nan=False)
+
+
 def test_images_become_base64_jpeg_with_their_origin(astronaut):
     crop = WorkflowImage(astronaut, image_id="root").crop(100, 50, 300, 150, crop_id="c1")
     data = serialize(crop)

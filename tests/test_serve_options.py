@@ -84,6 +84,11 @@ def test_a_limit_below_one_is_refused_naming_the_setting():
     assert "max_batch_size must be at least 1, found 0" in result.output
 
 
+def test_a_url_timeout_must_be_positive():
+    with pytest.raises(ValueError, match="url_timeout_seconds must be more than 0, found 0"):
+        parsed("--url-timeout-seconds", "0")
+
+
 def test_model_limit_errors_name_the_flag_that_raises_them():
     limits = ServerSettings(max_model_workers=2).model_limits()
     assert limits.max_workers == 2

@@ -424,7 +424,7 @@ REFUSALS = {
         {"json": {"workflow": CROP, "inputs": {"image": "@IMAGE", "colour": "red"}}},
         422,
         "invalid_runtime_input",
-        None,
+        "inputs",
     ),
     "a compile error": (
         {

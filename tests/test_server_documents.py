@@ -107,3 +107,34 @@ def test_a_registered_document_is_held_to_the_same_limits(http, server):
     assert 400 <= answer.status_code < 500, answer.text
     assert answer.json()["error"]["code"] == "document_too_large"
     assert json.dumps(answer.json()).count("lol") == 0
+
+
+def test_an_integer_of_2000_digits_in_a_body_is_a_422_with_its_place(http):
+    # 2000 digits pass json's own limit (4300) and once made the compiler's hashing fail
+    body = '{"workflow": {"steps": [], "x": ' + "9" * 2000 + "}}"
+    answer = http.post("/validate", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert (error["code"], error["place"]) == ("document_too_large", "x")
+
+
+PASS_THROUGH = {
+    "inputs": [{"type": "parameter", "name": "p", "default_value": 1.0}],
+    "outputs": [{"type": "JsonField", "name": "o", "selector": "$inputs.p"}],
+}
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_a_result_json_has_no_number_for_is_null_not_a_500(http, server, value):
+    # Python's json reads NaN and Infinity in a body; the answer could not be written (500)
+    body = '{"workflow": ' + json.dumps(PASS_THROUGH) + ', "inputs": {"p": ' + value + "}}"
+    answer = http.post("/run", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["outputs"] == [{"o": None}]
+    assert "Traceback" not in server.log.read_text()
+
+
+def test_an_unknown_dialect_is_named_as_the_place(http):
+    answer = http.post("/validate", json={"workflow": {}, "dialect": "__init__"})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["place"] == "dialect"

@@ -207,6 +207,16 @@ def test_an_empty_image_is_a_422(http, image):
     assert error["message"] == "the image is empty (0 bytes)"
 
 
+def test_a_text_image_is_base64_never_a_path_on_the_server(http):
+    error = error_of(run_crop(http, "/etc/hostname"), 422)
+    assert (error["code"], error["place"]) == ("invalid_runtime_input", "inputs 'image'")
+    assert error["message"].startswith("not valid base64 (")
+    assert error["hint"] == (
+        'a text image value is read as base64, never as a path or URL: send {"type": "url", '
+        '"value": ...} or {"type": "file", "value": ...} where the server allows them'
+    )
+
+
 def test_an_empty_uploaded_file_is_a_422(http):
     answer = http.post(
         "/run/upload",

@@ -234,22 +234,29 @@ def _encoded(value: Any, place: str = "inputs") -> Any:
     if isinstance(value, np.ndarray):
         if value.dtype == np.uint8 and value.ndim == 4:
             return [_encoded(image, f"{place}[{n}]") for n, image in enumerate(value)]
-        if value.dtype == np.uint8 and value.ndim in (2, 3):
-            return _png_base64(value)
-        if value.ndim >= 2 and (value.dtype.kind == "f" or value.dtype == np.uint16):
-            # the engine's rules for such pixels (uint16 scaled, floats in [0, 1]), applied
-            # here: as lists it would be a large JSON the server refuses anyway
+        if value.ndim >= 2 and (value.dtype.kind == "f" or value.dtype in (np.uint8, np.uint16)):
+            # the engine's rules for pixels (shape, empty images, uint16 scaled, floats in
+            # [0, 1]) applied here, as a WorkflowError: OpenCV cannot encode the others, and
+            # as lists they would be a large JSON the server refuses anyway
             from visionflow.data.image import pixels_from_array
 
             if value.ndim == 4:
                 return [_encoded(image, f"{place}[{n}]") for n, image in enumerate(value)]
-            return _png_base64(pixels_from_array(value, place))
+            pixels = pixels_from_array(value, place, _servers_limit())
+            # gray travels as gray (a third of the bytes): the server repeats it alike
+            return _png_base64(value if value.ndim == 2 and value.dtype == np.uint8 else pixels)
         return value.tolist()
     if isinstance(value, os.PathLike | bytes):
         return base64.b64encode(_file_bytes(value)).decode("ascii")
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _servers_limit() -> Any:
+    from visionflow.data.sources import ImagePolicy
+
+    return ImagePolicy(max_pixels=2**62)  # the pixel limit is the server's to hold
 
 
 def _png_base64(pixels: Any) -> str:

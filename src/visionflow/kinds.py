@@ -78,7 +78,10 @@ def _number(value: object) -> bool:
 
 
 def _finite(value: object) -> bool:
-    return _number(value) and math.isfinite(value)  # type: ignore[arg-type]
+    try:
+        return _number(value) and math.isfinite(value)  # type: ignore[arg-type]
+    except OverflowError:  # an integer beyond any float (10**400): no step could use it
+        return False
 
 
 _CHECKS: dict[str, Callable[[object], bool]] = {
@@ -104,3 +107,14 @@ def value_fits(kinds: frozenset[str], value: object) -> bool:
     if WILDCARD in kinds or not kinds <= _CHECKS.keys():
         return True
     return any(_CHECKS[kind](value) for kind in kinds)
+
+
+
+def shown_value(value: object) -> str:
+    """A value as an error message shows it: its repr, cut short when long.
+
+    >>> shown_value("x" * 100)[-5:]
+    'xx...'
+    """
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."  # a huge value stays readable

@@ -16,6 +16,7 @@ SIGIL = "$"
 ESCAPE = "$$"
 INPUTS = "$inputs"
 STEPS = "$steps"
+OUTPUTS = "$outputs"  # names a workflow output in graphs; never a selector a field reads
 WILDCARD_OUTPUT = "*"
 DATA_SELECTORS = "$inputs.<name>, $steps.<step>.<output> or $steps.<step>.*"  # for hints
 
@@ -54,6 +55,11 @@ def input_selector(name: str) -> str:
 def step_selector(step: str, output: str | None = None) -> str:
     """``$steps.<step>.<output>``, or the step reference ``$steps.<step>`` without output."""
     return f"{STEPS}.{step}" if output is None else f"{STEPS}.{step}.{output}"
+
+
+def output_node(name: str) -> str:
+    """``$outputs.<name>``: a workflow output as a node of the workflow's graph."""
+    return f"{OUTPUTS}.{name}"
 
 
 def step_name(target: str) -> str:

@@ -9,6 +9,7 @@ detection: ``x``, ``y`` (box centre), ``width``, ``height``, ``confidence``, ``c
 from __future__ import annotations
 
 import base64
+import math
 from typing import Any
 
 import numpy as np
@@ -18,21 +19,28 @@ from visionflow.data.image import WorkflowImage
 
 
 def serialize(value: Any) -> Any:
-    """A JSON-ready copy of ``value`` (results, or any value a step made)."""
-    if value is None or isinstance(value, str | bool | int | float):
+    """A JSON-ready copy of ``value`` (results, or any value a step made).
+
+    JSON has no NaN or infinity: such a number (from a model, an input, a computation)
+    becomes null, as in JavaScript's ``JSON.stringify``.
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str | bool | int):
         return value
     if isinstance(value, dict):
         return {str(key): serialize(item) for key, item in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [serialize(item) for item in value]
     if isinstance(value, np.generic):
-        return value.item()
+        return serialize(value.item())
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        finite = value.dtype.kind != "f" or bool(np.isfinite(value).all())
+        return value.tolist() if finite else serialize(value.tolist())
     if isinstance(value, WorkflowImage):
         return serialize_image(value)
     if type(value).__name__ == "Detections":
-        return serialize_detections(value)
+        return serialize(serialize_detections(value))  # boxes and scores may be NaN
     return str(value)
 
 

@@ -21,7 +21,6 @@ from visionflow.kinds import Kind, is_known, register_kind
 PLUGIN_VARIABLES = ("VISIONFLOW_PLUGINS", "WORKFLOWS_PLUGINS")
 ENTRY_POINT_GROUP = "visionflow.plugins"
 CORE_PLUGIN = "visionflow.core"
-DIRECT_PLUGIN = "direct"
 
 
 @dataclass(frozen=True)

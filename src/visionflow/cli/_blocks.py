@@ -12,13 +12,12 @@ from visionflow.cli._printing import console, print_table, shown
 
 def find_block(registry: Any, name: str) -> Any:
     """The LoadedBlock with this type name or alias, or an error suggesting close names."""
-    from difflib import get_close_matches
-
     from visionflow.errors import UnknownBlockTypeError
+    from visionflow.suggestions import close_matches
 
     if name in registry.by_type:
         return registry.by_type[name]
-    close = get_close_matches(name, list(registry.by_type), n=3)
+    close = close_matches(name, list(registry.by_type), n=3)  # the server's /blocks/ too
     suggestion = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
     raise UnknownBlockTypeError(
         f"no block has the type name or alias '{name}'",

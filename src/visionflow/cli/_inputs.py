@@ -50,17 +50,19 @@ def input_value(text: str, kinds: frozenset[str]) -> Any:
     they stay text, as does a value that fits the input's kinds only as text (``42`` for
     a string parameter).
     """
+    from visionflow.dialects.document import read_yaml_value
+    from visionflow.errors import DefinitionError, DocumentLimitError, RuntimeInputError
     from visionflow.kinds import value_fits
 
     value: Any = text
     if text.strip().lower() in _JSON_WORDS:
         value = _JSON_WORDS[text.strip().lower()]
     else:
-        import yaml
-
-        try:
-            parsed = yaml.safe_load(text)
-        except yaml.YAMLError:
+        try:  # held to a document's limits: an alias bomb or deep nesting is refused
+            parsed = read_yaml_value(text, place="--input")
+        except DocumentLimitError as error:
+            raise RuntimeInputError(error.message, place="--input", hint=error.hint) from None
+        except DefinitionError:  # not YAML: the text itself
             parsed = text
         if isinstance(parsed, int | float | list | dict) and not isinstance(parsed, bool):
             value = parsed

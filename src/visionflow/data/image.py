@@ -135,6 +135,18 @@ def load_image(value, *, place: str = "image", policy: ImagePolicy = LOCAL) -> W
     (2, 3, 3)
     """
     if isinstance(value, WorkflowImage):
+        pixels = value.numpy
+        if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
+            # made from other pixels (floats, gray, uint16): an array's rules, or a float
+            # image finds nothing and a gray one fails inside a step
+            pixels = pixels_from_array(pixels, place, policy)
+            return WorkflowImage(
+                pixels,
+                image_id=value.image_id,
+                parent_id=value.parent_id,
+                origin=value.origin,
+                source=value.source,
+            )
         check_pixels((value.width, value.height), place, policy)
         _check_not_empty(value.numpy.shape, place)
         return value

@@ -13,6 +13,7 @@ from __future__ import annotations
 import binascii
 import io
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,13 +30,15 @@ class ImagePolicy:
 
     >>> ImagePolicy(folders=()).folders   # no files at all (a server without --allow-files)
     ()
+    >>> policy = ImagePolicy(max_pixels=4_000_000, folders=(Path("photos"),))  # photos/ only
+    >>> Workflow.compile("workflow.yaml", image_policy=policy)  # doctest: +SKIP
     """
 
     max_pixels: int = DEFAULT_MAX_PIXELS
     """Largest image (width x height), checked from the header before decoding."""
     folders: tuple[Path, ...] | None = None
     """None: any file this process can read (a local user); else only files inside these
-    resolved folders (none when empty)."""
+    folders (none when empty), resolved when the policy is made."""
     allow_urls: bool = False
     """``{"type": "url", "value": "http(s)://..."}`` images are downloaded."""
     max_bytes: int | None = None
@@ -53,6 +56,11 @@ class ImagePolicy:
     def __post_init__(self) -> None:
         if self.max_pixels < 1:
             raise ValueError(f"max_pixels must be at least 1, found {self.max_pixels}")
+        if self.folders is not None:
+            # a file's path is resolved before the check, so the folders must be too (a
+            # relative folder would refuse every file); a tuple, for the plan cache's key
+            resolved = tuple(Path(folder).resolve() for folder in self.folders)
+            object.__setattr__(self, "folders", resolved)
 
     def _how(self, what: str) -> str:
         return dict(self.switches).get(what, "")
@@ -78,6 +86,9 @@ _MAGIC = {
     **{f"P{n}".encode(): "PNM" for n in range(1, 7)},  # PBM, PGM, PPM (text and binary)
 }
 FORMATS_HINT = "send PNG, JPEG, BMP, TIFF, WebP, GIF, PNM, JPEG 2000 or Sun raster bytes"
+_PILLOW_FORMATS = {name: name.upper() for name in ("PNG", "JPEG", "BMP", "TIFF", "GIF", "WebP")}
+_PILLOW_FORMATS.update({"JPEG 2000": "JPEG2000", "Sun raster": "SUN", "PNM": "PPM"})
+"""Each format's name in Pillow's registry of readers (``Image.OPEN``)."""
 
 
 def decode_bytes(data: bytes, place: str, policy: ImagePolicy) -> np.ndarray:
@@ -115,10 +126,15 @@ def header_size(data: bytes, place: str, policy: ImagePolicy) -> tuple[int, int]
             place=place,
             hint=FORMATS_HINT,
         )
+    Image.init()  # every plugin registered (once)
+    # the format's own reader, not Image.open: that one also holds every image to Pillow's
+    # global bound (a warning from 89, refused from 179 megapixels) and the policy's limit,
+    # checked next, may be larger; the reader is the format OpenCV will decode, too
+    read_header = Image.OPEN[_PILLOW_FORMATS[found]][0]
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with read_header(io.BytesIO(data), "") as image:
             return image.size
-    except Image.DecompressionBombError:  # Pillow's own bound: over ~179 megapixels
+    except Image.DecompressionBombError:  # a GIF frame past the screen checks it still
         raise ImageTooLargeError(
             f"the image is far larger than {policy.who} takes (at most "
             f"{policy.max_pixels:,} pixels per image)",
@@ -147,14 +163,14 @@ def check_pixels(size: tuple[int, int], place: str, policy: ImagePolicy) -> None
     )
 
 
-def base64_bytes(text: str, place: str) -> bytes:
-    """The bytes of base64 text, or of a ``data:`` URL's payload."""
+def base64_bytes(text: str, place: str, hint: str | None = None) -> bytes:
+    """The bytes of base64 text, or of a ``data:`` URL's payload; ``hint`` for the error."""
     if text.startswith("data:"):
         text = text.partition(",")[2]
     try:
         return binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError) as error:
-        raise RuntimeInputError(f"not valid base64 ({error})", place=place) from None
+        raise RuntimeInputError(f"not valid base64 ({error})", place=place, hint=hint) from None
 
 
 def file_bytes(text: str | os.PathLike, place: str, policy: ImagePolicy) -> bytes:
@@ -185,14 +201,19 @@ def file_bytes(text: str | os.PathLike, place: str, policy: ImagePolicy) -> byte
 def _inside(path: Path, folders: tuple[Path, ...]) -> bool:
     try:
         resolved = path.resolve()  # symlinks and '..' resolved before the check
-    except (OSError, ValueError):  # a NUL byte, a symlink loop: refused like any other
-        return False
+    except (OSError, ValueError, RuntimeError):  # a NUL byte; a symlink loop (RuntimeError
+        return False  # before Python 3.13): refused like any other path, never a 500
     return any(resolved.is_relative_to(folder) for folder in folders)
 
 
 def _shown(text: str) -> str:
-    """The text as an error message can carry it (a lone surrogate cannot be encoded)."""
+    """The text as an error message can carry it (a lone surrogate cannot be encoded), and
+    short: base64 taken for a path would otherwise fill the message with megabytes."""
+    text = text if len(text) <= _SHOWN else f"{text[: _SHOWN - 3]}..."
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+_SHOWN = 200
 
 
 def url_bytes(url: str, place: str, policy: ImagePolicy) -> bytes:
@@ -208,6 +229,8 @@ def url_bytes(url: str, place: str, policy: ImagePolicy) -> bytes:
         raise RuntimeInputError(f"not an http(s) URL: {_shown(repr(url))}", place=place)
     import httpx
 
+    # httpx's timeout bounds each read: a server trickling bytes would never meet it
+    give_up_at = time.monotonic() + policy.url_timeout_seconds
     try:
         with httpx.stream("GET", url, timeout=policy.url_timeout_seconds) as response:
             response.raise_for_status()
@@ -216,11 +239,17 @@ def url_bytes(url: str, place: str, policy: ImagePolicy) -> bytes:
                 data += chunk
                 if policy.max_bytes is not None and len(data) > policy.max_bytes:
                     raise ImageTooLargeError(
-                        f"the image at {url} is more than {policy.max_bytes:,} bytes",
+                        f"the image at {_shown(url)} is more than {policy.max_bytes:,} bytes",
+                        place=place,
+                    )
+                if time.monotonic() > give_up_at:
+                    raise RuntimeInputError(
+                        f"could not download {_shown(url)} within "
+                        f"{policy.url_timeout_seconds:g} s",
                         place=place,
                     )
             return bytes(data)
     except httpx.HTTPError as error:
         raise RuntimeInputError(
-            f"could not download {url}: {type(error).__name__}: {error}", place=place
+            f"could not download {_shown(url)}: {type(error).__name__}: {error}", place=place
         ) from None

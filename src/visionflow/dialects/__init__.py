@@ -46,7 +46,9 @@ def to_definition(source: Any, dialect: str | None = None) -> Definition:
     name = dialect or detect_dialect(document)
     if not isinstance(name, str) or name not in DIALECTS:
         raise DefinitionError(
-            f"unknown dialect {name!r}", hint=f"known dialects: {', '.join(sorted(DIALECTS))}"
+            f"unknown dialect {name!r}",
+            place="dialect",
+            hint=f"known dialects: {', '.join(sorted(DIALECTS))}",
         )
     module, function = DIALECTS[name].split(":")
     parse = getattr(importlib.import_module(f"visionflow.dialects.{module}"), function)

@@ -44,7 +44,8 @@ def load_document(source: Any) -> dict[str, Any]:
         return _parse_text(source, place="definition")
     raise DefinitionError(
         f"expected a definition as a dict, a JSON/YAML string or a file path, "
-        f"found {type(source).__name__}"
+        f"found {type(source).__name__}",
+        place="definition",
     )
 
 
@@ -89,6 +90,16 @@ def _parse_text(text: str, place: str) -> dict[str, Any]:
         )
     check_document(document, place)
     return document
+
+
+def read_yaml_value(text: str, place: str) -> Any:
+    """Any YAML value (a command-line input), held to the limits of a document: no alias
+    bomb, nesting or size past them; a ``DefinitionError`` when it is not YAML."""
+    if len(text) > MAX_TEXT:
+        raise _text_too_long(place)
+    value = _yaml(text, place)
+    check_document(value, place)
+    return value
 
 
 def _json(text: str, place: str) -> Any:

@@ -15,6 +15,8 @@ from visionflow.errors import DefinitionError, DocumentLimitError
 MAX_TEXT = 2_000_000  # characters of JSON/YAML text (and of all texts of a dict document)
 MAX_NODES = 100_000  # values (mappings, lists, keys, scalars), YAML aliases expanded
 MAX_DEPTH = 64  # lists and mappings nested in each other
+MAX_DIGITS = 1_000  # digits of an integer: Python refuses to write out one of 4,300 or more
+_MAX_INT_BITS = int(MAX_DIGITS * 3.3219280948873626)  # log2(10): checked without writing it
 # MAX_NAME (definition.py): characters of a mapping key or a name (input, step, output)
 
 _SCALARS = (bool, int, float, type(None))  # str is checked on its own
@@ -40,6 +42,12 @@ def check_document(document: dict[str, Any], place: str = "definition") -> None:
                 raise _too_large(f"more than {MAX_TEXT:,} characters of text", place)
             check_text(value, where(trail, place))
             continue
+        if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+            raise DocumentLimitError(
+                f"an integer of more than {MAX_DIGITS:,} digits",
+                place=where(trail, place),
+                hint="numbers in a workflow are counts, sizes and thresholds: write a smaller one",
+            )
         if isinstance(value, _SCALARS):
             continue
         if not isinstance(value, dict | list | tuple):

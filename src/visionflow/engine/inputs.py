@@ -1,8 +1,9 @@
 """Runtime inputs: check the values given to ``run`` and lay them out as batches.
 
-Checked where they enter, so no step sees them wrong: parameters against their kinds (None,
-NaN, out of range), images loaded under the workflow's ``ImagePolicy`` (sources, pixel
-limit, dtypes, empty images). Parameter defaults are checked once, when the workflow compiles.
+Checked where they enter, so no step sees them wrong: parameters and each element of a
+batch against their kinds (None, NaN, out of range), images loaded under the workflow's
+``ImagePolicy`` (sources, pixel limit, dtypes, empty images). Parameter defaults are
+checked by the compiler (``compiler/inputs.py``); a batch's default, as it is laid out.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from visionflow.data.image import load_image
 from visionflow.data.sources import LOCAL, ImagePolicy
 from visionflow.definition import InputDefinition
 from visionflow.engine.state import Index, RunState
-from visionflow.errors import DefinitionError, RuntimeInputError
-from visionflow.kinds import value_fits
+from visionflow.errors import RuntimeInputError
+from visionflow.kinds import shown_value, value_fits
 
 ROOT_LINEAGE = input_lineage(1)
 
@@ -30,21 +31,15 @@ class InputLoader:
         self.batch_inputs = [item for item in declared if item.is_batch_oriented]
         self.parameters = [item for item in declared if not item.is_batch_oriented]
         self.policy = policy
-        for item in self.parameters:
-            if _has_default(item) and not value_fits(item.kinds, item.default_value):
-                raise DefinitionError(
-                    f"the default_value of parameter '{item.name}' is "
-                    f"{_shown(item.default_value)}, which is not {_kinds_text(item)}",
-                    place=f"inputs '{item.name}' field 'default_value'",
-                )
 
     def load(self, given: dict[str, Any], state: RunState) -> int:
         """Fill ``state`` with the inputs; returns the batch size (number of result dicts)."""
         if not given.keys() <= self.names:
-            unknown = sorted(set(given) - self.names)
+            unknown = sorted(set(given) - self.names, key=str)
             raise RuntimeInputError(
-                f"unknown input(s) {', '.join(repr(n) for n in unknown)}",
-                hint=f"this workflow's inputs are: {', '.join(sorted(self.names)) or 'none'}",
+                f"unknown input(s) {_listed([shown_value(name) for name in unknown])}",
+                place="inputs",
+                hint=f"this workflow's inputs are: {_listed(sorted(self.names)) or 'none'}",
             )
         for item in self.parameters:
             state.input_values[item.name] = _parameter_value(item, given)
@@ -89,11 +84,11 @@ def _parameter_value(item: InputDefinition, given: dict[str, Any]) -> Any:
         value = given[item.name]
         if not value_fits(item.kinds, value):
             raise RuntimeInputError(
-                f"parameter '{item.name}' expects {_kinds_text(item)}, found {_shown(value)}",
+                f"parameter '{item.name}' expects {_kinds_text(item)}, found {shown_value(value)}",
                 place=f"inputs '{item.name}'",
             )
         return value
-    if _has_default(item):  # checked when the workflow compiled
+    if _has_default(item):  # checked by the compiler
         return item.default_value
     raise RuntimeInputError(
         f"missing parameter '{item.name}' (it has no default_value)",
@@ -102,13 +97,14 @@ def _parameter_value(item: InputDefinition, given: dict[str, Any]) -> Any:
     )
 
 
+def _listed(names: list[str], most: int = 20) -> str:
+    """Names for a message: a request may give thousands, the message names a few."""
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
 def _kinds_text(item: InputDefinition) -> str:
     return " or ".join(sorted(item.kinds))
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else f"{text[:77]}..."  # a huge value stays readable
 
 
 def _batch_size(batches: dict[str, list]) -> int:
@@ -156,7 +152,12 @@ def _lay_out(
 
 
 def _element(item: InputDefinition, value: Any, index: Index, policy: ImagePolicy) -> Any:
-    if item.type != "image":
-        return value
     place = f"inputs '{item.name}'{''.join(f'[{position}]' for position in index)}"
-    return load_image(value, place=place, policy=policy)
+    if item.type == "image":
+        return load_image(value, place=place, policy=policy)
+    if not value_fits(item.kinds, value):  # a batch's elements are held to its kinds too
+        raise RuntimeInputError(
+            f"input '{item.name}' expects {_kinds_text(item)} elements, found {shown_value(value)}",
+            place=place,
+        )
+    return value

@@ -114,15 +114,39 @@ _SEQUENCES = (str, bytes, list, tuple)
 
 def _multiply(left, right):
     if isinstance(left, _SEQUENCES) and isinstance(right, int):
-        _check_repeat(len(left), right)
+        _check_size("*", _items(left, MAX_REPEAT // max(right, 1)) * right, left)
     elif isinstance(right, _SEQUENCES) and isinstance(left, int):
-        _check_repeat(len(right), left)
+        _check_size("*", _items(right, MAX_REPEAT // max(left, 1)) * left, right)
     return left * right
 
 
-def _check_repeat(length: int, times: int) -> None:
-    if length * times > MAX_REPEAT:
-        raise ValueError(f"'*' would make {length * times:,} items; the limit is {MAX_REPEAT:,}")
+def _add(left, right):
+    # a chain of ``+`` of large sequences copies each partial sum again: quadratic
+    if isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES):
+        _check_size("+", _items(left, MAX_REPEAT) + _items(right, MAX_REPEAT), left)
+    return left + right
+
+
+def _items(value, limit: int) -> int:
+    """Characters and items of a sequence, nested ones included (a list repeated inside
+    another counts each time, as its copies are written out); counting stops past
+    ``limit``."""
+    if isinstance(value, str | bytes):
+        return len(value)
+    count, waiting = 0, [value]
+    while waiting and count <= limit:
+        items = waiting.pop()
+        count += len(items)
+        waiting.extend(item for item in items if isinstance(item, _SEQUENCES) and item)
+    return count
+
+
+def _check_size(symbol: str, size: int, operand) -> None:
+    if size > MAX_REPEAT:
+        counted = "" if isinstance(operand, str | bytes) else "at least "  # counting stopped
+        raise ValueError(
+            f"'{symbol}' would make {counted}{size:,} items; the limit is {MAX_REPEAT:,}"
+        )
 
 
 def _power(base, exponent):
@@ -141,7 +165,7 @@ def _modulo(left, right):
 
 
 BINARY_OPERATORS = {
-    ast.Add: operator.add,
+    ast.Add: _add,
     ast.Sub: operator.sub,
     ast.Mult: _multiply,
     ast.Div: operator.truediv,

@@ -26,6 +26,7 @@ from visionflow.suggestions import close_matches
 
 MAX_LENGTH = 2_000  # characters of expression text
 MAX_DEPTH = 100  # nesting of the syntax tree
+_LISTED = 20  # variables named in a hint: a step may have thousands, of 256 characters each
 
 Run = Callable[[Mapping[str, Any]], Any]
 
@@ -252,7 +253,11 @@ class _Compiler:
     def unknown_name(self, node, name: str) -> ExpressionError:
         if name in FUNCTIONS:
             return self.error(node, f"'{name}' is a function", hint=f"call it, e.g. {name}(x)")
-        listing = f"variables: {', '.join(sorted(self.variables)) or 'none'}"
+        names = sorted(self.variables)
+        shown = ", ".join(names[:_LISTED]) + (
+            f" (and {len(names) - _LISTED:,} more)" if len(names) > _LISTED else ""
+        )
+        listing = f"variables: {shown or 'none'}"
         suggestion = _suggest(name, self.variables)
         return self.error(node, f"unknown name '{name}'", hint=f"{suggestion} {listing}".strip())
 

@@ -5,14 +5,16 @@
   batch to fill, and runs them in one session call.
 - Workers (each with its own session) are added while the queue is deeper than twice the
   batch size, up to ``max_workers``, and leave after idling, down to ``min_workers``.
-- A failed session call is retried ``retry_attempts`` times, then reported with the model
-  id. A call that would put more than ``queue_size`` elements in the queue is refused at
-  once: as temporary when other calls fill the queue, as permanent when it alone is larger.
+- A batch runs in one or a few session calls (``batches.py``); a failed session call is
+  retried ``retry_attempts`` times, then reported with the model id. A call that would put
+  more than ``queue_size`` elements in the queue is refused at once: as temporary when
+  other calls fill the queue, as permanent when it alone is larger.
 - A call not answered within ``timeout_ms`` (by default ``DEFAULT_TIMEOUT_MS``) fails with a
   timeout error, and the session run serving it stops once no element in it is still waited
   for (``deadlines.py`` watches every run): onnxruntime ends the run between two operators;
   a LiteRT run cannot be stopped, so its session is left to finish it in the background (its
-  worker retired) and a new worker with a new session takes its place.
+  worker retired) and a new worker with a new session takes its place, while no more than
+  ``max_workers`` runs are left so; past that, calls are refused as overloaded until one ends.
 - Sessions are shared by the workers. A call that nothing could be batched with (no
   batching delay, an empty queue, a free session) runs on the calling thread: a hand-off to
   an idle worker costs 0.02-0.1 ms, a lot beside a 0.5 ms model. Not a LiteRT call with
@@ -35,11 +37,11 @@ import numpy as np
 
 from visionflow.errors import (
     ModelBatchExceedsQueueError,
-    ModelCallError,
     ModelError,
     ModelOverloadedError,
     ModelTimeoutError,
 )
+from visionflow.models.batches import BatchRunner, Collate, Element, fail
 from visionflow.models.deadlines import DEADLINES
 from visionflow.models.metrics import ModelMetrics
 from visionflow.models.runtime import RunHandle, Session
@@ -64,21 +66,6 @@ def _close_all() -> None:
         pool.join(max(0.0, leave_by - time.perf_counter()))
 
 
-class _Element:
-    """One element's tensors waiting for the model, and where its answer goes."""
-
-    __slots__ = ("abandoned", "deadline", "done", "error", "outputs", "queued_at", "tensors")
-
-    def __init__(self, tensors: list[np.ndarray], timeout_seconds: float):
-        self.tensors = tensors
-        self.queued_at = time.perf_counter()
-        self.deadline = self.queued_at + timeout_seconds
-        self.done = threading.Event()
-        self.outputs: list[np.ndarray] | None = None
-        self.error: BaseException | None = None
-        self.abandoned = False
-
-
 class ModelPool:
     def __init__(
         self, model_id: str, open_session: Callable[[], Session], settings: PerformanceSettings
@@ -91,13 +78,16 @@ class ModelPool:
         self.model_id = model_id
         self.settings = settings
         self.metrics = ModelMetrics()
-        self.collate: Callable[[list[list[np.ndarray]]], list | None] = lambda elements: None
+        self._batches = BatchRunner(
+            model_id, settings.retry_attempts, self.metrics, self._overrun, self._stopped_error
+        )
         self._open_session = open_session
-        self._queue: deque[_Element] = deque()
+        self._queue: deque[Element] = deque()
         self._changed = threading.Condition()
         self._workers = 0
         self._idle_sessions: list[Session] = []
         self._left_running: set[Session] = set()  # past their deadline; their worker retired
+        self._owed = 0  # sessions not replaced yet: too many runs were left running
         self._threads: list[threading.Thread] = []
         self._closed = False
         self._retired = False
@@ -115,6 +105,15 @@ class ModelPool:
         for _ in range(self.settings.min_workers - 1):
             self._start_worker(None)
 
+    @property
+    def collate(self) -> Collate:
+        """The task head's grouping of elements into session calls (None: equal shapes)."""
+        return self._batches.collate
+
+    @collate.setter
+    def collate(self, collate: Collate) -> None:
+        self._batches.collate = collate
+
     # --- callers ------------------------------------------------------------------------
 
     def infer(self, elements: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
@@ -130,7 +129,7 @@ class ModelPool:
                 "for this model",
             )
         timeout_seconds = self.settings.call_timeout_ms / 1000
-        waiting = [_Element(tensors, timeout_seconds) for tensors in elements]
+        waiting = [Element(tensors, timeout_seconds) for tensors in elements]
         session = self._enter()
         try:
             if session is not None:
@@ -175,19 +174,27 @@ class ModelPool:
             return self._idle_sessions.pop()
         return None
 
-    def _run_on_caller(self, session: Session, waiting: list[_Element]) -> None:
+    def _run_on_caller(self, session: Session, waiting: list[Element]) -> None:
         size = self.settings.batch_size
         try:
             for start in range(0, len(waiting), size):
-                if not self._run(session, waiting[start : start + size], on_worker=False):
+                part = waiting[start : start + size]
+                if not self._batches.run(session, part, on_worker=False):
                     break  # timed out or failed: the rest is moot
         finally:
             self._give_back(session)
 
-    def _enqueue(self, waiting: list[_Element]) -> None:
+    def _enqueue(self, waiting: list[Element]) -> None:
         with self._changed:
             if self._closed:
                 raise ModelError(f"model '{self.model_id}' is closed")
+            if self._owed:  # a session short until a run left computing ends
+                self.metrics.record_overload()
+                raise ModelOverloadedError(
+                    f"model '{self.model_id}' is busy: {len(self._left_running)} runs past "
+                    "their deadline cannot be stopped and still compute",
+                    hint="retry later; its runs take longer than timeout_ms (a hung model?)",
+                )
             if len(self._queue) + len(waiting) > self.settings.queue_size:
                 self.metrics.record_overload()
                 raise ModelOverloadedError(
@@ -199,7 +206,7 @@ class ModelPool:
             self._scale_up()
             self._changed.notify_all()
 
-    def _wait(self, waiting: list[_Element]) -> None:
+    def _wait(self, waiting: list[Element]) -> None:
         for element in waiting:
             if not element.done.wait(max(0.0, element.deadline - time.perf_counter())):
                 for other in waiting:
@@ -258,7 +265,7 @@ class ModelPool:
         while (taken := self._next_batch()) is not None:
             batch, session = taken
             try:
-                self._run(session, batch, on_worker=True)
+                self._batches.run(session, batch, on_worker=True)
             finally:
                 kept = self._give_back(session)
             if not kept:
@@ -269,13 +276,16 @@ class ModelPool:
         with self._changed:
             if session in self._left_running:
                 self._left_running.discard(session)
+                if self._owed:  # its place was not taken yet (too many left running)
+                    self._owed -= 1
+                    self._replace_session()
                 return False
             self._idle_sessions.append(session)
             if self._queue:  # a worker may wait for a free session; else wake nobody
                 self._changed.notify_all()
             return True
 
-    def _next_batch(self) -> tuple[list[_Element], Session] | None:
+    def _next_batch(self) -> tuple[list[Element], Session] | None:
         """Up to batch_size elements (once full or the delay is over) and a free session."""
         size, delay = self.settings.batch_size, self.settings.max_batch_delay_ms / 1000
         with self._changed:
@@ -309,72 +319,11 @@ class ModelPool:
         while self._queue and self._queue[0].abandoned:
             self._queue.popleft()
 
-    def _run(self, session: Session, batch: list[_Element], on_worker: bool) -> bool:
-        """Runs the batch; False when some of it failed or timed out."""
-        started = time.perf_counter()
-        self.metrics.record_batch(len(batch), [started - e.queued_at for e in batch])
-        answered = [self._run_group(session, group, on_worker) for group in self._groups(batch)]
-        self.metrics.record_latency(time.perf_counter() - started)
-        return all(answered)
-
-    def _groups(self, batch: list[_Element]) -> list[tuple[list[_Element], list[np.ndarray]]]:
-        """Elements that can share one session call, with their stacked inputs."""
-        collated = self.collate([e.tensors for e in batch])
-        if collated is not None:
-            # collate returns groups of positions with their already batched tensors
-            return [([batch[i] for i in positions], feeds) for positions, feeds in collated]
-        by_shape: dict[tuple, list[_Element]] = {}
-        for element in batch:
-            by_shape.setdefault(tuple(t.shape for t in element.tensors), []).append(element)
-        return [
-            (group, [np.stack(parts) for parts in zip(*(e.tensors for e in group), strict=True)])
-            for group in by_shape.values()
-        ]
-
-    def _run_group(
-        self, session: Session, group: tuple[list[_Element], list[np.ndarray]], on_worker: bool
-    ) -> bool:
-        """One session call for the group (retried); False when it failed or timed out."""
-        elements, feeds = group
-        # the run stops when the last caller still waiting for one of its elements gives up
-        deadline = max([element.deadline for element in elements])
-        attempts = self.settings.retry_attempts + 1
-        for attempt in range(1, attempts + 1):
-            run = RunHandle()
-            watched = DEADLINES.watch(
-                deadline, lambda run=run: self._overrun(session, run, on_worker)
-            )
-            try:
-                outputs = session.run(feeds, run)
-                break
-            except Exception as error:
-                if run.stopped:
-                    break
-                self.metrics.record_failure()
-                if attempt == attempts:
-                    return self._finish(
-                        elements,
-                        ModelCallError(
-                            f"model '{self.model_id}' failed after {attempts} attempt(s): "
-                            f"{type(error).__name__}: {error}"
-                        ),
-                    )
-            finally:
-                DEADLINES.forget(watched)
-        if run.stopped:  # past its deadline (even if a LiteRT run ended late), or at exit
-            closed = ModelError(f"model '{self.model_id}' was closed")
-            return self._finish(elements, closed if self._closed else self._timeout_error())
-        for position, element in enumerate(elements):
-            element.outputs = [output[position] for output in outputs]
-            element.done.set()
-        return True
-
-    @staticmethod
-    def _finish(elements: list[_Element], failure: BaseException) -> bool:
-        for element in elements:
-            element.error = failure
-            element.done.set()
-        return False
+    def _stopped_error(self) -> ModelError:
+        """What the elements of a run stopped past its deadline, or at exit, are answered."""
+        if self._closed:
+            return ModelError(f"model '{self.model_id}' was closed")
+        return self._timeout_error()
 
     def _overrun(self, session: Session, run: RunHandle, on_worker: bool) -> None:
         """A run is past the deadline of every element in it (on the deadline thread)."""
@@ -389,8 +338,17 @@ class ModelPool:
             self._left_running.add(session)
             if on_worker:
                 self._workers -= 1
-            if not (self._closed or self._retired):
-                self._start_worker(None)
+            # A hung model would take one more core with every call: past max_workers runs
+            # left computing, the new session waits until one of them ends.
+            if len(self._left_running) <= self.settings.max_workers:
+                self._replace_session()
+            else:
+                self._owed += 1
+
+    def _replace_session(self) -> None:
+        # Called with the lock held.
+        if not (self._closed or self._retired):
+            self._start_worker(None)
 
     def _fail_waiting(self, error: BaseException) -> None:
         failure = ModelError(f"model '{self.model_id}' could not open a session: {error}")
@@ -422,6 +380,7 @@ class ModelPool:
                 return False
             self._retired = True
             self._idle_sessions.clear()
+            self._owed = 0  # reopened, it starts with new sessions
             self.first_session = None
             self._changed.notify_all()  # idle workers wake up and leave
             return True
@@ -452,7 +411,7 @@ class ModelPool:
             waiting = list(self._queue)
             self._queue.clear()
             self._changed.notify_all()
-        self._finish(waiting, ModelError(f"model '{self.model_id}' was closed"))
+        fail(waiting, ModelError(f"model '{self.model_id}' was closed"))
 
     def join(self, wait_seconds: float) -> None:
         """Wait (at most ``wait_seconds`` in all) for the workers of a shut pool to leave."""

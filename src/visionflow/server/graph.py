@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from visionflow.compiler.plan import Plan, Source
-from visionflow.selectors import input_selector, step_selector
+from visionflow.selectors import input_selector, output_node, step_selector
 
 
 def plan_graph(plan: Plan) -> dict[str, list[dict[str, Any]]]:
@@ -54,14 +54,14 @@ def plan_graph(plan: Plan) -> dict[str, list[dict[str, Any]]]:
     for output in plan.outputs:
         nodes.append(
             {
-                "id": f"$outputs.{output.name}",
+                "id": output_node(output.name),
                 "type": "output",
                 "name": output.name,
                 "kinds": sorted(output.source.kinds),
                 "dimensionality": output.source.dimensionality,
             }
         )
-        edges.append(_data_edge(output.source, f"$outputs.{output.name}", output.selector, None))
+        edges.append(_data_edge(output.source, output_node(output.name), output.selector, None))
     return {"nodes": nodes, "edges": edges}
 
 

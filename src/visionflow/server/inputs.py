@@ -107,10 +107,16 @@ def _images(value: Any, levels: int, place: str, limits: InputLimits) -> Any:
     return decode_image(value, place, limits)
 
 
+_TEXT_HINT = (
+    'a text image value is read as base64, never as a path or URL: send {"type": "url", '
+    '"value": ...} or {"type": "file", "value": ...} where the server allows them'
+)
+
+
 def decode_image(value: Any, place: str, limits: InputLimits) -> np.ndarray:
     """BGR pixels from one image value of a request."""
     if isinstance(value, str):  # a request's text is base64, never a path on the server
-        value = _base64(value, place)
+        value = base64_bytes(value, place, hint=_TEXT_HINT)
     if not isinstance(value, bytes | dict):
         raise RuntimeInputError(
             f"expected an image, found {type(value).__name__}",
@@ -118,16 +124,3 @@ def decode_image(value: Any, place: str, limits: InputLimits) -> np.ndarray:
             hint='give base64 text, {"type": "base64", "value": ...}, or upload the file',
         )
     return load_image(value, place=place, policy=limits.images).numpy
-
-
-def _base64(text: str, place: str) -> bytes:
-    try:
-        return base64_bytes(text, place)
-    except RuntimeInputError as error:
-        raise RuntimeInputError(error.message, place=place, hint=_TEXT_HINT) from None
-
-
-_TEXT_HINT = (
-    'a text image value is read as base64, never as a path or URL: send {"type": "url", '
-    '"value": ...} or {"type": "file", "value": ...} where the server allows them'
-)

@@ -93,9 +93,9 @@ class WorkflowStore:
             return load_document(stored.path)
         except WorkflowError as error:  # a file broken by hand: named inside the folder only
             relative = stored.path.relative_to(self.root).as_posix()
-            error.place = (error.place or "").replace(str(stored.path), relative) or relative
-            error.message = error.message.replace(str(stored.path), relative)
-            raise
+            error.message = error.message.replace(str(stored.path), relative)  # no server path
+            place = (error.place or "").replace(str(stored.path), relative) or relative
+            raise error.at(place, within=False) from None
 
     def workflow(self, name: str, version: int | None = None) -> tuple[StoredVersion, Workflow]:
         """The compiled version (newest by default), recompiled when its file changed."""

@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from visionflow.models.library import ModelLimits
 
 MEGABYTE = 1024 * 1024
 
@@ -120,8 +123,12 @@ class ServerSettings:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, found {getattr(self, name)}")
+        if not self.url_timeout_seconds > 0:  # also refuses NaN
+            raise ValueError(
+                f"url_timeout_seconds must be more than 0, found {self.url_timeout_seconds}"
+            )
 
-    def model_limits(self):
+    def model_limits(self) -> ModelLimits:
         """The caps on what documents ask of their models, with the flags that raise them."""
         from visionflow.models.library import ModelLimits
 

@@ -39,7 +39,9 @@ class PersonRegionCrop(Block):
         predictions: Selector(
             kinds=["keypoint_detection_prediction", "object_detection_prediction"]
         )
-        scale: float = Field(default=1.25, gt=0)
+        # at most 4: the padded square is (side x scale)^2, and a box as large as the image
+        # must not make a crop of any size a document asks for
+        scale: float = Field(default=1.25, gt=0, le=4)
         outside: Literal["pad", "clip"] = "pad"
 
     outputs = [Output("crops", kinds=["image"])]

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from visionflow.blocks.api import Block, Output, Selector
-from visionflow.blocks.deepomatic.regions import REGIONS_KIND, Region
+from visionflow.blocks.deepomatic.regions import REGIONS_KIND
 from visionflow.errors import ManifestError
 from visionflow.suggestions import close_matches
 
@@ -69,10 +69,6 @@ class DeepomaticBlock(Block):
     ) -> None:
         """Raise a compile error where an argument does not fit the type of a concept read
         (``concepts``: the name -> type of those upstream; ``entries``: Text/Number entries)."""
-
-
-def regions_output(regions: list[Region]) -> dict[str, list[Region]]:
-    return {"regions": regions}
 
 
 def validated_args(block: type[DeepomaticBlock], args: dict[str, Any], place: str) -> Any:

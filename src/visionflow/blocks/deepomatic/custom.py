@@ -282,7 +282,11 @@ def custom_step_files(value: Any, base_dir: Path) -> list[tuple[str, str]]:
         )
     files = []
     for name in names:
-        path = (Path(name) if Path(name).is_absolute() else base_dir / name).resolve()
+        path = Path(name) if Path(name).is_absolute() else base_dir / name
+        try:
+            path = path.resolve()
+        except (OSError, RuntimeError):  # a symlink loop: kept as named, refused like any file
+            path = path.absolute()
         files.append((str(path), _version_of(path)))
     return files
 
