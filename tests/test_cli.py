@@ -386,7 +386,7 @@ def test_blocks_lists_every_block_with_aliases_and_plugin():
 def test_blocks_json_lists_every_block():
     listing = json.loads(invoke("blocks", "--json").stdout)
     crop = next(block for block in listing if block["type"] == "visionflow/dynamic_crop@v1")
-    assert crop["aliases"] == ["DynamicCrop", "Crop"]
+    assert crop["aliases"] == ["DynamicCrop", "Crop", "roboflow_core/dynamic_crop@v1"]
     assert crop["plugin"] == "visionflow.core"
     assert crop["summary"].startswith("One crop of ``images`` per detected box")
 
@@ -407,6 +407,7 @@ def test_block_json_describes_fields_outputs_and_flags():
     assert [f["name"] for f in details["fields"]] == ["images", "predictions"]
     assert details["fields"][0] == {
         "name": "images",
+        "aliases": ["image"],  # Roboflow's other name for the field
         "type": "selector",
         "required": True,
         "selector_kinds": ["image"],

@@ -635,7 +635,7 @@ def test_describe_every_block_with_its_schema_outputs_and_kinds(http):
     described = http.get("/describe").json()
     blocks = {block["type"]: block for block in described["blocks"]}
     crop = blocks["visionflow/dynamic_crop@v1"]
-    assert crop["aliases"] == ["DynamicCrop", "Crop"]
+    assert crop["aliases"] == ["DynamicCrop", "Crop", "roboflow_core/dynamic_crop@v1"]
     assert crop["outputs"] == [{"name": "crops", "kinds": ["image"]}]
     assert crop["output_dimensionality_offset"] == 1
     schema = crop["manifest_schema"]
@@ -645,6 +645,7 @@ def test_describe_every_block_with_its_schema_outputs_and_kinds(http):
         "visionflow/dynamic_crop@v1",
         "DynamicCrop",
         "Crop",
+        "roboflow_core/dynamic_crop@v1",
     ]
     assert "servertest/hold@v1" in blocks  # plugins' blocks too
     assert all("manifest_schema" in block and "outputs" in block for block in blocks.values())

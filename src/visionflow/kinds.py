@@ -34,7 +34,7 @@ def register_kind(kind: Kind | str, description: str = "") -> Kind:
 
 
 def is_known(name: str) -> bool:
-    return name in _REGISTRY
+    return name in _REGISTRY or canonical_kind(name) in _REGISTRY
 
 
 def all_kinds() -> list[Kind]:
@@ -59,6 +59,51 @@ for _name, _text in [
 ]:
     register_kind(_name, _text)
 
+# Roboflow Workflows' kinds that visionflow had no name for (the names its documents and
+# blocks use); the values are what its blocks give, and visionflow checks only their name.
+for _name, _text in [
+    ("video_metadata", "metadata of a video frame (video id, fps, frame number, timestamp)"),
+    ("roboflow_model_id", "a Roboflow model id, `<project>/<version>` or an alias"),
+    ("roboflow_project", "a Roboflow project name"),
+    ("roboflow_api_key", "a Roboflow API key (accepted, never used: nothing is sent anywhere)"),
+    ("rgb_color", "a colour as an (R, G, B) tuple"),
+    ("image_keypoints", "keypoints found by a classical method (serialised OpenCV KeyPoint)"),
+    ("serialised_payloads", "a list of serialised values (text, bytes or JSON) for a sink"),
+    ("bytes", "raw bytes"),
+    ("top_class", "the top class of a classification, as text"),
+    ("detection", "one detection of a prediction (a row of supervision.Detections)"),
+    ("point", "a point (x, y)"),
+    ("contours", "a list of contours, each an array of points"),
+    ("zone", "a polygon zone: a list of (x, y) points"),
+    ("qr_code_detection", "QR codes found, with their data (supervision.Detections)"),
+    ("bar_code_detection", "barcodes found, with their data (supervision.Detections)"),
+    ("prediction_type", "the type of a prediction, as text (`object-detection`, ...)"),
+    ("parent_id", "the id of the image (or detection) a value was made from"),
+    ("image_metadata", "an image's metadata (`width`, `height`)"),
+    ("language_model_output", "the text a language model wrote"),
+    ("inference_id", "the id of one inference, for correlation"),
+    ("secret", "a secret value (password, credential)"),
+    ("embedding", "a vector embedding: a list of floats"),
+]:
+    register_kind(_name, _text)
+
+ALIASES: dict[str, str] = {"dictionary": "dict", "list_of_values": "list"}
+"""Roboflow's names for kinds visionflow already has: the same kind under another name."""
+
+for _alias, _kind in ALIASES.items():
+    register_kind(_alias, f"Roboflow's name for `{_kind}` (the same kind)")
+
+
+def canonical_kind(name: str) -> str:
+    """The kind a name stands for: an alias's kind, ``Batch[x]`` (Roboflow before 1.0) x.
+
+    >>> canonical_kind("dictionary"), canonical_kind("Batch[image]"), canonical_kind("float")
+    ('dict', 'image', 'float')
+    """
+    if name.startswith("Batch[") and name.endswith("]"):
+        name = name[6:-1]
+    return ALIASES.get(name, name)
+
 
 _NARROWER: dict[str, str] = {"float_zero_to_one": "float"}
 """Kinds that are a part of another: a value of the narrower kind feeds the broader one."""
@@ -68,6 +113,10 @@ def kinds_meet(produced: frozenset[str], accepted: frozenset[str]) -> bool:
     """True when a value of one of ``produced`` kinds may feed a field of ``accepted``."""
     if WILDCARD in produced or WILDCARD in accepted:
         return True
+    if not produced.isdisjoint(accepted):
+        return True
+    produced = frozenset(map(canonical_kind, produced))  # compile time only: cheap enough
+    accepted = frozenset(map(canonical_kind, accepted))
     if not produced.isdisjoint(accepted):
         return True
     return any(_NARROWER.get(kind) in accepted for kind in produced)
@@ -93,6 +142,7 @@ _CHECKS: dict[str, Callable[[object], bool]] = {
     "list": lambda value: isinstance(value, list | tuple),
     "dict": lambda value: isinstance(value, dict),
 }
+_CHECKS.update({alias: _CHECKS[kind] for alias, kind in ALIASES.items()})
 
 
 def value_fits(kinds: frozenset[str], value: object) -> bool:
@@ -107,7 +157,6 @@ def value_fits(kinds: frozenset[str], value: object) -> bool:
     if WILDCARD in kinds or not kinds <= _CHECKS.keys():
         return True
     return any(_CHECKS[kind](value) for kind in kinds)
-
 
 
 def shown_value(value: object) -> str:

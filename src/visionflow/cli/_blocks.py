@@ -69,6 +69,7 @@ def field_details(name: str, info: Any) -> dict[str, Any]:
     top = next((meta for meta in info.metadata if isinstance(meta, SelectorInfo)), None)
     details = {
         "name": name,
+        "aliases": field_aliases(name, info),
         "type": _selector_text(top) if top else type_text(info.annotation),
         "required": info.is_required(),
         "selector_kinds": sorted({k for s in selectors if not s.step_reference for k in s.kinds}),
@@ -77,6 +78,15 @@ def field_details(name: str, info: Any) -> dict[str, Any]:
     if not details["required"]:
         details["default"] = info.get_default(call_default_factory=True)
     return details
+
+
+def field_aliases(name: str, info: Any) -> list[str]:
+    """The other names a field answers to (e.g. Roboflow's ``image`` for ``images``)."""
+    from pydantic import AliasChoices
+
+    alias = info.validation_alias
+    choices = alias.choices if isinstance(alias, AliasChoices) else [alias] if alias else []
+    return [choice for choice in choices if isinstance(choice, str) and choice != name]
 
 
 def type_text(annotation: Any) -> str:
@@ -120,7 +130,7 @@ def print_block(details: dict[str, Any]) -> None:
         ["field", "type", "required / default", "selector kinds"],
         [
             [
-                field["name"],
+                " or ".join([field["name"], *field["aliases"]]),
                 field["type"],
                 "required" if field["required"] else f"default {shown(field['default'])}",
                 _accepted_selectors(field),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import AliasChoices, ValidationError
 
 from visionflow.blocks.api import BlockManifest, SelectorInfo, manifest_selectors
 from visionflow.blocks.loader import BlockRegistry, LoadedBlock
@@ -104,7 +104,7 @@ def _manifest_error(error: ValidationError, manifest_class, raw: dict, place: st
             place=place,
             hint=f"its fields are: {', '.join(fields)}",
         )
-    infos = manifest_selectors(manifest_class).get(field_name, [])
+    infos = manifest_selectors(manifest_class).get(_field_named(manifest_class, field_name), [])
     messages = sorted(
         {_readable(item, infos) for item in errors if item["loc"][:1] == (field_name,)}
     )
@@ -114,6 +114,15 @@ def _manifest_error(error: ValidationError, manifest_class, raw: dict, place: st
         place=f"{place} field '{field_name}'",
         hint="write $$ to start a literal text with $" if infos else None,
     )
+
+
+def _field_named(manifest_class, name: str) -> str:
+    """The field a document's name stands for: its own name, or another (``image``)."""
+    for field, info in manifest_class.model_fields.items():
+        alias = info.validation_alias
+        if name in (alias.choices if isinstance(alias, AliasChoices) else [alias]):
+            return field
+    return name
 
 
 def _readable(item: dict, infos: list[SelectorInfo]) -> str:

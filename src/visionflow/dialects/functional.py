@@ -38,7 +38,7 @@ from visionflow.dialects.functional_values import (
     check_names,
     order_values,
 )
-from visionflow.dialects.native import parse_native
+from visionflow.dialects.native import validate_definition
 from visionflow.errors import DefinitionError
 from visionflow.models.spec import CAMEL_CASE_PERFORMANCE_FIELDS
 from visionflow.selectors import (
@@ -75,7 +75,7 @@ def parse_functional(document: dict[str, Any]) -> Definition:
     for name in order_values(workflow, callables):
         translator.value(name)
     output = translator.selectors[_OUTPUT]
-    return parse_native(
+    return validate_definition(  # its own version: not Roboflow's engine rule
         {
             "version": str(document.get("version", "1.0")),
             "inputs": [input_definition],

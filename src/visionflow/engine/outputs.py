@@ -35,6 +35,8 @@ _TRANSLATABLE = frozenset(
         "keypoint_detection_prediction",
         "dict",
         "list",
+        "dictionary",  # Roboflow's names for dict and list (kinds.ALIASES)
+        "list_of_values",
         WILDCARD,
     ]
 )

@@ -14,7 +14,11 @@ class DimensionCollapse(Block):
     """
 
     class Manifest(Block.Manifest):
-        type: Literal["visionflow/dimension_collapse@v1", "DimensionCollapse"]
+        type: Literal[
+            "visionflow/dimension_collapse@v1",
+            "DimensionCollapse",
+            "roboflow_core/dimension_collapse@v1",
+        ]
         data: Selector()
 
     outputs = [Output("output", kinds=["list"])]

@@ -78,7 +78,9 @@ class DetectionsClassesReplacement(Block):
 
     class Manifest(Block.Manifest):
         type: Literal[
-            "visionflow/detections_classes_replacement@v1", "DetectionsClassesReplacement"
+            "visionflow/detections_classes_replacement@v1",
+            "DetectionsClassesReplacement",
+            "roboflow_core/detections_classes_replacement@v1",
         ]
         object_detection_predictions: Selector(kinds=DETECTION_KINDS)
         classification_predictions: Selector(kinds=["classification_prediction"])

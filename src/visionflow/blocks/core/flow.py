@@ -41,7 +41,11 @@ class FirstNonEmptyOrDefault(Block):
     """
 
     class Manifest(Block.Manifest):
-        type: Literal["visionflow/first_non_empty_or_default@v1", "FirstNonEmptyOrDefault"]
+        type: Literal[
+            "visionflow/first_non_empty_or_default@v1",
+            "FirstNonEmptyOrDefault",
+            "roboflow_core/first_non_empty_or_default@v1",
+        ]
         data: list[Selector()]
         default: Any = None
 

@@ -1,0 +1,131 @@
+"""Roboflow's operations on images, dictionaries and classification predictions."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from visionflow.errors import ExpressionEvaluationError
+from visionflow.expressions.roboflow.fields import Context
+from visionflow.expressions.roboflow.values import (
+    Parameters,
+    expect_image,
+    expect_mapping,
+    mismatch,
+)
+
+Step = Callable[[Any, Parameters], Any]
+
+IMAGE_PROPERTIES = ("size", "height", "width", "aspect_ratio")
+CLASSIFICATION_PROPERTIES = (
+    "top_class",
+    "top_class_confidence",
+    "top_class_confidence_single",
+    "all_classes",
+    "all_confidences",
+)
+BASE64_QUALITY = 95  # JPEG quality of ConvertImageToBase64
+
+
+def image_property(fields: dict, context: Context) -> Step:
+    name = fields["property_name"]
+
+    def run(value, parameters):
+        height, width = expect_image("ExtractImageProperty", value).shape[:2]
+        if name == "size":
+            return height * width  # pixels
+        if name == "aspect_ratio":
+            return width / height if height else 0
+        return height if name == "height" else width
+
+    return run
+
+
+def _jpeg(pixels: np.ndarray, quality: int) -> bytes:
+    import cv2  # only documents that encode images pay for importing OpenCV
+
+    ok, encoded = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ExpressionEvaluationError("could not encode the image as JPEG")
+    return encoded.tobytes()
+
+
+def image_to_jpeg(fields: dict, context: Context) -> Step:
+    quality = fields["compression_level"]
+    return lambda value, parameters: _jpeg(expect_image("ConvertImageToJPEG", value), quality)
+
+
+def image_to_base64(fields: dict, context: Context) -> Step:
+    def run(value, parameters):
+        pixels = expect_image("ConvertImageToBase64", value)
+        return base64.b64encode(_jpeg(pixels, BASE64_QUALITY)).decode("ascii")
+
+    return run
+
+
+def dictionary_to_json(fields: dict, context: Context) -> Step:
+    def run(value, parameters):
+        try:
+            return json.dumps(expect_mapping("ConvertDictionaryToJSON", value))
+        except (TypeError, ValueError) as error:
+            raise ExpressionEvaluationError(f"ConvertDictionaryToJSON: {error}") from None
+
+    return run
+
+
+# --- classification predictions --------------------------------------------------------
+# Single-label: {"top", "confidence", "predictions": [{"class", "class_id", "confidence"}]};
+# multi-label: {"predicted_classes", "predictions": {name: {"class_id", "confidence"}}}
+# (or a list of {"class", "confidence"}, as visionflow's multi-label models give).
+
+
+def _by_class(predictions) -> dict[str, dict]:
+    if isinstance(predictions, dict):
+        return predictions
+    return {item["class"]: item for item in predictions}
+
+
+def _in_id_order(predictions) -> list[tuple[str, dict]]:
+    if isinstance(predictions, list):
+        return [(item["class"], item) for item in predictions]
+    return sorted(predictions.items(), key=lambda entry: entry[1].get("class_id", 0))
+
+
+def classification_property(name: str, prediction) -> Any:
+    if "top" in prediction and name == "top_class":
+        return prediction["top"]
+    if "confidence" in prediction and name.startswith("top_class_confidence"):
+        return prediction["confidence"]
+    predictions = prediction.get("predictions", [])
+    predicted = list(prediction.get("predicted_classes", []))
+    if name == "top_class":
+        return predicted
+    if name.startswith("top_class_confidence"):
+        by_class = _by_class(predictions)
+        confidences = [by_class[label]["confidence"] for label in predicted]
+        if name == "top_class_confidence":
+            return confidences
+        return max(confidences, default=0.0)  # _single: the best predicted class's, or 0
+    ordered = _in_id_order(predictions)
+    if name == "all_classes":
+        return [label for label, _ in ordered]
+    return [item["confidence"] for _, item in ordered]
+
+
+def classification_extract(fields: dict, context: Context) -> Step:
+    name = fields["property_name"]
+
+    def run(value, parameters):
+        prediction = expect_mapping("ClassificationPropertyExtract", value)
+        try:
+            return classification_property(name, prediction)
+        except (KeyError, TypeError, AttributeError):
+            raise mismatch(
+                "ClassificationPropertyExtract", "a classification prediction", value
+            ) from None
+
+    return run
