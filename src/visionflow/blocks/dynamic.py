@@ -8,6 +8,10 @@ compile error naming the block, the part of ``code`` (``run_function_code line 2
 the code there, and an exception it raises while running says the same. A block type may
 not be one that is already known (a built-in or plugin block, or another dynamic block).
 
+Roboflow's schema for the same thing (``ManifestDescription``, ``selector_types``,
+``value_types``, ``PythonCode``, ...) is accepted too: ``dynamic_roboflow.py`` translates
+it, and the block is built here like any other.
+
 Running code from a document is custom code: refused unless ``allow_custom_code``.
 """
 
@@ -21,6 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from visionflow.blocks.api import Block, Output, Selector
+from visionflow.blocks.dynamic_roboflow import is_roboflow_definition, translate_roboflow
 from visionflow.errors import CustomCodeNotAllowedError, DefinitionError
 from visionflow.kinds import WILDCARD, all_kinds, is_known
 from visionflow.suggestions import close_matches
@@ -104,10 +109,14 @@ def build_dynamic_blocks(
                 hint="compile with allow_custom_code=True where documents come from people "
                 "you trust",
             )
+        fields, namespace = None, {}
+        if is_roboflow_definition(raw):
+            translated = translate_roboflow(raw, place)
+            raw, fields, namespace = translated.definition, translated.fields, translated.namespace
         definition = _validated(raw, place)
         _check_type_is_new(definition.manifest.block_type, place, taken, defined)
         defined[definition.manifest.block_type] = place
-        blocks.append(_build(definition, place))
+        blocks.append(_build(definition, place, fields, namespace))
     return blocks
 
 
@@ -163,17 +172,24 @@ def _check_kinds(manifest: DynamicManifest, place: str) -> None:
             )
 
 
-def _build(definition: DynamicBlockDefinition, place: str) -> type[Block]:
+def _build(
+    definition: DynamicBlockDefinition,
+    place: str,
+    fields: dict[str, tuple[Any, Any]] | None = None,
+    namespace: dict[str, Any] | None = None,
+) -> type[Block]:
+    """The block class; ``fields`` (type, default) replace those made from the manifest's
+    inputs, and the code starts with the names of ``namespace`` (both: Roboflow's schema)."""
     manifest = definition.manifest
     _check_kinds(manifest, place)
-    code = _BlockCode(definition.code, manifest.block_type, place)
+    code = _BlockCode(definition.code, manifest.block_type, place, namespace or {})
     run = code.function(definition.code.run_function_name)
     init = None
     if definition.code.init_function_code:
         init = code.function(definition.code.init_function_name)
 
     class DynamicBlock(Block):
-        Manifest = _manifest_model(manifest)
+        Manifest = _manifest_model(manifest, fields)
         outputs = [Output(name, kinds=output.kind) for name, output in manifest.outputs.items()]
         accepts_batches = manifest.accepts_batch_input
         accepts_empty = manifest.accepts_empty_values
@@ -182,7 +198,8 @@ def _build(definition: DynamicBlockDefinition, place: str) -> type[Block]:
 
         def __init__(self, **init_parameters: Any):
             super().__init__(**init_parameters)
-            self.init_results = code.call(init) if init else {}
+            # `_init_results` is the name Roboflow's block code reads them by
+            self.init_results = self._init_results = code.call(init) if init else {}
 
         def run(self, **fields: Any) -> Any:
             return code.call(run, self, **fields)
@@ -194,12 +211,15 @@ def _build(definition: DynamicBlockDefinition, place: str) -> type[Block]:
     return DynamicBlock
 
 
-def _manifest_model(manifest: DynamicManifest) -> type:
+def _manifest_model(
+    manifest: DynamicManifest, given: dict[str, tuple[Any, Any]] | None = None
+) -> type:
     fields: dict[str, Any] = {"type": (Literal[manifest.block_type], ...)}
     for name, spec in manifest.inputs.items():
         annotation = Selector(kinds=spec.kind) | Any
         has_default = spec.optional or "default" in spec.model_fields_set
         fields[name] = (annotation, spec.default if has_default else ...)
+    fields.update(given or {})
     return create_model(
         f"{_class_name(manifest.block_type)}Manifest", __base__=Block.Manifest, **fields
     )
@@ -214,7 +234,7 @@ class _BlockCode:
     in a syntax error or a traceback is the line in that part (``run_function_code line
     2``), however many imports come before it."""
 
-    def __init__(self, code: DynamicCode, block_type: str, place: str):
+    def __init__(self, code: DynamicCode, block_type: str, place: str, namespace: dict[str, Any]):
         self.block_type, self.place = block_type, place
         sources = {
             "imports": "\n".join(code.imports),
@@ -228,7 +248,8 @@ class _BlockCode:
         }
         compiled = [self._compiled(filename, part) for filename, (part, _) in self.parts.items()]
         self.namespace: dict[str, Any] = {
-            "__name__": f"visionflow_dynamic_{_class_name(block_type)}"
+            **namespace,
+            "__name__": f"visionflow_dynamic_{_class_name(block_type)}",
         }
         try:
             for part in compiled:
@@ -242,7 +263,10 @@ class _BlockCode:
 
     def _compiled(self, filename: str, part: str) -> Any:
         try:
-            return compile("\n".join(self.parts[filename][1]), filename, "exec")
+            # dont_inherit: compiled as written, not with this module's `from __future__`
+            # (annotations stay evaluated when `def` runs, as in Roboflow's engine)
+            source = "\n".join(self.parts[filename][1])
+            return compile(source, filename, "exec", dont_inherit=True)
         except SyntaxError as error:
             line = (error.text or "").strip()
             raise DefinitionError(

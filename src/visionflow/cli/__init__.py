@@ -93,6 +93,7 @@ def run(
     dialect: Dialect = None,
     server: _serve.Server = None,
     api_key: _serve.ApiKey = None,
+    model_maps: _serve.ModelMaps = None,
 ) -> None:
     """Run a workflow and print its results as JSON: one object per input element.
 
@@ -100,7 +101,14 @@ def run(
     """
     from visionflow.cli._inputs import without_images
 
+    if server is not None and model_maps:
+        raise typer.BadParameter(
+            "--model maps models of this process; with --server, give it to "
+            "`visionflow serve` instead",
+            param_hint="--model",
+        )
     with reported():
+        _serve.map_models(model_maps)
         if server is not None:
             results = _serve.run_remote(server, api_key, workflow, inputs or [], dialect)
         else:
@@ -130,11 +138,13 @@ def validate(
     dialect: Dialect = None,
     server: _serve.Server = None,
     api_key: _serve.ApiKey = None,
+    model_maps: _serve.ModelMaps = None,
 ) -> None:
     """Compile a workflow without running it: its inputs and outputs, or its first error."""
     from visionflow import Workflow
 
     with reported(as_json, valid=False):
+        _serve.map_models(model_maps)
         if server is not None:
             checked = _serve.validate_remote(server, api_key, workflow, dialect)
             declared, produced = checked["inputs"], checked["outputs"]

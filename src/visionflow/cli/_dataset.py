@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from visionflow.cli._printing import print_error, reported
+from visionflow.cli._serve import ModelMaps, map_models
 
 
 def run_dataset(
@@ -42,6 +43,7 @@ def run_dataset(
             "larger one fails alone.",
         ),
     ] = 100_000_000,  # data.sources.DEFAULT_MAX_PIXELS (not imported: the CLI starts light)
+    model_maps: ModelMaps = None,
 ) -> None:
     """Run a workflow on each image of a folder: a JSON file per image, COCO for detections.
 
@@ -55,6 +57,7 @@ def run_dataset(
 
     lineage = Lineage(strict=True) if strict_lineage else Lineage()
     with reported():
+        map_models(model_maps)
         try:
             summary = run_dataset(
                 workflow,

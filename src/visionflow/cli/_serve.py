@@ -36,6 +36,25 @@ ApiKey = Annotated[
     ),
 ]
 
+ModelMaps = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model",
+        metavar="ID=PATH",
+        help="Run the model id ID (e.g. a Roboflow model_id such as my-project/3) on the local "
+        "model PATH: a .onnx/.tflite file or a model description (.yaml). Repeatable.",
+        show_default=False,
+    ),
+]
+
+
+def map_models(pairs: list[str] | None) -> None:
+    """Apply ``--model ID=PATH`` mappings to this process (before anything compiles)."""
+    if pairs:
+        from visionflow.models.library import map_models as apply
+
+        apply(pairs)
+
 
 def serve(**options: Any) -> None:
     """Serve workflows over HTTP: run, validate, describe, register; /docs shows the API.

@@ -75,6 +75,12 @@ class WorkflowImage:
         return self._numpy
 
     @property
+    def numpy_image(self) -> np.ndarray:
+        """The same pixels under the name Roboflow's block code reads them by
+        (``WorkflowImageData.numpy_image``), so that code runs here unchanged."""
+        return self._numpy
+
+    @property
     def width(self) -> int:
         return self._numpy.shape[1]
 

@@ -9,6 +9,10 @@ For documents from others, ``ModelLimits`` caps what an entry may ask of its poo
 (workers, threads, batch and queue sizes), and ``limit_loaded_models(n)`` bounds the pools
 of the process: loading one more retires the least recently used idle pool (its holders
 reopen it on their next call), or refuses with ``TooManyModelsError`` when all are busy.
+
+The operator may also map model ids to files for the whole process (``map_models``, from
+``--model ID=PATH``): such an entry counts as declared, and its file is allowed even where
+documents may not name files (the operator chose it).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import functools
 import json
 import threading
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -34,6 +39,7 @@ _loaded: dict[str, Model] = {}  # serving now, by spec key
 _retired: weakref.WeakValueDictionary[str, Model] = weakref.WeakValueDictionary()
 _loading = threading.Lock()
 _max_loaded: int | None = None
+_operator_models: dict[str, dict[str, Any]] = {}  # model id -> entry fields, from map_models
 
 
 class TooManyModelsError(ModelError):
@@ -101,17 +107,29 @@ class ModelLibrary:
             if WORKFLOW_SETTING_ALIASES.get(key, key) in PERFORMANCE_FIELDS
         }
 
-    def spec(self, model_id: str) -> tuple[ModelSpec, Path]:
-        """The merged spec of a model and its file; errors name what is wrong."""
+    def is_mapped(self, model_id: str) -> bool:
+        """Whether ``model_id`` is declared, mapped by the operator, or a zoo id."""
+        return (
+            model_id in self.declared
+            or model_id in _operator_models
+            or find_entry(model_id) is not None
+        )
+
+    def spec(self, model_id: str, defaults: dict[str, Any] | None = None) -> tuple[ModelSpec, Path]:
+        """The merged spec of a model and its file; errors name what is wrong.
+
+        ``defaults`` are spec fields below everything else (a block's task, for a bare file).
+        """
+        by_operator = model_id not in self.declared and model_id in _operator_models
         entry_fields = self._declared_fields(model_id)
         source = entry_fields.pop("source", model_id)
-        fields: dict[str, Any] = {}
+        fields: dict[str, Any] = dict(defaults or {})
         zoo = find_entry(source)
         if zoo is not None:
             fields.update(zoo.description)
             path = model_file(zoo)
         else:
-            if not self.allow_files:
+            if not self.allow_files and not by_operator:
                 raise CustomCodeNotAllowedError(
                     f"model '{model_id}' names the file '{source}', and model files named by "
                     "documents are not allowed here",
@@ -178,9 +196,9 @@ class ModelLibrary:
                     + (f"; the operator sets this limit with {flag}" if flag else ""),
                 )
 
-    def get(self, model_id: str) -> Model:
+    def get(self, model_id: str, defaults: dict[str, Any] | None = None) -> Model:
         """The loaded model, shared with every workflow that declares it the same way."""
-        spec, path = self.spec(model_id)
+        spec, path = self.spec(model_id, defaults)
         key = json.dumps([str(path), spec.model_dump()], sort_keys=True, default=str)
         with _loading:
             model = _loaded.get(key) or _retired.get(key)
@@ -198,7 +216,7 @@ class ModelLibrary:
     def _declared_fields(self, model_id: str) -> dict[str, Any]:
         entry = self.declared.get(model_id)
         if entry is None:
-            return {}
+            return dict(_operator_models.get(model_id, {}))
         if isinstance(entry, str):
             return {"source": entry}
         if not isinstance(entry, dict):
@@ -223,6 +241,49 @@ class ModelLibrary:
             hint=(f"did you mean {', '.join(repr(c) for c in close)}? " if close else "")
             + "`visionflow models` lists the zoo",
         )
+
+
+def map_models(pairs: Iterable[str]) -> None:
+    """Map model ids to files for this process (``ID=PATH``, as ``--model`` takes them).
+
+    PATH is a model file (.onnx, .tflite) or a description (.yaml, .yml, .json: spec fields
+    and ``path``, relative to it, as in a VISIONFLOW_MODELS folder). Replaces earlier
+    mappings; documents' ``models:`` entries take precedence. Set it before compiling:
+    compiled plans are cached.
+    """
+    mapped = {}
+    for pair in pairs:
+        model_id, _, source = pair.partition("=")
+        if not model_id.strip() or not source.strip():
+            raise ModelError(
+                f"model mapping '{pair}' is not ID=PATH",
+                place="--model",
+                hint="e.g. --model my-project/3=models/best.onnx",
+            )
+        mapped[model_id.strip()] = _operator_entry(model_id.strip(), Path(source.strip()))
+    _operator_models.clear()
+    _operator_models.update(mapped)
+
+
+def _operator_entry(model_id: str, source: Path) -> dict[str, Any]:
+    source = source.expanduser()
+    if not source.is_file():
+        raise ModelNotFoundError(
+            f"model '{model_id}' is mapped to '{source}', which is not a file", place="--model"
+        )
+    if source.suffix.lower() not in (".yaml", ".yml", ".json"):
+        return {"source": str(source.resolve())}
+    import yaml
+
+    description = yaml.safe_load(source.read_text(encoding="utf-8"))
+    if not isinstance(description, dict) or "path" not in description:
+        raise ModelError(
+            f"model description '{source}' (for '{model_id}') has no 'path'", place="--model"
+        )
+    for name in ("id", "package", "install"):
+        description.pop(name, None)
+    path = description.pop("path")
+    return {**description, "source": str((source.parent / path).resolve())}
 
 
 def limit_loaded_models(count: int | None) -> None:

@@ -65,6 +65,14 @@ class ServerSettings:
         name="--allow-files",
         metavar="DIR",
     )
+    models: tuple[str, ...] = setting(
+        (),
+        "Run the model id ID (e.g. a Roboflow model_id) on the local model PATH, a .onnx/"
+        ".tflite file or a model description (.yaml); repeatable. Documents may use it even "
+        "where they may not name files: the operator chose it.",
+        name="--model",
+        metavar="ID=PATH",
+    )
     api_key: str | None = setting(
         None,
         "When set, every endpoint but /health needs it in the header X-API-Key.",
@@ -108,6 +116,13 @@ class ServerSettings:
         if self.workflows_dir is not None:
             object.__setattr__(self, "workflows_dir", Path(self.workflows_dir))
         object.__setattr__(self, "allowed_paths", tuple(map(Path, self.allowed_paths)))
+        object.__setattr__(self, "models", tuple(self.models))
+        for pair in self.models:
+            model_id, _, path = pair.partition("=")
+            if not model_id.strip() or not path.strip():
+                raise ValueError(f"model mapping '{pair}' is not ID=PATH")
+            if not Path(path.strip()).expanduser().is_file():
+                raise ValueError(f"model mapping '{pair}': no file at '{path.strip()}'")
         for name in (
             "max_request_bytes",
             "max_image_pixels",

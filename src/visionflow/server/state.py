@@ -25,7 +25,7 @@ import anyio
 from fastapi import Depends, Request
 
 from visionflow.compiler import PlanCache
-from visionflow.models.library import ModelLimits, limit_loaded_models
+from visionflow.models.library import ModelLimits, limit_loaded_models, map_models
 from visionflow.server.compiling import compile_document
 from visionflow.server.inputs import InputLimits
 from visionflow.server.metrics import ServerMetrics
@@ -63,6 +63,7 @@ class ServerState:
     @classmethod
     def create(cls, settings: ServerSettings) -> ServerState:
         limit_loaded_models(settings.max_loaded_models)  # model pools are the process's
+        map_models(settings.models)  # --model ID=PATH: the operator's, for the process
         limits = InputLimits.of(settings)
         model_limits = settings.model_limits()
 

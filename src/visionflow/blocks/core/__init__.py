@@ -14,6 +14,7 @@ def load_blocks() -> list[type[Block]]:
         DetectionsClassesReplacement,
         DetectionsFilter,
         DetectionsStitch,
+        DetectionsTransformation,
     )
     from visionflow.blocks.core.expression import Expression, PropertyDefinition
     from visionflow.blocks.core.flow import ContinueIf, FirstNonEmptyOrDefault
@@ -28,6 +29,12 @@ def load_blocks() -> list[type[Block]]:
     )
     from visionflow.blocks.core.ocr import OrientImage, PerspectiveCrop
     from visionflow.blocks.core.regions import PersonRegionCrop
+    from visionflow.blocks.core.roboflow_models import (
+        RoboflowClassificationModel,
+        RoboflowKeypointDetectionModel,
+        RoboflowMultiLabelClassificationModel,
+        RoboflowObjectDetectionModel,
+    )
     from visionflow.blocks.core.visualization import DrawDetections
 
     return [
@@ -40,6 +47,7 @@ def load_blocks() -> list[type[Block]]:
         AbsoluteStaticCrop,
         RelativeStaticCrop,
         DetectionsFilter,
+        DetectionsTransformation,
         DetectionsClassesReplacement,
         DimensionCollapse,
         ObjectDetectionModel,
@@ -48,6 +56,10 @@ def load_blocks() -> list[type[Block]]:
         TextDetectionModel,
         TextRecognitionModel,
         ModelInference,
+        RoboflowObjectDetectionModel,
+        RoboflowKeypointDetectionModel,
+        RoboflowClassificationModel,
+        RoboflowMultiLabelClassificationModel,
         DetectionsStitch,
         DrawDetections,
         ClassificationConsensus,

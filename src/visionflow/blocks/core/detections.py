@@ -1,16 +1,24 @@
-"""Detection post-processing: filtering, and classes replaced by per-crop classifications."""
+"""Detection post-processing: filtering, Roboflow's operation chains on detections, and
+classes replaced by per-crop classifications."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import model_validator
+from pydantic import PrivateAttr, model_validator
 
-from visionflow.blocks.api import Batch, Block, Output, Selector
-from visionflow.blocks.core._expressions import check_expression, evaluate
+from visionflow.blocks.api import Batch, Block, BlockManifest, Output, Selector
+from visionflow.blocks.core._expressions import (
+    check_expression,
+    check_parameter_names,
+    evaluate,
+    exactly_one,
+    roboflow_operations,
+)
 from visionflow.blocks.core.crops import DETECTION_KINDS
 from visionflow.data.detections import CLASS_NAME, class_names, detection_ids
+from visionflow.errors import ExpressionEvaluationError
 
 DETECTION_VARIABLES = {
     "class_name",
@@ -26,28 +34,112 @@ DETECTION_VARIABLES = {
 }
 
 
+class DetectionsTransformation(Block):
+    """Roboflow's operation chain (``operations``) applied to detections, giving detections.
+
+    ``operations_parameters`` are the names the chain's operands and fields read, e.g.
+    ``[{type: DetectionsFilter, filter_operation: ...}, {type: SortDetections, ...}]``
+    (docs/guide/roboflow-operations.md).
+    """
+
+    class Manifest(Block.Manifest):
+        type: Literal[
+            "roboflow_core/detections_transformation@v1",
+            "DetectionsTransformation",
+            "visionflow/detections_transformation@v1",
+        ]
+        predictions: Selector(kinds=DETECTION_KINDS)
+        operations: list[Any]
+        operations_parameters: dict[str, Selector() | Any] = {}
+        _chain: Any = PrivateAttr(default=None)
+
+        @model_validator(mode="after")
+        def _operations_compile(self):
+            self._chain = compile_chain(self.operations, self.operations_parameters)
+            return self
+
+    outputs = [Output("predictions", kinds=DETECTION_KINDS)]
+    _chain: Any = None
+
+    def setup(self, manifest: BlockManifest) -> None:
+        self._chain = manifest._chain
+
+    def run(self, predictions: Any, operations_parameters: dict[str, Any], **_: Any) -> dict:
+        return {"predictions": run_chain(self._chain, predictions, operations_parameters)}
+
+
+def compile_chain(operations: list[Any], parameters: dict[str, Any]) -> Any:
+    """The chain compiled once, reading only the names ``parameters`` gives."""
+    check_parameter_names(parameters, "operations_parameters")
+    return roboflow_operations(operations, "operations", parameters)
+
+
+def run_chain(chain: Any, predictions: Any, parameters: dict[str, Any]) -> Any:
+    import supervision as sv
+
+    found = chain(predictions, parameters)
+    if not isinstance(found, sv.Detections):  # the chain must keep detections detections
+        raise ExpressionEvaluationError(
+            f"the operations turned detections into {type(found).__name__}",
+            place="operations",
+            hint="end the chain with an operation that gives detections "
+            "(PropertyDefinition extracts values)",
+        )
+    return found
+
+
 class DetectionsFilter(Block):
     """Keeps the detections for which ``condition`` is true.
 
     The condition sees each detection's ``class_name``, ``class_id``, ``confidence``,
     ``x_min``, ``y_min``, ``x_max``, ``y_max``, ``width``, ``height``, ``area``, plus
     the names in ``data``. Example: ``confidence > 0.5 and class_name in ["car", "bus"]``.
+    Or, as Roboflow writes it, ``operations`` (a chain giving detections, usually one
+    ``DetectionsFilter`` operation) with ``operations_parameters``.
     """
 
     class Manifest(Block.Manifest):
-        type: Literal["visionflow/detections_filter@v1", "DetectionsFilter"]
+        type: Literal[
+            "visionflow/detections_filter@v1",
+            "DetectionsFilter",
+            "roboflow_core/detections_filter@v1",
+        ]
         predictions: Selector(kinds=DETECTION_KINDS)
-        condition: str
+        condition: str | None = None
         data: dict[str, Selector() | Any] = {}
+        operations: list[Any] | None = None
+        operations_parameters: dict[str, Selector() | Any] = {}
+        _chain: Any = PrivateAttr(default=None)
 
         @model_validator(mode="after")
         def _condition_compiles(self):
-            check_expression(self.condition, DETECTION_VARIABLES | set(self.data), "condition")
+            chosen = exactly_one(
+                {"condition": self.condition, "operations": self.operations},
+                condition={"data": self.data},
+                operations={"operations_parameters": self.operations_parameters},
+            )
+            if chosen == "condition":
+                check_expression(self.condition, DETECTION_VARIABLES | set(self.data), "condition")
+            else:
+                self._chain = compile_chain(self.operations, self.operations_parameters)
             return self
 
     outputs = [Output("predictions", kinds=DETECTION_KINDS)]
+    _chain: Any = None
 
-    def run(self, predictions: Any, condition: str, data: dict[str, Any]) -> dict[str, Any]:
+    def setup(self, manifest: BlockManifest) -> None:
+        self._chain = manifest._chain
+
+    def run(
+        self,
+        predictions: Any,
+        condition: str | None,
+        data: dict[str, Any],
+        operations_parameters: dict[str, Any],
+        **_: Any,
+    ) -> dict[str, Any]:
+        if self._chain is not None:
+            return {"predictions": run_chain(self._chain, predictions, operations_parameters)}
         names = class_names(predictions)
         keep = np.zeros(len(predictions), dtype=bool)
         for position, (x1, y1, x2, y2) in enumerate(predictions.xyxy.tolist()):

@@ -3,14 +3,21 @@
 Each block loads its model when the workflow is compiled (a missing model is a compile
 error naming the step) and hands the whole batch of images to the model's pool, so
 elements from concurrent runs are batched together.
+
+``ObjectDetectionModel`` and ``ClassificationModel`` are also Roboflow's short names of
+its detection and classification blocks: a step that names its model by Roboflow's
+``model_id`` (not ``model``) is Roboflow's block, with its fields, defaults and outputs
+(``blocks/core/roboflow_models.py``).
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
+from pydantic import AliasChoices, Field
+
 from visionflow.blocks.api import Batch, Block, BlockManifest, Output, Selector
-from visionflow.errors import ModelError
+from visionflow.errors import ManifestError, ModelError
 
 IMAGE = Selector(kinds=["image"])
 
@@ -23,7 +30,20 @@ class _ModelBlock(Block):
     accepts_batches = True
     init_parameters = ["models"]
 
+    roboflow_block: ClassVar[str | None] = None
+    """``module:Class`` of the Roboflow block a step written with ``model_id`` is."""
+
     def setup(self, manifest: BlockManifest) -> None:
+        self.roboflow = None
+        if self.roboflow_block is not None:
+            if (manifest.model is None) == (manifest.model_id is None):
+                raise ManifestError(
+                    "give exactly one of 'model' (visionflow's) or 'model_id' (Roboflow's)",
+                    place="field 'model'",
+                )
+            if manifest.model is None:
+                self.roboflow = _roboflow_twin(self.roboflow_block, self.models, manifest)
+                return
         self.model = self.models.get(manifest.model)
         if self.model.spec.task not in self.tasks:
             raise ModelError(
@@ -39,11 +59,55 @@ class _ModelBlock(Block):
         return self.model.predict(list(images), options)
 
 
+class _RoboflowFields(Block.Manifest):
+    """Roboflow's fields common to its model blocks, for a step written with ``model_id``."""
+
+    images: IMAGE = Field(validation_alias=AliasChoices("images", "image"))
+    model: str | None = None
+    model_id: str | None = None
+    api_key: Selector(kinds=["string"]) | str | None = None
+    disable_active_learning: Selector(kinds=["boolean"]) | bool | None = None
+    active_learning_target_dataset: Selector(kinds=["string"]) | str | None = None
+
+
 class ObjectDetectionModel(_ModelBlock):
-    """Boxes (supervision.Detections with class names) found by a detection model."""
+    """Boxes (supervision.Detections with class names) found by a detection model.
+
+    Written with Roboflow's ``model_id`` instead of ``model``, it is Roboflow's detection
+    block v1 (its fields and defaults, output ``inference_id``; docs/guide/roboflow.md).
+    """
+
+    class Manifest(_RoboflowFields):
+        type: Literal["visionflow/object_detection_model@v1", "ObjectDetectionModel"]
+        confidence: Selector(kinds=["float"]) | float | None = None
+        iou: Selector(kinds=["float"]) | float | None = None
+        max_detections: Selector(kinds=["integer"]) | int | None = None
+        class_filter: Selector(kinds=["list"]) | list[str] | None = None
+        # Roboflow's names (with model_id): defaults as Roboflow's block
+        iou_threshold: Selector(kinds=["float"]) | float | None = None
+        class_agnostic_nms: bool = False
+        max_candidates: int | None = None
+
+    outputs = [Output("predictions", kinds=["object_detection_prediction"])]
+    tasks = ("object_detection",)
+    option_fields = ("confidence", "iou", "max_detections", "class_filter")
+    roboflow_block = "RoboflowObjectDetectionModel"
+
+    @classmethod
+    def describe_outputs(cls, manifest: BlockManifest) -> list[Output]:
+        return _roboflow_outputs(cls, manifest)
+
+    def run(self, images: Batch, **fields: Any) -> list[dict]:
+        if self.roboflow is not None:
+            return self.roboflow.run(images, **_roboflow_values(self.roboflow, fields))
+        return [{"predictions": p} for p in self.predict(images, fields)]
+
+
+class KeypointDetectionModel(ObjectDetectionModel):
+    """Boxes with keypoints (e.g. pose landmarks) found by a keypoint model."""
 
     class Manifest(Block.Manifest):
-        type: Literal["visionflow/object_detection_model@v1", "ObjectDetectionModel"]
+        type: Literal["visionflow/keypoint_detection_model@v1", "KeypointDetectionModel"]
         images: IMAGE
         model: str
         confidence: Selector(kinds=["float"]) | float | None = None
@@ -51,38 +115,39 @@ class ObjectDetectionModel(_ModelBlock):
         max_detections: Selector(kinds=["integer"]) | int | None = None
         class_filter: list[str] | None = None
 
-    outputs = [Output("predictions", kinds=["object_detection_prediction"])]
-    tasks = ("object_detection",)
-    option_fields = ("confidence", "iou", "max_detections", "class_filter")
-
-    def run(self, images: Batch, model: str, **fields: Any) -> list[dict]:
-        return [{"predictions": p} for p in self.predict(images, fields)]
-
-
-class KeypointDetectionModel(ObjectDetectionModel):
-    """Boxes with keypoints (e.g. pose landmarks) found by a keypoint model."""
-
-    class Manifest(ObjectDetectionModel.Manifest):
-        type: Literal["visionflow/keypoint_detection_model@v1", "KeypointDetectionModel"]
-
     outputs = [Output("predictions", kinds=["keypoint_detection_prediction"])]
     tasks = ("keypoints", "object_detection")
+    roboflow_block = None
+
+    @classmethod
+    def describe_outputs(cls, manifest: BlockManifest) -> list[Output]:
+        return list(cls.outputs)
 
 
 class ClassificationModel(_ModelBlock):
-    """The classes of each image, with confidences (single or multi-label)."""
+    """The classes of each image, with confidences (single or multi-label).
 
-    class Manifest(Block.Manifest):
+    Written with Roboflow's ``model_id`` instead of ``model``, it is Roboflow's
+    classification block v1 (``confidence``, output ``inference_id``; docs/guide/roboflow.md).
+    """
+
+    class Manifest(_RoboflowFields):
         type: Literal["visionflow/classification_model@v1", "ClassificationModel"]
-        images: IMAGE
-        model: str
         threshold: Selector(kinds=["float"]) | float | None = None
+        confidence: Selector(kinds=["float"]) | float | None = None  # Roboflow's
 
     outputs = [Output("predictions", kinds=["classification_prediction"])]
     tasks = ("classification",)
     option_fields = ("threshold",)
+    roboflow_block = "RoboflowClassificationModel"
 
-    def run(self, images: Batch, model: str, **fields: Any) -> list[dict]:
+    @classmethod
+    def describe_outputs(cls, manifest: BlockManifest) -> list[Output]:
+        return _roboflow_outputs(cls, manifest)
+
+    def run(self, images: Batch, **fields: Any) -> list[dict]:
+        if self.roboflow is not None:
+            return self.roboflow.run(images, **_roboflow_values(self.roboflow, fields))
         return [{"predictions": p} for p in self.predict(images, fields)]
 
 
@@ -133,3 +198,41 @@ class ModelInference(_ModelBlock):
 
     def run(self, images: Batch, model: str) -> list[dict]:
         return [{"outputs": p["outputs"]} for p in self.predict(images, {})]
+
+
+# --- a step written the Roboflow way (with model_id) ---------------------------------------
+
+
+def _roboflow_twin(class_name: str, models: Any, manifest: BlockManifest) -> Block:
+    """The Roboflow block for a step that names its model by ``model_id``, set up."""
+    from visionflow.blocks.core import roboflow_models  # it builds on this module
+
+    block_class = getattr(roboflow_models, class_name)
+    written = manifest.model_dump(exclude_unset=True, exclude={"type", "model"})
+    if "iou" in written or "threshold" in written:
+        name = "iou" if "iou" in written else "threshold"
+        raise ManifestError(
+            f"field '{name}' is visionflow's; a step with 'model_id' is Roboflow's block",
+            place=f"field '{name}'",
+            hint="write iou_threshold" if name == "iou" else "write confidence",
+        )
+    twin_manifest = block_class.Manifest.model_validate(
+        {**written, "type": block_class.type_names()[-1]}
+    )
+    block = block_class(models=models)
+    block.setup(twin_manifest)
+    # Roboflow's defaults for what the step leaves out (what it gives arrives with run)
+    block.defaults = twin_manifest.model_dump(exclude={"name", "type", "images"})
+    return block
+
+
+def _roboflow_values(block: Block, fields: dict[str, Any]) -> dict[str, Any]:
+    """The run values of a Roboflow step: Roboflow's defaults where the step gave none."""
+    given = {name: value for name, value in fields.items() if value is not None}
+    return {**block.defaults, **given}
+
+
+def _roboflow_outputs(block_class: type[_ModelBlock], manifest: BlockManifest) -> list[Output]:
+    if getattr(manifest, "model_id", None) is None:
+        return list(block_class.outputs)
+    return [Output("inference_id", kinds=["string"]), *block_class.outputs]

