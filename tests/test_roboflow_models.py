@@ -113,6 +113,48 @@ def test_object_detection_v2_fields_and_outputs(detector):
     assert results[0]["inference_id"] != results[1]["inference_id"]  # fresh per element
 
 
+@pytest.mark.parametrize(
+    "block_type",
+    [
+        "roboflow_core/roboflow_object_detection_model@v2",
+        "roboflow_core/roboflow_keypoint_detection_model@v1",
+        "roboflow_core/roboflow_classification_model@v2",
+        "roboflow_core/roboflow_multi_label_classification_model@v1",
+    ],
+)
+def test_thresholds_given_by_selectors_as_roboflow_documents_give_them(detector, block_type):
+    # Roboflow's documents write `confidence: $inputs.confidence`: once a TypeError stack
+    # trace (pydantic's bounds 0..1 applied to the selector's text); the bounds still hold
+    # for literals
+    document = detection_document(block_type, confidence="$inputs.confidence")
+    document["inputs"].append({"type": "WorkflowParameter", "name": "confidence"})
+    if "object_detection" in block_type:
+        document["steps"][0].update(iou_threshold="$inputs.iou", max_detections="$inputs.most")
+        document["inputs"] += [
+            {"type": "WorkflowParameter", "name": "iou"},
+            {"type": "WorkflowParameter", "name": "most"},
+        ]
+    with pytest.raises(ModelNotFoundError):  # the fields pass; only the model is missing
+        Workflow.compile(document)
+    document["steps"][0]["confidence"] = 1.5
+    with pytest.raises(ManifestError, match="less than or equal to 1") as caught:
+        Workflow.compile(document)
+    assert caught.value.hint is None  # once "write $$ to start a literal text with $"
+
+
+def test_a_confidence_selector_runs(detector):
+    document = detection_document(
+        "roboflow_core/roboflow_object_detection_model@v2", confidence="$inputs.confidence"
+    )
+    document["inputs"].append({"type": "WorkflowParameter", "name": "confidence"})
+    document["models"] = {"my-project/3": {"source": str(detector), "labels": LABELS}}
+    workflow = Workflow.compile(document)
+    [high] = workflow.run(image=IMAGE, api_key="k", confidence=0.95)
+    [low] = workflow.run(image=IMAGE, api_key="k", confidence=0.1)
+    assert len(high["predictions"]) == 0
+    assert len(low["predictions"]) > 0
+
+
 def test_the_alias_and_images_field_name_work_too(detector):
     document = detection_document("RoboflowObjectDetectionModel", model_id="yolov8n-640")
     step = document["steps"][0]
@@ -177,6 +219,24 @@ def test_a_mapping_that_is_not_id_equals_path_is_an_error(detector):
         map_models(["my-project/3=/nowhere/best.onnx"])
     with pytest.raises(ValueError, match="is not ID=PATH"):
         ServerSettings(models=("no-path=",))
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"path: [unclosed\n", "cannot be read: ParserError"),
+        (b"\xff\xfe\x00", "cannot be read: UnicodeDecodeError"),
+        (b"path: 5\n", r"has no 'path' \(a file name\)"),
+        (b"- 1\n", r"has no 'path' \(a file name\)"),
+    ],
+)
+def test_an_unreadable_model_description_is_a_model_error(tmp_path, content, said):
+    # once a ParserError, UnicodeDecodeError or TypeError stack trace from --model
+    description = tmp_path / "model.yaml"
+    description.write_bytes(content)
+    with pytest.raises(ModelError, match=said) as caught:
+        map_models([f"my-project/3={description}"])
+    assert caught.value.place == "--model"
 
 
 # --- through the command line -----------------------------------------------------------

@@ -284,6 +284,19 @@ def test_rename_reads_the_class_map_from_a_parameter():
     assert found.class_id.tolist() == [7, 1, 7]
 
 
+def test_rename_needs_class_names_to_class_names():
+    # a number among the targets once failed when run, with Python's "'<' not supported"
+    rename = {"type": "DetectionsRename", "class_map": {"car": 5, "dog": None}}
+    with pytest.raises(ExpressionError) as caught:
+        compile_operations([rename])
+    assert caught.value.place == "operations[0].class_map"
+    assert caught.value.message.startswith("expected a mapping of class names to class names")
+    given = {"type": "DetectionsRename", "class_map": "mapping"}
+    with pytest.raises(ExpressionEvaluationError, match="a mapping of texts to texts") as caught:
+        compile_operations([given])(detections(), {"mapping": {"car": 1, "dog": "animal"}})
+    assert caught.value.place == "operations[0]"
+
+
 # --- PickDetectionsByParentClass: "Picks only those detections which are located inside
 # parent detections of specific class" (the parents themselves are not picked, as Roboflow's
 # query language tests expect).
@@ -373,6 +386,20 @@ def test_random_number_ignores_its_value_and_stays_in_range():
     assert run([{"type": "RandomNumber", "min_value": 3, "max_value": 3}], "anything") == 3
     value = run([{"type": "RandomNumber", "min_value": 2.0, "max_value": 4.0}], None)
     assert 2.0 <= value <= 4.0
+
+
+def test_random_number_between_min_and_max_given_in_either_order():
+    # Roboflow's formula, random() * (max - min) + min, stays between the two bounds even
+    # when min_value is above max_value (once it went from min upwards: 5 to 9)
+    for _ in range(50):
+        value = run([{"type": "RandomNumber", "min_value": 5, "max_value": 1}], None)
+        assert 1 < value <= 5
+
+
+def test_random_number_range_beyond_floats_is_a_compile_error():
+    with pytest.raises(ExpressionError, match="too large for a float") as caught:
+        compile_operations([{"type": "RandomNumber", "min_value": -1e308, "max_value": 1e308}])
+    assert caught.value.place == "operations[0]"
 
 
 # --- ToBoolean ("Changes input data into boolean"), LookupTable ("Changes value according
@@ -514,6 +541,25 @@ MULTI_LABEL = {
 def test_classification_properties(prediction, name, expected):
     chain = [{"type": "ClassificationPropertyExtract", "property_name": name}]
     assert run(chain, prediction) == expected
+
+
+def test_classification_properties_of_visionflows_multi_label_list():
+    # visionflow's multi-label models give a list best first; Roboflow's all_classes and
+    # all_confidences of a multi-label prediction are in class id order (once: best first)
+    prediction = {
+        "predicted_classes": ["dog", "cat"],
+        "predictions": [
+            {"class": "dog", "class_id": 2, "confidence": 0.9},
+            {"class": "cat", "class_id": 0, "confidence": 0.6},
+            {"class": "ant", "class_id": 1, "confidence": 0.1},
+        ],
+    }
+    extract = [{"type": "ClassificationPropertyExtract", "property_name": "all_classes"}]
+    assert run(extract, prediction) == ["cat", "ant", "dog"]
+    extract[0]["property_name"] = "all_confidences"
+    assert run(extract, prediction) == [0.6, 0.1, 0.9]
+    extract[0]["property_name"] = "top_class_confidence"
+    assert run(extract, prediction) == [0.9, 0.6]
 
 
 # --- comparators (BinaryStatement): Equals ("==", "(Number) =="), NotEquals, NumberGreater
@@ -666,6 +712,39 @@ def test_field_of_the_wrong_type():
     assert caught.value.place == "operations[0].shift_x"
 
 
+@pytest.mark.parametrize(
+    "operation, field",
+    [
+        ({"type": "DetectionsOffset", "offset_x": 10**400, "offset_y": 0}, "offset_x"),
+        ({"type": "DetectionsShift", "shift_x": 0, "shift_y": -(2**60)}, "shift_y"),
+        ({"type": "NumberRound", "decimal_digits": 2**64}, "decimal_digits"),
+        (
+            {"type": "DetectionsRename", "class_map": {"a": "b"}, "new_classes_id_offset": 10**30},
+            "new_classes_id_offset",
+        ),
+        ({"type": "Multiply", "other": 10**400}, "other"),
+        ({"type": "RandomNumber", "max_value": -(10**400)}, "max_value"),
+    ],
+)
+def test_huge_integers_are_compile_errors(operation, field):
+    # once an OverflowError stack trace at compile time (DetectionsOffset halves its
+    # offsets) or an overflow each time it ran (numpy ids, floats)
+    with pytest.raises(ExpressionError) as caught:
+        compile_operations([operation])
+    assert caught.value.place == f"operations[0].{field}"
+    expected = (
+        "a number within the range of floats"
+        if field in ("other", "max_value")
+        else ("an integer from -2**53 to 2**53")
+    )
+    assert caught.value.message.startswith(f"expected {expected}, got ")
+
+
+def test_integers_up_to_2_to_the_53_still_compile():
+    compile_operations([{"type": "DetectionsShift", "shift_x": 2**53, "shift_y": -(2**53)}])
+    assert run([{"type": "Multiply", "other": 10**300}], 2.0) == 2e300
+
+
 def test_error_inside_a_filter_names_the_nested_place():
     keep = group(binary(dynamic("_", {"type": "Nope"}), "==", static(1)))
     with pytest.raises(ExpressionError) as caught:
@@ -683,8 +762,10 @@ def test_unknown_comparator_lists_the_comparators():
 
 
 def test_unknown_unary_operator():
-    with pytest.raises(ExpressionError, match="unknown comparator type 'IsTrue'") as caught:
+    # a unary statement's operator is not called a comparator (it once was)
+    with pytest.raises(ExpressionError, match="unknown operator type 'IsTrue'") as caught:
         compile_statement(unary(static(True), "IsTrue"))
+    assert caught.value.hint.startswith("valid operator types: Exists, DoesNotExist")
     assert "(Boolean) is True" in caught.value.hint
 
 

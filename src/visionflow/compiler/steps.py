@@ -16,6 +16,7 @@ from visionflow.errors import (
     ManifestError,
     UnknownBlockTypeError,
 )
+from visionflow.selectors import starts_with_sigil
 from visionflow.suggestions import close_matches
 
 
@@ -112,8 +113,13 @@ def _manifest_error(error: ValidationError, manifest_class, raw: dict, place: st
     return ManifestError(
         f"field '{field_name}' is invalid: {'; or '.join(messages)} (found {found!r})",
         place=f"{place} field '{field_name}'",
-        hint="write $$ to start a literal text with $" if infos else None,
+        # only where a text taken for a selector may have been meant as a literal
+        hint="write $$ to start a literal text with $" if infos and _dollar(found) else None,
     )
+
+
+def _dollar(value: Any) -> bool:
+    return isinstance(value, str) and starts_with_sigil(value)
 
 
 def _field_named(manifest_class, name: str) -> str:

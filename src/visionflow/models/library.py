@@ -275,10 +275,18 @@ def _operator_entry(model_id: str, source: Path) -> dict[str, Any]:
         return {"source": str(source.resolve())}
     import yaml
 
-    description = yaml.safe_load(source.read_text(encoding="utf-8"))
-    if not isinstance(description, dict) or "path" not in description:
+    try:
+        description = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise ModelError(
-            f"model description '{source}' (for '{model_id}') has no 'path'", place="--model"
+            f"model description '{source}' (for '{model_id}') cannot be read: "
+            f"{type(error).__name__}: {' '.join(str(error).split())[:200]}",
+            place="--model",
+        ) from None
+    if not isinstance(description, dict) or not isinstance(description.get("path"), str):
+        raise ModelError(
+            f"model description '{source}' (for '{model_id}') has no 'path' (a file name)",
+            place="--model",
         )
     for name in ("id", "package", "install"):
         description.pop(name, None)

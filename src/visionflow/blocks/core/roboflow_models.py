@@ -14,7 +14,7 @@ cannot honour are compile errors, never silently dropped. Roboflow's short names
 from __future__ import annotations
 
 import uuid
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AliasChoices, Field
 
@@ -31,6 +31,11 @@ MAP_HINT = (
 DEFAULT_MAX_CANDIDATES = 3000  # Roboflow's default; the local heads have no such cap
 
 
+# Bounds on the literal only: a selector beside it (Roboflow's usual ``$inputs.confidence``)
+# is text, which pydantic cannot compare with a number.
+_UNIT = Annotated[float, Field(ge=0, le=1)]
+
+
 class _Manifest(Block.Manifest):
     images: IMAGE = Field(validation_alias=AliasChoices("images", "image"))
     model_id: str
@@ -40,9 +45,9 @@ class _Manifest(Block.Manifest):
 
 
 class _DetectionManifest(_Manifest):
-    confidence: Selector(kinds=["float"]) | float = Field(default=0.4, ge=0, le=1)
-    iou_threshold: Selector(kinds=["float"]) | float = Field(default=0.3, ge=0, le=1)
-    max_detections: Selector(kinds=["integer"]) | int = Field(default=300, ge=1)
+    confidence: Selector(kinds=["float"]) | _UNIT = 0.4
+    iou_threshold: Selector(kinds=["float"]) | _UNIT = 0.3
+    max_detections: Selector(kinds=["integer"]) | Annotated[int, Field(ge=1)] = 300
     max_candidates: int = Field(default=DEFAULT_MAX_CANDIDATES, ge=1)
     class_agnostic_nms: bool = False
     class_filter: Selector(kinds=["list"]) | list[str] | None = None
@@ -185,7 +190,7 @@ class RoboflowClassificationModel(_RoboflowModel):
             "roboflow_core/roboflow_classification_model@v1",
             "RoboflowClassificationModel",
         ]
-        confidence: Selector(kinds=["float"]) | float = Field(default=0.4, ge=0, le=1)
+        confidence: Selector(kinds=["float"]) | _UNIT = 0.4
 
     outputs = [
         Output("inference_id", kinds=["string"]),
@@ -213,7 +218,7 @@ class RoboflowMultiLabelClassificationModel(RoboflowClassificationModel):
             "RoboflowMultiLabelClassificationModel",
             "MultiLabelClassificationModel",
         ]
-        confidence: Selector(kinds=["float"]) | float = Field(default=0.4, ge=0, le=1)
+        confidence: Selector(kinds=["float"]) | _UNIT = 0.4
 
     spec_defaults = {"task": "classification", "format": "multi_label"}
 

@@ -227,6 +227,13 @@ def _class_ids(names: list[str], ids: list[int], class_map: dict, strict: bool, 
     return known
 
 
+def is_class_map(value: object) -> bool:
+    """Roboflow's class_map: class names to class names (numbers cannot be ordered with them)."""
+    return isinstance(value, dict) and all(
+        isinstance(key, str) and isinstance(name, str) for key, name in value.items()
+    )
+
+
 def rename_detections(fields: dict, context: Context) -> Step:
     class_map, strict = fields["class_map"], fields["strict"]
     offset = fields["new_classes_id_offset"]
@@ -243,8 +250,8 @@ def rename_detections(fields: dict, context: Context) -> Step:
             if isinstance(strict, ParameterName)
             else strict
         )
-        if not isinstance(mapping, dict):
-            raise mismatch("DetectionsRename class_map", "a dictionary", mapping)
+        if not is_class_map(mapping):
+            raise mismatch("DetectionsRename class_map", "a mapping of texts to texts", mapping)
         if not isinstance(is_strict, bool):
             raise mismatch("DetectionsRename strict", "true or false", is_strict)
         names = det.class_names(detections)

@@ -18,6 +18,8 @@ from visionflow.suggestions import close_matches
 MAX_DEPTH = 32  # nested chains and statement groups: deep enough for any real document
 
 REQUIRED = object()
+MAX_INTEGER = 2**53  # largest integer field: exact as a float, far past any pixel or index
+MAX_FLOAT = 1.7976931348623157e308  # an int number field must convert to a float
 
 
 @dataclass(frozen=True)
@@ -115,12 +117,16 @@ def integer(value, context: Context) -> int:
         raise _wrong(context, "an integer", value)
     if isinstance(value, float) and not value.is_integer():
         raise _wrong(context, "an integer", value)
+    if abs(value) > MAX_INTEGER:  # huge ones overflow floats and numpy arrays when run
+        raise _wrong(context, "an integer from -2**53 to 2**53", value)
     return int(value)
 
 
 def number(value, context: Context) -> int | float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
         raise _wrong(context, "a number", value)
+    if isinstance(value, int) and abs(value) > MAX_FLOAT:  # would overflow when run
+        raise _wrong(context, "a number within the range of floats", value)
     return value
 
 

@@ -89,10 +89,18 @@ def _by_class(predictions) -> dict[str, dict]:
     return {item["class"]: item for item in predictions}
 
 
-def _in_id_order(predictions) -> list[tuple[str, dict]]:
-    if isinstance(predictions, list):
-        return [(item["class"], item) for item in predictions]
-    return sorted(predictions.items(), key=lambda entry: entry[1].get("class_id", 0))
+def _in_order(prediction: dict, predictions) -> list[tuple[str, dict]]:
+    """Every class of a prediction in Roboflow's order for all_classes / all_confidences:
+    a single-label list as it stands (best first), a multi-label one in class id order, as
+    Roboflow's multi-label mapping gives them (visionflow's multi-label list is best first)."""
+    entries = (
+        [(item["class"], item) for item in predictions]
+        if isinstance(predictions, list)
+        else list(predictions.items())
+    )
+    if "top" in prediction:
+        return entries
+    return sorted(entries, key=lambda entry: entry[1].get("class_id", 0))
 
 
 def classification_property(name: str, prediction) -> Any:
@@ -110,7 +118,7 @@ def classification_property(name: str, prediction) -> Any:
         if name == "top_class_confidence":
             return confidences
         return max(confidences, default=0.0)  # _single: the best predicted class's, or 0
-    ordered = _in_id_order(predictions)
+    ordered = _in_order(prediction, predictions)
     if name == "all_classes":
         return [label for label, _ in ordered]
     return [item["confidence"] for _, item in ordered]

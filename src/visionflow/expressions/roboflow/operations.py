@@ -133,6 +133,12 @@ def _quality(value: object, context: Context) -> int:
     return quality
 
 
+def _class_map(value, context: Context) -> dict:
+    if not detections.is_class_map(value):  # parameter_or says what was expected
+        raise ExpressionError("not a class map", place=context.place)
+    return dict(value)
+
+
 def _op(build: Callable[[dict, Context], Step], **fields: Field) -> Operation:
     return Operation(fields, build)
 
@@ -141,7 +147,10 @@ _PROPERTY = Field(choice(*detections.DETECTIONS_PROPERTIES), describe="a detecti
 _LOOKUP = Field(mapping, describe="a mapping of value -> new value")
 _NUMBER = Field(number, describe="a number")
 _INTEGER = Field(integer, describe="an integer")
-_RENAME_MAP = Field(parameter_or(mapping, "a mapping"), describe="a mapping old -> new class")
+_RENAME_MAP = Field(
+    parameter_or(_class_map, "a mapping of class names to class names"),
+    describe="a mapping old -> new class",
+)
 _STATEMENT = Field(_filter_statement, describe="a StatementGroup")
 _NESTED = Field(_nested_chain, describe="a list of operations")
 _AGGREGATIONS = choice("first", "last", "most_common", "least_common")

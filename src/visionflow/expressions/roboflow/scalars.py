@@ -125,7 +125,10 @@ def random_number(fields: dict, context: Context) -> Step:
     low, high = fields["min_value"], fields["max_value"]
     if low == high:
         return lambda value, parameters: low
-    span = abs(high - low)
+    # Roboflow's formula: between the two whatever their order (min above max included)
+    span = high - low
+    if span in (float("inf"), float("-inf")):
+        raise ExpressionError("max_value - min_value is too large for a float", place=context.place)
     return lambda value, parameters: low + random.random() * span
 
 

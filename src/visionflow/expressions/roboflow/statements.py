@@ -122,9 +122,9 @@ def _operand(value: object, context: Context) -> Operand:
     return read
 
 
-def _comparator(names: tuple[str, ...]):
+def _comparator(names: tuple[str, ...], kind: str = "comparator"):
     def read(value: object, context: Context) -> str:
-        name = definition_type(value, context, "comparator", names)
+        name = definition_type(value, context, kind, names)
         read_fields(value, {}, context, name)
         return name
 
@@ -139,7 +139,7 @@ _BINARY = {
 }
 _UNARY = {
     "operand": Field(_operand),
-    "operator": Field(_comparator(comparators.UNARY_NAMES)),
+    "operator": Field(_comparator(comparators.UNARY_NAMES, "operator")),
     "negate": Field(boolean, False),
 }
 
