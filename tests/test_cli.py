@@ -14,6 +14,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from visionflow.blocks.core.crops import DETECTION_KINDS
 from visionflow.cli import app
 
 runner = CliRunner(env={"COLUMNS": "200"})  # wide tables: no names folded across lines
@@ -404,7 +405,12 @@ def test_block_description_shows_fields_and_outputs():
 def test_block_json_describes_fields_outputs_and_flags():
     details = json.loads(invoke("blocks", "Crop", "--json").stdout)  # an alias works too
     assert details["type"] == "visionflow/dynamic_crop@v1"
-    assert [f["name"] for f in details["fields"]] == ["images", "predictions"]
+    assert [f["name"] for f in details["fields"]] == [
+        "images",
+        "predictions",
+        "mask_opacity",
+        "background_color",
+    ]
     assert details["fields"][0] == {
         "name": "images",
         "aliases": ["image"],  # Roboflow's other name for the field
@@ -413,7 +419,10 @@ def test_block_json_describes_fields_outputs_and_flags():
         "selector_kinds": ["image"],
         "step_reference": False,
     }
-    assert details["outputs"] == [{"name": "crops", "kinds": ["image"]}]
+    assert details["outputs"] == [
+        {"name": "crops", "kinds": ["image"]},
+        {"name": "predictions", "kinds": DETECTION_KINDS},
+    ]
     assert (details["output_dimensionality_offset"], details["accepts_batches"]) == (1, False)
     assert details["outputs_depend_on_fields"] is False
 

@@ -16,7 +16,13 @@ from typer.testing import CliRunner
 from test_yolo_heads import IMAGE_BOXES, LABELS, fixed_output_model, yolo_output
 from visionflow import Workflow
 from visionflow.cli import app
-from visionflow.errors import ManifestError, ModelError, ModelNotFoundError, SelectorError
+from visionflow.errors import (
+    ManifestError,
+    ModelError,
+    ModelNotFoundError,
+    SelectorError,
+    StepExecutionError,
+)
 from visionflow.models import zoo
 from visionflow.models.library import map_models
 from visionflow.server.settings import ServerSettings
@@ -259,8 +265,16 @@ def test_run_with_model_maps_the_id_to_a_description(tmp_path, detector):
     workflow, image = write_document(tmp_path, document)
     result = CliRunner().invoke(
         app,
-        ["run", str(workflow), "-i", f"image={image}", "-i", "api_key=k",
-         "--model", f"my-project/3={description}"],
+        [
+            "run",
+            str(workflow),
+            "-i",
+            f"image={image}",
+            "-i",
+            "api_key=k",
+            "--model",
+            f"my-project/3={description}",
+        ],
     )
     assert result.exit_code == 0, result.output
     [found] = json.loads(result.stdout)
@@ -317,8 +331,7 @@ def test_a_visionflow_models_entry_named_by_the_id(tmp_path, monkeypatch, detect
     (tmp_path / "best.onnx").write_bytes(detector.read_bytes())
     (tmp_path / "counter.yaml").write_text(
         yaml.safe_dump(
-            {"id": "counter/7", "path": "best.onnx", "task": "object_detection",
-             "labels": LABELS}
+            {"id": "counter/7", "path": "best.onnx", "task": "object_detection", "labels": LABELS}
         )
     )
     monkeypatch.setenv("VISIONFLOW_MODELS", str(tmp_path))
@@ -342,13 +355,25 @@ def test_run_dataset_with_model(tmp_path, monkeypatch, detector):
     output = tmp_path / "out"
     result = CliRunner().invoke(
         app,
-        ["run-dataset", str(tmp_path / workflow.name), "-i", str(folder), "-o", str(output),
-         "--no-progress", "--model", f"ds/1={detector}"],
+        [
+            "run-dataset",
+            str(tmp_path / workflow.name),
+            "-i",
+            str(folder),
+            "-o",
+            str(output),
+            "--no-progress",
+            "--model",
+            f"ds/1={detector}",
+        ],
     )
     assert result.exit_code == 0, result.output
     written = json.loads((output / "predictions" / "image.png.json").read_text())
     assert [p["class"] for p in written["outputs"]["predictions"]["predictions"]] == [
-        "0", "1", "2", "1"
+        "0",
+        "1",
+        "2",
+        "1",
     ]
 
 
@@ -368,8 +393,14 @@ def test_object_detection_model_with_model_keeps_visionflows_defaults(detector):
     document = {
         "inputs": [{"type": "image", "name": "image"}],
         "models": {"mine": {"source": str(detector), "task": "object_detection"}},
-        "steps": [{"type": "ObjectDetectionModel", "name": "m", "images": "$inputs.image",
-                   "model": "mine"}],
+        "steps": [
+            {
+                "type": "ObjectDetectionModel",
+                "name": "m",
+                "images": "$inputs.image",
+                "model": "mine",
+            }
+        ],
         "outputs": [{"type": "JsonField", "name": "p", "selector": "$steps.m.predictions"}],
     }
     [result] = Workflow.compile(document).run(image=IMAGE)
@@ -425,3 +456,76 @@ def test_serve_with_model_runs_the_mapped_id_for_documents(tmp_path, detector):
         refused = http.post("/validate", json={"workflow": unmapped})
         assert refused.status_code == 422
         assert refused.json()["error"]["code"] == "model_not_found"
+
+
+# --- object detection v3: confidence_mode / custom_confidence --------------------------------
+
+
+def v3_document(detector, **fields) -> dict:
+    document = detection_document("roboflow_core/roboflow_object_detection_model@v3", **fields)
+    # the local model's own threshold (what confidence_mode: default uses): 0.65
+    model = {"source": str(detector), "labels": LABELS, "postprocessing": {"confidence": 0.65}}
+    document["models"] = {"my-project/3": model}
+    document["outputs"].append(
+        {"type": "JsonField", "name": "model_id", "selector": "$steps.model.model_id"}
+    )
+    return document
+
+
+def test_object_detection_v3_custom_confidence(detector):
+    document = v3_document(detector, confidence_mode="custom", custom_confidence=0.55)
+    [result] = Workflow.compile(document).run(image=IMAGE, api_key="k")
+    found = result["predictions"]
+    assert found.data["class_name"].tolist() == ["person", "car", "dog"]
+    assert boxes(found) == [IMAGE_BOXES[name] for name in "ACD"]
+    assert result["model_id"] == "my-project/3"
+    assert str(uuid.UUID(result["inference_id"], version=4)) == result["inference_id"]
+
+
+def test_object_detection_v3_custom_confidence_defaults_to_roboflows_0_4(detector):
+    document = v3_document(detector, confidence_mode="custom", iou_threshold=0.9)
+    [result] = Workflow.compile(document).run(image=IMAGE, api_key="k")
+    assert result["predictions"].confidence.round(3).tolist() == [0.9, 0.8, 0.7, 0.6, 0.5]
+
+
+def test_object_detection_v3_default_mode_uses_the_models_own_threshold(detector):
+    document = v3_document(detector, confidence_mode="default")
+    [result] = Workflow.compile(document).run(image=IMAGE, api_key="k")
+    assert result["predictions"].confidence.round(3).tolist() == [0.9, 0.7]
+
+
+def test_object_detection_v3_mode_from_a_selector(detector):
+    document = v3_document(
+        detector, confidence_mode="$inputs.mode", custom_confidence="$inputs.confidence"
+    )
+    document["inputs"] += [
+        {"type": "WorkflowParameter", "name": "mode"},
+        {"type": "WorkflowParameter", "name": "confidence"},
+    ]
+    workflow = Workflow.compile(document)
+    [custom] = workflow.run(image=IMAGE, api_key="k", mode="custom", confidence=0.85)
+    assert custom["predictions"].confidence.round(3).tolist() == [0.9]
+    [default] = workflow.run(image=IMAGE, api_key="k", mode="default", confidence=0.85)
+    assert len(default["predictions"]) == 2
+    with pytest.raises(StepExecutionError, match="confidence_mode 'best'"):
+        workflow.run(image=IMAGE, api_key="k", mode="best", confidence=0.85)
+
+
+@pytest.mark.parametrize("fields", [{}, {"confidence_mode": "best"}])
+def test_object_detection_v3_best_mode_is_a_compile_error(detector, fields):
+    # Roboflow's default: per-class thresholds from Roboflow's own evaluation of the model
+    with pytest.raises(ModelError) as caught:
+        Workflow.compile(v3_document(detector, **fields))
+    assert caught.value.place.endswith("field 'confidence_mode'")
+    assert "confidence_mode: custom" in caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("confidence", 0.5), ("confidence_mode", "highest"), ("custom_confidence", 1.5)],
+)
+def test_object_detection_v3_refuses_v2s_confidence_and_wrong_values(detector, field, value):
+    with pytest.raises(ManifestError) as caught:
+        Workflow.compile(v3_document(detector, **{"confidence_mode": "custom", field: value}))
+    # an unknown field is named in the message, a wrong value in the place
+    assert f"field '{field}'" in f"{caught.value.place} {caught.value.message}"

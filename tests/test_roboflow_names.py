@@ -12,11 +12,18 @@ from typing import Any, Literal
 
 import numpy as np
 import pytest
+import supervision as sv
 from typer.testing import CliRunner
 
-from visionflow import Block, Output, Selector, Workflow
+from visionflow import Block, Output, Selector, Workflow, WorkflowImage
 from visionflow.cli import app
-from visionflow.errors import DefinitionError, ManifestError, RuntimeInputError
+from visionflow.data.detections import attach_image_metadata
+from visionflow.errors import (
+    DefinitionError,
+    ExpressionError,
+    ManifestError,
+    RuntimeInputError,
+)
 from visionflow.kinds import all_kinds, canonical_kind, is_known, kinds_meet
 
 BOXES = [[10, 20, 110, 220], [200, 200, 300, 260], [0, 0, 50, 50]]
@@ -68,6 +75,27 @@ def test_dynamic_crop_answers_to_roboflow_names_and_fields(astronaut, test_block
         (0, 0, 50, 50),
     ]
     assert np.array_equal(crops[1].numpy, astronaut[200:260, 200:300])
+
+
+@pytest.mark.parametrize(
+    ("selector", "read"),
+    [
+        ("$steps.dynamic_crop.crops", {"crops"}),
+        ("$steps.dynamic_crop.predictions", {"predictions"}),
+        ("$steps.dynamic_crop.*", {"crops", "predictions"}),
+    ],
+)
+def test_a_crop_step_knows_which_of_its_outputs_are_read(astronaut, test_blocks, selector, read):
+    crop = {"type": "roboflow_core/dynamic_crop@v1", "name": "dynamic_crop",
+            "images": "$inputs.image", "predictions": "$steps.model.predictions"}  # fmt: skip
+    workflow = Workflow.compile(definition(DETECT, crop, outputs={"out": selector}),
+                                blocks=test_blocks)  # fmt: skip
+    assert workflow.plan.steps["dynamic_crop"].block.outputs_read == read
+    assert workflow.plan.steps["model"].block.outputs_read == {"predictions"}
+    out = workflow.run(image=astronaut)[0]["out"]
+    if "predictions" in read:  # made only when read: one detection per crop, in its coordinates
+        placed = [item["predictions"] if selector.endswith("*") else item for item in out]
+        assert [p.xyxy.tolist() for p in placed][1] == [[0.0, 0.0, 100.0, 60.0]]
 
 
 def test_dynamic_crop_takes_detections_as_roboflow_v1_did(astronaut, test_blocks):
@@ -299,7 +327,10 @@ def test_the_cli_shows_roboflows_kinds_and_block_names():
     assert [(f["name"], f["aliases"]) for f in crop["fields"]] == [
         ("images", ["image"]),
         ("predictions", ["detections"]),
+        ("mask_opacity", []),
+        ("background_color", []),
     ]
+    assert [o["name"] for o in crop["outputs"]] == ["crops", "predictions"]
 
 
 def test_roboflow_names_of_visionflow_kinds_are_the_same_kind():
@@ -424,3 +455,182 @@ def test_coordinates_system_defaults_to_parent_as_roboflow_documents(astronaut, 
         [[1, 2, 5, 6]],
     ]
     assert [d.xyxy.tolist() for d in result["own"]] == [[[1, 2, 5, 6]]] * 3
+
+
+# --- dynamic_crop@v1: the ``predictions`` output, ``mask_opacity`` and ``background_color`` ---
+
+
+class MaskedBoxes(Block):
+    """Instance-segmentation stand-in: each box's mask is its left half; two keypoints each."""
+
+    class Manifest(Block.Manifest):
+        type: Literal["test/masked_boxes@v1"]
+        image: Selector(kinds=["image"])
+        boxes: list[list[float]]
+
+    outputs = [Output("predictions", kinds=["instance_segmentation_prediction"])]
+
+    def run(self, image: WorkflowImage, boxes: list) -> dict[str, Any]:
+        masks = np.zeros((len(boxes), image.height, image.width), dtype=bool)
+        for mask, (x1, y1, x2, y2) in zip(masks, np.round(boxes).astype(int), strict=True):
+            mask[y1:y2, x1 : (x1 + x2) // 2] = True
+        detections = sv.Detections(
+            xyxy=np.array(boxes, dtype=float),
+            mask=masks,
+            confidence=np.array([0.8] * len(boxes)),
+            class_id=np.zeros(len(boxes), dtype=int),
+            data={
+                "class_name": np.array(["shape"] * len(boxes), dtype=object),
+                "keypoints_xy": np.array([[[b[0], b[1]], [b[2], b[3]]] for b in boxes]),
+            },
+        )
+        return {"predictions": attach_image_metadata(detections, image)}
+
+
+MASKED = {
+    "type": "test/masked_boxes@v1",
+    "name": "model",
+    "image": "$inputs.image",
+    "boxes": [[10.4, 20.6, 110.2, 220.0], [200.0, 200.0, 300.0, 260.0]],
+}
+
+
+def crop_step(**fields) -> dict:
+    return {
+        "type": "roboflow_core/dynamic_crop@v1",
+        "name": "crop",
+        "images": "$inputs.image",
+        "predictions": "$steps.model.predictions",
+        **fields,
+    }
+
+
+def test_dynamic_crop_outputs_each_detection_in_its_crops_coordinates(astronaut, test_blocks):
+    outputs = {"crops": "$steps.crop.crops", "boxes": "$steps.crop.predictions"}
+    document = definition(DETECT, crop_step(), outputs=outputs)
+    result = run(document, test_blocks, image=astronaut)[0]
+    assert [len(d) for d in result["boxes"]] == [1, 1, 1]
+    assert [d.xyxy.tolist() for d in result["boxes"]] == [
+        [[0.0, 0.0, 100.0, 200.0]],
+        [[0.0, 0.0, 100.0, 60.0]],
+        [[0.0, 0.0, 50.0, 50.0]],
+    ]
+    # the detection that made the crop, every other field as it was
+    assert [d["class_name"].tolist() for d in result["boxes"]] == [["cat"], ["dog"], ["cat"]]
+    assert [d.confidence.tolist() for d in result["boxes"]] == [[0.9], [0.7], [0.5]]
+    crop_ids = [c.image_id for c in result["crops"]]
+    assert [d["detection_id"][0] for d in result["boxes"]] == crop_ids
+
+
+def test_dynamic_crop_moves_boxes_masks_and_keypoints_by_the_rounded_corner(astronaut, test_blocks):
+    document = definition(MASKED, crop_step(), outputs={"boxes": "$steps.crop.predictions"})
+    first, second = run(document, [*test_blocks, MaskedBoxes], image=astronaut)[0]["boxes"]
+    # corner (10, 21): Roboflow rounds the box to whole pixels to crop, and moves it by that
+    assert first.xyxy[0] == pytest.approx([0.4, -0.4, 100.2, 199.0])
+    assert first["keypoints_xy"][0].ravel() == pytest.approx([0.4, -0.4, 100.2, 199.0])
+    assert first.mask.shape == (1, 199, 100)  # the mask cut to the crop
+    assert first.mask[0].sum(axis=1).tolist() == [50] * 199
+    assert second.xyxy.tolist() == [[0.0, 0.0, 100.0, 60.0]]
+    assert second.mask.shape == (1, 60, 100)
+
+
+def test_dynamic_crop_replaces_the_background_outside_the_mask(astronaut, test_blocks):
+    crop = crop_step(mask_opacity=1.0, background_color="#FF8000")
+    document = definition(MASKED, crop, outputs={"crops": "$steps.crop.crops"})
+    crops = run(document, [*test_blocks, MaskedBoxes], image=astronaut)[0]["crops"]
+    second = crops[1].numpy
+    assert np.array_equal(second[:, :50], astronaut[200:260, 200:250])  # inside the mask
+    assert (second[:, 50:] == [0, 128, 255]).all()  # outside: the colour, in B, G, R
+    assert (crops[1].origin.offset_x, crops[1].origin.offset_y) == (200, 200)
+
+
+@pytest.mark.parametrize("colour", ["#000", "(0, 0, 0)", [0, 0, 0]])
+def test_dynamic_crop_blends_the_background_by_mask_opacity(astronaut, test_blocks, colour):
+    crop = crop_step(mask_opacity=0.5, background_color=colour)
+    document = definition(MASKED, crop, outputs={"crops": "$steps.crop.crops"})
+    second = run(document, [*test_blocks, MaskedBoxes], image=astronaut)[0]["crops"][1].numpy
+    original = astronaut[200:260, 250:300].astype(int)
+    assert np.array_equal(second[:, :50], astronaut[200:260, 200:250])
+    # half-way to black: half of each pixel, rounded either way
+    assert (np.abs(second[:, 50:].astype(int) * 2 - original) <= 1).all()
+
+
+def test_dynamic_crop_leaves_crops_of_boxes_without_masks_unchanged(astronaut, test_blocks):
+    crop = crop_step(mask_opacity=1.0, background_color="#FF8000")
+    document = definition(DETECT, crop, outputs={"crops": "$steps.crop.crops"})
+    crops = run(document, test_blocks, image=astronaut)[0]["crops"]
+    assert np.array_equal(crops[1].numpy, astronaut[200:260, 200:300])
+
+
+@pytest.mark.parametrize("colour", ["#12", "red", "(1, 2)", [0, 0, 300]])
+def test_dynamic_crop_refuses_a_colour_roboflow_does_not_read(test_blocks, colour):
+    crop = crop_step(mask_opacity=1.0, background_color=colour)
+    with pytest.raises(ManifestError) as caught:
+        Workflow.compile(definition(DETECT, crop, outputs={}), blocks=test_blocks)
+    assert caught.value.place == "steps[1] 'crop' field 'background_color'"
+
+
+def test_dynamic_crop_refuses_a_mask_opacity_above_one(test_blocks):
+    with pytest.raises(ManifestError) as caught:
+        Workflow.compile(
+            definition(DETECT, crop_step(mask_opacity=1.5), outputs={}), blocks=test_blocks
+        )
+    assert caught.value.place == "steps[1] 'crop' field 'mask_opacity'"
+
+
+# --- detections_filter@v2: v1's detection chains under the v2 name ------------------------
+
+CONFIDENCE_AT_LEAST = {
+    "type": "DetectionsFilter",
+    "filter_operation": {
+        "type": "StatementGroup",
+        "statements": [
+            {
+                "type": "BinaryStatement",
+                "left_operand": {
+                    "type": "DynamicOperand",
+                    "operations": [
+                        {"type": "ExtractDetectionProperty", "property_name": "confidence"}
+                    ],
+                },
+                "comparator": {"type": "(Number) >="},
+                "right_operand": {"type": "DynamicOperand", "operand_name": "threshold"},
+            }
+        ],
+    },
+}
+
+
+def filter_v2(operations: list) -> dict:
+    return {
+        "type": "roboflow_core/detections_filter@v2",
+        "name": "filter",
+        "predictions": "$steps.model.predictions",
+        "operations": operations,
+        "operations_parameters": {"threshold": "$inputs.threshold"},
+    }
+
+
+def test_detections_filter_v2_runs_a_v1_detection_chain(astronaut, test_blocks):
+    threshold = [{"type": "WorkflowParameter", "name": "threshold", "default_value": 0.6}]
+    document = definition(
+        DETECT,
+        filter_v2([CONFIDENCE_AT_LEAST]),
+        inputs=threshold,
+        outputs={"kept": "$steps.filter.predictions"},
+    )
+    workflow = Workflow.compile(document, blocks=test_blocks)
+    kept = workflow.run(image=astronaut)[0]["kept"]
+    assert kept["class_name"].tolist() == ["cat", "dog"]
+    assert kept.confidence.tolist() == [0.9, 0.7]
+    assert len(workflow.run(image=astronaut, threshold=0.95)[0]["kept"]) == 0
+
+
+def test_detections_filter_v2_refuses_its_classification_filter(test_blocks):
+    classification = {**CONFIDENCE_AT_LEAST, "type": "ClassificationFilter"}
+    document = definition(DETECT, filter_v2([classification]), outputs={})
+    with pytest.raises(ExpressionError) as caught:
+        Workflow.compile(document, blocks=test_blocks)
+    assert caught.value.place == "steps[1] 'filter' operations[0]"
+    assert caught.value.message == "unknown operation type 'ClassificationFilter'"
+    assert "DetectionsFilter" in caught.value.hint

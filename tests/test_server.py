@@ -29,6 +29,7 @@ import pytest
 import yaml
 
 from visionflow import Workflow, serialize
+from visionflow.blocks.core.crops import DETECTION_KINDS
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 API_KEY = "test-key"
@@ -636,7 +637,10 @@ def test_describe_every_block_with_its_schema_outputs_and_kinds(http):
     blocks = {block["type"]: block for block in described["blocks"]}
     crop = blocks["visionflow/dynamic_crop@v1"]
     assert crop["aliases"] == ["DynamicCrop", "Crop", "roboflow_core/dynamic_crop@v1"]
-    assert crop["outputs"] == [{"name": "crops", "kinds": ["image"]}]
+    assert crop["outputs"] == [
+        {"name": "crops", "kinds": ["image"]},
+        {"name": "predictions", "kinds": DETECTION_KINDS},
+    ]
     assert crop["output_dimensionality_offset"] == 1
     schema = crop["manifest_schema"]
     assert schema["required"] == ["name", "type", "images", "predictions"]

@@ -28,16 +28,22 @@ class SelectorInfo:
 
     kinds: frozenset[str]
     step_reference: bool = False
+    scalar_only: bool = False
+    """Takes parameters only: a batch-oriented value here is a compile error (Roboflow's
+    parameter fields, e.g. a model's ``confidence``)."""
 
 
-def Selector(kinds: Sequence[str] | None = None) -> Any:
+def Selector(kinds: Sequence[str] | None = None, scalar_only: bool = False) -> Any:
     """A manifest field type that accepts ``$inputs.x`` / ``$steps.s.out`` of these kinds.
 
     >>> class Manifest(Block.Manifest):
     ...     image: Selector(kinds=["image"])
     ...     threshold: Selector(kinds=["float"]) | float = 0.5
+
+    ``scalar_only=True``: the field takes one value for the whole run (an input parameter
+    or a scalar step output), never a batch.
     """
-    info = SelectorInfo(frozenset(kinds or [WILDCARD]))
+    info = SelectorInfo(frozenset(kinds or [WILDCARD]), scalar_only=scalar_only)
     return Annotated[str, info, Field(pattern=SELECTOR_PATTERN)]
 
 
@@ -126,6 +132,9 @@ class Block:
     """Fields this many levels deeper than the others; each arrives as a Batch per element."""
     init_parameters: ClassVar[list[str]] = []
     """Names of values the block needs from its environment, given to ``__init__``."""
+    outputs_read: frozenset[str] | None = None
+    """The outputs of this step that anything reads (set by the compiler before ``setup``;
+    None: unknown, so all). A block may skip making an output nobody reads, giving None."""
 
     def __init__(self, **init_parameters: Any):
         for name, value in init_parameters.items():

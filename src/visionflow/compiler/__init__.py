@@ -18,7 +18,7 @@ from visionflow.blocks.loader import BlockRegistry, resolve_init_parameters
 from visionflow.compiler.dimensions import StepLayout, gates_of, input_source
 from visionflow.compiler.graph import build_graph, predecessors_of, topological_order
 from visionflow.compiler.inputs import check_parameter_defaults
-from visionflow.compiler.outputs import plan_outputs
+from visionflow.compiler.outputs import outputs_read, plan_outputs
 from visionflow.compiler.plan import Plan, Source, StepPlan
 from visionflow.compiler.steps import parse_steps
 from visionflow.data.sources import LOCAL
@@ -54,6 +54,7 @@ def compile_plan(
     gates = {name: gates_of(name, layouts[name], graphs, layouts) for name in order}
     outputs = plan_outputs(definition, sources, graphs)
     check_parameter_defaults(definition)
+    read = outputs_read(graphs, outputs)
     # Last: initialising blocks may be expensive (models), so only a checked plan gets there.
     given = {
         "models": _model_library(definition, allow_custom_code, model_limits),
@@ -69,6 +70,7 @@ def compile_plan(
             predecessors[name],
             registry,
             given,
+            read[name],
         )
         for name in order
     }
@@ -77,12 +79,14 @@ def compile_plan(
     )
 
 
-def _step_plan(graph, layout: StepLayout, gates, predecessors, registry, given) -> StepPlan:
+def _step_plan(
+    graph, layout: StepLayout, gates, predecessors, registry, given, read: frozenset[str]
+) -> StepPlan:
     block_class = graph.step.loaded.block_class
     return StepPlan(
         name=graph.step.name,
         block_type=graph.step.block_type,
-        block=_initialise(graph, registry, given),
+        block=_initialise(graph, registry, given, read),
         manifest=graph.step.manifest,
         fields=layout.bindings(),
         level=layout.level,
@@ -104,11 +108,12 @@ def _model_library(definition: Definition, allow_files: bool, limits: Any):
     )
 
 
-def _initialise(graph, registry: BlockRegistry, given: dict[str, Any]):
+def _initialise(graph, registry: BlockRegistry, given: dict[str, Any], read: frozenset[str]):
     loaded, place = graph.step.loaded, graph.step.place
     values = resolve_init_parameters(loaded, given, registry, place)
     try:
         block = loaded.block_class(**values)
+        block.outputs_read = read
         block.setup(graph.step.manifest)
     except WorkflowError as error:
         error.at(place)  # the same error (class, cause), now named at its step

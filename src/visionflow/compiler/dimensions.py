@@ -8,6 +8,7 @@ declared dimensionality offsets.
 
 from __future__ import annotations
 
+from visionflow.blocks.api import manifest_selectors
 from visionflow.compiler.graph import Reference, StepGraph
 from visionflow.compiler.plan import (
     INPUTS_LINEAGE,
@@ -59,11 +60,25 @@ class StepLayout:
         self.offsets = self.block.input_dimensionality_offsets
         self.output_offset = self.block.output_dimensionality_offset
         self.bound = [(ref, _source_of(ref, sources)) for ref in graph.references]
+        self._refuse_batches_in_scalar_fields()
         self._work_out_levels()
 
     @property
     def place(self) -> str:
         return self.graph.step.place
+
+    def _refuse_batches_in_scalar_fields(self) -> None:
+        """A field declared ``scalar_only`` takes one value for the whole run (Roboflow's rule)."""
+        declared = manifest_selectors(self.block.Manifest)
+        for ref, src in self.bound:
+            infos = declared.get(ref.field, ())
+            if src.dimensionality > 0 and infos and all(info.scalar_only for info in infos):
+                raise DimensionalityError(
+                    f"field '{ref.field}' takes one value for the whole run (a parameter), but "
+                    f"'{ref.selector.text}' is batch-oriented ({describe_lineage(src.lineage)})",
+                    place=f"{self.place} field '{ref.field}'",
+                    hint="give it a WorkflowParameter input or a literal value",
+                )
 
     def _work_out_levels(self) -> None:
         batch_refs = [(ref, src) for ref, src in self.bound if src.dimensionality > 0]

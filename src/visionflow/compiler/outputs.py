@@ -51,3 +51,19 @@ def _output_plan(
     if selector.source == "steps":  # one output of the step (or all of them: '*')
         source = replace(source, output=selector.output, kinds=kinds)
     return OutputPlan(output.name, output.selector, source, output.coordinates_system)
+
+
+def outputs_read(
+    graphs: dict[str, StepGraph], outputs: list[OutputPlan]
+) -> dict[str, frozenset[str]]:
+    """Per step, the names of its outputs that a step or the workflow's outputs read
+    (``*`` reads them all), so a block may skip making one nobody reads."""
+    read: dict[str, set[str]] = {name: set() for name in graphs}
+    selectors = [ref.selector for graph in graphs.values() for ref in graph.references]
+    selectors += [parsed for output in outputs if (parsed := parse_selector(output.selector))]
+    for selector in selectors:
+        if selector.source != "steps" or selector.output is None:
+            continue
+        names = graphs[selector.name].outputs if selector.output == "*" else [selector.output]
+        read[selector.name].update(names)
+    return {name: frozenset(names) for name, names in read.items()}

@@ -1,9 +1,10 @@
 """Which elements a step runs for, and the values each of its fields gets for them.
 
 An element runs when every flow-control gate selected it and (unless the block accepts
-empty values) none of its inputs is missing. Field values come as columns aligned with
-those elements: direct values by index, parent values broadcast, deeper values grouped
-into one ``Batch`` of children per element.
+empty values) none of its batch-oriented inputs is missing or None (Roboflow's rule: None
+is an empty value; the element's outputs are then None). Scalars are given as they are.
+Field values come as columns aligned with those elements: direct values by index, parent
+values broadcast, deeper values grouped into one ``Batch`` of children per element.
 """
 
 from __future__ import annotations
@@ -86,7 +87,10 @@ def _column(
     resolved = []
     for position in range(len(elements)):
         values = {text: column[position] for text, column in columns.items()}
-        if not keep_empty and any(value is MISSING for value in values.values()):
+        if not keep_empty and any(
+            value is MISSING or (value is None and binding.compound[text].mode != "scalar")
+            for text, value in values.items()
+        ):
             resolved.append(MISSING)
             continue
         resolved.append(
@@ -130,7 +134,7 @@ def _children_batch(
     for child in state.children_of(binding.source.lineage, parent):
         row = rows.get(child, MISSING)
         value = row if output is None else pick(row, output)
-        if value is MISSING:
+        if value is MISSING or value is None:
             if not keep_empty:
                 continue
             value = None
@@ -140,16 +144,19 @@ def _children_batch(
 
 
 def _without_missing(elements, literals, columns) -> StepInputs:
-    """Drops the elements for which some input does not exist (masked or never made)."""
+    """Drops the elements for which some batch-oriented input is empty (masked out, never
+    made, or None); scalars (``literals``) are empty only when never made."""
     if any(value is MISSING for value in literals.values()):
         return StepInputs([], literals, {name: [] for name in columns})
-    # Identity tests only: `in` would compare arrays with ==.
-    if not any(any(value is MISSING for value in column) for column in columns.values()):
+    # Identity tests only: `in` would compare arrays with ==. Columns hold batch-oriented
+    # values only (a scalar selector field is a literal; compounds resolved above).
+    missing = MISSING
+    if not any(v is missing or v is None for column in columns.values() for v in column):
         return StepInputs(elements, literals, columns)
     keep = [
         position
         for position, values in enumerate(zip(*columns.values(), strict=True))
-        if all(value is not MISSING for value in values)
+        if not any(v is missing or v is None for v in values)
     ]
     return StepInputs(
         [elements[p] for p in keep],

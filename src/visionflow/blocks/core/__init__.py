@@ -34,6 +34,7 @@ def load_blocks() -> list[type[Block]]:
         RoboflowKeypointDetectionModel,
         RoboflowMultiLabelClassificationModel,
         RoboflowObjectDetectionModel,
+        RoboflowObjectDetectionModelV3,
     )
     from visionflow.blocks.core.visualization import DrawDetections
 
@@ -57,6 +58,7 @@ def load_blocks() -> list[type[Block]]:
         TextRecognitionModel,
         ModelInference,
         RoboflowObjectDetectionModel,
+        RoboflowObjectDetectionModelV3,
         RoboflowKeypointDetectionModel,
         RoboflowClassificationModel,
         RoboflowMultiLabelClassificationModel,

@@ -103,6 +103,8 @@ class DetectionsFilter(Block):
             "visionflow/detections_filter@v1",
             "DetectionsFilter",
             "roboflow_core/detections_filter@v1",
+            # v2 = v1 for detections; its ClassificationFilter is refused (unknown operation)
+            "roboflow_core/detections_filter@v2",
         ]
         predictions: Selector(kinds=DETECTION_KINDS)
         condition: str | None = None

@@ -1,4 +1,4 @@
-"""Roboflow's model blocks (``roboflow_core/roboflow_*_model@v1``/``@v2``) on local models.
+"""Roboflow's model blocks (``roboflow_core/roboflow_*_model@v1``/``@v2``/``@v3``) on local models.
 
 Roboflow names a hosted model by ``model_id`` ("project/version"). Here that id must be
 mapped to a local model, or the step does not compile: an entry of the document's
@@ -36,21 +36,26 @@ DEFAULT_MAX_CANDIDATES = 3000  # Roboflow's default; the local heads have no suc
 _UNIT = Annotated[float, Field(ge=0, le=1)]
 
 
+def _parameter(kind: str) -> Any:
+    """A selector of one value for the whole run: Roboflow refuses a batch in these fields."""
+    return Selector(kinds=[kind], scalar_only=True)
+
+
 class _Manifest(Block.Manifest):
     images: IMAGE = Field(validation_alias=AliasChoices("images", "image"))
     model_id: str
-    api_key: Selector(kinds=["string"]) | str | None = None
-    disable_active_learning: Selector(kinds=["boolean"]) | bool = True
-    active_learning_target_dataset: Selector(kinds=["string"]) | str | None = None
+    api_key: _parameter("string") | str | None = None
+    disable_active_learning: _parameter("boolean") | bool = True
+    active_learning_target_dataset: _parameter("string") | str | None = None
 
 
 class _DetectionManifest(_Manifest):
-    confidence: Selector(kinds=["float"]) | _UNIT = 0.4
-    iou_threshold: Selector(kinds=["float"]) | _UNIT = 0.3
-    max_detections: Selector(kinds=["integer"]) | Annotated[int, Field(ge=1)] = 300
+    confidence: _parameter("float") | _UNIT = 0.4
+    iou_threshold: _parameter("float") | _UNIT = 0.3
+    max_detections: _parameter("integer") | Annotated[int, Field(ge=1)] = 300
     max_candidates: int = Field(default=DEFAULT_MAX_CANDIDATES, ge=1)
     class_agnostic_nms: bool = False
-    class_filter: Selector(kinds=["list"]) | list[str] | None = None
+    class_filter: _parameter("list") | list[str] | None = None
 
 
 class _RoboflowModel(_ModelBlock):
@@ -76,7 +81,7 @@ class _RoboflowModel(_ModelBlock):
                 f"{manifest.type} runs {' or '.join(self.tasks)} models",
                 place="field 'model_id'",
             )
-        self.with_model_id = manifest.type.endswith("@v2")
+        self.with_model_id = manifest.type.endswith(("@v2", "@v3"))
         self.check(manifest)
 
     def check(self, manifest: BlockManifest) -> None:
@@ -88,7 +93,7 @@ class _RoboflowModel(_ModelBlock):
             Output("inference_id", kinds=["string"]),
             Output("predictions", kinds=[cls.prediction_kind]),
         ]
-        if manifest.type.endswith("@v2"):
+        if manifest.type.endswith(("@v2", "@v3")):
             outputs.append(Output("model_id", kinds=["string"]))
         return outputs
 
@@ -149,6 +154,52 @@ class RoboflowObjectDetectionModel(_RoboflowModel):
         return self.results(self.model.predict(list(images), options), model_id)
 
 
+class RoboflowObjectDetectionModelV3(RoboflowObjectDetectionModel):
+    """Roboflow's object detection block v3: ``confidence_mode`` in place of ``confidence``.
+
+    ``custom`` uses ``custom_confidence``; ``default`` the local model's own threshold (its
+    ``postprocessing.confidence``, else its head's default). ``best`` (Roboflow's per-class
+    thresholds from its own evaluation of the model, its default) has no local counterpart:
+    a compile error, or a step error when a selector gives it.
+    """
+
+    class Manifest(_Manifest):
+        type: Literal["roboflow_core/roboflow_object_detection_model@v3"]
+        confidence_mode: _parameter("string") | Literal["best", "default", "custom"] = "best"
+        custom_confidence: _parameter("float_zero_to_one") | _UNIT = 0.4
+        iou_threshold: _parameter("float") | _UNIT = 0.3
+        max_detections: _parameter("integer") | Annotated[int, Field(ge=1)] = 300
+        max_candidates: int = Field(default=DEFAULT_MAX_CANDIDATES, ge=1)
+        class_agnostic_nms: bool = False
+        class_filter: _parameter("list") | list[str] | None = None
+
+    def check(self, manifest: BlockManifest) -> None:
+        super().check(manifest)
+        if manifest.confidence_mode == "best":
+            raise ModelError(BEST_REFUSED, place="field 'confidence_mode'", hint=BEST_HINT)
+
+    def run(self, images: Batch, model_id: str, **fields: Any) -> list[dict]:
+        mode = fields["confidence_mode"]
+        if mode not in ("default", "custom"):  # a selector's value, known only now
+            raise ValueError(f"confidence_mode {mode!r}: {BEST_REFUSED}; {BEST_HINT}")
+        options = {"iou": fields["iou_threshold"], "max_detections": fields["max_detections"]}
+        if mode == "custom":
+            options["confidence"] = fields["custom_confidence"]
+        if fields.get("class_filter") is not None:
+            options["class_filter"] = fields["class_filter"]
+        return self.results(self.model.predict(list(images), options), model_id)
+
+
+BEST_REFUSED = (
+    "confidence_mode 'best' (Roboflow's default: per-class thresholds from Roboflow's "
+    "evaluation of the model) has no local counterpart"
+)
+BEST_HINT = (
+    "set confidence_mode: custom with custom_confidence (Roboflow's 0.4 by default), or "
+    "confidence_mode: default for the local model's own threshold"
+)
+
+
 class RoboflowKeypointDetectionModel(RoboflowObjectDetectionModel):
     """Roboflow's keypoint detection block, on a local keypoint (pose) model."""
 
@@ -190,7 +241,7 @@ class RoboflowClassificationModel(_RoboflowModel):
             "roboflow_core/roboflow_classification_model@v1",
             "RoboflowClassificationModel",
         ]
-        confidence: Selector(kinds=["float"]) | _UNIT = 0.4
+        confidence: _parameter("float") | _UNIT = 0.4
 
     outputs = [
         Output("inference_id", kinds=["string"]),
@@ -218,7 +269,7 @@ class RoboflowMultiLabelClassificationModel(RoboflowClassificationModel):
             "RoboflowMultiLabelClassificationModel",
             "MultiLabelClassificationModel",
         ]
-        confidence: Selector(kinds=["float"]) | _UNIT = 0.4
+        confidence: _parameter("float") | _UNIT = 0.4
 
     spec_defaults = {"task": "classification", "format": "multi_label"}
 
