@@ -282,6 +282,19 @@ def test_a_default_value_of_the_wrong_kind_is_a_compile_error(kind, default):
     )
 
 
+def test_an_unknown_input_kind_is_a_compile_error_with_a_suggestion():
+    with pytest.raises(DefinitionError) as raised:
+        Workflow.compile(parameter("flaot"))
+    assert raised.value.place == "inputs 'level' field 'kind'"
+    assert raised.value.message == "input 'level' names the unknown kind 'flaot'"
+    assert raised.value.hint == "did you mean 'float'? `visionflow kinds` lists the kinds"
+
+
+@pytest.mark.parametrize("kind", ["dictionary", "Batch[float]", "*"])
+def test_roboflows_kind_names_and_the_wildcard_are_known(kind):
+    Workflow.compile(parameter(kind))
+
+
 def test_a_wrong_default_is_refused_before_any_model_is_set_up():
     document = faces()
     document["models"]["faces"] = {"source": "no-such-model-in-the-zoo"}  # set up last

@@ -17,7 +17,7 @@ from visionflow.blocks.api import is_flow_control_block
 from visionflow.blocks.loader import BlockRegistry, resolve_init_parameters
 from visionflow.compiler.dimensions import StepLayout, gates_of, input_source
 from visionflow.compiler.graph import build_graph, predecessors_of, topological_order
-from visionflow.compiler.inputs import check_parameter_defaults
+from visionflow.compiler.inputs import check_input_kinds, check_parameter_defaults
 from visionflow.compiler.outputs import outputs_read, plan_outputs
 from visionflow.compiler.plan import Plan, Source, StepPlan
 from visionflow.compiler.steps import parse_steps
@@ -53,6 +53,7 @@ def compile_plan(
         sources[step_selector(name)] = layouts[name].step_source(None, frozenset())
     gates = {name: gates_of(name, layouts[name], graphs, layouts) for name in order}
     outputs = plan_outputs(definition, sources, graphs)
+    check_input_kinds(definition)
     check_parameter_defaults(definition)
     read = outputs_read(graphs, outputs)
     # Last: initialising blocks may be expensive (models), so only a checked plan gets there.
