@@ -70,7 +70,21 @@ class _RoboflowFields(Block.Manifest):
     active_learning_target_dataset: Selector(kinds=["string"]) | str | None = None
 
 
-class ObjectDetectionModel(_ModelBlock):
+class _PredictionsModel(_ModelBlock):
+    """A model block whose one output is ``predictions``; written with Roboflow's
+    ``model_id``, its Roboflow twin runs instead (``roboflow_block``)."""
+
+    @classmethod
+    def describe_outputs(cls, manifest: BlockManifest) -> list[Output]:
+        return _roboflow_outputs(cls, manifest)
+
+    def run(self, images: Batch, **fields: Any) -> list[dict]:
+        if self.roboflow is not None:
+            return self.roboflow.run(images, **_roboflow_values(self.roboflow, fields))
+        return [{"predictions": p} for p in self.predict(images, fields)]
+
+
+class ObjectDetectionModel(_PredictionsModel):
     """Boxes (supervision.Detections with class names) found by a detection model.
 
     Written with Roboflow's ``model_id`` instead of ``model``, it is Roboflow's detection
@@ -92,15 +106,6 @@ class ObjectDetectionModel(_ModelBlock):
     tasks = ("object_detection",)
     option_fields = ("confidence", "iou", "max_detections", "class_filter")
     roboflow_block = "RoboflowObjectDetectionModel"
-
-    @classmethod
-    def describe_outputs(cls, manifest: BlockManifest) -> list[Output]:
-        return _roboflow_outputs(cls, manifest)
-
-    def run(self, images: Batch, **fields: Any) -> list[dict]:
-        if self.roboflow is not None:
-            return self.roboflow.run(images, **_roboflow_values(self.roboflow, fields))
-        return [{"predictions": p} for p in self.predict(images, fields)]
 
 
 class KeypointDetectionModel(ObjectDetectionModel):
@@ -124,7 +129,7 @@ class KeypointDetectionModel(ObjectDetectionModel):
         return list(cls.outputs)
 
 
-class ClassificationModel(_ModelBlock):
+class ClassificationModel(_PredictionsModel):
     """The classes of each image, with confidences (single or multi-label).
 
     Written with Roboflow's ``model_id`` instead of ``model``, it is Roboflow's
@@ -140,15 +145,6 @@ class ClassificationModel(_ModelBlock):
     tasks = ("classification",)
     option_fields = ("threshold",)
     roboflow_block = "RoboflowClassificationModel"
-
-    @classmethod
-    def describe_outputs(cls, manifest: BlockManifest) -> list[Output]:
-        return _roboflow_outputs(cls, manifest)
-
-    def run(self, images: Batch, **fields: Any) -> list[dict]:
-        if self.roboflow is not None:
-            return self.roboflow.run(images, **_roboflow_values(self.roboflow, fields))
-        return [{"predictions": p} for p in self.predict(images, fields)]
 
 
 class TextDetectionModel(_ModelBlock):

@@ -58,6 +58,15 @@ class _DetectionManifest(_Manifest):
     class_filter: _parameter("list") | list[str] | None = None
 
 
+def _every_output(prediction_kind: str) -> list[Output]:
+    """A Roboflow model block's outputs, all versions (v1 has no ``model_id``)."""
+    return [
+        Output("inference_id", kinds=["string"]),
+        Output("predictions", kinds=[prediction_kind]),
+        Output("model_id", kinds=["string"]),
+    ]
+
+
 class _RoboflowModel(_ModelBlock):
     """Loads the model mapped to ``model_id``; results carry ``inference_id`` (v2: ``model_id``)."""
 
@@ -89,13 +98,9 @@ class _RoboflowModel(_ModelBlock):
 
     @classmethod
     def describe_outputs(cls, manifest: BlockManifest) -> list[Output]:
-        outputs = [
-            Output("inference_id", kinds=["string"]),
-            Output("predictions", kinds=[cls.prediction_kind]),
-        ]
-        if manifest.type.endswith(("@v2", "@v3")):
-            outputs.append(Output("model_id", kinds=["string"]))
-        return outputs
+        outputs = _every_output(cls.prediction_kind)
+        with_model_id = manifest.type.endswith(("@v2", "@v3"))
+        return outputs if with_model_id else outputs[:2]
 
     def results(self, predictions: list, model_id: str) -> list[dict]:
         found = []
@@ -117,11 +122,7 @@ class RoboflowObjectDetectionModel(_RoboflowModel):
             "RoboflowObjectDetectionModel",
         ]
 
-    outputs = [
-        Output("inference_id", kinds=["string"]),
-        Output("predictions", kinds=["object_detection_prediction"]),
-        Output("model_id", kinds=["string"]),
-    ]
+    outputs = _every_output("object_detection_prediction")
     tasks = ("object_detection",)
     spec_defaults = {"task": "object_detection"}
 
@@ -212,11 +213,7 @@ class RoboflowKeypointDetectionModel(RoboflowObjectDetectionModel):
         ]
         keypoint_confidence: float = Field(default=0.0, ge=0, le=1)
 
-    outputs = [
-        Output("inference_id", kinds=["string"]),
-        Output("predictions", kinds=["keypoint_detection_prediction"]),
-        Output("model_id", kinds=["string"]),
-    ]
+    outputs = _every_output("keypoint_detection_prediction")
     tasks = ("keypoints", "object_detection")
     spec_defaults = {"task": "keypoints"}
     prediction_kind = "keypoint_detection_prediction"
@@ -243,11 +240,7 @@ class RoboflowClassificationModel(_RoboflowModel):
         ]
         confidence: _parameter("float") | _UNIT = 0.4
 
-    outputs = [
-        Output("inference_id", kinds=["string"]),
-        Output("predictions", kinds=["classification_prediction"]),
-        Output("model_id", kinds=["string"]),
-    ]
+    outputs = _every_output("classification_prediction")
     tasks = ("classification",)
     spec_defaults = {"task": "classification"}
     prediction_kind = "classification_prediction"
