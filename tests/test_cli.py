@@ -418,6 +418,7 @@ def test_block_json_describes_fields_outputs_and_flags():
         "required": True,
         "selector_kinds": ["image"],
         "step_reference": False,
+        "parameter_only": False,
     }
     assert details["outputs"] == [
         {"name": "crops", "kinds": ["image"]},
@@ -547,3 +548,13 @@ def test_a_missing_optional_package_names_the_extra_to_install(blocked, command,
     assert f"this command needs the '{blocked}' package, which is not installed" in completed.stderr
     assert f"hint: {install}" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_a_parameter_only_field_says_so():
+    """Roboflow's parameter fields (a model's confidence) refuse batches: the listing tells."""
+    model = json.loads(invoke("blocks", "RoboflowObjectDetectionModel", "--json").stdout)
+    confidence = next(f for f in model["fields"] if f["name"] == "confidence")
+    images = next(f for f in model["fields"] if f["name"] == "images")
+    assert (confidence["parameter_only"], images["parameter_only"]) == (True, False)
+    shown = invoke("blocks", "RoboflowObjectDetectionModel").stdout
+    assert "float (parameter)" in " ".join(shown.split())

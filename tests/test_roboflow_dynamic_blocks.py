@@ -15,6 +15,7 @@ from visionflow.errors import (
     DefinitionError,
     ManifestError,
     StepExecutionError,
+    WorkflowError,
 )
 
 
@@ -429,3 +430,16 @@ def test_unknown_keys_are_ignored_as_roboflows_engine_ignores_them(astronaut):
     annotated["code"]["editor"] = {"theme": "dark"}
     results = Workflow.compile(brightness_document(annotated)).run(image=astronaut)
     assert results == [{"brightness": round(float(astronaut.mean()), 3)}]
+
+
+def test_an_input_parameter_field_refuses_a_batch_at_compile_time():
+    """``input_parameter`` is Roboflow's parameter selector: one value for the whole run."""
+    definition = brightness_document(factor="$inputs.factors")
+    definition["inputs"].append(
+        {"type": "WorkflowBatchInput", "name": "factors", "kind": ["float"]}
+    )
+    with pytest.raises(WorkflowError) as caught:
+        Workflow.compile(definition)
+    assert caught.value.code == "dimensionality_mismatch"
+    assert caught.value.place == "steps[0] 'bright' field 'factor'"
+    assert "takes one value for the whole run" in caught.value.message

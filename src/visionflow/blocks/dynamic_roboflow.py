@@ -11,8 +11,9 @@ cannot say: each field's type and default, and the names Roboflow's code finds w
 importing them (``sv``, ``np``, ``Batch``, ``WorkflowImageData``, ...).
 
 visionflow's selectors do not tell an input from a step output: ``input_image`` and
-``step_output_image`` both take any image selector, ``input_parameter``, ``step_output``,
-``batch`` and ``scalar`` any selector of their kinds.
+``step_output_image`` both take any image selector, ``step_output`` and ``batch`` any
+selector of their kinds; an input whose only selector types are ``input_parameter`` /
+``scalar`` refuses batch-oriented values at compile time (Roboflow's parameter selectors).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ SELECTOR_TYPES = (
     "scalar",
 )
 _IMAGE_SELECTORS = {"input_image", "step_output_image"}  # kind `image`, whatever else is said
+_SCALAR_SELECTORS = {"input_parameter", "scalar"}  # never a batch-oriented value
 VALUE_TYPES: dict[str, Any] = {
     "any": Any,
     "integer": int,
@@ -218,7 +220,9 @@ def _field(name: str, spec: RoboflowInput, where: _Where) -> tuple[Any, Any]:
     options: list[Any] = []
     kinds = _selector_kinds(name, spec, where)
     if kinds:
-        options.append(Selector(kinds=kinds))
+        # an input that takes parameters only refuses a batch at compile time, as in Roboflow
+        scalar_only = set(spec.selector_types) <= _SCALAR_SELECTORS
+        options.append(Selector(kinds=kinds, scalar_only=scalar_only))
     options += [_value_type(name, value_type, where) for value_type in spec.value_types]
     if not options:
         raise DefinitionError(

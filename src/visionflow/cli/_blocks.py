@@ -74,6 +74,8 @@ def field_details(name: str, info: Any) -> dict[str, Any]:
         "required": info.is_required(),
         "selector_kinds": sorted({k for s in selectors if not s.step_reference for k in s.kinds}),
         "step_reference": any(s.step_reference for s in selectors),
+        # Roboflow's parameter fields: a batch-oriented value there is a compile error
+        "parameter_only": bool(selectors) and all(s.scalar_only for s in selectors),
     }
     if not details["required"]:
         details["default"] = info.get_default(call_default_factory=True)
@@ -160,7 +162,8 @@ def print_block(details: dict[str, Any]) -> None:
 def _accepted_selectors(field: dict[str, Any]) -> str:
     if field["step_reference"]:
         return "steps to run next ($steps.<name>)"
-    return ", ".join(field["selector_kinds"]) or "—"
+    kinds = ", ".join(field["selector_kinds"]) or "—"
+    return f"{kinds} (parameter)" if field["parameter_only"] else kinds
 
 
 def _offset(offset: int) -> str:
