@@ -207,9 +207,13 @@ def test_deeper_input_without_declared_offset_is_a_dimensionality_error(test_blo
     assert error.place == "steps[2] 'two' field 'children'"
 
 
-def test_collapsing_the_top_level_batch_is_a_dimensionality_error(test_blocks):
-    step = {"type": "DimensionCollapse", "name": "c", "data": "$inputs.image"}
-    assert isinstance(compile_error(image_workflow(step), test_blocks), DimensionalityError)
+def test_collapsing_a_value_that_is_not_a_batch_is_a_dimensionality_error(test_blocks):
+    step = {"type": "DimensionCollapse", "name": "c", "data": "$inputs.t"}  # a parameter
+    error = compile_error(image_workflow(step), test_blocks)
+    assert isinstance(error, DimensionalityError)
+    assert error.message == (
+        "this block gathers the elements of a batch, but none of its inputs is a batch"
+    )
 
 
 def test_flow_control_target_must_exist(test_blocks):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -17,9 +18,11 @@ from test_yolo_heads import IMAGE_BOXES, LABELS, fixed_output_model, yolo_output
 from visionflow import Workflow
 from visionflow.cli import app
 from visionflow.errors import (
+    CompilationError,
     ManifestError,
     ModelError,
     ModelNotFoundError,
+    RuntimeInputError,
     SelectorError,
     StepExecutionError,
 )
@@ -161,6 +164,126 @@ def test_a_confidence_selector_runs(detector):
     assert len(low["predictions"]) > 0
 
 
+def thresholds_document(detector, block_type: str) -> dict:
+    """Every threshold of the step given by an input of the same name."""
+    names = ["confidence", "iou_threshold", "max_detections", "class_filter"]
+    if block_type.endswith("@v3"):
+        names = ["confidence_mode", "custom_confidence", *names[1:]]
+    elif "classification" in block_type:
+        names = ["confidence"]
+    document = detection_document(block_type, **{name: f"$inputs.{name}" for name in names})
+    document["inputs"] += [{"type": "WorkflowParameter", "name": name} for name in names]
+    document["models"] = {"my-project/3": {"source": str(detector), "labels": LABELS}}
+    return document
+
+
+GOOD = {
+    "confidence": 0.4,
+    "confidence_mode": "custom",
+    "custom_confidence": 0.4,
+    "iou_threshold": 0.3,
+    "max_detections": 300,
+    "class_filter": None,
+}
+
+
+@pytest.mark.parametrize(
+    ("block_type", "field", "value", "expected"),
+    [
+        (
+            "roboflow_core/roboflow_object_detection_model@v2",
+            "confidence",
+            1.5,
+            "a number from 0 to 1",
+        ),
+        (
+            "roboflow_core/roboflow_object_detection_model@v1",
+            "confidence",
+            "high",
+            "a number from 0 to 1",
+        ),
+        (
+            "roboflow_core/roboflow_object_detection_model@v2",
+            "iou_threshold",
+            -0.1,
+            "a number from 0 to 1",
+        ),
+        (
+            "roboflow_core/roboflow_object_detection_model@v2",
+            "max_detections",
+            0,
+            "a whole number of at least 1",
+        ),
+        (
+            "roboflow_core/roboflow_object_detection_model@v2",
+            "max_detections",
+            2.5,
+            "a whole number of at least 1",
+        ),
+        (
+            "roboflow_core/roboflow_object_detection_model@v2",
+            "class_filter",
+            "person",
+            "a list of class names",
+        ),
+        (
+            "roboflow_core/roboflow_object_detection_model@v3",
+            "custom_confidence",
+            2,
+            "a number from 0 to 1",
+        ),
+        (
+            "roboflow_core/roboflow_keypoint_detection_model@v1",
+            "confidence",
+            float("nan"),
+            "a number from 0 to 1",
+        ),
+        (
+            "roboflow_core/roboflow_classification_model@v2",
+            "confidence",
+            True,
+            "a number from 0 to 1",
+        ),
+    ],
+)
+def test_a_threshold_out_of_range_at_run_time_fails_naming_field_and_range(
+    detector, block_type, field, value, expected
+):
+    document = thresholds_document(detector, block_type)
+    if "keypoint" in block_type:
+        document["models"]["my-project/3"]["task"] = "object_detection"
+    if "classification" in block_type:
+        document["models"] = {}  # never loaded: the values are checked before the model runs
+        document["steps"][0]["model_id"] = "$inputs.model_id"
+        document["inputs"].append({"type": "WorkflowParameter", "name": "model_id"})
+    workflow = Workflow.compile(document)
+    names = {item["name"] for item in document["inputs"]} - {"image", "api_key", "model_id"}
+    values = {name: GOOD[name] for name in names} | {field: value}
+    if "classification" in block_type:
+        values["model_id"] = "not/mapped"
+    with pytest.raises(StepExecutionError) as caught:
+        workflow.run(image=IMAGE, api_key="k", **values)
+    error = caught.value.cause
+    assert isinstance(error, RuntimeInputError)
+    assert error.code == "invalid_runtime_input"
+    assert error.place == f"field '{field}'"
+    assert error.message == f"{field} is {value!r}; it must be {expected}"
+    assert caught.value.place == "steps 'model'"  # the step, then the field and the range
+    assert f"field '{field}': {field} is" in str(caught.value)
+
+
+def test_thresholds_at_their_bounds_and_none_run(detector):
+    workflow = Workflow.compile(
+        thresholds_document(detector, "roboflow_core/roboflow_object_detection_model@v2")
+    )
+    values = {"iou_threshold": 1, "max_detections": 1, "class_filter": ["dog"]}
+    [result] = workflow.run(image=IMAGE, api_key="k", confidence=0, **values)
+    assert result["predictions"].data["class_name"].tolist() == ["dog"]
+    # None: not given, so the model's own threshold (YOLO's 0.25) as Roboflow's engine does
+    [result] = workflow.run(image=IMAGE, api_key="k", **{**values, "confidence": None})
+    assert result["predictions"].confidence.round(3).tolist() == [0.6]
+
+
 def test_the_alias_and_images_field_name_work_too(detector):
     document = detection_document("RoboflowObjectDetectionModel", model_id="yolov8n-640")
     step = document["steps"][0]
@@ -186,11 +309,224 @@ def test_an_unmapped_model_id_is_a_compile_error_naming_the_three_ways():
     assert "VISIONFLOW_MODELS" in error.hint
 
 
-def test_a_model_id_selector_is_a_compile_error():
-    # models load when the workflow compiles: the id must be written in the document
-    document = detection_document("roboflow_core/roboflow_object_detection_model@v1")
-    document["steps"][0]["model_id"] = "$inputs.model_id"
-    with pytest.raises(ManifestError, match="takes a fixed value, not a selector"):
+# --- model_id given by a selector, as Roboflow's own documents give it ---------------------
+
+TOP_PREDICTION = {  # Roboflow's TOP_PREDICTION_WORKFLOW test definition, unchanged
+    "version": "1.0",
+    "inputs": [
+        {"type": "WorkflowImage", "name": "image"},
+        {"type": "WorkflowParameter", "name": "model_id"},
+        {"type": "WorkflowParameter", "name": "confidence", "default_value": 0.3},
+        {"type": "WorkflowParameter", "name": "classes"},
+    ],
+    "steps": [
+        {
+            "type": "ObjectDetectionModel",
+            "name": "model",
+            "image": "$inputs.image",
+            "model_id": "$inputs.model_id",
+            "confidence": "$inputs.confidence",
+        },
+        {
+            "type": "DetectionsTransformation",
+            "name": "take_top_prediction",
+            "predictions": "$steps.model.predictions",
+            "operations": [{"type": "DetectionsSelection", "mode": "top_confidence"}],
+        },
+    ],
+    "outputs": [
+        {"type": "JsonField", "name": "all_predictions", "selector": "$steps.model.predictions"},
+        {
+            "type": "JsonField",
+            "name": "top_prediction",
+            "selector": "$steps.take_top_prediction.predictions",
+        },
+    ],
+}
+
+
+def test_roboflows_top_prediction_definition_takes_the_model_id_at_run_time(detector):
+    document = {
+        **TOP_PREDICTION,
+        "models": {"yolov8n-640": {"source": str(detector), "labels": LABELS}},
+    }
+    workflow = Workflow.compile(document)  # nothing loaded yet: the id comes with the run
+    assert workflow.plan.steps["model"].block.roboflow.loaded == {}
+    [result] = workflow.run(image=IMAGE, model_id="yolov8n-640", classes=None)
+    # confidence 0.3 by the input's default (E 0.1, G 0.18 out), NMS IoU 0.3 (B under A)
+    found = result["all_predictions"]
+    assert found.data["class_name"].tolist() == ["person", "car", "dog", "car"]
+    assert found.confidence.round(3).tolist() == [0.9, 0.7, 0.6, 0.5]
+    assert boxes(result["top_prediction"]) == [IMAGE_BOXES["A"]]
+    [strict] = workflow.run(image=IMAGE, model_id="yolov8n-640", classes=None, confidence=0.65)
+    assert strict["all_predictions"].confidence.round(3).tolist() == [0.9, 0.7]
+    assert list(workflow.plan.steps["model"].block.roboflow.loaded) == ["yolov8n-640"]
+
+
+def two_models_document(detector, tmp_path) -> dict:
+    """A v2 step whose model_id is an input; 'two/1' knows the classes by other names."""
+    document = detection_document(
+        "roboflow_core/roboflow_object_detection_model@v2", "$inputs.model_id"
+    )
+    document["inputs"].append({"type": "WorkflowParameter", "name": "model_id"})
+    document["outputs"].append(
+        {"type": "JsonField", "name": "model_id", "selector": "$steps.model.model_id"}
+    )
+    other = tmp_path / "other.onnx"
+    other.write_bytes(detector.read_bytes())
+    document["models"] = {
+        "one/1": {"source": str(detector), "labels": LABELS},
+        "two/1": {"source": str(other), "labels": ["human", "vehicle", "animal"]},
+    }
+    return document
+
+
+def test_each_model_id_a_run_gives_is_loaded_once_and_reported(detector, tmp_path):
+    workflow = Workflow.compile(two_models_document(detector, tmp_path))
+    [one] = workflow.run(image=IMAGE, api_key="k", model_id="one/1")
+    [two] = workflow.run(image=IMAGE, api_key="k", model_id="two/1")
+    [again] = workflow.run(image=IMAGE, api_key="k", model_id="one/1")
+    assert one["predictions"].data["class_name"].tolist() == ["person", "car", "dog", "car"]
+    assert two["predictions"].data["class_name"].tolist() == [
+        "human",
+        "vehicle",
+        "animal",
+        "vehicle",
+    ]
+    assert (one["model_id"], two["model_id"], again["model_id"]) == ("one/1", "two/1", "one/1")
+    loaded = workflow.plan.steps["model"].block.loaded
+    assert sorted(loaded) == ["one/1", "two/1"]
+    assert loaded["one/1"] is not loaded["two/1"]
+
+
+def test_concurrent_runs_with_model_ids_load_each_model_once(detector, tmp_path):
+    workflow = Workflow.compile(two_models_document(detector, tmp_path), cache=False)
+    ids = ["one/1", "two/1"] * 6
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(
+            pool.map(lambda i: workflow.run(image=IMAGE, api_key="k", model_id=i)[0], ids)
+        )
+    assert [r["model_id"] for r in results] == ids
+    first = {"one/1": "person", "two/1": "human"}
+    assert all(r["predictions"].data["class_name"][0] == first[r["model_id"]] for r in results)
+    assert sorted(workflow.plan.steps["model"].block.loaded) == ["one/1", "two/1"]
+
+
+def test_an_unmapped_model_id_given_at_run_time_fails_that_run_naming_the_three_ways(
+    detector, tmp_path
+):
+    workflow = Workflow.compile(two_models_document(detector, tmp_path))
+    with pytest.raises(StepExecutionError) as caught:
+        workflow.run(image=IMAGE, api_key="k", model_id="yolov8n-640")
+    error = caught.value.cause
+    assert isinstance(error, ModelNotFoundError)
+    assert error.code == "model_not_found"
+    assert error.place == "field 'model_id'"
+    assert error.message == (
+        "Roboflow model 'yolov8n-640' (given by $inputs.model_id) is not mapped to a local "
+        "model (visionflow never downloads models)"
+    )
+    assert "models:" in error.hint
+    assert "--model 'yolov8n-640=PATH'" in error.hint
+    assert "VISIONFLOW_MODELS" in error.hint
+    assert caught.value.place == "steps 'model'"
+    [result] = workflow.run(image=IMAGE, api_key="k", model_id="one/1")  # the step still runs
+    assert result["model_id"] == "one/1"
+
+
+def test_a_model_id_that_is_not_a_text_fails_the_run(detector, tmp_path):
+    workflow = Workflow.compile(two_models_document(detector, tmp_path))
+    with pytest.raises(StepExecutionError) as caught:
+        workflow.run(image=IMAGE, api_key="k", model_id=3)
+    error = caught.value.cause
+    assert isinstance(error, RuntimeInputError)
+    assert error.place == "field 'model_id'"
+    assert error.message == (
+        "model_id is 3 (given by $inputs.model_id); it must be a model id (a text)"
+    )
+
+
+def test_model_ids_given_at_run_time_use_the_operator_mapping_and_visionflow_models(
+    detector, tmp_path, monkeypatch
+):
+    (tmp_path / "best.onnx").write_bytes(detector.read_bytes())
+    (tmp_path / "counter.yaml").write_text(
+        yaml.safe_dump(
+            {"id": "counter/7", "path": "best.onnx", "task": "object_detection", "labels": LABELS}
+        )
+    )
+    monkeypatch.setenv("VISIONFLOW_MODELS", str(tmp_path))
+    document = two_models_document(detector, tmp_path)
+    del document["models"]
+    workflow = Workflow.compile(document, cache=False)
+    map_models([f"operator/1={detector}"])  # looked up when the run gives the id
+    [mapped] = workflow.run(image=IMAGE, api_key="k", model_id="operator/1")
+    assert mapped["predictions"].data["class_name"].tolist() == ["0", "1", "2", "1"]
+    [described] = workflow.run(image=IMAGE, api_key="k", model_id="counter/7")
+    assert described["predictions"].data["class_name"].tolist() == ["person", "car", "dog", "car"]
+
+
+@needs_zoo
+def test_a_model_id_of_the_wrong_task_fails_the_run():
+    document = detection_document(
+        "roboflow_core/roboflow_object_detection_model@v1", "$inputs.model_id"
+    )
+    document["inputs"].append({"type": "WorkflowParameter", "name": "model_id"})
+    document["models"] = {"emotions/1": "fer/emotion"}
+    workflow = Workflow.compile(document)
+    with pytest.raises(StepExecutionError) as caught:
+        workflow.run(image=IMAGE, api_key="k", model_id="emotions/1")
+    assert isinstance(caught.value.cause, ModelError)
+    assert caught.value.cause.message == (
+        "model 'emotions/1' (given by $inputs.model_id) is a classification model; "
+        "roboflow_core/roboflow_object_detection_model@v1 runs object_detection models"
+    )
+
+
+def test_the_steps_fields_are_checked_against_each_model_a_run_gives(detector, tmp_path):
+    document = two_models_document(detector, tmp_path)
+    document["steps"][0]["class_agnostic_nms"] = True
+    document["models"]["single/1"] = {"source": str(detector), "labels": ["thing"]}
+    workflow = Workflow.compile(document)
+    # a model of one class: class-agnostic NMS changes nothing, so the step runs
+    [single] = workflow.run(image=IMAGE, api_key="k", model_id="single/1")
+    assert single["predictions"].confidence.round(3).tolist() == [0.9, 0.7, 0.6, 0.5]
+    with pytest.raises(StepExecutionError) as caught:
+        workflow.run(image=IMAGE, api_key="k", model_id="one/1")
+    assert isinstance(caught.value.cause, ModelError)
+    assert caught.value.cause.place == "field 'class_agnostic_nms'"
+    assert "(model 'one/1')" in caught.value.cause.message
+
+
+def test_the_default_model_id_of_a_parameter_loads_at_compile_time(detector, tmp_path):
+    document = two_models_document(detector, tmp_path)
+    document["inputs"][-1]["default_value"] = "two/1"
+    workflow = Workflow.compile(document, cache=False)
+    assert list(workflow.plan.steps["model"].block.loaded) == ["two/1"]
+    [result] = workflow.run(image=IMAGE, api_key="k")
+    assert result["model_id"] == "two/1"
+    assert result["predictions"].data["class_name"][0] == "human"
+
+
+def test_an_unmapped_default_model_id_is_a_compile_error(detector, tmp_path):
+    document = two_models_document(detector, tmp_path)
+    document["inputs"][-1]["default_value"] = "nowhere/1"
+    with pytest.raises(ModelNotFoundError) as caught:
+        Workflow.compile(document, cache=False)
+    assert caught.value.place == "steps[0] 'model' field 'model_id'"
+    assert caught.value.message == (
+        "Roboflow model 'nowhere/1' (the default_value of $inputs.model_id) is not mapped to "
+        "a local model (visionflow never downloads models)"
+    )
+    assert "--model 'nowhere/1=PATH'" in caught.value.hint
+
+
+def test_a_model_id_selector_must_give_one_value_for_the_run():
+    document = detection_document(
+        "roboflow_core/roboflow_object_detection_model@v2", "$inputs.models"
+    )
+    document["inputs"].append({"type": "WorkflowBatchInput", "name": "models"})
+    with pytest.raises(CompilationError, match="model_id"):
         Workflow.compile(document)
 
 
@@ -505,19 +841,53 @@ def test_object_detection_v3_mode_from_a_selector(detector):
     workflow = Workflow.compile(document)
     [custom] = workflow.run(image=IMAGE, api_key="k", mode="custom", confidence=0.85)
     assert custom["predictions"].confidence.round(3).tolist() == [0.9]
-    [default] = workflow.run(image=IMAGE, api_key="k", mode="default", confidence=0.85)
-    assert len(default["predictions"]) == 2
-    with pytest.raises(StepExecutionError, match="confidence_mode 'best'"):
-        workflow.run(image=IMAGE, api_key="k", mode="best", confidence=0.85)
+    for mode in ("default", "best"):
+        [found] = workflow.run(image=IMAGE, api_key="k", mode=mode, confidence=0.85)
+        assert found["predictions"].confidence.round(3).tolist() == [0.9, 0.7]
+    with pytest.raises(StepExecutionError) as caught:
+        workflow.run(image=IMAGE, api_key="k", mode="highest", confidence=0.85)
+    error = caught.value.cause
+    assert isinstance(error, RuntimeInputError)
+    assert error.place == "field 'confidence_mode'"
+    assert error.message == "confidence_mode is 'highest'; it must be one of best, default, custom"
 
 
 @pytest.mark.parametrize("fields", [{}, {"confidence_mode": "best"}])
-def test_object_detection_v3_best_mode_is_a_compile_error(detector, fields):
-    # Roboflow's default: per-class thresholds from Roboflow's own evaluation of the model
-    with pytest.raises(ModelError) as caught:
-        Workflow.compile(v3_document(detector, **fields))
-    assert caught.value.place.endswith("field 'confidence_mode'")
-    assert "confidence_mode: custom" in caught.value.hint
+def test_object_detection_v3_best_mode_is_the_models_own_threshold(detector, fields):
+    # Roboflow's default, 'best', uses the thresholds of Roboflow's evaluation of the model,
+    # and the model's default threshold when it has none: a local model has none
+    [result] = Workflow.compile(v3_document(detector, **fields)).run(image=IMAGE, api_key="k")
+    assert result["predictions"].confidence.round(3).tolist() == [0.9, 0.7]  # its 0.65
+    assert result["model_id"] == "my-project/3"
+
+
+def test_object_detection_v3_best_mode_on_a_bare_file_is_its_heads_default(detector):
+    document = v3_document(detector)
+    document["models"] = {"my-project/3": {"source": str(detector), "labels": LABELS}}
+    [result] = Workflow.compile(document).run(image=IMAGE, api_key="k")
+    # YOLO's 0.25 (E 0.1, G 0.18 out); NMS IoU 0.3 (B under A)
+    assert result["predictions"].confidence.round(3).tolist() == [0.9, 0.7, 0.6, 0.5]
+
+
+@needs_zoo
+def test_object_detection_v3_best_mode_on_a_zoo_model_uses_its_description(astronaut):
+    postprocessing = zoo.find_entry("mediapipe/face_detection_short_range").description[
+        "postprocessing"
+    ]
+    document = detection_document("roboflow_core/roboflow_object_detection_model@v3", "faces/1")
+    document["models"] = {"faces/1": "mediapipe/face_detection_short_range"}  # its 0.5
+    [result] = Workflow.compile(document).run(image=astronaut, api_key="k")
+    assert result["predictions"].data["class_name"].tolist() == ["face"]
+    assert result["predictions"].confidence.tolist() == pytest.approx([0.921], abs=5e-4)
+    strict = {**postprocessing, "confidence": 0.95}  # the face is 0.921
+    document["models"] = {
+        "faces/1": {"source": "mediapipe/face_detection_short_range", "postprocessing": strict}
+    }
+    [result] = Workflow.compile(document).run(image=astronaut, api_key="k")
+    assert len(result["predictions"]) == 0
+    document["steps"][0].update(confidence_mode="custom", custom_confidence=0.9)
+    [result] = Workflow.compile(document).run(image=astronaut, api_key="k")
+    assert result["predictions"].confidence.tolist() == pytest.approx([0.921], abs=5e-4)
 
 
 @pytest.mark.parametrize(

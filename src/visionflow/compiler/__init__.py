@@ -49,7 +49,8 @@ def compile_plan(
     }
     layouts: dict[str, StepLayout] = {}
     for name in order:
-        layouts[name] = StepLayout(graphs[name], sources)
+        controllers = {step: layouts[step] for step in graphs[name].controllers}
+        layouts[name] = StepLayout(graphs[name], sources, controllers)
         sources[step_selector(name)] = layouts[name].step_source(None, frozenset())
     gates = {name: gates_of(name, layouts[name], graphs, layouts) for name in order}
     outputs = plan_outputs(definition, sources, graphs)
@@ -104,8 +105,18 @@ def _step_plan(
 def _model_library(definition: Definition, allow_files: bool, limits: Any):
     from visionflow.models.library import ModelLibrary  # models are optional: import on use
 
+    # a model id given by a parameter with a default is loaded (and checked) at compile time
+    defaults = {
+        item.name: item.default_value
+        for item in definition.inputs
+        if not item.is_batch_oriented and "default_value" in item.model_fields_set
+    }
     return ModelLibrary(
-        definition.models, definition.settings, allow_files=allow_files, limits=limits
+        definition.models,
+        definition.settings,
+        allow_files=allow_files,
+        limits=limits,
+        parameter_defaults=defaults,
     )
 
 

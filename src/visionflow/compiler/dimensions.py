@@ -54,12 +54,18 @@ def describe_lineage(lineage: Lineage) -> str:
 class StepLayout:
     """Dimensionality and lineage of one step, worked out from its references."""
 
-    def __init__(self, graph: StepGraph, sources: dict[str, Source]):
+    def __init__(
+        self,
+        graph: StepGraph,
+        sources: dict[str, Source],
+        controllers: dict[str, StepLayout] | None = None,
+    ):
         self.graph = graph
         self.block = graph.step.loaded.block_class
         self.offsets = self.block.input_dimensionality_offsets
         self.output_offset = self.block.output_dimensionality_offset
         self.bound = [(ref, _source_of(ref, sources)) for ref in graph.references]
+        self.controllers = controllers or {}
         self._refuse_batches_in_scalar_fields()
         self._work_out_levels()
 
@@ -87,6 +93,11 @@ class StepLayout:
             default=0,
         )
         self.base_lineage = self._base_lineage(batch_refs, base)
+        if not batch_refs and self.controllers:
+            # Roboflow's rule (execution engine 1.8): a step fed no batch but chosen by a
+            # flow-control step runs per element of that step, once for each one chosen
+            self.base_lineage = self._controllers_lineage()
+            base = len(self.base_lineage)
         if self.output_offset == 1 and base == 0:
             raise DimensionalityError(
                 "this block makes several outputs per input element, "
@@ -94,12 +105,11 @@ class StepLayout:
                 place=self.place,
                 hint="connect an image or another batch-oriented value",
             )
-        if self.output_offset == -1 and base <= 1:
+        if self.output_offset == -1 and base == 0:
             raise DimensionalityError(
-                "this block gathers nested elements, but its input is not nested "
-                f"(it is at level {base})",
+                "this block gathers the elements of a batch, but none of its inputs is a batch",
                 place=self.place,
-                hint="use it on values made per crop / per detection (level 2 or deeper)",
+                hint="connect a batch-oriented value (an image, or values made per crop)",
             )
         self.level = base - 1 if self.output_offset == -1 else base
         self.lineage = self.base_lineage[: self.level]
@@ -137,6 +147,22 @@ class StepLayout:
                     "cannot be combined element by element",
                 )
         return base_lineage
+
+    def _controllers_lineage(self) -> Lineage:
+        """The deepest lineage of the flow-control steps choosing this one; the others
+        must be its parents (a step runs at one level)."""
+        chosen = max(self.controllers, key=lambda name: self.controllers[name].level)
+        deepest = self.controllers[chosen].lineage
+        for name, layout in self.controllers.items():
+            if layout.lineage != deepest[: layout.level]:
+                raise FlowControlError(
+                    f"step '{name}' decides per element of {describe_lineage(layout.lineage)}, "
+                    f"but step '{chosen}', which also chooses it, decides per element of "
+                    f"{describe_lineage(deepest)}",
+                    place=self.place,
+                    hint="choose a step fed no batch from flow-control steps of one origin",
+                )
+        return deepest
 
     def bindings(self) -> list[FieldBinding]:
         modes = {ref.selector.text: self._binding(ref, src) for ref, src in self.bound}

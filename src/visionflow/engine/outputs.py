@@ -1,4 +1,8 @@
-"""One result dict per input element, in input order, from the run state."""
+"""One result dict per input element, in input order, from the run state.
+
+When every output is a scalar (none is per element), a run gives one dict, as Roboflow's
+engine does, rather than the same dict once per input element.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from visionflow.kinds import WILDCARD
 
 
 def build_results(outputs: list[OutputPlan], state: RunState, size: int) -> list[dict[str, Any]]:
+    if outputs and all(output.source.dimensionality == 0 for output in outputs):
+        size = min(size, 1)  # Roboflow's rule: nothing per element, so one dict, not copies
     results: list[dict[str, Any]] = [{} for _ in range(size)]
     for output in outputs:
         translate = _to_parent if _may_need_translation(output) else None

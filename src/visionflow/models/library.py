@@ -96,8 +96,12 @@ class ModelLibrary:
         *,
         allow_files: bool = True,
         limits: ModelLimits | None = None,
+        parameter_defaults: dict[str, Any] | None = None,
     ):
         self.declared = dict(declared or {})
+        # The document's parameter defaults, by input name: a block whose model id is a
+        # parameter (Roboflow's ``model_id: $inputs.model_id``) loads the default's model early.
+        self.parameter_defaults = dict(parameter_defaults or {})
         # Documents from others may name zoo models only, never files on this machine's disk.
         self.allow_files = allow_files
         self.limits = limits or ModelLimits()

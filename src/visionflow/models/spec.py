@@ -27,6 +27,7 @@ PERFORMANCE_FIELDS = (
 
 MODEL_TASKS = (
     "object_detection",
+    "instance_segmentation",
     "classification",
     "keypoints",
     "text_detection",

@@ -13,6 +13,7 @@ def load_blocks() -> list[type[Block]]:
     from visionflow.blocks.core.detections import (
         DetectionsClassesReplacement,
         DetectionsFilter,
+        DetectionsFilterV2,
         DetectionsStitch,
         DetectionsTransformation,
     )
@@ -36,6 +37,11 @@ def load_blocks() -> list[type[Block]]:
         RoboflowObjectDetectionModel,
         RoboflowObjectDetectionModelV3,
     )
+    from visionflow.blocks.core.roboflow_ocr import RoboflowOCRModel
+    from visionflow.blocks.core.roboflow_segmentation import (
+        RoboflowInstanceSegmentationModel,
+        RoboflowInstanceSegmentationModelV3,
+    )
     from visionflow.blocks.core.visualization import DrawDetections
 
     return [
@@ -48,6 +54,7 @@ def load_blocks() -> list[type[Block]]:
         AbsoluteStaticCrop,
         RelativeStaticCrop,
         DetectionsFilter,
+        DetectionsFilterV2,
         DetectionsTransformation,
         DetectionsClassesReplacement,
         DimensionCollapse,
@@ -62,6 +69,9 @@ def load_blocks() -> list[type[Block]]:
         RoboflowKeypointDetectionModel,
         RoboflowClassificationModel,
         RoboflowMultiLabelClassificationModel,
+        RoboflowInstanceSegmentationModel,
+        RoboflowInstanceSegmentationModelV3,
+        RoboflowOCRModel,
         DetectionsStitch,
         DrawDetections,
         ClassificationConsensus,

@@ -64,7 +64,7 @@ class _RoboflowFields(Block.Manifest):
 
     images: IMAGE = Field(validation_alias=AliasChoices("images", "image"))
     model: str | None = None
-    model_id: str | None = None
+    model_id: Selector(kinds=["roboflow_model_id", "string"], scalar_only=True) | str | None = None
     api_key: Selector(kinds=["string"]) | str | None = None
     disable_active_learning: Selector(kinds=["boolean"]) | bool | None = None
     active_learning_target_dataset: Selector(kinds=["string"]) | str | None = None

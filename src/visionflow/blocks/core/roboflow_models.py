@@ -1,26 +1,34 @@
 """Roboflow's model blocks (``roboflow_core/roboflow_*_model@v1``/``@v2``/``@v3``) on local models.
 
 Roboflow names a hosted model by ``model_id`` ("project/version"). Here that id must be
-mapped to a local model, or the step does not compile: an entry of the document's
-``models:`` named by the id, ``--model ID=PATH`` on the command line (run, run-dataset,
-serve), or a ``VISIONFLOW_MODELS`` description whose ``id`` is it. Nothing is downloaded.
+mapped to a local model: an entry of the document's ``models:`` named by the id, ``--model
+ID=PATH`` on the command line (run, run-dataset, serve), or a ``VISIONFLOW_MODELS``
+description whose ``id`` is it. Nothing is downloaded. A ``model_id`` written in the
+document is loaded when the workflow compiles (unmapped: a compile error); one given by a
+selector (``$inputs.model_id``, as Roboflow's documents do) is looked up when a run gives
+it, loaded once per id and kept by the step (unmapped: that run fails, naming the id).
 ``api_key``, ``disable_active_learning`` and ``active_learning_target_dataset`` are accepted
 and unused (there is no Roboflow service to talk to). Fields whose meaning the local model
-cannot honour are compile errors, never silently dropped. Roboflow's short names
-``ObjectDetectionModel`` and ``ClassificationModel`` are visionflow's blocks of
-``models.py``, which hand a step written with ``model_id`` to the blocks here (v1).
+cannot honour are compile errors, never silently dropped; thresholds given by selectors are
+checked when the run gives them. Roboflow's short names ``ObjectDetectionModel`` and
+``ClassificationModel`` are visionflow's blocks of ``models.py``, which hand a step written
+with ``model_id`` to the blocks here (v1).
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AliasChoices, Field
 
 from visionflow.blocks.api import Batch, Block, BlockManifest, Output, Selector
 from visionflow.blocks.core.models import IMAGE, _ModelBlock
-from visionflow.errors import ModelError, ModelNotFoundError
+from visionflow.errors import ModelError, ModelNotFoundError, RuntimeInputError
+from visionflow.kinds import shown_value, value_fits
+from visionflow.selectors import looks_like_selector, parse_selector
 
 MAP_HINT = (
     "map it to a local model in one of three ways: an entry under the document's models: "
@@ -32,25 +40,25 @@ DEFAULT_MAX_CANDIDATES = 3000  # Roboflow's default; the local heads have no suc
 
 
 # Bounds on the literal only: a selector beside it (Roboflow's usual ``$inputs.confidence``)
-# is text, which pydantic cannot compare with a number.
+# is text, which pydantic cannot compare with a number; ``check_run_values`` checks its value.
 _UNIT = Annotated[float, Field(ge=0, le=1)]
 
 
-def _parameter(kind: str) -> Any:
+def _parameter(*kinds: str) -> Any:
     """A selector of one value for the whole run: Roboflow refuses a batch in these fields."""
-    return Selector(kinds=[kind], scalar_only=True)
+    return Selector(kinds=list(kinds), scalar_only=True)
 
 
 class _Manifest(Block.Manifest):
     images: IMAGE = Field(validation_alias=AliasChoices("images", "image"))
-    model_id: str
+    model_id: _parameter("roboflow_model_id", "string") | str
     api_key: _parameter("string") | str | None = None
     disable_active_learning: _parameter("boolean") | bool = True
     active_learning_target_dataset: _parameter("string") | str | None = None
 
 
 class _DetectionManifest(_Manifest):
-    confidence: _parameter("float") | _UNIT = 0.4
+    confidence: _parameter("float") | _UNIT | None = 0.4
     iou_threshold: _parameter("float") | _UNIT = 0.3
     max_detections: _parameter("integer") | Annotated[int, Field(ge=1)] = 300
     max_candidates: int = Field(default=DEFAULT_MAX_CANDIDATES, ge=1)
@@ -67,34 +75,116 @@ def _every_output(prediction_kind: str) -> list[Output]:
     ]
 
 
+def _is_unit(value: Any) -> bool:
+    return value_fits(frozenset({"float_zero_to_one"}), value)
+
+
+# What a field given by a selector must hold when the run gives it (a literal is checked
+# when the document is read). None is "not given": the model's own setting, as in Roboflow.
+_RUN_VALUES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "confidence": ("a number from 0 to 1", _is_unit),
+    "custom_confidence": ("a number from 0 to 1", _is_unit),
+    "iou_threshold": ("a number from 0 to 1", _is_unit),
+    "max_detections": (
+        "a whole number of at least 1",
+        lambda value: value_fits(frozenset({"integer"}), value) and value >= 1,
+    ),
+    "class_filter": (
+        "a list of class names",
+        lambda value: isinstance(value, list | tuple) and all(isinstance(n, str) for n in value),
+    ),
+}
+
+
+def check_run_values(fields: dict[str, Any]) -> None:
+    """Refuse a run value out of its field's range (e.g. ``confidence`` 1.5 from an input)."""
+    for name, (expected, fits) in _RUN_VALUES.items():
+        value = fields.get(name)
+        if value is not None and not fits(value):
+            raise RuntimeInputError(
+                f"{name} is {shown_value(value)}; it must be {expected}",
+                place=f"field '{name}'",
+                hint=f"give {name} {expected} when running the workflow",
+            )
+
+
 class _RoboflowModel(_ModelBlock):
-    """Loads the model mapped to ``model_id``; results carry ``inference_id`` (v2: ``model_id``)."""
+    """Loads the model mapped to ``model_id``; results carry ``inference_id`` (v2: ``model_id``).
+
+    A literal ``model_id`` is loaded in ``setup`` (a compile error when unmapped); one given
+    by a selector when a run first gives that id, then kept: runs may be concurrent, so
+    loading holds a lock.
+    """
 
     spec_defaults: ClassVar[dict[str, Any]] = {}
     """Spec fields a bare model file gets from the block (its task and head)."""
     prediction_kind: ClassVar[str] = "object_detection_prediction"
 
     def setup(self, manifest: BlockManifest) -> None:
-        model_id = manifest.model_id  # a fixed text: a selector is refused by the compiler
-        if not self.models.is_mapped(model_id):
-            raise ModelNotFoundError(
-                f"Roboflow model '{model_id}' is not mapped to a local model "
-                "(visionflow never downloads models)",
-                place="field 'model_id'",
-                hint=MAP_HINT.format(id=model_id, task=self.spec_defaults["task"]),
-            )
-        self.model = self.models.get(model_id, self.spec_defaults)
-        if self.model.spec.task not in self.tasks:
-            raise ModelError(
-                f"model '{model_id}' is a {self.model.spec.task} model; "
-                f"{manifest.type} runs {' or '.join(self.tasks)} models",
-                place="field 'model_id'",
-            )
+        self.manifest = manifest  # check_model reads the step's fields (a model may load later)
+        self.type_name = manifest.type  # as the step writes it, for messages
         self.with_model_id = manifest.type.endswith(("@v2", "@v3"))
+        self.selected_by = manifest.model_id if looks_like_selector(manifest.model_id) else None
+        self.loaded: dict[str, Any] = {}  # model id -> Model
+        self.loading = threading.Lock()
         self.check(manifest)
+        if self.selected_by is None:
+            self.model = self.model_for(manifest.model_id)
+            return
+        # A parameter's default is written in the document like a literal id: its model
+        # loads now, and an unmapped default is a compile error (a run may still give another).
+        selector = parse_selector(self.selected_by)
+        if selector.source == "inputs":
+            default = self.models.parameter_defaults.get(selector.name)
+            if default is not None:
+                self.model_for(default, f"the default_value of {self.selected_by}")
+
+    def model_for(self, model_id: Any, source: str | None = None) -> Any:
+        """The model mapped to ``model_id``, loaded on its first use by this step.
+
+        ``source`` says where an id that is not written in the step comes from, for errors.
+        """
+        source = source or (self.selected_by and f"given by {self.selected_by}")
+        if not isinstance(model_id, str):  # a parameter's value: None, a number, ...
+            raise RuntimeInputError(
+                f"model_id is {shown_value(model_id)}{f' ({source})' if source else ''}; "
+                "it must be a model id (a text)",
+                place="field 'model_id'",
+                hint="give the id of a mapped model, e.g. model_id='my-project/3'",
+            )
+        model = self.loaded.get(model_id)
+        if model is None:
+            with self.loading:  # one load per id, even when concurrent runs ask at once
+                model = self.loaded.get(model_id) or self.load(model_id, source)
+                self.loaded[model_id] = model
+        return model
+
+    def load(self, model_id: str, source: str | None) -> Any:
+        if not self.models.is_mapped(model_id):
+            raise self.not_mapped(model_id, source)
+        model = self.models.get(model_id, self.spec_defaults)
+        if model.spec.task not in self.tasks:
+            raise ModelError(
+                f"model '{model_id}'{f' ({source})' if source else ''} is a "
+                f"{model.spec.task} model; {self.type_name} runs {' or '.join(self.tasks)} models",
+                place="field 'model_id'",
+            )
+        self.check_model(model, model_id)
+        return model
+
+    def not_mapped(self, model_id: str, source: str | None) -> ModelNotFoundError:
+        return ModelNotFoundError(
+            f"Roboflow model {shown_value(model_id)}{f' ({source})' if source else ''} is not "
+            "mapped to a local model (visionflow never downloads models)",
+            place="field 'model_id'",
+            hint=MAP_HINT.format(id=model_id, task=self.spec_defaults["task"]),
+        )
 
     def check(self, manifest: BlockManifest) -> None:
-        """Refuse fields the local model cannot honour (a compile error of the step)."""
+        """Refuse fields no local model can honour (a compile error of the step)."""
+
+    def check_model(self, model: Any, model_id: str) -> None:
+        """Refuse a model the step's fields cannot run on (at compile time for a literal id)."""
 
     @classmethod
     def describe_outputs(cls, manifest: BlockManifest) -> list[Output]:
@@ -102,7 +192,10 @@ class _RoboflowModel(_ModelBlock):
         with_model_id = manifest.type.endswith(("@v2", "@v3"))
         return outputs if with_model_id else outputs[:2]
 
-    def results(self, predictions: list, model_id: str) -> list[dict]:
+    def predict(self, images: Batch, model_id: str, options: dict[str, Any]) -> list[dict]:
+        """The model's predictions as the block's results; options left None are the model's."""
+        given = {name: value for name, value in options.items() if value is not None}
+        predictions = self.model_for(model_id).predict(list(images), given)
         found = []
         for prediction in predictions:
             result = {"inference_id": str(uuid.uuid4()), "predictions": prediction}
@@ -127,15 +220,6 @@ class RoboflowObjectDetectionModel(_RoboflowModel):
     spec_defaults = {"task": "object_detection"}
 
     def check(self, manifest: BlockManifest) -> None:
-        labels = self.model.spec.labels
-        # Class-wise NMS is class-agnostic NMS when the model knows one class only.
-        if manifest.class_agnostic_nms and not (labels and len(labels) == 1):
-            raise ModelError(
-                "class_agnostic_nms: true is not supported: the local detection heads "
-                "suppress overlapping boxes per class",
-                place="field 'class_agnostic_nms'",
-                hint="leave it false (the default)",
-            )
         if manifest.max_candidates != DEFAULT_MAX_CANDIDATES:
             raise ModelError(
                 f"max_candidates {manifest.max_candidates} is not supported: the local "
@@ -144,61 +228,70 @@ class RoboflowObjectDetectionModel(_RoboflowModel):
                 hint=f"leave it out (or {DEFAULT_MAX_CANDIDATES}, Roboflow's default)",
             )
 
+    def check_model(self, model: Any, model_id: str) -> None:
+        labels = model.spec.labels
+        # Class-wise NMS is class-agnostic NMS when the model knows one class only.
+        if self.manifest.class_agnostic_nms and not (labels and len(labels) == 1):
+            raise ModelError(
+                "class_agnostic_nms: true is not supported: the local detection heads "
+                f"suppress overlapping boxes per class (model '{model_id}')",
+                place="field 'class_agnostic_nms'",
+                hint="leave it false (the default)",
+            )
+
     def run(self, images: Batch, model_id: str, **fields: Any) -> list[dict]:
+        check_run_values(fields)
+        return self.detect(images, model_id, fields["confidence"], fields)
+
+    def detect(
+        self, images: Batch, model_id: str, confidence: float | None, fields: dict[str, Any]
+    ) -> list[dict]:
+        """Detections at ``confidence`` (None: the model's own threshold)."""
         options = {
-            "confidence": fields["confidence"],
+            "confidence": confidence,
             "iou": fields["iou_threshold"],
             "max_detections": fields["max_detections"],
+            "class_filter": fields.get("class_filter"),
         }
-        if fields.get("class_filter") is not None:
-            options["class_filter"] = fields["class_filter"]
-        return self.results(self.model.predict(list(images), options), model_id)
+        return self.predict(images, model_id, options)
+
+
+CONFIDENCE_MODES = ("best", "default", "custom")
 
 
 class RoboflowObjectDetectionModelV3(RoboflowObjectDetectionModel):
     """Roboflow's object detection block v3: ``confidence_mode`` in place of ``confidence``.
 
-    ``custom`` uses ``custom_confidence``; ``default`` the local model's own threshold (its
-    ``postprocessing.confidence``, else its head's default). ``best`` (Roboflow's per-class
-    thresholds from its own evaluation of the model, its default) has no local counterpart:
-    a compile error, or a step error when a selector gives it.
+    ``custom`` uses ``custom_confidence``. ``default`` is the model's own threshold: a local
+    model's ``postprocessing.confidence``, else its head's default. ``best`` (the default) is,
+    in Roboflow, the per-class thresholds of Roboflow's evaluation of the model, and when the
+    model has none, the model's default threshold; a local model has no such evaluation, so
+    ``best`` is ``default``.
     """
 
     class Manifest(_Manifest):
         type: Literal["roboflow_core/roboflow_object_detection_model@v3"]
-        confidence_mode: _parameter("string") | Literal["best", "default", "custom"] = "best"
-        custom_confidence: _parameter("float_zero_to_one") | _UNIT = 0.4
+        confidence_mode: _parameter("string") | Literal[CONFIDENCE_MODES] = "best"
+        custom_confidence: _parameter("float_zero_to_one") | _UNIT | None = 0.4
         iou_threshold: _parameter("float") | _UNIT = 0.3
         max_detections: _parameter("integer") | Annotated[int, Field(ge=1)] = 300
         max_candidates: int = Field(default=DEFAULT_MAX_CANDIDATES, ge=1)
         class_agnostic_nms: bool = False
         class_filter: _parameter("list") | list[str] | None = None
 
-    def check(self, manifest: BlockManifest) -> None:
-        super().check(manifest)
-        if manifest.confidence_mode == "best":
-            raise ModelError(BEST_REFUSED, place="field 'confidence_mode'", hint=BEST_HINT)
-
     def run(self, images: Batch, model_id: str, **fields: Any) -> list[dict]:
+        check_run_values(fields)
         mode = fields["confidence_mode"]
-        if mode not in ("default", "custom"):  # a selector's value, known only now
-            raise ValueError(f"confidence_mode {mode!r}: {BEST_REFUSED}; {BEST_HINT}")
-        options = {"iou": fields["iou_threshold"], "max_detections": fields["max_detections"]}
-        if mode == "custom":
-            options["confidence"] = fields["custom_confidence"]
-        if fields.get("class_filter") is not None:
-            options["class_filter"] = fields["class_filter"]
-        return self.results(self.model.predict(list(images), options), model_id)
-
-
-BEST_REFUSED = (
-    "confidence_mode 'best' (Roboflow's default: per-class thresholds from Roboflow's "
-    "evaluation of the model) has no local counterpart"
-)
-BEST_HINT = (
-    "set confidence_mode: custom with custom_confidence (Roboflow's 0.4 by default), or "
-    "confidence_mode: default for the local model's own threshold"
-)
+        if mode not in CONFIDENCE_MODES:  # a selector's value, known only now
+            raise RuntimeInputError(
+                f"confidence_mode is {shown_value(mode)}; it must be one of "
+                f"{', '.join(CONFIDENCE_MODES)}",
+                place="field 'confidence_mode'",
+                hint="'custom' uses custom_confidence; 'best' and 'default' the model's own "
+                "threshold",
+            )
+        confidence = fields["custom_confidence"] if mode == "custom" else None
+        return self.detect(images, model_id, confidence, fields)
 
 
 class RoboflowKeypointDetectionModel(RoboflowObjectDetectionModel):
@@ -238,7 +331,7 @@ class RoboflowClassificationModel(_RoboflowModel):
             "roboflow_core/roboflow_classification_model@v1",
             "RoboflowClassificationModel",
         ]
-        confidence: _parameter("float") | _UNIT = 0.4
+        confidence: _parameter("float") | _UNIT | None = 0.4
 
     outputs = _every_output("classification_prediction")
     tasks = ("classification",)
@@ -246,10 +339,10 @@ class RoboflowClassificationModel(_RoboflowModel):
     prediction_kind = "classification_prediction"
 
     def run(self, images: Batch, model_id: str, **fields: Any) -> list[dict]:
+        check_run_values(fields)
         # Single label: the top class is reported whatever its confidence; ``confidence``
         # is kept for the multi-label head, which uses it as its threshold.
-        options = {"threshold": fields["confidence"]}
-        return self.results(self.model.predict(list(images), options), model_id)
+        return self.predict(images, model_id, {"threshold": fields["confidence"]})
 
 
 class RoboflowMultiLabelClassificationModel(RoboflowClassificationModel):
@@ -262,15 +355,15 @@ class RoboflowMultiLabelClassificationModel(RoboflowClassificationModel):
             "RoboflowMultiLabelClassificationModel",
             "MultiLabelClassificationModel",
         ]
-        confidence: _parameter("float") | _UNIT = 0.4
+        confidence: _parameter("float") | _UNIT | None = 0.4
 
     spec_defaults = {"task": "classification", "format": "multi_label"}
 
-    def check(self, manifest: BlockManifest) -> None:
-        if self.model.spec.format != "multi_label":
+    def check_model(self, model: Any, model_id: str) -> None:
+        if model.spec.format != "multi_label":
             raise ModelError(
-                f"model '{manifest.model_id}' is a single-label classifier (format "
-                f"'{self.model.spec.format}'); {manifest.type} needs format multi_label",
+                f"model '{model_id}' is a single-label classifier (format "
+                f"'{model.spec.format}'); {self.type_name} needs format multi_label",
                 place="field 'model_id'",
                 hint="use roboflow_core/roboflow_classification_model, or map the id to a "
                 "model with format: multi_label",

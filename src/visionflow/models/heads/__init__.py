@@ -19,6 +19,8 @@ HEADS: dict[tuple[str, str], str] = {
     ("object_detection", "yolov8"): "yolo:YoloV8Head",
     ("object_detection", "default"): "yolo:YoloV8Head",
     ("object_detection", "yolov5"): "yolo:YoloV5Head",
+    ("instance_segmentation", "yolov8"): "yolo_segmentation:YoloV8SegmentationHead",
+    ("instance_segmentation", "default"): "yolo_segmentation:YoloV8SegmentationHead",
     ("object_detection", "blazeface"): "mediapipe:BlazeFaceHead",
     ("object_detection", "mediapipe_pose"): "mediapipe:PoseDetectionHead",
     ("keypoints", "mediapipe_pose"): "mediapipe:PoseLandmarksHead",

@@ -58,14 +58,22 @@ class _YoloHead(TaskHead):
     def postprocess(
         self, outputs: list[np.ndarray], context: Placement, image: WorkflowImage, options: dict
     ) -> sv.Detections:
-        settings = {**self.settings, **options}
-        boxes, scores = self.candidates(np.asarray(outputs[0], dtype=np.float32))
+        output = np.asarray(outputs[0], dtype=np.float32)
+        return self.detect(output, context, image, {**self.settings, **options})[0]
+
+    def detect(
+        self, output: np.ndarray, context: Placement, image: WorkflowImage, settings: dict
+    ) -> tuple[sv.Detections, np.ndarray]:
+        """The detections kept by the thresholds and NMS, and the candidates they come from
+        (positions in the model's output, for heads that read more of it, e.g. masks)."""
+        boxes, scores = self.candidates(output)
         class_id = scores.argmax(axis=1)
         confidence = scores[np.arange(len(scores)), class_id]
         keep = confidence >= float(settings["confidence"])
         if settings.get("class_filter") is not None:
             wanted = set(settings["class_filter"])
             keep &= np.array([label_of(self.labels, int(c)) in wanted for c in class_id], bool)
+        kept = np.flatnonzero(keep)
         boxes, class_id, confidence = boxes[keep], class_id[keep], confidence[keep]
         top_left = boxes[:, :2] - boxes[:, 2:] / 2
         # Class-wise NMS, sorted by score. Its top_k would cut candidates BEFORE suppression
@@ -89,7 +97,7 @@ class _YoloHead(TaskHead):
             class_id=class_id[chosen].astype(int),
             data={CLASS_NAME: np.array(names, dtype=object)},
         )
-        return attach_image_metadata(detections, image)
+        return attach_image_metadata(detections, image), kept[chosen]
 
 
 class YoloV8Head(_YoloHead):
