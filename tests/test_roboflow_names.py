@@ -626,11 +626,15 @@ def test_detections_filter_v2_runs_a_v1_detection_chain(astronaut, test_blocks):
     assert len(workflow.run(image=astronaut, threshold=0.95)[0]["kept"]) == 0
 
 
-def test_detections_filter_v2_refuses_its_classification_filter(test_blocks):
+def test_detections_filter_v2_refuses_a_chain_mixing_both_filters(test_blocks):
+    # v2 filters detections or classifications (test_roboflow_operations.py): not both
     classification = {**CONFIDENCE_AT_LEAST, "type": "ClassificationFilter"}
-    document = definition(DETECT, filter_v2([classification]), outputs={})
+    threshold = [{"type": "WorkflowParameter", "name": "threshold", "default_value": 0.6}]
+    steps = filter_v2([CONFIDENCE_AT_LEAST, classification])
+    document = definition(DETECT, steps, inputs=threshold, outputs={})
     with pytest.raises(ExpressionError) as caught:
         Workflow.compile(document, blocks=test_blocks)
-    assert caught.value.place == "steps[1] 'filter' operations[0]"
-    assert caught.value.message == "unknown operation type 'ClassificationFilter'"
-    assert "DetectionsFilter" in caught.value.hint
+    assert caught.value.place == "steps[1] 'filter' field 'operations'"
+    assert caught.value.message == (
+        "DetectionsFilter and ClassificationFilter cannot be mixed in one chain"
+    )

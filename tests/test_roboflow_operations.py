@@ -562,6 +562,117 @@ def test_classification_properties_of_visionflows_multi_label_list():
     assert run(extract, prediction) == [0.9, 0.6]
 
 
+# --- ClassificationFilter (Detections Filter v2): "evaluates a ClassificationFilter
+# predicate for each selected class prediction. Single-label results retain matching
+# entries in predictions and recompute top and confidence. Multi-label results retain
+# matching entries in predicted_classes while preserving the complete class score map in
+# predictions." Nothing left: single-label predictions=[], top="", confidence=0.0;
+# multi-label predicted_classes=[]. ExtractClassificationPredictionProperty reads
+# class_name, class_id or confidence of the class prediction.
+
+CAT_AND_DOG = {
+    "image": {"width": 100, "height": 80},
+    "predictions": [{"class": "cat", "class_id": 0, "confidence": 0.9},
+                    {"class": "dog", "class_id": 1, "confidence": 0.4}],
+    "top": "cat", "confidence": 0.9, "parent_id": "parent", "inference_id": "inference",
+}  # fmt: skip
+CAT_DOG_BIRD = {
+    "image": {"width": 100, "height": 80},
+    "predictions": {"cat": {"class_id": 0, "confidence": 0.9},
+                    "dog": {"class_id": 1, "confidence": 0.4},
+                    "bird": {"class_id": 2, "confidence": 0.8}},
+    "predicted_classes": ["cat", "dog"], "parent_id": "parent",
+}  # fmt: skip
+
+
+def class_filter(statement: dict) -> list[dict]:
+    return [{"type": "ClassificationFilter", "filter_operation": statement}]
+
+
+def class_property(name: str) -> dict:
+    return {"type": "ExtractClassificationPredictionProperty", "property_name": name}
+
+
+def class_confidence_at_least(name: str = "threshold") -> list[dict]:
+    confidence = dynamic("_", class_property("confidence"))
+    return class_filter(group(binary(confidence, "(Number) >=", dynamic(name))))
+
+
+def test_classification_filter_keeps_single_label_classes_and_recomputes_the_top():
+    before = json.dumps(CAT_AND_DOG)
+    found = run(class_confidence_at_least(), CAT_AND_DOG, {"threshold": 0.5})
+    assert found == {
+        **CAT_AND_DOG,
+        "predictions": [{"class": "cat", "class_id": 0, "confidence": 0.9}],
+        "top": "cat",
+        "confidence": 0.9,
+    }
+    assert json.dumps(CAT_AND_DOG) == before  # the input is left as it was
+
+
+@pytest.mark.parametrize(("name", "value"), [("class_name", "dog"), ("class_id", 1)])
+def test_classification_filter_by_class_name_or_id(name, value):
+    chain = class_filter(group(binary(dynamic("_", class_property(name)), "==", static(value))))
+    found = run(chain, CAT_AND_DOG)
+    assert found["predictions"] == [{"class": "dog", "class_id": 1, "confidence": 0.4}]
+    assert (found["top"], found["confidence"]) == ("dog", 0.4)
+
+
+def test_classification_filter_leaving_no_single_label_class():
+    found = run(class_confidence_at_least(), CAT_AND_DOG, {"threshold": 0.95})
+    assert (found["predictions"], found["top"], found["confidence"]) == ([], "", 0.0)
+    assert found["parent_id"] == "parent"
+
+
+@pytest.mark.parametrize(("threshold", "kept"), [(0.5, ["cat"]), (0.3, ["cat", "dog"]), (0.95, [])])
+def test_classification_filter_multi_label_keeps_every_score(threshold, kept):
+    # bird scores 0.8 but was not predicted: only predicted classes are candidates
+    found = run(class_confidence_at_least(), CAT_DOG_BIRD, {"threshold": threshold})
+    assert found == {**CAT_DOG_BIRD, "predicted_classes": kept}
+
+
+def test_classification_filter_on_visionflows_own_predictions():
+    # visionflow's single-label results also carry the top class_id; its multi-label
+    # results list every class (best first) instead of a mapping
+    single = {
+        "top": "happy", "confidence": 0.6, "class_id": 3, "parent_id": "image-1",
+        "predictions": [{"class": "happy", "class_id": 3, "confidence": 0.6},
+                        {"class": "sad", "class_id": 4, "confidence": 0.3},
+                        {"class": "angry", "class_id": 0, "confidence": 0.1}],
+    }  # fmt: skip
+    not_happy = class_filter(
+        group(binary(dynamic("_", class_property("class_name")), "==", static("happy"),
+                     negate=True))
+    )  # fmt: skip
+    found = run(not_happy, single)
+    assert (found["top"], found["confidence"], found["class_id"]) == ("sad", 0.3, 4)
+    assert [p["class"] for p in found["predictions"]] == ["sad", "angry"]
+    multi = {
+        "predicted_classes": ["hat", "glasses"], "parent_id": "image-1",
+        "predictions": [{"class": "hat", "class_id": 1, "confidence": 0.9},
+                        {"class": "glasses", "class_id": 0, "confidence": 0.6},
+                        {"class": "scarf", "class_id": 2, "confidence": 0.2}],
+    }  # fmt: skip
+    assert run(class_confidence_at_least(), multi, {"threshold": 0.7})["predicted_classes"] == [
+        "hat"
+    ]
+
+
+def test_classification_filter_needs_a_classification_prediction():
+    with pytest.raises(ExpressionEvaluationError) as caught:
+        run(class_confidence_at_least(), detections(), {"threshold": 0.5})
+    assert caught.value.message == "ClassificationFilter needs a dictionary, got detections (3)"
+    assert caught.value.place == "operations[0]"
+
+
+def test_classification_property_names_are_checked_when_compiled():
+    chain = class_filter(group(binary(dynamic("_", class_property("top")), "==", static("a"))))
+    with pytest.raises(ExpressionError) as caught:
+        compile_operations(chain)
+    assert caught.value.message == "unknown value 'top'"
+    assert caught.value.hint == "valid values: class_name, class_id, confidence"
+
+
 # --- comparators (BinaryStatement): Equals ("==", "(Number) =="), NotEquals, NumberGreater
 # ... ("(Number) >"), String startsWith / endsWith / contains, In ("in (Sequence)": first
 # value is element of second), AnyInSequence, AllInSequence, DetectionInZone.
@@ -837,7 +948,7 @@ def test_detections_operation_on_a_list():
 
 
 def test_every_documented_name_is_known():
-    assert len(OPERATION_NAMES) == 35
+    assert len(OPERATION_NAMES) == 37  # with ClassificationFilter and its property
     assert len(BINARY_NAMES) == 15
     assert len(UNARY_NAMES) == 6
 

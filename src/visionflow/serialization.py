@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import base64
 import math
+import uuid
 from typing import Any
 
 import numpy as np
 
 from visionflow.data import detections as det
 from visionflow.data.image import WorkflowImage
+from visionflow.errors import RuntimeInputError
 
 
 def serialize(value: Any) -> Any:
@@ -99,7 +101,8 @@ def _item(array, position: int) -> Any:
 def _image_size(detections) -> dict[str, int] | None:
     dimensions = detections.data.get(det.IMAGE_DIMENSIONS)
     if dimensions is None or len(dimensions) == 0:
-        return None
+        size = getattr(detections, "metadata", {}).get(IMAGE_SIZE)  # none left, size kept
+        return None if size is None else {"width": int(size[1]), "height": int(size[0])}
     height, width = (int(v) for v in dimensions[0])
     return {"width": width, "height": height}
 
@@ -131,3 +134,255 @@ def _outline(mask: np.ndarray) -> list[dict[str, float]]:
         return []
     largest = max(polygons, key=len)
     return [{"x": float(x), "y": float(y)} for x, y in largest]
+
+
+# --- JSON back to values: detections and classifications given as inputs ----------------
+# The forms above (and Roboflow's, which has the same keys) read back into what blocks
+# take, so the JSON of one run can feed another. Mistakes are RuntimeInputError placed
+# inside the value (``predictions[2] 'width'``); the caller puts the input's name first.
+
+IMAGE_SIZE = "image_dimensions"  # detections.metadata: (height, width) when none is left
+
+
+def deserialize_detections(value: Any, parent_id: str) -> Any:
+    """``{"image": {"width", "height"}, "predictions": [{"x", "y", "width", "height", ...}]}``
+    -> ``supervision.Detections`` (``serialize`` gives that form back unchanged).
+
+    A detection without ``detection_id`` gets a new one, without ``parent_id`` ``parent_id``;
+    ``points`` (a mask outline) need the image's size.
+    """
+    import supervision as sv
+
+    if isinstance(value, sv.Detections):
+        return value
+    if not isinstance(value, dict) or not isinstance(value.get("predictions"), list):
+        raise _malformed('detections {"image": {...}, "predictions": [...]}', value)
+    size = _read_image_size(value.get("image"))
+    rows = [_Row(item, position) for position, item in enumerate(value["predictions"])]
+    if not rows:
+        empty = sv.Detections.empty()
+        if size is not None:
+            empty.metadata[IMAGE_SIZE] = size
+        return empty
+    xyxy = np.array([row.xyxy for row in rows], dtype=float).reshape(-1, 4)
+    detections = sv.Detections(
+        xyxy=xyxy,
+        confidence=_column(rows, "confidence", float, np.nan),
+        class_id=_column(rows, "class_id", int),
+        mask=_masks(rows, size),
+        tracker_id=_column(rows, "tracker_id", int),
+    )
+    names = _column(rows, "class", object)
+    if names is not None:
+        detections.data[det.CLASS_NAME] = names
+    detections.data[det.DETECTION_ID] = np.array(
+        [row.text("detection_id") or str(uuid.uuid4()) for row in rows], dtype=object
+    )
+    parents = [row.text("parent_id", parent_id) for row in rows]
+    if any(parents):  # all null: serialised detections that had no parent
+        parents = [parent or parent_id for parent in parents]
+        detections.data[det.PARENT_ID] = np.array(parents, dtype=object)
+        detections.data[det.ROOT_PARENT_ID] = np.array(parents, dtype=object)
+        detections.data[det.ROOT_PARENT_OFFSET] = np.zeros((len(rows), 2), dtype=int)
+    if size is not None:
+        detections.data[det.IMAGE_DIMENSIONS] = np.array([size] * len(rows), dtype=int)
+        detections.data[det.ROOT_PARENT_DIMENSIONS] = np.array([size] * len(rows), dtype=int)
+    detections.data.update(_read_keypoints(rows))
+    return detections
+
+
+def deserialize_classification(value: Any, parent_id: str) -> dict[str, Any]:
+    """A classification result (single-label ``top``, ``confidence``, ``predictions`` list;
+    multi-label ``predicted_classes``, ``predictions``) checked, as a copy; without
+    ``parent_id`` it gets ``parent_id``."""
+    if not isinstance(value, dict) or "predictions" not in value:
+        raise _malformed('a classification prediction {"predictions": ..., "top" ...}', value)
+    if "predicted_classes" in value:
+        _read_multi_label(value)
+    elif "top" in value and "confidence" in value:
+        _read_single_label(value)
+    else:
+        raise _malformed(
+            "a classification prediction with 'top' and 'confidence' (single-label) "
+            "or 'predicted_classes' (multi-label)",
+            value,
+        )
+    return {**value, "parent_id": value.get("parent_id", parent_id)}
+
+
+def _malformed(expected: str, value: Any, place: str | None = None) -> RuntimeInputError:
+    shown = repr(value)
+    shown = shown if len(shown) <= 80 else f"{shown[:77]}..."
+    return RuntimeInputError(f"expected {expected}, found {shown}", place=place)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+class _Row:
+    """One serialised detection, its fields checked as they are read."""
+
+    def __init__(self, item: Any, position: int):
+        self.place = f"predictions[{position}]"
+        if not isinstance(item, dict):
+            raise _malformed("a detection (a mapping)", item, self.place)
+        self.item = item
+        x, y, width, height = (self.number(key) for key in ("x", "y", "width", "height"))
+        if width < 0 or height < 0:
+            raise _malformed("a width and height of at least 0", item, self.place)
+        (x_min, x_max), (y_min, y_max) = _edges(x, width), _edges(y, height)
+        self.xyxy = [x_min, y_min, x_max, y_max]
+
+    def number(self, key: str) -> float:
+        found = self.item.get(key)
+        if not _is_number(found) or not math.isfinite(found):
+            raise _malformed("a finite number", found, f"{self.place} '{key}'")
+        return found
+
+    def text(self, key: str, default: str | None = None) -> str | None:
+        found = self.item.get(key, default)
+        if found is not None and not isinstance(found, str):
+            raise _malformed("a text", found, f"{self.place} '{key}'")
+        return found
+
+
+def _edges(centre: float, size: float) -> tuple[float, float]:
+    """The two edges that ``serialize_detections`` turns back into exactly this centre and
+    size. centre -/+ size / 2 may be a last bit off those edges (then the JSON written
+    again would differ): the neighbouring floats are tried too."""
+    low, high = centre - size / 2, centre + size / 2
+    for low_step, high_step in _NEIGHBOURS:
+        a, b = _nudged(low, low_step), _nudged(high, high_step)
+        if (a + b) / 2 == centre and b - a == size:
+            return a, b
+    return low, high  # none found (not from serialize): the nearest
+
+
+_NEIGHBOURS = [(a, b) for a in (0, -1, 1, -2, 2) for b in (0, -1, 1, -2, 2)]
+
+
+def _nudged(value: float, steps: int) -> float:
+    for _ in range(abs(steps)):
+        value = math.nextafter(value, math.inf if steps > 0 else -math.inf)
+    return value
+
+
+def _is_integer(value: Any) -> bool:  # 3.0 too: JSON from JavaScript has no integers
+    return _is_number(value) and float(value).is_integer()
+
+
+_CHECKS = {float: _is_number, int: _is_integer}
+
+
+def _column(rows: list[_Row], key: str, kind: type, missing: Any = None) -> np.ndarray | None:
+    """One field of every detection as an array; None when no detection has it. A null
+    number becomes ``missing`` (NaN confidences are written as null)."""
+    values = [row.item.get(key) for row in rows]
+    if all(value is None for value in values):
+        return None
+    check = _CHECKS.get(kind, lambda v: isinstance(v, str))
+    for row, value in zip(rows, values, strict=True):
+        if value is None and missing is not None:
+            continue
+        if not check(value):
+            wanted = {float: "a number", int: "an integer"}.get(kind, "a text")
+            raise _malformed(
+                f"{wanted} (as on the other detections)", value, f"{row.place} '{key}'"
+            )
+    filled = [missing if value is None else value for value in values]
+    return np.array(filled, dtype=kind if kind is not int else np.int64)
+
+
+def _read_image_size(image: Any) -> tuple[int, int] | None:
+    """(height, width) of ``{"width", "height"}``; None when not given (or given as nulls)."""
+    if image is None or (isinstance(image, dict) and image.get("width") is None):
+        return None
+    if not isinstance(image, dict) or not all(
+        _is_integer(image.get(key)) and image[key] > 0 for key in ("width", "height")
+    ):
+        raise _malformed("an image size {width, height} in pixels", image, "image")
+    return int(image["height"]), int(image["width"])
+
+
+def _masks(rows: list[_Row], size: tuple[int, int] | None) -> np.ndarray | None:
+    outlines = [row.item.get("points") for row in rows]
+    if all(outline is None for outline in outlines):
+        return None
+    if size is None:
+        raise _malformed("the image size with mask outlines ('points')", None, "image")
+    import supervision as sv
+
+    height, width = size
+    masks = np.zeros((len(rows), height, width), dtype=bool)
+    for position, (row, outline) in enumerate(zip(rows, outlines, strict=True)):
+        points = _points(outline, f"{row.place} 'points'")
+        if len(points):
+            masks[position] = sv.polygon_to_mask(points, (width, height)).astype(bool)
+    return masks
+
+
+def _points(outline: Any, place: str) -> np.ndarray:
+    if not isinstance(outline, list) or not all(
+        isinstance(point, dict) and _is_number(point.get("x")) and _is_number(point.get("y"))
+        for point in outline
+    ):
+        raise _malformed("a list of points {x, y} (on every detection)", outline, place)
+    return np.array([[point["x"], point["y"]] for point in outline], dtype=float).reshape(-1, 2)
+
+
+def _read_keypoints(rows: list[_Row]) -> dict[str, np.ndarray]:
+    found = [row.item.get("keypoints") for row in rows]
+    if all(keypoints is None for keypoints in found):
+        return {}
+    counts = {len(keypoints) if isinstance(keypoints, list) else -1 for keypoints in found}
+    if len(counts) != 1 or -1 in counts:
+        raise _malformed("the same number of keypoints on every detection", found, "keypoints")
+    points = [point for keypoints in found for point in keypoints]
+    for point in points:
+        if not (isinstance(point, dict) and all(_is_number(point.get(k)) for k in "xy")):
+            raise _malformed("keypoints {x, y, confidence, class}", point, "keypoints")
+    shape = (len(rows), counts.pop())
+    data = {
+        det.KEYPOINTS_XY: np.array([[p["x"], p["y"]] for p in points], float).reshape(*shape, 2)
+    }
+    confidences = [p.get("confidence") for p in points]
+    if any(_is_number(value) for value in confidences):
+        filled = [value if _is_number(value) else np.nan for value in confidences]
+        data[det.KEYPOINTS_CONFIDENCE] = np.array(filled, dtype=float).reshape(shape)
+    names = [p.get("class") for p in points]
+    if any(name is not None for name in names):
+        data[det.KEYPOINTS_CLASS_NAME] = np.array(names, dtype=object).reshape(shape)
+    return data
+
+
+def _read_single_label(value: dict) -> None:
+    if not isinstance(value["top"], str) or not _is_number(value["confidence"]):
+        raise _malformed("'top' a text and 'confidence' a number", value)
+    entries = value["predictions"]
+    if not isinstance(entries, list):
+        raise _malformed("a list of class predictions", entries, "predictions")
+    for position, entry in enumerate(entries):
+        _class_score(entry, f"predictions[{position}]", named=True)
+
+
+def _read_multi_label(value: dict) -> None:
+    classes = value["predicted_classes"]
+    if not isinstance(classes, list) or not all(isinstance(name, str) for name in classes):
+        raise _malformed("a list of class names", classes, "predicted_classes")
+    entries = value["predictions"]
+    if isinstance(entries, dict):  # Roboflow's: {class: {"class_id", "confidence"}}
+        for name, entry in entries.items():
+            _class_score(entry, f"predictions '{name}'", named=False)
+    elif isinstance(entries, list):  # visionflow's: [{"class", "class_id", "confidence"}]
+        for position, entry in enumerate(entries):
+            _class_score(entry, f"predictions[{position}]", named=True)
+    else:
+        raise _malformed("class predictions (a list or a mapping)", entries, "predictions")
+
+
+def _class_score(entry: Any, place: str, named: bool) -> None:
+    if not isinstance(entry, dict) or not _is_number(entry.get("confidence")):
+        raise _malformed("a class prediction with a 'confidence'", entry, place)
+    if named and not isinstance(entry.get("class"), str):
+        raise _malformed("a class prediction with a 'class' name", entry, place)

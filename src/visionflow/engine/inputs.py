@@ -8,6 +8,7 @@ checked by the compiler (``compiler/inputs.py``); a batch's default, as it is la
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -18,9 +19,18 @@ from visionflow.data.sources import LOCAL, ImagePolicy
 from visionflow.definition import InputDefinition
 from visionflow.engine.state import Index, RunState
 from visionflow.errors import RuntimeInputError
-from visionflow.kinds import shown_value, value_fits
+from visionflow.kinds import canonical_kind, shown_value, value_fits
+from visionflow.serialization import deserialize_classification, deserialize_detections
 
 ROOT_LINEAGE = input_lineage(1)
+DETECTION_KINDS = frozenset(
+    {
+        "object_detection_prediction",
+        "instance_segmentation_prediction",
+        "keypoint_detection_prediction",
+    }
+)
+CLASSIFICATION = "classification_prediction"
 
 
 class InputLoader:
@@ -50,7 +60,8 @@ class InputLoader:
             values = batches[item.name]
             if len(values) == 1 and size > 1:
                 values = values * size  # one value is broadcast to the whole batch
-            state.input_values[item.name] = _lay_out(item, values, state, self.policy)
+            listed = isinstance(given.get(item.name), list | tuple)
+            state.input_values[item.name] = _lay_out(item, values, state, self.policy, listed)
         return size
 
 
@@ -121,7 +132,7 @@ def _batch_size(batches: dict[str, list]) -> int:
 
 
 def _lay_out(
-    item: InputDefinition, values: list, state: RunState, policy: ImagePolicy
+    item: InputDefinition, values: list, state: RunState, policy: ImagePolicy, listed: bool
 ) -> dict[Index, Any]:
     laid_out: dict[Index, Any] = {}
     parents: dict[Index, list] = {(position,): value for position, value in enumerate(values)}
@@ -147,11 +158,13 @@ def _lay_out(
         state.add_level(lineage, children)
         parents = deeper
     for index, value in parents.items():
-        laid_out[index] = _element(item, value, index, policy)
+        laid_out[index] = _element(item, value, index, policy, listed)
     return laid_out
 
 
-def _element(item: InputDefinition, value: Any, index: Index, policy: ImagePolicy) -> Any:
+def _element(
+    item: InputDefinition, value: Any, index: Index, policy: ImagePolicy, listed: bool
+) -> Any:
     place = f"inputs '{item.name}'{''.join(f'[{position}]' for position in index)}"
     if item.type == "image":
         return load_image(value, place=place, policy=policy)
@@ -160,4 +173,40 @@ def _element(item: InputDefinition, value: Any, index: Index, policy: ImagePolic
             f"input '{item.name}' expects {_kinds_text(item)} elements, found {shown_value(value)}",
             place=place,
         )
-    return value
+    return _predictions(item, value, place, index if listed else ())
+
+
+@functools.lru_cache(maxsize=256)  # kind sets come from documents: bounded
+def _prediction_kinds(declared: frozenset[str]) -> tuple[bool, bool, bool]:
+    """(detections?, classification?, nothing else?) of an input's kinds, once per set."""
+    kinds = {canonical_kind(kind) for kind in declared}
+    only = kinds <= DETECTION_KINDS | {CLASSIFICATION}
+    return bool(kinds & DETECTION_KINDS), CLASSIFICATION in kinds, only
+
+
+def _predictions(item: InputDefinition, value: Any, place: str, position: Index) -> Any:
+    """A prediction given as JSON (a run's serialised output, or Roboflow's) read into what
+    blocks take (``supervision.Detections``, a checked classification dict), as Roboflow's
+    engine reads inputs of these kinds; other values and kinds are left as they are.
+
+    Its parent, when it names none, is named as Roboflow's engine names it: ``dets.[0]``
+    (the input and the ``position`` in the list given), ``dets`` (one value for all)."""
+    if value is None:  # an empty element, as Roboflow's engine lets it through
+        return None
+    detections, classification, only_predictions = _prediction_kinds(item.kinds)
+    if not (detections or classification) or not (isinstance(value, dict) or only_predictions):
+        return value
+    # both declared: the form says which ("top" / "predicted_classes": a classification)
+    classifies = classification and (
+        not detections
+        or (isinstance(value, dict) and ("top" in value or "predicted_classes" in value))
+    )
+    parent_id = item.name + "".join(f".[{p}]" for p in position)
+    try:
+        if classifies:
+            return deserialize_classification(value, parent_id)
+        return deserialize_detections(value, parent_id)
+    except RuntimeInputError as error:
+        if not only_predictions:  # another declared kind (dictionary, *) takes it as it is
+            return value
+        raise error.at(place) from None

@@ -18,7 +18,7 @@ from visionflow.blocks.core._expressions import (
 )
 from visionflow.blocks.core.crops import DETECTION_KINDS
 from visionflow.data.detections import CLASS_NAME, class_names, detection_ids
-from visionflow.errors import ExpressionEvaluationError
+from visionflow.errors import ExpressionError, ExpressionEvaluationError
 
 DETECTION_VARIABLES = {
     "class_name",
@@ -103,8 +103,6 @@ class DetectionsFilter(Block):
             "visionflow/detections_filter@v1",
             "DetectionsFilter",
             "roboflow_core/detections_filter@v1",
-            # v2 = v1 for detections; its ClassificationFilter is refused (unknown operation)
-            "roboflow_core/detections_filter@v2",
         ]
         predictions: Selector(kinds=DETECTION_KINDS)
         condition: str | None = None
@@ -160,6 +158,67 @@ class DetectionsFilter(Block):
             }
             keep[position] = bool(evaluate(condition, variables))
         return {"predictions": predictions[keep]}
+
+
+CLASSIFICATION = "classification_prediction"
+CLASSIFICATION_FILTER = "ClassificationFilter"
+
+
+class DetectionsFilterV2(DetectionsFilter):
+    """Roboflow's Detections Filter v2: v1 for detections, and classification predictions
+    filtered one class at a time by a ``ClassificationFilter`` operation, keeping their
+    shape (single-label: ``predictions``, ``top``, ``confidence`` recomputed; multi-label:
+    ``predicted_classes`` filtered). docs/guide/roboflow-operations.md.
+    """
+
+    class Manifest(DetectionsFilter.Manifest):
+        type: Literal["roboflow_core/detections_filter@v2"]
+        predictions: Selector(kinds=[*DETECTION_KINDS, CLASSIFICATION])
+
+        @model_validator(mode="after")
+        def _one_family(self):
+            types = {
+                operation.get("type")
+                for operation in self.operations or []
+                if isinstance(operation, dict)
+            }
+            if {"DetectionsFilter", CLASSIFICATION_FILTER} <= types:
+                raise ExpressionError(
+                    "DetectionsFilter and ClassificationFilter cannot be mixed in one chain",
+                    place="field 'operations'",
+                    hint="filter detections or classification predictions, one per step",
+                )
+            return self
+
+    outputs = [Output("predictions", kinds=[*DETECTION_KINDS, CLASSIFICATION])]
+
+    @classmethod
+    def describe_outputs(cls, manifest: BlockManifest) -> list[Output]:
+        if _classifies(manifest.operations):
+            return [Output("predictions", kinds=[CLASSIFICATION])]
+        return [Output("predictions", kinds=DETECTION_KINDS)]
+
+    def setup(self, manifest: BlockManifest) -> None:
+        super().setup(manifest)
+        self._classifies = _classifies(manifest.operations)
+
+    def run(self, predictions: Any, **fields: Any) -> dict[str, Any]:
+        if self._classifies:
+            return {"predictions": self._chain(predictions, fields["operations_parameters"])}
+        if isinstance(predictions, dict):
+            raise ExpressionEvaluationError(
+                "classification predictions need a ClassificationFilter operation",
+                place="field 'predictions'",
+                hint="filter them with operations: [{type: ClassificationFilter, ...}]",
+            )
+        return super().run(predictions, **fields)
+
+
+def _classifies(operations: list[Any] | None) -> bool:
+    return any(
+        isinstance(operation, dict) and operation.get("type") == CLASSIFICATION_FILTER
+        for operation in operations or []
+    )
 
 
 class DetectionsClassesReplacement(Block):

@@ -137,3 +137,75 @@ def classification_extract(fields: dict, context: Context) -> Step:
             ) from None
 
     return run
+
+
+# --- ClassificationFilter: one class prediction at a time --------------------------------
+# Each candidate is a dict {"class", "class_id", "confidence"}: an entry of a single-label
+# ``predictions`` list, or a class of a multi-label ``predicted_classes``. The filter's
+# statement reads it as ``_`` (ExtractClassificationPredictionProperty).
+
+CLASS_PREDICTION_PROPERTIES = ("class_name", "class_id", "confidence")
+_CANDIDATE_KEYS = {"class_name": "class", "class_id": "class_id", "confidence": "confidence"}
+
+
+def class_prediction_property(fields: dict, context: Context) -> Step:
+    key = _CANDIDATE_KEYS[fields["property_name"]]
+
+    def run(value, parameters):
+        candidate = expect_mapping("ExtractClassificationPredictionProperty", value)
+        if key not in candidate:
+            raise mismatch("ExtractClassificationPredictionProperty", "one class prediction", value)
+        return candidate[key]
+
+    return run
+
+
+def _expect_classification(value) -> dict:
+    prediction = expect_mapping("ClassificationFilter", value)
+    single = "top" in prediction and isinstance(prediction.get("predictions"), list)
+    multi = "predicted_classes" in prediction and "predictions" in prediction
+    if not (single or multi):
+        raise mismatch("ClassificationFilter", "a classification prediction", value)
+    return dict(prediction)  # a copy: the input may be read by other steps
+
+
+def filter_classification(value, keep: Callable[[dict], bool]) -> dict:
+    """The prediction with only the classes ``keep`` accepts; its shape unchanged.
+
+    Single-label: ``predictions`` keeps the accepted entries (in order) and ``top`` /
+    ``confidence`` (and visionflow's ``class_id``) are those of the most confident one, or
+    ``""`` / ``0.0`` (``None``) when none is left. Multi-label: ``predicted_classes`` keeps
+    the accepted classes; ``predictions``, every class's score, stays whole.
+    """
+    prediction = _expect_classification(value)
+    if "predicted_classes" in prediction:
+        by_class = _by_class(prediction["predictions"])
+        prediction["predicted_classes"] = [
+            name
+            for name in prediction["predicted_classes"]
+            if keep(_candidate(name, by_class.get(name)))
+        ]
+        return prediction
+    kept = [dict(entry) for entry in prediction["predictions"] if keep(_entry(entry))]
+    best = max(kept, key=lambda entry: entry["confidence"], default=None)  # first of ties
+    prediction["predictions"] = kept
+    prediction["top"] = "" if best is None else best["class"]
+    prediction["confidence"] = 0.0 if best is None else best["confidence"]
+    if "class_id" in prediction:
+        prediction["class_id"] = None if best is None else best.get("class_id")
+    return prediction
+
+
+def _entry(entry) -> dict:
+    if not isinstance(entry, dict) or "class" not in entry or "confidence" not in entry:
+        raise mismatch("ClassificationFilter", "class predictions with class and confidence", entry)
+    return entry
+
+
+def _candidate(name: str, scores) -> dict:
+    if not isinstance(scores, dict):
+        raise ExpressionEvaluationError(
+            f"ClassificationFilter: predicted class {name!r} has no score in 'predictions'"
+        )
+    confidence = scores.get("confidence")
+    return {"class": name, "class_id": scores.get("class_id"), "confidence": confidence}

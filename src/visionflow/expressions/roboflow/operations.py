@@ -122,6 +122,21 @@ def _detections_filter(fields: dict, context: Context) -> Step:
     return run
 
 
+def _classification_filter(fields: dict, context: Context) -> Step:
+    keep = fields["filter_operation"]
+
+    def run(value, parameters):
+        local = dict(parameters)
+
+        def accepts(candidate: dict) -> bool:
+            local["_"] = candidate  # each class prediction, as DetectionsFilter's detections
+            return bool(keep(local))
+
+        return media.filter_classification(value, accepts)
+
+    return run
+
+
 def _sequence_apply(fields: dict, context: Context) -> Step:
     return sequences.sequence_apply(fields["operations"])
 
@@ -219,6 +234,11 @@ OPERATIONS: dict[str, Operation] = {
     "ClassificationPropertyExtract": _op(
         media.classification_extract,
         property_name=Field(choice(*media.CLASSIFICATION_PROPERTIES)),
+    ),
+    "ClassificationFilter": _op(_classification_filter, filter_operation=_STATEMENT),
+    "ExtractClassificationPredictionProperty": _op(
+        media.class_prediction_property,
+        property_name=Field(choice(*media.CLASS_PREDICTION_PROPERTIES)),
     ),
 }
 OPERATION_NAMES: tuple[str, ...] = tuple(OPERATIONS)
