@@ -511,3 +511,39 @@ def test_unknown_inputs_are_named_a_few_at_a_time():
     assert raised.value.place == "inputs"
     assert raised.value.message.endswith("'extra00019' and 9980 more")
     assert raised.value.hint == "this workflow's inputs are: image"
+
+
+def crop_by_parameters() -> dict:
+    """A static crop whose size is given by parameters (fields taking a float or a selector)."""
+    return {
+        "version": "1.0",
+        "inputs": [
+            {"type": "WorkflowImage", "name": "image"},
+            {"type": "WorkflowParameter", "name": "size"},
+        ],
+        "steps": [
+            {
+                "type": "roboflow_core/relative_statoic_crop@v1",
+                "name": "crop",
+                "images": "$inputs.image",
+                "x_center": 0.5,
+                "y_center": 0.5,
+                "width": "$inputs.size",
+                "height": "$inputs.size",
+            }
+        ],
+        "outputs": [{"type": "JsonField", "name": "crop", "selector": "$steps.crop.crops"}],
+    }
+
+
+def test_a_parameter_must_be_a_value_its_field_takes_written_in_the_document(astronaut):
+    workflow = Workflow.compile(crop_by_parameters())
+    [result] = workflow.run(image=astronaut, size=0.5)
+    assert result["crop"].numpy.shape == (256, 256, 3)
+    with pytest.raises(RuntimeInputError) as caught:
+        workflow.run(image=astronaut, size="half")
+    assert caught.value.place == "inputs 'size'"
+    assert caught.value.message == (
+        "parameter 'size' is 'half', which field 'width' of step 'crop' does not accept: "
+        "Input should be a valid number, unable to parse string as a number"
+    )

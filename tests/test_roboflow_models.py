@@ -188,67 +188,47 @@ GOOD = {
 
 
 @pytest.mark.parametrize(
-    ("block_type", "field", "value", "expected"),
+    ("block_type", "field", "value", "reason"),
     [
-        (
-            "roboflow_core/roboflow_object_detection_model@v2",
-            "confidence",
-            1.5,
-            "a number from 0 to 1",
-        ),
-        (
-            "roboflow_core/roboflow_object_detection_model@v1",
-            "confidence",
-            "high",
-            "a number from 0 to 1",
-        ),
-        (
-            "roboflow_core/roboflow_object_detection_model@v2",
-            "iou_threshold",
-            -0.1,
-            "a number from 0 to 1",
-        ),
-        (
-            "roboflow_core/roboflow_object_detection_model@v2",
-            "max_detections",
-            0,
-            "a whole number of at least 1",
-        ),
-        (
-            "roboflow_core/roboflow_object_detection_model@v2",
-            "max_detections",
-            2.5,
-            "a whole number of at least 1",
-        ),
-        (
-            "roboflow_core/roboflow_object_detection_model@v2",
-            "class_filter",
-            "person",
-            "a list of class names",
-        ),
-        (
-            "roboflow_core/roboflow_object_detection_model@v3",
-            "custom_confidence",
-            2,
-            "a number from 0 to 1",
-        ),
-        (
-            "roboflow_core/roboflow_keypoint_detection_model@v1",
-            "confidence",
-            float("nan"),
-            "a number from 0 to 1",
-        ),
-        (
-            "roboflow_core/roboflow_classification_model@v2",
-            "confidence",
-            True,
-            "a number from 0 to 1",
-        ),
+        ("@v2", "confidence", 1.5, "Input should be less than or equal to 1"),
+        ("@v1", "confidence", "high", "Input should be a valid number, unable to parse string"),
+        ("@v2", "confidence", None, "Input should be a valid number"),
+        ("@v2", "iou_threshold", -0.1, "Input should be greater than or equal to 0"),
+        ("@v2", "max_detections", 0, "Input should be greater than or equal to 1"),
+        ("@v2", "max_detections", 2.5, "Input should be a valid integer, got a number with a"),
+        ("@v2", "class_filter", "person", "Input should be a valid list"),
+        ("@v3", "custom_confidence", 2, "Input should be less than or equal to 1"),
     ],
 )
-def test_a_threshold_out_of_range_at_run_time_fails_naming_field_and_range(
-    detector, block_type, field, value, expected
+def test_a_parameter_a_threshold_field_refuses_fails_the_run_before_any_step(
+    detector, block_type, field, value, reason
 ):
+    """Roboflow's rule: a parameter must be a value its field takes written in the document."""
+    document = thresholds_document(
+        detector, f"roboflow_core/roboflow_object_detection_model{block_type}"
+    )
+    workflow = Workflow.compile(document)
+    names = {item["name"] for item in document["inputs"]} - {"image", "api_key"}
+    values = {name: GOOD[name] for name in names} | {field: value}
+    with pytest.raises(RuntimeInputError) as caught:
+        workflow.run(image=IMAGE, api_key="k", **values)
+    error = caught.value
+    assert error.place == f"inputs '{field}'"
+    assert error.message.startswith(
+        f"parameter '{field}' is {value!r}, which field '{field}' of step 'model' does not "
+        f"accept: {reason}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("block_type", "value"),
+    [
+        ("roboflow_core/roboflow_keypoint_detection_model@v1", float("nan")),
+        ("roboflow_core/roboflow_classification_model@v2", 7),
+    ],
+)
+def test_a_threshold_from_a_step_is_range_checked_when_the_step_runs(detector, block_type, value):
+    """A value made by another step is checked by the model block itself."""
     document = thresholds_document(detector, block_type)
     if "keypoint" in block_type:
         document["models"]["my-project/3"]["task"] = "object_detection"
@@ -256,32 +236,39 @@ def test_a_threshold_out_of_range_at_run_time_fails_naming_field_and_range(
         document["models"] = {}  # never loaded: the values are checked before the model runs
         document["steps"][0]["model_id"] = "$inputs.model_id"
         document["inputs"].append({"type": "WorkflowParameter", "name": "model_id"})
+    document["inputs"].append({"type": "WorkflowParameter", "name": "raw"})
+    document["steps"].insert(
+        0,
+        {
+            "type": "roboflow_core/property_definition@v1",
+            "name": "threshold",
+            "data": "$inputs.raw",
+            "operations": [],
+        },
+    )
+    document["steps"][1]["confidence"] = "$steps.threshold.output"
+    document["inputs"] = [i for i in document["inputs"] if i["name"] != "confidence"]
     workflow = Workflow.compile(document)
-    names = {item["name"] for item in document["inputs"]} - {"image", "api_key", "model_id"}
-    values = {name: GOOD[name] for name in names} | {field: value}
+    names = {item["name"] for item in document["inputs"]} - {"image", "api_key", "model_id", "raw"}
+    values = {name: GOOD[name] for name in names}
     if "classification" in block_type:
         values["model_id"] = "not/mapped"
     with pytest.raises(StepExecutionError) as caught:
-        workflow.run(image=IMAGE, api_key="k", **values)
+        workflow.run(image=IMAGE, api_key="k", raw=value, **values)
     error = caught.value.cause
     assert isinstance(error, RuntimeInputError)
-    assert error.code == "invalid_runtime_input"
-    assert error.place == f"field '{field}'"
-    assert error.message == f"{field} is {value!r}; it must be {expected}"
-    assert caught.value.place == "steps 'model'"  # the step, then the field and the range
-    assert f"field '{field}': {field} is" in str(caught.value)
+    assert error.place == "field 'confidence'"
+    assert error.message == f"confidence is {value!r}; it must be a number from 0 to 1"
+    assert caught.value.place == "steps 'model'"
 
 
-def test_thresholds_at_their_bounds_and_none_run(detector):
+def test_thresholds_at_their_bounds_run(detector):
     workflow = Workflow.compile(
         thresholds_document(detector, "roboflow_core/roboflow_object_detection_model@v2")
     )
     values = {"iou_threshold": 1, "max_detections": 1, "class_filter": ["dog"]}
     [result] = workflow.run(image=IMAGE, api_key="k", confidence=0, **values)
     assert result["predictions"].data["class_name"].tolist() == ["dog"]
-    # None: not given, so the model's own threshold (YOLO's 0.25) as Roboflow's engine does
-    [result] = workflow.run(image=IMAGE, api_key="k", **{**values, "confidence": None})
-    assert result["predictions"].confidence.round(3).tolist() == [0.6]
 
 
 def test_the_alias_and_images_field_name_work_too(detector):
@@ -436,13 +423,12 @@ def test_an_unmapped_model_id_given_at_run_time_fails_that_run_naming_the_three_
 
 def test_a_model_id_that_is_not_a_text_fails_the_run(detector, tmp_path):
     workflow = Workflow.compile(two_models_document(detector, tmp_path))
-    with pytest.raises(StepExecutionError) as caught:
+    with pytest.raises(RuntimeInputError) as caught:  # before any step runs
         workflow.run(image=IMAGE, api_key="k", model_id=3)
-    error = caught.value.cause
-    assert isinstance(error, RuntimeInputError)
-    assert error.place == "field 'model_id'"
-    assert error.message == (
-        "model_id is 3 (given by $inputs.model_id); it must be a model id (a text)"
+    assert caught.value.place == "inputs 'model_id'"
+    assert caught.value.message == (
+        "parameter 'model_id' is 3, which field 'model_id' of step 'model' does not accept: "
+        "Input should be a valid string"
     )
 
 
@@ -844,12 +830,13 @@ def test_object_detection_v3_mode_from_a_selector(detector):
     for mode in ("default", "best"):
         [found] = workflow.run(image=IMAGE, api_key="k", mode=mode, confidence=0.85)
         assert found["predictions"].confidence.round(3).tolist() == [0.9, 0.7]
-    with pytest.raises(StepExecutionError) as caught:
+    with pytest.raises(RuntimeInputError) as caught:  # before any step runs
         workflow.run(image=IMAGE, api_key="k", mode="highest", confidence=0.85)
-    error = caught.value.cause
-    assert isinstance(error, RuntimeInputError)
-    assert error.place == "field 'confidence_mode'"
-    assert error.message == "confidence_mode is 'highest'; it must be one of best, default, custom"
+    assert caught.value.place == "inputs 'mode'"
+    assert caught.value.message == (
+        "parameter 'mode' is 'highest', which field 'confidence_mode' of step 'model' does not "
+        "accept: Input should be 'best', 'default' or 'custom'"
+    )
 
 
 @pytest.mark.parametrize("fields", [{}, {"confidence_mode": "best"}])

@@ -16,6 +16,7 @@ from visionflow.compiler.plan import Plan
 from visionflow.data.sources import LOCAL, ImagePolicy
 from visionflow.engine.inputs import InputLoader
 from visionflow.engine.outputs import build_results
+from visionflow.engine.parameter_checks import parameter_checks
 from visionflow.engine.scheduler import run_steps
 from visionflow.engine.state import RunState
 
@@ -49,10 +50,13 @@ class Executor:
         )
         self._dependents = plan.dependents()
         self._inputs = InputLoader(plan.inputs, image_policy)
+        self._parameter_checks = parameter_checks(plan)
 
     def run(self, inputs: dict[str, Any]) -> list[dict[str, Any]]:
         state = RunState()
         size = self._inputs.load(inputs, state)
+        for check in self._parameter_checks:
+            check(state.input_values[check.parameter])
         pool = step_threads() if self.max_concurrent_steps > 1 else None
         run_steps(self.plan, state, pool, self._dependents, self.max_concurrent_steps)
         return build_results(self.plan.outputs, state, size)

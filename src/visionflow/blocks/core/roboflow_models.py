@@ -58,7 +58,7 @@ class _Manifest(Block.Manifest):
 
 
 class _DetectionManifest(_Manifest):
-    confidence: _parameter("float") | _UNIT | None = 0.4
+    confidence: _parameter("float") | _UNIT = 0.4
     iou_threshold: _parameter("float") | _UNIT = 0.3
     max_detections: _parameter("integer") | Annotated[int, Field(ge=1)] = 300
     max_candidates: int = Field(default=DEFAULT_MAX_CANDIDATES, ge=1)
@@ -331,7 +331,7 @@ class RoboflowClassificationModel(_RoboflowModel):
             "roboflow_core/roboflow_classification_model@v1",
             "RoboflowClassificationModel",
         ]
-        confidence: _parameter("float") | _UNIT | None = 0.4
+        confidence: _parameter("float") | _UNIT = 0.4
 
     outputs = _every_output("classification_prediction")
     tasks = ("classification",)
@@ -355,7 +355,7 @@ class RoboflowMultiLabelClassificationModel(RoboflowClassificationModel):
             "RoboflowMultiLabelClassificationModel",
             "MultiLabelClassificationModel",
         ]
-        confidence: _parameter("float") | _UNIT | None = 0.4
+        confidence: _parameter("float") | _UNIT = 0.4
 
     spec_defaults = {"task": "classification", "format": "multi_label"}
 
