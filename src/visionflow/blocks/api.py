@@ -123,7 +123,14 @@ class Block:
     Manifest: ClassVar[type[BlockManifest]] = BlockManifest
     outputs: ClassVar[list[Output]] = []
     accepts_batches: ClassVar[bool] = False
-    """run() gets ``Batch`` objects for batch-oriented fields and returns one result per element."""
+    """run() gets ``Batch`` objects for batch-oriented fields (a list or dict of selectors: a
+    list or dict of ``Batch``) and returns one result per element."""
+    batch_fields: ClassVar[frozenset[str]] = frozenset()
+    """Fields that always arrive as a ``Batch``: a scalar given to one is cast to a batch
+    (Roboflow's auto batch casting), repeated for each element the step runs on, or once
+    when the step is fed no batch (its outputs then stay scalars). With
+    ``accepts_batches``: Roboflow's parameters accepting batches; on a block that gathers
+    (``output_dimensionality_offset = -1``): its parameters enforcing auto batch casting."""
     accepts_empty: ClassVar[bool] = False
     """run() is called even when inputs are masked out; they arrive as None."""
     output_dimensionality_offset: ClassVar[int] = 0

@@ -98,25 +98,26 @@ class StepLayout:
             # flow-control step runs per element of that step, once for each one chosen
             self.base_lineage = self._controllers_lineage()
             base = len(self.base_lineage)
-        if self.output_offset == 1 and base == 0:
-            raise DimensionalityError(
-                "this block makes several outputs per input element, "
-                "but none of its inputs is a batch",
-                place=self.place,
-                hint="connect an image or another batch-oriented value",
-            )
-        if self.output_offset == -1 and base == 0:
+        if self.output_offset == -1 and base == 0 and not self._casts_scalars():
             raise DimensionalityError(
                 "this block gathers the elements of a batch, but none of its inputs is a batch",
                 place=self.place,
                 hint="connect a batch-oriented value (an image, or values made per crop)",
             )
-        self.level = base - 1 if self.output_offset == -1 else base
+        # Roboflow's rules (execution engine 1.6): a gathering step fed only scalars cast to
+        # batches stays at level 0 ("bounces off the ground"); a step making several outputs
+        # from scalars makes a batch of its own, outside the input batch (lineage: the step)
+        self.level = max(base - 1, 0) if self.output_offset == -1 else base
         self.lineage = self.base_lineage[: self.level]
         if self.output_offset == 1:
             self.output_lineage = (*self.base_lineage, self.graph.step.name)
         else:
-            self.output_lineage = self.base_lineage[: base + min(self.output_offset, 0)]
+            self.output_lineage = self.base_lineage[: max(base + min(self.output_offset, 0), 0)]
+
+    def _casts_scalars(self) -> bool:
+        """Whether a field of ``batch_fields`` is given a scalar (cast to a batch)."""
+        fields = self.block.batch_fields
+        return any(ref.field in fields and src.dimensionality == 0 for ref, src in self.bound)
 
     def _base_lineage(self, batch_refs, base: int) -> Lineage:
         if not batch_refs:
@@ -189,6 +190,8 @@ class StepLayout:
 
     def _binding(self, ref: Reference, src: Source) -> SelectorBinding:
         dims = src.dimensionality
+        if dims == 0 and ref.field in self.block.batch_fields:
+            return self._cast(ref, src)
         if dims == 0:
             mode = "scalar"
         elif dims == self.level:
@@ -205,6 +208,27 @@ class StepLayout:
                 hint="collapse the extra level first (DimensionCollapse)",
             )
         return SelectorBinding(ref.selector.text, src, mode)
+
+    def _cast(self, ref: Reference, src: Source) -> SelectorBinding:
+        """A scalar given to a batch field: one copy per element of the step, or per child
+        of each element where the field takes children (Roboflow's auto batch casting)."""
+        takes_children = self.output_offset == -1 or self.offsets.get(ref.field, 0) == 1
+        if not takes_children:
+            return SelectorBinding(ref.selector.text, src, "cast")
+        if self.output_offset == -1:
+            deeper = self.base_lineage[: self.level + 1]
+        else:  # the children the step's other deeper fields are given, if any
+            deeper = next(
+                (
+                    other.lineage[: self.level + 1]
+                    for field_ref, other in self.bound
+                    if self.offsets.get(field_ref.field, 0) == 1
+                    and other.dimensionality == self.level + 1
+                ),
+                (),
+            )
+        group = deeper if len(deeper) == self.level + 1 else ()
+        return SelectorBinding(ref.selector.text, src, "cast_grouped", group)
 
     def step_source(self, output: str | None, kinds: frozenset[str]) -> Source:
         return Source(

@@ -28,9 +28,12 @@ class Source:
     kinds: frozenset[str]
 
 
-SelectorMode = Literal["scalar", "direct", "broadcast", "grouped"]
+SelectorMode = Literal["scalar", "direct", "broadcast", "grouped", "cast", "cast_grouped"]
 """scalar: dimensionality 0; direct: same level as the step; broadcast: from a parent
-level; grouped: one level deeper, delivered as a Batch of children per element."""
+level; grouped: one level deeper, delivered as a Batch of children per element; cast: a
+scalar in a field of ``Block.batch_fields``, repeated for each element; cast_grouped: the
+same where the field takes children, a Batch of copies per element (one per child of
+``group_lineage``, or a single copy when there is none)."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class SelectorBinding:
     text: str
     source: Source
     mode: SelectorMode
+    group_lineage: Lineage = ()
 
 
 @dataclass(frozen=True)

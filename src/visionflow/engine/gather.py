@@ -18,14 +18,25 @@ from visionflow.selectors import replace_selectors
 
 
 class StepInputs:
-    """The elements a step runs for, with one column of values per selector field."""
+    """The elements a step runs for, with one column of values per selector field.
 
-    __slots__ = ("columns", "elements", "literals")
+    ``compounds``: for a batch-accepting block, each list/dict field of selectors as its
+    template and one column per selector in it (``as_batches`` makes a list/dict of Batch).
+    """
 
-    def __init__(self, elements: list[Index], literals: dict[str, Any], columns: dict[str, list]):
+    __slots__ = ("columns", "compounds", "elements", "literals")
+
+    def __init__(
+        self,
+        elements: list[Index],
+        literals: dict[str, Any],
+        columns: dict[str, list],
+        compounds: dict[str, tuple[FieldBinding, dict[str, list]]] | None = None,
+    ):
         self.elements = elements
         self.literals = literals
         self.columns = columns
+        self.compounds = compounds or {}
 
     def keyword_rows(self) -> list[dict[str, Any]]:
         """One kwargs dict per element, for blocks called element by element."""
@@ -42,10 +53,20 @@ class StepInputs:
         ]
 
     def as_batches(self) -> dict[str, Any]:
-        """kwargs for a batch-accepting block: a Batch per selector field."""
+        """kwargs for a batch-accepting block: a Batch per selector field (in a list or dict
+        of selectors, a Batch per batch-oriented selector; parameters stay values)."""
         kwargs = dict(self.literals)
         for name, column in self.columns.items():
             kwargs[name] = Batch(column, self.elements)
+        elements = self.elements
+        for name, (binding, columns) in self.compounds.items():
+            modes = binding.compound
+            kwargs[name] = replace_selectors(
+                binding.literal,
+                lambda text, c=columns, m=modes: (
+                    c[text][0] if m[text].mode == "scalar" else Batch(c[text], elements)
+                ),
+            )
         return kwargs
 
 
@@ -53,17 +74,35 @@ def gather(step: StepPlan, state: RunState) -> StepInputs:
     elements = _gated_elements(step, state) if step.gates else state.elements_at(step.lineage)
     literals = dict(step.literals)
     columns: dict[str, list] = {}
+    raw: dict[str, dict[str, list]] = {}  # a batch block's compound fields, selector by selector
     keep_empty = step.accepts_empty
     for binding in step.column_fields:
         if binding.selector is not None and binding.selector.mode == "scalar":
             literals[binding.name] = state.scalar(binding.selector.source)
-        else:
-            columns[binding.name] = _column(binding, elements, state, keep_empty)
+            continue
+        columns[binding.name] = _column(binding, elements, state, keep_empty, raw)
+    # a batch block's list/dict of selectors in its batch_fields: a list/dict of Batch
+    batch_fields = step.block.batch_fields if step.accepts_batches else ()
+    compounds = {
+        name: (binding, raw[name])
+        for name, binding in _compound_fields(step, raw)
+        if name in batch_fields
+    }
+    for name in compounds:
+        del columns[name]  # rebuilt by as_batches from its selectors' columns
     if not keep_empty:
-        return _without_missing(elements, literals, columns)
+        return _without_missing(elements, literals, columns, compounds)
     literals = {k: None if v is MISSING else v for k, v in literals.items()}
     columns = {k: [None if v is MISSING else v for v in c] for k, c in columns.items()}
-    return StepInputs(elements, literals, columns)
+    compounds = {
+        name: (binding, {t: [None if v is MISSING else v for v in c] for t, c in cols.items()})
+        for name, (binding, cols) in compounds.items()
+    }
+    return StepInputs(elements, literals, columns, compounds)
+
+
+def _compound_fields(step: StepPlan, raw: dict[str, dict[str, list]]):
+    return [(binding.name, binding) for binding in step.column_fields if binding.name in raw]
 
 
 def _gated_elements(step: StepPlan, state: RunState) -> list[Index]:
@@ -76,7 +115,11 @@ def _gated_elements(step: StepPlan, state: RunState) -> list[Index]:
 
 
 def _column(
-    binding: FieldBinding, elements: list[Index], state: RunState, keep_empty: bool
+    binding: FieldBinding,
+    elements: list[Index],
+    state: RunState,
+    keep_empty: bool,
+    raw: dict[str, dict[str, list]],
 ) -> list:
     if binding.selector is not None:
         return _selector_column(binding.selector, elements, state, keep_empty)
@@ -84,6 +127,7 @@ def _column(
         text: _selector_column(sb, elements, state, keep_empty)
         for text, sb in binding.compound.items()
     }
+    raw[binding.name] = columns
     resolved = []
     for position in range(len(elements)):
         values = {text: column[position] for text, column in columns.items()}
@@ -105,8 +149,10 @@ def _selector_column(
     binding: SelectorBinding, elements: list[Index], state: RunState, keep_empty: bool
 ) -> list:
     source = binding.source
-    if binding.mode == "scalar":
+    if binding.mode in ("scalar", "cast"):
         return [state.scalar(source)] * len(elements)
+    if binding.mode == "cast_grouped":
+        return _cast_batches(binding, elements, state)
     rows = state.rows_for(source)
     output = source.output if source.origin == "step" else None
     if binding.mode == "grouped":
@@ -143,23 +189,63 @@ def _children_batch(
     return Batch(values, indices)
 
 
-def _without_missing(elements, literals, columns) -> StepInputs:
+def _cast_batches(binding: SelectorBinding, elements: list[Index], state: RunState) -> list:
+    """A scalar as a Batch per element: a copy for each child of the element (or one copy
+    when the step is given no children to follow)."""
+    value = state.scalar(binding.source)
+    if value is MISSING:
+        return [MISSING] * len(elements)
+    group = binding.group_lineage
+    batches = []
+    for index in elements:
+        children = state.children_of(group, index) if group else [(*index, 0)]
+        batches.append(Batch([value] * len(children), list(children)))
+    return batches
+
+
+def _without_missing(elements, literals, columns, compounds=None) -> StepInputs:
     """Drops the elements for which some batch-oriented input is empty (masked out, never
     made, or None); scalars (``literals``) are empty only when never made."""
+    compounds = compounds or {}
+    marks = dict(columns)  # a compound is missing where its resolved value is MISSING
     if any(value is MISSING for value in literals.values()):
-        return StepInputs([], literals, {name: [] for name in columns})
+        return StepInputs(
+            [], literals, {name: [] for name in columns}, _kept_compounds(compounds, [])
+        )
     # Identity tests only: `in` would compare arrays with ==. Columns hold batch-oriented
     # values only (a scalar selector field is a literal; compounds resolved above).
     missing = MISSING
-    if not any(v is missing or v is None for column in columns.values() for v in column):
-        return StepInputs(elements, literals, columns)
+    for name, (binding, cols) in compounds.items():
+        marks[name] = _compound_marks(binding, cols, len(elements))
+    if not any(v is missing or v is None for column in marks.values() for v in column):
+        return StepInputs(elements, literals, columns, compounds)
     keep = [
         position
-        for position, values in enumerate(zip(*columns.values(), strict=True))
+        for position, values in enumerate(zip(*marks.values(), strict=True))
         if not any(v is missing or v is None for v in values)
     ]
     return StepInputs(
         [elements[p] for p in keep],
         literals,
         {name: [column[p] for p in keep] for name, column in columns.items()},
+        _kept_compounds(compounds, keep),
     )
+
+
+def _compound_marks(binding: FieldBinding, columns: dict[str, list], size: int) -> list:
+    """MISSING where a batch-oriented selector of the compound has no value, else True."""
+    modes = binding.compound
+    marks: list = [True] * size
+    for text, column in columns.items():
+        scalar = modes[text].mode == "scalar"  # a parameter may be None, not missing
+        for position, value in enumerate(column):
+            if value is MISSING or (value is None and not scalar):
+                marks[position] = MISSING
+    return marks
+
+
+def _kept_compounds(compounds, keep: list[int]):
+    return {
+        name: (binding, {text: [column[p] for p in keep] for text, column in cols.items()})
+        for name, (binding, cols) in compounds.items()
+    }

@@ -1,28 +1,41 @@
 """One result dict per input element, in input order, from the run state.
 
-When every output is a scalar (none is per element), a run gives one dict, as Roboflow's
-engine does, rather than the same dict once per input element.
+When no output is per input element (scalars, or batches a step made from scalars), a run
+gives one dict, as Roboflow's engine does, rather than the same dict once per element.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from visionflow.compiler.plan import OutputPlan
+from visionflow.compiler.plan import INPUTS_LINEAGE, OutputPlan
 from visionflow.engine.state import MISSING, Index, RunState
 from visionflow.kinds import WILDCARD
 
 
 def build_results(outputs: list[OutputPlan], state: RunState, size: int) -> list[dict[str, Any]]:
-    if outputs and all(output.source.dimensionality == 0 for output in outputs):
+    if outputs and not any(_per_input_element(output) for output in outputs):
         size = min(size, 1)  # Roboflow's rule: nothing per element, so one dict, not copies
     results: list[dict[str, Any]] = [{} for _ in range(size)]
     for output in outputs:
         translate = _to_parent if _may_need_translation(output) else None
+        if not _per_input_element(output):  # a scalar, or a batch made from scalars
+            value = _value(output, (), state)
+            value = translate(value) if translate else value
+            for result in results:
+                result[output.name] = value
+            continue
         for position, result in enumerate(results):
             value = _value(output, (position,), state)
             result[output.name] = translate(value) if translate else value
     return results
+
+
+def _per_input_element(output: OutputPlan) -> bool:
+    """Whether the output has a value per input element; a batch a step made from scalars
+    (its lineage starts at that step) is given whole to every result, as Roboflow does."""
+    lineage = output.source.lineage
+    return bool(lineage) and lineage[0] == INPUTS_LINEAGE
 
 
 def _value(output: OutputPlan, index: Index, state: RunState) -> Any:
