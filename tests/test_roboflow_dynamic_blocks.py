@@ -443,3 +443,72 @@ def test_an_input_parameter_field_refuses_a_batch_at_compile_time():
     assert caught.value.code == "dimensionality_mismatch"
     assert caught.value.place == "steps[0] 'bright' field 'factor'"
     assert "takes one value for the whole run" in caught.value.message
+
+
+COUNTER = dynamic_block(
+    "Counter",
+    inputs={"values": dynamic_input(selector_types=["step_output"])},
+    outputs={"count": ["integer"]},
+    run="def run(self, values):\n    return [{'count': len(values)} for _ in values]\n",
+    batch_oriented_parameters=["values"],
+)
+
+
+def counter_document(values_input: dict) -> dict:
+    """Counter fed by a step: per element for a batch input, once for a parameter."""
+    return document(
+        COUNTER,
+        inputs=[values_input],
+        steps=[
+            {
+                "type": "roboflow_core/first_non_empty_or_default@v1",
+                "name": "value",
+                "data": ["$inputs.values"],
+            },
+            {"type": "Counter", "name": "count", "values": "$steps.value.output"},
+        ],
+        outputs={"count": "$steps.count.count"},
+    )
+
+
+def test_batch_oriented_parameters_get_a_batch_and_a_scalar_is_cast_to_one():
+    batch = {"type": "WorkflowBatchInput", "name": "values", "kind": ["integer"]}
+    assert Workflow.compile(counter_document(batch)).run(values=[4, 5, 6]) == [
+        {"count": 3},
+        {"count": 3},
+        {"count": 3},
+    ]
+    # Roboflow's auto batch casting: a batch of one, and the output stays a scalar
+    parameter = {"type": "WorkflowParameter", "name": "values"}
+    assert Workflow.compile(counter_document(parameter)).run(values=7) == [{"count": 1}]
+
+
+def test_a_batch_oriented_parameter_taking_parameters_gets_them_as_they_are():
+    """Roboflow casts only where the field's selectors all point at batches; a batch block
+    given no batch is called once with the values and returns one result."""
+    definition = copy.deepcopy(COUNTER)
+    definition["manifest"]["inputs"]["values"]["selector_types"] = ["input_parameter"]
+    definition["code"]["run_function_code"] = (
+        "def run(self, values):\n    return {'count': values}\n"
+    )
+    workflow = document(
+        definition,
+        inputs=[{"type": "WorkflowParameter", "name": "values"}],
+        steps=[{"type": "Counter", "name": "count", "values": "$inputs.values"}],
+        outputs={"count": "$steps.count.count"},
+    )
+    assert Workflow.compile(workflow).run(values=7) == [{"count": 7}]
+
+
+def test_batch_oriented_parameters_must_name_inputs():
+    definition = copy.deepcopy(COUNTER)
+    definition["manifest"]["batch_oriented_parameters"] = ["value"]
+    with pytest.raises(DefinitionError) as caught:
+        Workflow.compile(
+            counter_document({"type": "WorkflowParameter", "name": "values"})
+            | {"dynamic_blocks_definitions": [definition]}
+        )
+    assert caught.value.message == (
+        "batch_oriented_parameters names ['value'], which are not inputs of the block"
+    )
+    assert caught.value.hint == "the block's inputs are: values"

@@ -56,6 +56,7 @@ class DynamicManifest(_Strict):
     inputs: dict[str, DynamicInput] = Field(default_factory=dict)
     outputs: dict[str, DynamicOutput] = Field(default_factory=dict)
     accepts_batch_input: bool = False
+    batch_fields: list[str] = Field(default_factory=list)  # Block.batch_fields
     accepts_empty_values: bool = False
     output_dimensionality_offset: Literal[-1, 0, 1] = 0
     input_dimensionality_offsets: dict[str, Literal[0, 1]] = Field(default_factory=dict)
@@ -192,6 +193,7 @@ def _build(
         Manifest = _manifest_model(manifest, fields)
         outputs = [Output(name, kinds=output.kind) for name, output in manifest.outputs.items()]
         accepts_batches = manifest.accepts_batch_input
+        batch_fields = frozenset(manifest.batch_fields)
         accepts_empty = manifest.accepts_empty_values
         output_dimensionality_offset = manifest.output_dimensionality_offset
         input_dimensionality_offsets = dict(manifest.input_dimensionality_offsets)

@@ -95,6 +95,10 @@ class RoboflowManifest(_Lenient):
     output_dimensionality_offset: int = Field(default=0, ge=-1, le=1)
     accepts_batch_input: bool = False
     accepts_empty_values: bool = False
+    # newer manifests: which parameters take batches (cast from a scalar when given one)
+    # and which take batches or scalars as given; either makes the block take batches
+    batch_oriented_parameters: list[str] = Field(default_factory=list)
+    parameters_with_scalars_and_batches: list[str] = Field(default_factory=list)
 
 
 class RoboflowCode(_Lenient):
@@ -168,6 +172,7 @@ def translate_roboflow(raw: dict[str, Any], place: str) -> TranslatedBlock:
             hint="write the init function there, or leave init_function_code out",
         )
     _check_one_dimensionality_reference(manifest, place)
+    _check_batch_parameters(manifest, place)
     fields = {
         name: _field(name, spec, _Where(place, f"manifest.inputs.{name}"))
         for name, spec in manifest.inputs.items()
@@ -185,7 +190,10 @@ def _visionflow_definition(manifest: RoboflowManifest, code: RoboflowCode) -> di
                 name: {"kind": output.kind or [WILDCARD]}
                 for name, output in manifest.outputs.items()
             },
-            "accepts_batch_input": manifest.accepts_batch_input,
+            "accepts_batch_input": manifest.accepts_batch_input
+            or bool(manifest.batch_oriented_parameters)
+            or bool(manifest.parameters_with_scalars_and_batches),
+            "batch_fields": _cast_parameters(manifest),
             "accepts_empty_values": manifest.accepts_empty_values,
             "output_dimensionality_offset": manifest.output_dimensionality_offset,
             "input_dimensionality_offsets": {
@@ -284,6 +292,28 @@ def _value_type(name: str, value_type: str, where: _Where) -> Any:
             + f"value types: {', '.join(VALUE_TYPES)}",
         )
     return VALUE_TYPES[value_type]
+
+
+def _cast_parameters(manifest: RoboflowManifest) -> list[str]:
+    """The batch-oriented parameters a scalar is cast into a batch for: as in Roboflow, not
+    those that also take a parameter selector (a parameter's value arrives as it is)."""
+    return [
+        name
+        for name in manifest.batch_oriented_parameters
+        if name in manifest.inputs
+        and not set(manifest.inputs[name].selector_types) & _SCALAR_SELECTORS
+    ]
+
+
+def _check_batch_parameters(manifest: RoboflowManifest, place: str) -> None:
+    for field in ("batch_oriented_parameters", "parameters_with_scalars_and_batches"):
+        unknown = [name for name in getattr(manifest, field) if name not in manifest.inputs]
+        if unknown:
+            raise DefinitionError(
+                f"{field} names {unknown}, which are not inputs of the block",
+                place=f"{place} field 'manifest.{field}'",
+                hint=f"the block's inputs are: {', '.join(manifest.inputs) or 'none'}",
+            )
 
 
 def _check_one_dimensionality_reference(manifest: RoboflowManifest, place: str) -> None:

@@ -53,6 +53,7 @@ def block_details(loaded: Any) -> dict[str, Any]:
         "outputs": [{"name": output.name, "kinds": list(output.kinds)} for output in block.outputs],
         "outputs_depend_on_fields": depends,
         "accepts_batches": block.accepts_batches,
+        "batch_fields": sorted(block.batch_fields),
         "accepts_empty": block.accepts_empty,
         "output_dimensionality_offset": block.output_dimensionality_offset,
         "input_dimensionality_offsets": dict(block.input_dimensionality_offsets),
@@ -150,6 +151,8 @@ def print_block(details: dict[str, Any]) -> None:
     offsets = details["input_dimensionality_offsets"]
     for line in [
         f"accepts batches: {_yes(details['accepts_batches'])}",
+        "batch fields (a parameter given there is cast to a batch): "
+        + (", ".join(details["batch_fields"]) or "none"),
         f"accepts empty inputs: {_yes(details['accepts_empty'])}",
         f"output dimensionality offset: {_offset(details['output_dimensionality_offset'])}",
         "input dimensionality offsets: "

@@ -46,7 +46,9 @@ def commit(step: StepPlan, result: StepResult, state: RunState) -> None:
 
 def _call_block(step: StepPlan, inputs: StepInputs) -> list[Any]:
     run = step.block.run
-    if step.accepts_batches:
+    # a batch block given no batch (only parameters, none cast) is called as Roboflow calls
+    # it: once per element with the values, returning one result
+    if step.accepts_batches and (inputs.columns or inputs.compounds):
         try:
             outcomes = run(**inputs.as_batches())
         except Exception as error:
