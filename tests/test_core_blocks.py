@@ -342,7 +342,9 @@ def test_first_non_empty_or_default_takes_the_first_present(test_blocks):
     assert [r["sign"] for r in results] == ["negative", "zero", "positive"]
 
 
-def test_dimension_collapse_keeps_masked_children_as_none(astronaut, test_blocks):
+def test_dimension_collapse_leaves_masked_children_out_the_aligned_one_keeps_none(
+    astronaut, test_blocks
+):
     steps = [
         {
             "type": "DynamicCrop",
@@ -364,9 +366,12 @@ def test_dimension_collapse_keeps_masked_children_as_none(astronaut, test_blocks
             "property": "height",
         },
         {"type": "DimensionCollapse", "name": "heights", "data": "$steps.h.output"},
+        {"type": "visionflow/dimension_collapse@v1", "name": "aligned", "data": "$steps.h.output"},
     ]
-    result = run_steps(astronaut, steps, {"heights": "$steps.heights.output"}, test_blocks)
-    assert result["heights"] == [50, 300, None]
+    outputs = {"heights": "$steps.heights.output", "aligned": "$steps.aligned.output"}
+    result = run_steps(astronaut, steps, outputs, test_blocks)
+    assert result["heights"] == [50, 300]  # Roboflow's: the masked crop is left out
+    assert result["aligned"] == [50, 300, None]
 
 
 def test_crop_outside_the_image_fails_the_step_with_a_clear_message(astronaut, test_blocks):

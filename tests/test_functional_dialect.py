@@ -496,7 +496,7 @@ def test_translation_gives_native_steps_named_after_the_values():
         ("faces/2", "FunctionCall"),
         ("faces/items", "ListItems"),
         ("faces/each", "ModelCall"),
-        ("faces", "DimensionCollapse"),
+        ("faces", "visionflow/dimension_collapse@v1"),
     ]
     assert definition.outputs[0].selector == "$steps.faces.output"
 

@@ -193,7 +193,7 @@ SPLIT = {  # an in-document block making a new level: one element per item of a 
     "manifest": {
         "type": "ManifestDescription",
         "block_type": "Split",
-        "inputs": {"items": {"type": "DynamicInputDefinition", "selector_types": ["batch"]}},
+        "inputs": {"items": {"type": "DynamicInputDefinition", "selector_types": ["generic"]}},
         "outputs": {"item": {"type": "DynamicOutputDefinition", "kind": []}},
         "output_dimensionality_offset": 1,
     },
@@ -233,3 +233,74 @@ def test_gates_of_different_origins_on_a_step_fed_no_batch_are_a_compile_error()
         "but step 'inner_gate', which also chooses it, decides per element of the input batch "
         "(level 2)"
     )
+
+
+AT_LEAST_TWO = {
+    "type": "StatementGroup",
+    "statements": [
+        {
+            "type": "BinaryStatement",
+            "left_operand": {"type": "DynamicOperand", "operand_name": "v"},
+            "comparator": {"type": "(Number) >="},
+            "right_operand": {"type": "StaticOperand", "value": 2},
+        }
+    ],
+}
+
+
+def gated_collapse_workflow() -> dict:
+    """A gate per element of the batch that DimensionCollapse gathers."""
+    workflow = collapse_workflow()
+    workflow["steps"].insert(
+        0,
+        {
+            "type": "roboflow_core/continue_if@v1",
+            "name": "gate",
+            "condition_statement": AT_LEAST_TWO,
+            "evaluation_parameters": {"v": "$inputs.values"},
+            "next_steps": ["$steps.collapse"],
+        },
+    )
+    return workflow
+
+
+def test_a_gate_per_gathered_element_leaves_the_rejected_ones_out():
+    workflow = Workflow.compile(gated_collapse_workflow())
+    assert workflow.run(values=[1, 2, 3]) == [{"collapsed": [2, 3]}]
+    # none chosen: the gathering step does not run, as for any element left out
+    assert workflow.run(values=[0, 1]) == [{"collapsed": None}]
+
+
+def test_nothing_to_gather_is_an_empty_value():
+    """Nothing to gather is an empty value, as in Roboflow: DimensionCollapse (which does
+    not accept empty values) does not run there, whether the step making the elements did
+    not run or made none."""
+    workflow = Workflow.compile(
+        {
+            "version": "1.0",
+            "inputs": [
+                {"type": "WorkflowBatchInput", "name": "lists", "kind": ["list_of_values"]},
+                {"type": "WorkflowBatchInput", "name": "keep", "kind": ["integer"]},
+            ],
+            "dynamic_blocks_definitions": [SPLIT],
+            "steps": [
+                number_gate("gate", "$inputs.keep", "$steps.split"),
+                {"type": "Split", "name": "split", "items": "$inputs.lists"},
+                {
+                    "type": "roboflow_core/dimension_collapse@v1",
+                    "name": "collapse",
+                    "data": "$steps.split.item",
+                },
+            ],
+            "outputs": [
+                {"type": "JsonField", "name": "collapsed", "selector": "$steps.collapse.output"},
+                {"type": "JsonField", "name": "items", "selector": "$steps.split.item"},
+            ],
+        }
+    )
+    results = workflow.run(lists=[[5], [6, 7], []], keep=[0, 1, 1])
+    assert results == [
+        {"collapsed": None, "items": []},
+        {"collapsed": [6, 7], "items": [6, 7]},
+        {"collapsed": None, "items": []},
+    ]

@@ -115,9 +115,9 @@ CONFIDENT_PEOPLE = dynamic_block(
     "ConfidentPeople",
     inputs={
         "predictions": dynamic_input(
-            selector_types=["batch", "step_output"],
+            selector_types=["generic", "step_output"],
             selector_data_kind={
-                "batch": ["object_detection_prediction"],
+                "generic": ["object_detection_prediction"],
                 "step_output": ["object_detection_prediction"],
             },
         ),
@@ -386,11 +386,81 @@ def test_an_empty_init_function_code_is_an_error():
     )
 
 
-def test_a_deeper_dimensionality_reference_is_refused():
-    deeper = changed_input(is_dimensionality_reference=True, dimensionality_offset=1)
-    error = compile_error(deeper)
-    assert error.place == f"{PLACE}.is_dimensionality_reference'"
-    assert "does not support" in error.message
+ASSOCIATION = dynamic_block(
+    "DetectionsToCropsAssociation",
+    inputs={
+        "prediction": dynamic_input(
+            selector_types=["step_output"],
+            selector_data_kind={"step_output": ["object_detection_prediction"]},
+        ),
+        # the reference, one level deeper: a result per crop, at the crops' level
+        "crops": dynamic_input(
+            selector_types=["step_output_image"],
+            is_dimensionality_reference=True,
+            dimensionality_offset=1,
+        ),
+    },
+    outputs={"associated": ["object_detection_prediction"]},
+    run=(
+        "def run(self, prediction: sv.Detections, crops: Batch[WorkflowImageData]):\n"
+        "    rows = {d: i for i, d in enumerate(prediction.data['detection_id'])}\n"
+        "    return [\n"
+        "        {'associated': prediction[rows[crop.parent_metadata.parent_id]]}\n"
+        "        for crop in crops\n"
+        "    ]\n"
+    ),
+)
+
+
+def box(x: float, y: float, detection_id: str) -> dict:
+    """A detection in Roboflow's JSON (centre, size), as a batch input gives it."""
+    return {
+        "x": x,
+        "y": y,
+        "width": 40,
+        "height": 30,
+        "confidence": 0.9,
+        "class": "thing",
+        "class_id": 0,
+        "detection_id": detection_id,
+    }
+
+
+def test_a_deeper_dimensionality_reference_gives_a_result_per_child(astronaut):
+    workflow = document(
+        ASSOCIATION,
+        inputs=[
+            {"type": "WorkflowImage", "name": "image"},
+            {
+                "type": "WorkflowBatchInput",
+                "name": "boxes",
+                "kind": ["object_detection_prediction"],
+            },
+        ],
+        steps=[
+            {
+                "type": "Crop",
+                "name": "crop",
+                "image": "$inputs.image",
+                "predictions": "$inputs.boxes",
+            },
+            {
+                "type": "DetectionsToCropsAssociation",
+                "name": "associate",
+                "prediction": "$inputs.boxes",
+                "crops": "$steps.crop.crops",
+            },
+        ],
+        outputs={"associated": "$steps.associate.associated"},
+    )
+    boxes = {
+        "image": {"width": 512, "height": 512},
+        "predictions": [box(100, 100, "first"), box(300, 200, "second")],
+    }
+    [result] = Workflow.compile(workflow).run(image=astronaut, boxes=[boxes])
+    associated = result["associated"]  # a list: one value per crop
+    assert [d.data["detection_id"].tolist() for d in associated] == [["first"], ["second"]]
+    assert associated[1].xyxy.tolist() == [[280.0, 185.0, 320.0, 215.0]]
 
 
 def test_an_exception_in_roboflow_code_names_its_line(astronaut):

@@ -19,11 +19,11 @@ import pytest
 
 from visionflow import Workflow, WorkflowImage
 from visionflow.blocks.loader import forget_loaded_blocks
-from visionflow.errors import ManifestError
+from visionflow.errors import ManifestError, StepExecutionError
 from visionflow.workflow import clear_cache
 
 sys.path.insert(0, os.path.dirname(__file__))  # the plugin lives beside this file
-from roboflow_test_blocks import load_blocks  # noqa: E402
+from roboflow_test_blocks import load_blocks
 
 BLOCKS = load_blocks()
 
@@ -105,7 +105,10 @@ LIST_DIM_2 = ["$steps.boost.x", "$steps.p50.image", "$steps.boost.y"]
 LIST_SCALARS = ["$steps.p50.image", "$steps.p60.image"]
 X = {"x": "$steps.consumer.x"}
 TWO_1D = {"image": [zeros(200, 100), zeros(300, 100)]}
-FOUR = {"image_1": [zeros(200, 100), zeros(300, 100)], "image_2": [zeros(400, 100), zeros(500, 100)]}
+FOUR = {
+    "image_1": [zeros(200, 100), zeros(300, 100)],
+    "image_2": [zeros(400, 100), zeros(500, 100)],
+}
 PAIRS_DIM_1 = shapes((200, 100), (400, 100)) + "\n" + shapes((300, 100), (500, 100))
 
 
@@ -166,7 +169,10 @@ CASES_3_1: dict[str, tuple[dict, dict, list[dict]]] = {
     "image_producer_single_image_simd_consumer": (
         document(
             [],
-            [producer("image_producer"), consumer("ImageConsumer", images="$steps.image_producer.image")],
+            [
+                producer("image_producer"),
+                consumer("ImageConsumer", images="$steps.image_producer.image"),
+            ],
             {"shapes": "$steps.consumer.shapes"},
         ),
         {},
@@ -199,7 +205,9 @@ CASES_3_1: dict[str, tuple[dict, dict, list[dict]]] = {
             [
                 producer("px"),
                 producer("py", shape=[240, 230, 3]),
-                consumer("MultiSIMDImageConsumer", images_x="$steps.px.image", images_y="$steps.py.image"),
+                consumer(
+                    "MultiSIMDImageConsumer", images_x="$steps.px.image", images_y="$steps.py.image"
+                ),
             ],
             {"metadata": "$steps.consumer.metadata"},
         ),
@@ -211,7 +219,9 @@ CASES_3_1: dict[str, tuple[dict, dict, list[dict]]] = {
             [image_input("image")],
             [
                 producer("px"),
-                consumer("MultiSIMDImageConsumer", images_x="$steps.px.image", images_y="$inputs.image"),
+                consumer(
+                    "MultiSIMDImageConsumer", images_x="$steps.px.image", images_y="$inputs.image"
+                ),
             ],
             {"metadata": "$steps.consumer.metadata"},
         ),
@@ -225,7 +235,9 @@ CASES_3_1: dict[str, tuple[dict, dict, list[dict]]] = {
                 producer("px"),
                 step("IdentitySIMD", "identity", x="$inputs.image"),
                 consumer(
-                    "MultiSIMDImageConsumer", images_x="$steps.px.image", images_y="$steps.identity.x"
+                    "MultiSIMDImageConsumer",
+                    images_x="$steps.px.image",
+                    images_y="$steps.identity.x",
                 ),
             ],
             {"metadata": "$steps.consumer.metadata"},
@@ -243,7 +255,9 @@ CASES_3_1: dict[str, tuple[dict, dict, list[dict]]] = {
             [image_input("image")],
             [
                 producer("py", shape=[220, 230, 3]),
-                consumer("MultiImageConsumer", images_x="$inputs.image", images_y="$steps.py.image"),
+                consumer(
+                    "MultiImageConsumer", images_x="$inputs.image", images_y="$steps.py.image"
+                ),
             ],
             {"shapes": "$steps.consumer.shapes"},
         ),
@@ -251,7 +265,9 @@ CASES_3_1: dict[str, tuple[dict, dict, list[dict]]] = {
         [{"shapes": shapes((200, 400), (220, 230))}],
     ),
     "non_simd_consumer_raising_output_dim_fed_by_scalar_producers": (
-        document([], scalar_pair("MultiImageConsumerRaisingDim"), {"shapes": "$steps.consumer.shapes"}),
+        document(
+            [], scalar_pair("MultiImageConsumerRaisingDim"), {"shapes": "$steps.consumer.shapes"}
+        ),
         {},
         [{"shapes": [S]}],
     ),
@@ -338,7 +354,7 @@ CASES_3_1.update(
             [{"shapes": PAIRS_DIM_1}],
         ),
         # Roboflow's tests (EE 1.3) expected a compile error; its engine now runs it (1.6)
-        "simd_consumer_decreasing_output_dim_fed_by_batch_inputs_at_dim_1_boosting_dim_at_the_end": (
+        "simd_consumer_decreasing_output_dim_fed_by_batch_inputs_at_dim_1_boosting_at_the_end": (
             _decreasing_at_dim_1(True),
             FOUR,
             [{"shapes": [PAIRS_DIM_1, PAIRS_DIM_1]}],
@@ -347,7 +363,12 @@ CASES_3_1.update(
             document(
                 [image_input("image_1"), image_input("image_2"), CONFIDENCE],
                 [
-                    step("DoubleBoostDimensionality", "boost", x="$inputs.image_1", y="$inputs.image_2"),
+                    step(
+                        "DoubleBoostDimensionality",
+                        "boost",
+                        x="$inputs.image_1",
+                        y="$inputs.image_2",
+                    ),
                     consumer(
                         "MultiSIMDImageConsumerDecreasingDim",
                         images_x="$steps.boost.x",
@@ -446,7 +467,10 @@ for kind in ("NON_SIMD", "SIMD"):
             f"{low}_customer_decreasing_dimensionality_accepting_dict_at_dim_2": (
                 dict_case(f"{prefix}ConsumerAcceptingDictDecDim", 2),
                 TWO,
-                [{"x": [[100, 100], [50, 50], [300, 300]]}, {"x": [[120, 120], [50, 50], [320, 320]]}],
+                [
+                    {"x": [[100, 100], [50, 50], [300, 300]]},
+                    {"x": [[120, 120], [50, 50], [320, 320]]},
+                ],
             ),
             f"{low}_customer_decreasing_dimensionality_accepting_dict_at_dim_1": (
                 dict_case(f"{prefix}ConsumerAcceptingDictDecDim", 1),
@@ -489,7 +513,9 @@ CASES_3_1.update(
             [{"x": [50, 60]}],
         ),
         "flow_control_blocking_simd_producer_after_production": (
-            flow_list_dec([P50, gate("AlwaysTerminate", "gate", "$steps.p50.image", "consumer"), P60]),
+            flow_list_dec(
+                [P50, gate("AlwaysTerminate", "gate", "$steps.p50.image", "consumer"), P60]
+            ),
             {},
             [{"x": None}],
         ),
@@ -594,8 +620,8 @@ CASES_3_1.update(
 
 
 def _raising(consumer_type: str, *, y: str = "$steps.py.image", then: list | None = None):
-    steps = scalar_pair(consumer_type, y=y) + (then or [])
-    return steps
+    """``scalar_pair`` into a consumer raising dimensionality, then the ``then`` steps."""
+    return [*scalar_pair(consumer_type, y=y), *(then or [])]
 
 
 CASES_3_1.update(
@@ -606,7 +632,9 @@ CASES_3_1.update(
                 _raising(
                     "MultiImageConsumerRaisingDim",
                     then=[
-                        gate("AlwaysTerminate", "gate", "$steps.consumer.shapes", "identity_simd_2"),
+                        gate(
+                            "AlwaysTerminate", "gate", "$steps.consumer.shapes", "identity_simd_2"
+                        ),
                         step("IdentitySIMD", "identity_simd_2", x="$steps.consumer.shapes"),
                     ],
                 ),
@@ -616,7 +644,11 @@ CASES_3_1.update(
             [{"shapes": [None]}],
         ),
         "simd_consumer_raising_output_dim_fed_by_scalar_producers": (
-            document([], _raising("MultiSIMDImageConsumerRaisingDim"), {"shapes": "$steps.consumer.shapes"}),
+            document(
+                [],
+                _raising("MultiSIMDImageConsumerRaisingDim"),
+                {"shapes": "$steps.consumer.shapes"},
+            ),
             {},
             [{"shapes": [S]}],
         ),
@@ -635,8 +667,10 @@ CASES_3_1.update(
         "simd_consumer_raising_output_dim_fed_by_scalar_producers_and_flow_control_at_dim_0": (
             document(
                 [],
-                [gate("AlwaysTerminate", "gate", "$steps.px.image", "identity")]
-                + _raising("MultiSIMDImageConsumerRaisingDim"),
+                [
+                    gate("AlwaysTerminate", "gate", "$steps.px.image", "identity"),
+                    *_raising("MultiSIMDImageConsumerRaisingDim"),
+                ],
                 {"shapes": "$steps.consumer.shapes"},
             ),
             {},
@@ -648,7 +682,9 @@ CASES_3_1.update(
                 _raising(
                     "MultiSIMDImageConsumerRaisingDim",
                     then=[
-                        gate("AlwaysTerminate", "gate", "$steps.consumer.shapes", "identity_simd_2"),
+                        gate(
+                            "AlwaysTerminate", "gate", "$steps.consumer.shapes", "identity_simd_2"
+                        ),
                         step("IdentitySIMD", "identity_simd_2", x="$steps.consumer.shapes"),
                     ],
                 ),
@@ -694,15 +730,12 @@ CASES_3_1.update(
     }
 )
 
-# Cases where visionflow's engine answers differently from Roboflow's (reported to the
-# engine's owner; strict: each flips to a failure once the engine agrees).
-ENGINE_MISMATCHES: dict[str, str] = {}
+def cases(table: dict[str, tuple]) -> list:
+    return [pytest.param(name, id=name) for name in table]
 
 
-@pytest.mark.parametrize("case", list(CASES_3_1))
+@pytest.mark.parametrize("case", cases(CASES_3_1))
 def test_scalars_fit_into_batch_parameters(case):
-    if case in ENGINE_MISMATCHES:
-        pytest.xfail(ENGINE_MISMATCHES[case])
     definition, params, expected = CASES_3_1[case]
     assert heights(run(definition, **params)) == expected
 
@@ -781,10 +814,8 @@ for block_type in COMPOUND:
     )
 
 
-@pytest.mark.parametrize("case", list(CASES_3_2))
+@pytest.mark.parametrize("case", cases(CASES_3_2))
 def test_arbitrary_batch_inputs(case):
-    if case in ENGINE_MISMATCHES:
-        pytest.xfail(ENGINE_MISMATCHES[case])
     definition, params, expected = CASES_3_2[case]
     assert run(definition, **params) == expected
 
@@ -882,6 +913,20 @@ def test_scalar_only_step_with_only_control_flow_lineage(names, expected):
 def test_batch_only_step_with_batch_data(names, expected):
     definition = names_gate(step("batch_only_echo", "echo", items="$inputs.names"))
     assert run(definition, names=names) == [{"result": value} for value in expected]
+
+
+def test_batch_only_step_without_batch_data_fails_at_run_time():
+    # Roboflow's engine fails too: the block makes one result for four chosen elements
+    definition = names_gate(step("batch_only_echo", "echo"))
+    with pytest.raises(StepExecutionError, match="batch_only_echo"):
+        run(definition, names=NAMES)
+
+
+def test_scalar_only_step_chosen_per_element_at_level_2():
+    definition = names_gate(step("scalar_only_echo", "echo"))
+    definition["inputs"][0]["dimensionality"] = 2
+    results = run(definition, names=[["abcd", "ab"], ["xyzw"]])
+    assert results == [{"result": ["foobar", None]}, {"result": ["foobar"]}]
 
 
 def test_scalar_only_echo_fed_by_a_batch_runs_per_element():
@@ -988,19 +1033,31 @@ OPTIONAL_OUTPUT_BLOCKS = {
 
 
 def secret_document(block_type: str) -> dict:
-    """The block fed a secret parameter (Roboflow's test reads it from an environment
-    secrets store; the parameter is what that store gives, or None when unset)."""
-    fields = {"secret": "$inputs.secret"}
-    inputs = [parameter("secret", kind=["secret"])]
+    """The block fed a secret made by a step, None when the parameter is not given.
+
+    Roboflow's test reads it from its environment secrets store (None for an unset
+    variable); first_non_empty_or_default makes the same scalar step output here."""
+    fields = {"secret": "$steps.vault.output"}
+    inputs = [parameter("secret")]
     if "images" in block_type:
         fields["image"] = "$inputs.image"
         inputs.insert(0, image_input("image"))
-    steps = [step(block_type, "block", **fields)]
+    steps = [
+        step("roboflow_core/first_non_empty_or_default@v1", "vault", data=["$inputs.secret"]),
+        step(block_type, "block", **fields),
+    ]
     return document(inputs, steps, {"output": "$steps.block.output"}, version="1.4.0")
 
 
-@pytest.mark.parametrize("block_type", list(OPTIONAL_OUTPUT_BLOCKS))
-@pytest.mark.parametrize("secret", [None, "s3cr3t"])
+def _secret_cases() -> list:
+    return [
+        pytest.param(block_type, secret)
+        for block_type in OPTIONAL_OUTPUT_BLOCKS
+        for secret in (None, "s3cr3t")
+    ]
+
+
+@pytest.mark.parametrize(("block_type", "secret"), _secret_cases())
 def test_blocks_given_an_empty_or_set_secret(block_type, secret):
     when_empty, when_set = OPTIONAL_OUTPUT_BLOCKS[block_type]
     results = run(secret_document(block_type), image=[BLACK, BLACK], secret=secret)
@@ -1013,10 +1070,109 @@ def test_blocks_given_an_empty_or_set_secret(block_type, secret):
         ("block_accepting_scalars", "s3cr3t", "s3cr3t"),
         ("block_accepting_scalars", None, None),
         ("block_accepting_empty_scalars", None, "modified-secret"),
+        ("block_accepting_empty_scalars", "s3cr3t", "modified-secret"),
     ],
 )
 def test_scalar_blocks_given_an_empty_or_set_secret(block_type, secret, expected):
     assert run(secret_document(block_type), secret=secret) == [{"output": expected}]
+
+
+# --- dimensionality_manipulation_plugin: predictions made on crops -----------------------
+# Roboflow's tests run a detector on crops; a detector of fixed boxes stands in for it here.
+
+BOXES = [[10, 20, 60, 80], [100, 50, 200, 150]]  # crops of 50x60 and 100x100
+CROP_BOXES = [[0, 0, 10, 10], [5, 5, 20, 20]]
+
+
+def crops_document(block_type: str, fields: dict[str, str], output: str) -> dict:
+    steps = [
+        step(
+            "test/fixed_boxes@v1", "detect", image="$inputs.image", boxes=BOXES, classes=["a", "b"]
+        ),
+        step("Crop", "crop", images="$inputs.image", predictions="$steps.detect.predictions"),
+        step(
+            "test/fixed_boxes@v1",
+            "detect_on_crops",
+            image="$steps.crop.crops",
+            boxes=CROP_BOXES,
+            classes=["c", "d"],
+        ),
+        step(block_type, "manipulate", **fields),
+    ]
+    outputs = {
+        "result": f"$steps.manipulate.{output}",
+        "original": "$steps.detect_on_crops.predictions",
+    }
+    return document([image_input("image")], steps, outputs, version="1.0")
+
+
+def manipulated(test_blocks, block_type, fields, output) -> list[dict]:
+    definition = crops_document(block_type, fields, output)
+    workflow = Workflow.compile(definition, blocks=[*test_blocks, *BLOCKS], cache=False)
+    return workflow.run(image=[zeros(200, 300), zeros(220, 300)])
+
+
+@pytest.mark.parametrize(
+    ("block_type", "image_field", "predictions_field"),
+    [
+        ("DetectionsToParentsCoordinatesBatch", "images", "images_predictions"),
+        ("DetectionsToParentsCoordinatesNonBatch", "image", "image_predictions"),
+    ],
+)
+def test_crop_predictions_marked_as_made_on_their_parent(
+    test_blocks, block_type, image_field, predictions_field
+):
+    fields = {
+        image_field: "$inputs.image",
+        predictions_field: "$steps.detect_on_crops.predictions",
+    }
+    results = manipulated(test_blocks, block_type, fields, "predictions")
+    assert len(results) == 2
+    for row in results:
+        assert [len(d) for d in row["result"]] == [len(d) for d in row["original"]] == [2, 2]
+        roots = {str(i) for d in row["original"] for i in d.data["root_parent_id"]}
+        parents = {str(i) for d in row["result"] for i in d.data["parent_id"]}
+        assert len(roots) == 1 and parents == roots  # every box: made on the input image
+
+
+@pytest.mark.parametrize(
+    ("block_type", "image_field", "predictions_field"),
+    [
+        ("StitchDetectionsBatch", "images", "images_predictions"),
+        ("StitchDetectionsNonBatch", "image", "image_predictions"),
+    ],
+)
+def test_crop_predictions_stitched_onto_their_image(
+    test_blocks, block_type, image_field, predictions_field
+):
+    fields = {
+        image_field: "$inputs.image",
+        predictions_field: "$steps.detect_on_crops.predictions",
+    }
+    results = manipulated(test_blocks, block_type, fields, "predictions")
+    assert len(results) == 2
+    for row in results:
+        assert len(row["result"]) == sum(len(d) for d in row["original"]) == 4
+        assert row["result"].xyxy.tolist() == [
+            [10, 20, 20, 30],
+            [15, 25, 30, 40],
+            [100, 50, 110, 60],
+            [105, 55, 120, 70],
+        ]
+
+
+@pytest.mark.parametrize(
+    ("block_type", "crops_field"),
+    [("TileDetectionsBatch", "images_crops"), ("TileDetectionsNonBatch", "crops")],
+)
+def test_crops_with_their_predictions_tiled_per_image(test_blocks, block_type, crops_field):
+    fields = {
+        crops_field: "$steps.crop.crops",
+        "crops_predictions": "$steps.detect_on_crops.predictions",
+    }
+    results = manipulated(test_blocks, block_type, fields, "visualisations")
+    # two crops (50x60 and 100x100) side by side in cells of the largest crop
+    assert [row["result"].numpy.shape for row in results] == [(100, 200, 3)] * 2
 
 
 # --- rock_paper_scissor and flow_control plugins -----------------------------------------
@@ -1067,9 +1223,7 @@ def verdict_document(predictions_count_condition: int) -> dict:
 
 
 def test_condition_chooses_a_branch_per_element_and_take_first_non_empty_merges():
-    results = run(
-        verdict_document(2), image=[BLACK, BLACK, BLACK], values=[[1, 2], [1], [3, 4]]
-    )
+    results = run(verdict_document(2), image=[BLACK, BLACK, BLACK], values=[[1, 2], [1], [3, 4]])
     assert results == [
         {"verdict": "two found"},
         {"verdict": "Gestures not detected"},

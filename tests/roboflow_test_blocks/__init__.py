@@ -21,9 +21,8 @@ Declarations map as follows (Roboflow -> visionflow):
 
 from __future__ import annotations
 
-from visionflow import Block
-
 from roboflow_test_blocks import dimensionality, echoes, flow, image_producer, mixed_input
+from visionflow import Block
 
 
 def load_blocks() -> list[type[Block]]:

@@ -84,8 +84,7 @@ class MultiSIMDImageConsumer(Block):
 
     def run(self, images_x: Batch, images_y: Batch) -> list[dict]:
         return [
-            {"metadata": shape_of(x) + shape_of(y)}
-            for x, y in zip(images_x, images_y, strict=True)
+            {"metadata": shape_of(x) + shape_of(y)} for x, y in zip(images_x, images_y, strict=True)
         ]
 
 
@@ -121,8 +120,7 @@ class MultiSIMDImageConsumerRaisingDim(Block):
 
     def run(self, images_x: Batch, images_y: Batch) -> list[list[dict]]:
         return [
-            [{"shapes": shape_of(x) + shape_of(y)}]
-            for x, y in zip(images_x, images_y, strict=True)
+            [{"shapes": shape_of(x) + shape_of(y)}] for x, y in zip(images_x, images_y, strict=True)
         ]
 
 
@@ -242,9 +240,7 @@ class SIMDConsumerAcceptingList(Block):
     batch_fields = frozenset({"x", "y"})
 
     def run(self, x: list[Batch], y: list[Batch]) -> list[dict]:
-        return [
-            {"x": xs, "y": ys} for xs, ys in zip(by_position(x), by_position(y), strict=True)
-        ]
+        return [{"x": xs, "y": ys} for xs, ys in zip(by_position(x), by_position(y), strict=True)]
 
 
 class _DictX(Block.Manifest):
@@ -343,9 +339,7 @@ class SIMDConsumerAcceptingListDecDim(Block):
 
     def run(self, x: list[Batch], y: Any) -> list[dict]:
         _refuse_batch("y", y)
-        return [
-            {"x": [element for inner in row for element in inner]} for row in by_position(x)
-        ]
+        return [{"x": [element for inner in row for element in inner]} for row in by_position(x)]
 
 
 class NonSIMDConsumerAcceptingDictDecDim(Block):

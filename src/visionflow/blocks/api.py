@@ -137,6 +137,11 @@ class Block:
     """+1: returns a list of results per element (e.g. a crop per box); -1: gathers children."""
     input_dimensionality_offsets: ClassVar[dict[str, int]] = {}
     """Fields this many levels deeper than the others; each arrives as a Batch per element."""
+    dimensionality_reference: ClassVar[str | None] = None
+    """A field of ``input_dimensionality_offsets`` (one level deeper) whose elements the
+    results follow (Roboflow's dimensionality reference property): run() gets its children
+    as a Batch per element and returns a list with one result per child, and the outputs are
+    at the children's level, aligned with them."""
     init_parameters: ClassVar[list[str]] = []
     """Names of values the block needs from its environment, given to ``__init__``."""
     outputs_read: frozenset[str] | None = None

@@ -60,6 +60,7 @@ class DynamicManifest(_Strict):
     accepts_empty_values: bool = False
     output_dimensionality_offset: Literal[-1, 0, 1] = 0
     input_dimensionality_offsets: dict[str, Literal[0, 1]] = Field(default_factory=dict)
+    dimensionality_reference: str | None = None  # Block.dimensionality_reference
 
     @field_validator("inputs")
     @classmethod
@@ -197,6 +198,7 @@ def _build(
         accepts_empty = manifest.accepts_empty_values
         output_dimensionality_offset = manifest.output_dimensionality_offset
         input_dimensionality_offsets = dict(manifest.input_dimensionality_offsets)
+        dimensionality_reference = manifest.dimensionality_reference
 
         def __init__(self, **init_parameters: Any):
             super().__init__(**init_parameters)

@@ -11,9 +11,9 @@ cannot say: each field's type and default, and the names Roboflow's code finds w
 importing them (``sv``, ``np``, ``Batch``, ``WorkflowImageData``, ...).
 
 visionflow's selectors do not tell an input from a step output: ``input_image`` and
-``step_output_image`` both take any image selector, ``step_output`` and ``batch`` any
-selector of their kinds; an input whose only selector types are ``input_parameter`` /
-``scalar`` refuses batch-oriented values at compile time (Roboflow's parameter selectors).
+``step_output_image`` both take any image selector, ``step_output`` and ``generic`` any
+selector of their kinds; an input whose only selector type is ``input_parameter``
+refuses batch-oriented values at compile time (Roboflow's parameter selector).
 """
 
 from __future__ import annotations
@@ -37,11 +37,10 @@ SELECTOR_TYPES = (
     "step_output_image",
     "input_parameter",
     "step_output",
-    "batch",
-    "scalar",
+    "generic",
 )
 _IMAGE_SELECTORS = {"input_image", "step_output_image"}  # kind `image`, whatever else is said
-_SCALAR_SELECTORS = {"input_parameter", "scalar"}  # never a batch-oriented value
+_SCALAR_SELECTORS = {"input_parameter"}  # never a batch-oriented value
 VALUE_TYPES: dict[str, Any] = {
     "any": Any,
     "integer": int,
@@ -201,6 +200,10 @@ def _visionflow_definition(manifest: RoboflowManifest, code: RoboflowCode) -> di
                 for name, spec in manifest.inputs.items()
                 if spec.dimensionality_offset
             },
+            "dimensionality_reference": next(
+                (n for n, spec in manifest.inputs.items() if spec.is_dimensionality_reference),
+                None,
+            ),
         },
         "code": code.model_dump(exclude={"type"}),
     }
@@ -214,16 +217,6 @@ def _field(name: str, spec: RoboflowInput, where: _Where) -> tuple[Any, Any]:
             place=where.at("dimensionality_offset"),
             hint="an input may be 0 or 1 level deeper than the others; to gather nested "
             "values, use output_dimensionality_offset -1",
-        )
-    if spec.is_dimensionality_reference and spec.dimensionality_offset:
-        # visionflow's steps run at the level of their offset-0 inputs; Roboflow would run
-        # this one at the deeper level: a different result, so refused, never guessed
-        raise DefinitionError(
-            f"input '{name}' is the dimensionality reference and 1 level deeper than the "
-            "others, which visionflow does not support",
-            place=where.at("is_dimensionality_reference"),
-            hint="make an input at the step's own level the reference (or name none), and "
-            "return one result per element",
         )
     options: list[Any] = []
     kinds = _selector_kinds(name, spec, where)

@@ -99,6 +99,7 @@ def _step_plan(
         gates=gates,
         depends_on=predecessors,
         is_flow_control=is_flow_control_block(block_class),
+        follows=layout.follows,
     )
 
 

@@ -66,8 +66,10 @@ class StepLayout:
         self.output_offset = self.block.output_dimensionality_offset
         self.bound = [(ref, _source_of(ref, sources)) for ref in graph.references]
         self.controllers = controllers or {}
+        self.follows: str | None = None
         self._refuse_batches_in_scalar_fields()
         self._work_out_levels()
+        self._follow_a_deeper_reference()
 
     @property
     def place(self) -> str:
@@ -113,6 +115,22 @@ class StepLayout:
             self.output_lineage = (*self.base_lineage, self.graph.step.name)
         else:
             self.output_lineage = self.base_lineage[: max(base + min(self.output_offset, 0), 0)]
+
+    def _follow_a_deeper_reference(self) -> None:
+        """Roboflow's dimensionality reference one level deeper: results per child of it."""
+        field = self.block.dimensionality_reference
+        if field is None or self.offsets.get(field, 0) != 1:
+            return  # a reference at the step's own level is how steps run anyway
+        deeper = [src for ref, src in self.bound if ref.field == field]
+        if self.output_offset != 0 or not deeper or deeper[0].dimensionality != self.level + 1:
+            raise DimensionalityError(
+                f"field '{field}', the block's dimensionality reference, must be given values "
+                f"one level deeper than the step's other inputs (level {self.level + 1})",
+                place=f"{self.place} field '{field}'",
+                hint="feed it the per-crop / per-detection values made from the other inputs",
+            )
+        self.follows = field
+        self.output_lineage = deeper[0].lineage[: self.level + 1]
 
     def _casts_scalars(self) -> bool:
         """Whether a field of ``batch_fields`` is given a scalar (cast to a batch)."""
@@ -264,6 +282,9 @@ def gates_of(
     for controller in graphs[name].controllers:
         graph = graphs[controller]
         decider = layouts[controller]
+        if _decides_per_child(decider, layout):
+            gates.append(Gate(controller, decider.level))  # it filters the children
+            continue
         if decider.level > layout.level or layout.lineage[: decider.level] != decider.lineage:
             raise FlowControlError(
                 f"step '{controller}' decides per element of {describe_lineage(decider.lineage)}, "
@@ -273,3 +294,13 @@ def gates_of(
             )
         gates.append(Gate(controller, decider.level))
     return gates
+
+
+def _decides_per_child(decider: StepLayout, layout: StepLayout) -> bool:
+    """A gate on a gathering step, deciding per element it gathers (Roboflow: the children
+    it does not choose are left out of the step's Batch)."""
+    return (
+        layout.output_offset == -1
+        and decider.level == layout.level + 1
+        and decider.lineage == layout.base_lineage[: decider.level]
+    )

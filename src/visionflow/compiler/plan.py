@@ -81,6 +81,7 @@ class StepPlan:
     gates: list[Gate] = field(default_factory=list)
     depends_on: frozenset[str] = frozenset()
     is_flow_control: bool = False
+    follows: str | None = None  # the deeper field whose children the results are aligned with
     # Read on every run: worked out once here rather than per call.
     accepts_batches: bool = field(init=False)
     accepts_empty: bool = field(init=False)

@@ -43,6 +43,22 @@ class ImageOrigin(NamedTuple):  # a tuple: made for every image and crop, so che
     root_height: int
 
 
+class OriginCoordinates(NamedTuple):
+    """Roboflow's ``OriginCoordinatesSystem``: where an image sits in another one."""
+
+    left_top_x: int
+    left_top_y: int
+    origin_width: int
+    origin_height: int
+
+
+class ParentMetadata(NamedTuple):
+    """Roboflow's ``ImageParentMetadata``, as its block code reads it."""
+
+    parent_id: str
+    origin_coordinates: OriginCoordinates | None = None
+
+
 class WorkflowImage:
     """An image flowing through a workflow.
 
@@ -79,6 +95,19 @@ class WorkflowImage:
         """The same pixels under the name Roboflow's block code reads them by
         (``WorkflowImageData.numpy_image``), so that code runs here unchanged."""
         return self._numpy
+
+    @property
+    def parent_metadata(self) -> ParentMetadata:
+        """Roboflow's name for the image's own id (a crop's is its detection's id). Its
+        place in the direct parent is not kept (only in the root: see the next one)."""
+        return ParentMetadata(self.image_id)
+
+    @property
+    def workflow_root_ancestor_metadata(self) -> ParentMetadata:
+        """Roboflow's name for the root image's id and this image's place in it."""
+        root = self.origin
+        place = OriginCoordinates(root.offset_x, root.offset_y, root.root_width, root.root_height)
+        return ParentMetadata(root.root_id, place)
 
     @property
     def width(self) -> int:

@@ -183,7 +183,7 @@ class _Translator:
         each = self.call(
             function, [step_selector(f"{step}/items", "item"), *extras], f"{step}/each", place
         )
-        self.steps.append({"type": "DimensionCollapse", "name": step, "data": each})
+        self.steps.append({"type": "visionflow/dimension_collapse@v1", "name": step, "data": each})
         return step_selector(step, "output")
 
     def ensemble(self, arguments: list, step: str, place: str) -> str:

@@ -21,7 +21,8 @@ class StepInputs:
     """The elements a step runs for, with one column of values per selector field.
 
     ``compounds``: for a batch-accepting block, each list/dict field of selectors as its
-    template and one column per selector in it (``as_batches`` makes a list/dict of Batch).
+    template and one column per selector in it (``as_batches`` makes a list/dict of Batch;
+    ``columns`` holds it resolved per element too, for a call per element).
     """
 
     __slots__ = ("columns", "compounds", "elements", "literals")
@@ -37,6 +38,18 @@ class StepInputs:
         self.literals = literals
         self.columns = columns
         self.compounds = compounds or {}
+
+    @property
+    def has_batches(self) -> bool:
+        """Whether any field gets batch-oriented values (a batch block is called with
+        Batches only then; given parameters alone, it is called per element)."""
+        if len(self.columns) > len(self.compounds):
+            return True
+        return any(
+            binding.compound[text].mode != "scalar"
+            for binding, _ in self.compounds.values()
+            for text in binding.compound
+        )
 
     def keyword_rows(self) -> list[dict[str, Any]]:
         """One kwargs dict per element, for blocks called element by element."""
@@ -56,9 +69,9 @@ class StepInputs:
         """kwargs for a batch-accepting block: a Batch per selector field (in a list or dict
         of selectors, a Batch per batch-oriented selector; parameters stay values)."""
         kwargs = dict(self.literals)
-        for name, column in self.columns.items():
-            kwargs[name] = Batch(column, self.elements)
         elements = self.elements
+        for name, column in self.columns.items():
+            kwargs[name] = Batch(column, elements)
         for name, (binding, columns) in self.compounds.items():
             modes = binding.compound
             kwargs[name] = replace_selectors(
@@ -70,26 +83,64 @@ class StepInputs:
         return kwargs
 
 
+class _Children:
+    """Which children a gathering step gets: those made for the element, less those the
+    flow-control steps deciding per child did not choose for this step (Roboflow drops
+    them from the Batch). None: no children (never made, none made, or none chosen), an
+    empty value as in Roboflow: a block that does not accept empty values does not run
+    there; one that does gets an empty Batch."""
+
+    __slots__ = ("gates", "state")
+
+    def __init__(self, step: StepPlan, state: RunState):
+        self.state = state
+        self.gates = [
+            (state.decisions.get(gate.step, {}), gate.level, step.name)
+            for gate in step.gates
+            if gate.level > step.level
+        ]
+
+    def of(self, lineage, parent: Index) -> list[Index] | None:
+        made = self.state.children_made(lineage, parent)
+        if not made:
+            return None
+        if not self.gates:
+            return made
+        kept = [
+            child
+            for child in made
+            if all(name in chosen.get(child[:level], ()) for chosen, level, name in self.gates)
+        ]
+        return kept or None
+
+
 def gather(step: StepPlan, state: RunState) -> StepInputs:
     elements = _gated_elements(step, state) if step.gates else state.elements_at(step.lineage)
+    children = _Children(step, state)
     literals = dict(step.literals)
     columns: dict[str, list] = {}
-    raw: dict[str, dict[str, list]] = {}  # a batch block's compound fields, selector by selector
+    # a batch block's lists/dicts of selectors, selector by selector (made into lists/dicts
+    # of Batch); None for other blocks, which get them resolved per element
+    raw: dict[str, dict[str, list]] | None = {} if step.accepts_batches else None
     keep_empty = step.accepts_empty
     for binding in step.column_fields:
-        if binding.selector is not None and binding.selector.mode == "scalar":
-            literals[binding.name] = state.scalar(binding.selector.source)
+        selector = binding.selector
+        if selector is not None and selector.mode == "scalar":
+            value = state.scalar(selector.source)
+            if value is None and selector.source.origin == "step" and not keep_empty:
+                value = MISSING  # Roboflow's rule: a step's None is an empty value
+            literals[binding.name] = value
             continue
-        columns[binding.name] = _column(binding, elements, state, keep_empty, raw)
-    # a batch block's list/dict of selectors in its batch_fields: a list/dict of Batch
-    batch_fields = step.block.batch_fields if step.accepts_batches else ()
-    compounds = {
-        name: (binding, raw[name])
-        for name, binding in _compound_fields(step, raw)
-        if name in batch_fields
-    }
-    for name in compounds:
-        del columns[name]  # rebuilt by as_batches from its selectors' columns
+        columns[binding.name] = _column(binding, elements, state, keep_empty, raw, children)
+    compounds = (
+        {
+            binding.name: (binding, raw[binding.name])
+            for binding in step.column_fields
+            if binding.name in raw
+        }
+        if raw
+        else {}
+    )
     if not keep_empty:
         return _without_missing(elements, literals, columns, compounds)
     literals = {k: None if v is MISSING else v for k, v in literals.items()}
@@ -101,13 +152,11 @@ def gather(step: StepPlan, state: RunState) -> StepInputs:
     return StepInputs(elements, literals, columns, compounds)
 
 
-def _compound_fields(step: StepPlan, raw: dict[str, dict[str, list]]):
-    return [(binding.name, binding) for binding in step.column_fields if binding.name in raw]
-
-
 def _gated_elements(step: StepPlan, state: RunState) -> list[Index]:
     elements = state.elements_at(step.lineage)
     for gate in step.gates:
+        if gate.level > step.level:
+            continue  # a gate per child of a gathering step: it filters the children
         chosen = state.decisions.get(gate.step, {})
         name, level = step.name, gate.level
         elements = [index for index in elements if name in chosen.get(index[:level], ())]
@@ -119,15 +168,17 @@ def _column(
     elements: list[Index],
     state: RunState,
     keep_empty: bool,
-    raw: dict[str, dict[str, list]],
+    raw: dict[str, dict[str, list]] | None,
+    children: _Children,
 ) -> list:
     if binding.selector is not None:
-        return _selector_column(binding.selector, elements, state, keep_empty)
+        return _selector_column(binding.selector, elements, state, keep_empty, children)
     columns = {
-        text: _selector_column(sb, elements, state, keep_empty)
+        text: _selector_column(sb, elements, state, keep_empty, children)
         for text, sb in binding.compound.items()
     }
-    raw[binding.name] = columns
+    if raw is not None:
+        raw[binding.name] = columns
     resolved = []
     for position in range(len(elements)):
         values = {text: column[position] for text, column in columns.items()}
@@ -146,17 +197,21 @@ def _column(
 
 
 def _selector_column(
-    binding: SelectorBinding, elements: list[Index], state: RunState, keep_empty: bool
+    binding: SelectorBinding,
+    elements: list[Index],
+    state: RunState,
+    keep_empty: bool,
+    children: _Children,
 ) -> list:
     source = binding.source
     if binding.mode in ("scalar", "cast"):
         return [state.scalar(source)] * len(elements)
     if binding.mode == "cast_grouped":
-        return _cast_batches(binding, elements, state)
+        return _cast_batches(binding, elements, state, keep_empty, children)
     rows = state.rows_for(source)
     output = source.output if source.origin == "step" else None
     if binding.mode == "grouped":
-        return [_children_batch(binding, index, rows, state, keep_empty) for index in elements]
+        return [_children_batch(binding, index, rows, keep_empty, children) for index in elements]
     if binding.mode == "broadcast":
         depth = source.dimensionality
         keys = [index[:depth] for index in elements]
@@ -173,11 +228,14 @@ def _selector_column(
 
 
 def _children_batch(
-    binding: SelectorBinding, parent: Index, rows, state: RunState, keep_empty: bool
+    binding: SelectorBinding, parent: Index, rows, keep_empty: bool, children: _Children
 ) -> Batch:
     output = binding.source.output if binding.source.origin == "step" else None
+    made = children.of(binding.source.lineage, parent)
+    if made is None:  # no children: an empty value (see _Children)
+        return Batch([], []) if keep_empty else MISSING
     values, indices = [], []
-    for child in state.children_of(binding.source.lineage, parent):
+    for child in made:
         row = rows.get(child, MISSING)
         value = row if output is None else pick(row, output)
         if value is MISSING or value is None:
@@ -189,7 +247,13 @@ def _children_batch(
     return Batch(values, indices)
 
 
-def _cast_batches(binding: SelectorBinding, elements: list[Index], state: RunState) -> list:
+def _cast_batches(
+    binding: SelectorBinding,
+    elements: list[Index],
+    state: RunState,
+    keep_empty: bool,
+    children: _Children,
+) -> list:
     """A scalar as a Batch per element: a copy for each child of the element (or one copy
     when the step is given no children to follow)."""
     value = state.scalar(binding.source)
@@ -198,30 +262,31 @@ def _cast_batches(binding: SelectorBinding, elements: list[Index], state: RunSta
     group = binding.group_lineage
     batches = []
     for index in elements:
-        children = state.children_of(group, index) if group else [(*index, 0)]
-        batches.append(Batch([value] * len(children), list(children)))
+        kids = children.of(group, index) if group else [(*index, 0)]
+        if kids is None:  # no children: an empty value (see _Children)
+            batches.append(Batch([], []) if keep_empty else MISSING)
+            continue
+        batches.append(Batch([value] * len(kids), list(kids)))
     return batches
 
 
-def _without_missing(elements, literals, columns, compounds=None) -> StepInputs:
+def _without_missing(elements, literals, columns, compounds) -> StepInputs:
     """Drops the elements for which some batch-oriented input is empty (masked out, never
-    made, or None); scalars (``literals``) are empty only when never made."""
-    compounds = compounds or {}
-    marks = dict(columns)  # a compound is missing where its resolved value is MISSING
+    made, or None); scalars (``literals``) are empty only when never made (or, made by a
+    step, None)."""
     if any(value is MISSING for value in literals.values()):
         return StepInputs(
             [], literals, {name: [] for name in columns}, _kept_compounds(compounds, [])
         )
     # Identity tests only: `in` would compare arrays with ==. Columns hold batch-oriented
-    # values only (a scalar selector field is a literal; compounds resolved above).
+    # values only (a scalar selector field is a literal; compounds resolved, with MISSING
+    # where one of their batch-oriented values is missing).
     missing = MISSING
-    for name, (binding, cols) in compounds.items():
-        marks[name] = _compound_marks(binding, cols, len(elements))
-    if not any(v is missing or v is None for column in marks.values() for v in column):
+    if not any(v is missing or v is None for column in columns.values() for v in column):
         return StepInputs(elements, literals, columns, compounds)
     keep = [
         position
-        for position, values in enumerate(zip(*marks.values(), strict=True))
+        for position, values in enumerate(zip(*columns.values(), strict=True))
         if not any(v is missing or v is None for v in values)
     ]
     return StepInputs(
@@ -230,18 +295,6 @@ def _without_missing(elements, literals, columns, compounds=None) -> StepInputs:
         {name: [column[p] for p in keep] for name, column in columns.items()},
         _kept_compounds(compounds, keep),
     )
-
-
-def _compound_marks(binding: FieldBinding, columns: dict[str, list], size: int) -> list:
-    """MISSING where a batch-oriented selector of the compound has no value, else True."""
-    modes = binding.compound
-    marks: list = [True] * size
-    for text, column in columns.items():
-        scalar = modes[text].mode == "scalar"  # a parameter may be None, not missing
-        for position, value in enumerate(column):
-            if value is MISSING or (value is None and not scalar):
-                marks[position] = MISSING
-    return marks
 
 
 def _kept_compounds(compounds, keep: list[int]):

@@ -45,6 +45,11 @@ class RunState:
     def children_of(self, lineage: Lineage, parent: Index) -> list[Index]:
         return self.children.get(lineage, {}).get(parent, [])
 
+    def children_made(self, lineage: Lineage, parent: Index) -> list[Index] | None:
+        """The children of ``parent``, or None when none were ever made for it (the step
+        making them did not run for it), unlike a step that made none (``[]``)."""
+        return self.children.get(lineage, {}).get(parent)
+
     def rows_for(self, source: Source) -> dict[Index, Any]:
         """{index: value} for a batch-oriented source (step rows are whole output dicts)."""
         if source.origin == "input":

@@ -32,6 +32,8 @@ def run_step(step: StepPlan, state: RunState) -> StepResult:
         return StepResult(decisions=_decisions(step, inputs.elements, outcomes))
     if step.output_offset == 1:
         return _nested(step, inputs.elements, outcomes)
+    if step.follows is not None:
+        return _following(step, inputs, outcomes)
     _check_rows(step, outcomes, inputs.elements)
     return StepResult(rows=dict(zip(inputs.elements, outcomes, strict=True)))
 
@@ -48,7 +50,7 @@ def _call_block(step: StepPlan, inputs: StepInputs) -> list[Any]:
     run = step.block.run
     # a batch block given no batch (only parameters, none cast) is called as Roboflow calls
     # it: once per element with the values, returning one result
-    if step.accepts_batches and (inputs.columns or inputs.compounds):
+    if step.accepts_batches and inputs.has_batches:
         try:
             outcomes = run(**inputs.as_batches())
         except Exception as error:
@@ -91,6 +93,19 @@ def _nested(step: StepPlan, elements: list[Index], outcomes: list) -> StepResult
         children[index] = kids
         rows.update(zip(kids, outcome, strict=True))
     return StepResult(rows=rows, children=children)
+
+
+def _following(step: StepPlan, inputs: StepInputs, outcomes: list) -> StepResult:
+    """Results per child of the reference field, at the children's own indices."""
+    rows: dict[Index, dict] = {}
+    for children, outcome in zip(inputs.columns[step.follows], outcomes, strict=True):
+        if not isinstance(outcome, list) or len(outcome) != len(children):
+            raise _bad_result(
+                step, f"a list of {len(children)} results (one per '{step.follows}')", outcome
+            )
+        _check_rows(step, outcome, inputs.elements)
+        rows.update(zip(children.indices, outcome, strict=True))
+    return StepResult(rows=rows)
 
 
 def _check_rows(step: StepPlan, outcomes: list, elements: list[Index]) -> None:

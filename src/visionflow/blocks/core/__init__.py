@@ -7,7 +7,7 @@ from visionflow.blocks.api import Block
 
 def load_blocks() -> list[type[Block]]:
     from visionflow.blocks import deepomatic  # the Deepomatic dialect's steps
-    from visionflow.blocks.core.collapse import DimensionCollapse
+    from visionflow.blocks.core.collapse import AlignedDimensionCollapse, DimensionCollapse
     from visionflow.blocks.core.consensus import ClassificationConsensus
     from visionflow.blocks.core.crops import AbsoluteStaticCrop, DynamicCrop, RelativeStaticCrop
     from visionflow.blocks.core.detections import (
@@ -58,6 +58,7 @@ def load_blocks() -> list[type[Block]]:
         DetectionsTransformation,
         DetectionsClassesReplacement,
         DimensionCollapse,
+        AlignedDimensionCollapse,
         ObjectDetectionModel,
         KeypointDetectionModel,
         ClassificationModel,

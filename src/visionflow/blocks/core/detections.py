@@ -242,15 +242,20 @@ class DetectionsClassesReplacement(Block):
 
     outputs = [Output("predictions", kinds=DETECTION_KINDS)]
     input_dimensionality_offsets = {"classification_predictions": 1}
+    accepts_empty = True  # as Roboflow's: no crops (or none classified) is no detections
 
     def run(
         self,
         object_detection_predictions: Any,
-        classification_predictions: Batch,
+        classification_predictions: Batch | None,
         fallback_class_name: str | None,
         fallback_class_id: int,
     ) -> dict[str, Any]:
         detections = object_detection_predictions
+        if detections is None:  # masked out upstream
+            return {"predictions": None}
+        if not classification_predictions:  # no crops at all: Roboflow gives no detections
+            return {"predictions": detections[np.zeros(0, dtype=int)]}
         by_parent = {str(c.get("parent_id")): c for c in classification_predictions if c}
         by_position = {index[-1]: c for index, c in classification_predictions.items() if c}
         keep, names, ids, confidences = [], [], [], []

@@ -97,6 +97,7 @@ class ListItems(Block):
 
     outputs = [Output("item")]
     output_dimensionality_offset = 1
+    accepts_empty = True  # called for None too, so that a map of None is an empty list
 
     def run(self, items: Any, per: Any = None) -> list[dict[str, Any]]:
         if items is None:  # nothing to go over (e.g. a function found nothing): no items

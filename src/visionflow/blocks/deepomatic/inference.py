@@ -79,8 +79,9 @@ class Inference(DeepomaticBlock):
                 "its labels",
             )
 
-    def run(self, inputs: Batch, **_: Any) -> list[dict[str, list[Region]]]:
-        per_image = [flatten(groups) for groups in inputs]
+    def run(self, inputs: list[Batch], **_: Any) -> list[dict[str, list[Region]]]:
+        # a list of selectors reaches a batch block as a list of Batch, one per selector
+        per_image = [flatten(list(groups)) for groups in zip(*inputs, strict=True)]
         regions = [region for group in per_image for region in group]
         options = {"confidence": self.threshold} if self.detects else {}
         predictions = self.model.predict([r.crop() for r in regions], options) if regions else []
