@@ -88,6 +88,10 @@ class StepPlan:
     output_offset: int = field(init=False)
     literals: dict[str, Any] = field(init=False)
     column_fields: list[FieldBinding] = field(init=False)
+    outer_gates: list[Gate] = field(init=False)  # choose the elements the step runs for
+    inner_gates: list[Gate] = field(init=False)  # choose the children a gathering step gets
+    batch_compounds: bool = field(init=False)  # lists/dicts of selectors given as Batches
+    compound_fields: dict[str, FieldBinding] = field(init=False)
 
     def __post_init__(self) -> None:
         self.accepts_batches = self.block.accepts_batches
@@ -95,6 +99,10 @@ class StepPlan:
         self.output_offset = self.block.output_dimensionality_offset
         self.literals = {f.name: f.literal for f in self.fields if f.is_literal}
         self.column_fields = [f for f in self.fields if not f.is_literal]
+        self.outer_gates = [gate for gate in self.gates if gate.level <= self.level]
+        self.inner_gates = [gate for gate in self.gates if gate.level > self.level]
+        self.compound_fields = {f.name: f for f in self.column_fields if f.compound}
+        self.batch_compounds = self.accepts_batches and bool(self.compound_fields)
 
 
 @dataclass(frozen=True)

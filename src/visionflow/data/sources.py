@@ -244,8 +244,7 @@ def url_bytes(url: str, place: str, policy: ImagePolicy) -> bytes:
                     )
                 if time.monotonic() > give_up_at:
                     raise RuntimeInputError(
-                        f"could not download {_shown(url)} within "
-                        f"{policy.url_timeout_seconds:g} s",
+                        f"could not download {_shown(url)} within {policy.url_timeout_seconds:g} s",
                         place=place,
                     )
             return bytes(data)

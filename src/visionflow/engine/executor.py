@@ -15,7 +15,7 @@ from typing import Any
 from visionflow.compiler.plan import Plan
 from visionflow.data.sources import LOCAL, ImagePolicy
 from visionflow.engine.inputs import InputLoader
-from visionflow.engine.outputs import build_results
+from visionflow.engine.outputs import ResultBuilder
 from visionflow.engine.parameter_checks import parameter_checks
 from visionflow.engine.scheduler import run_steps
 from visionflow.engine.state import RunState
@@ -51,6 +51,7 @@ class Executor:
         self._dependents = plan.dependents()
         self._inputs = InputLoader(plan.inputs, image_policy)
         self._parameter_checks = parameter_checks(plan)
+        self._results = ResultBuilder(plan.outputs)
 
     def run(self, inputs: dict[str, Any]) -> list[dict[str, Any]]:
         state = RunState()
@@ -59,4 +60,4 @@ class Executor:
             check(state.input_values[check.parameter])
         pool = step_threads() if self.max_concurrent_steps > 1 else None
         run_steps(self.plan, state, pool, self._dependents, self.max_concurrent_steps)
-        return build_results(self.plan.outputs, state, size)
+        return self._results(state, size)

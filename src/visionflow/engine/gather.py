@@ -43,8 +43,8 @@ class StepInputs:
     def has_batches(self) -> bool:
         """Whether any field gets batch-oriented values (a batch block is called with
         Batches only then; given parameters alone, it is called per element)."""
-        if len(self.columns) > len(self.compounds):
-            return True
+        if not self.compounds or len(self.columns) > len(self.compounds):
+            return bool(self.columns)
         return any(
             binding.compound[text].mode != "scalar"
             for binding, _ in self.compounds.values()
@@ -95,9 +95,7 @@ class _Children:
     def __init__(self, step: StepPlan, state: RunState):
         self.state = state
         self.gates = [
-            (state.decisions.get(gate.step, {}), gate.level, step.name)
-            for gate in step.gates
-            if gate.level > step.level
+            (state.decisions.get(gate.step, {}), gate.level, step.name) for gate in step.inner_gates
         ]
 
     def of(self, lineage, parent: Index) -> list[Index] | None:
@@ -115,48 +113,51 @@ class _Children:
 
 
 def gather(step: StepPlan, state: RunState) -> StepInputs:
-    elements = _gated_elements(step, state) if step.gates else state.elements_at(step.lineage)
-    children = _Children(step, state)
+    elements = _gated_elements(step, state) if step.outer_gates else state.elements_at(step.lineage)
+    children = _Children(step, state) if step.inner_gates else None
     literals = dict(step.literals)
     columns: dict[str, list] = {}
     # a batch block's lists/dicts of selectors, selector by selector (made into lists/dicts
     # of Batch); None for other blocks, which get them resolved per element
-    raw: dict[str, dict[str, list]] | None = {} if step.accepts_batches else None
+    raw: dict[str, dict[str, list]] | None = {} if step.batch_compounds else None
     keep_empty = step.accepts_empty
     for binding in step.column_fields:
         selector = binding.selector
         if selector is not None and selector.mode == "scalar":
             value = state.scalar(selector.source)
-            if value is None and selector.source.origin == "step" and not keep_empty:
+            if value is None and not keep_empty and selector.source.origin == "step":
                 value = MISSING  # Roboflow's rule: a step's None is an empty value
             literals[binding.name] = value
-            continue
-        columns[binding.name] = _column(binding, elements, state, keep_empty, raw, children)
+        else:
+            columns[binding.name] = _column(binding, elements, state, keep_empty, raw, children)
     compounds = (
-        {
-            binding.name: (binding, raw[binding.name])
-            for binding in step.column_fields
-            if binding.name in raw
-        }
-        if raw
-        else {}
+        {name: (step.compound_fields[name], cols) for name, cols in raw.items()} if raw else None
     )
     if not keep_empty:
         return _without_missing(elements, literals, columns, compounds)
-    literals = {k: None if v is MISSING else v for k, v in literals.items()}
-    columns = {k: [None if v is MISSING else v for v in c] for k, c in columns.items()}
-    compounds = {
-        name: (binding, {t: [None if v is MISSING else v for v in c] for t, c in cols.items()})
-        for name, (binding, cols) in compounds.items()
-    }
+    return _with_missing_as_none(elements, literals, columns, compounds)
+
+
+def _with_missing_as_none(elements, literals, columns, compounds) -> StepInputs:
+    """For a block that accepts empty values: every missing value given as None (in place:
+    gather made these dicts and lists for this call)."""
+    missing = MISSING
+    for name, value in literals.items():
+        if value is missing:
+            literals[name] = None
+    every = list(columns.values())
+    for _, cols in (compounds or {}).values():
+        every.extend(cols.values())
+    for column in every:
+        for position, value in enumerate(column):
+            if value is missing:
+                column[position] = None
     return StepInputs(elements, literals, columns, compounds)
 
 
 def _gated_elements(step: StepPlan, state: RunState) -> list[Index]:
     elements = state.elements_at(step.lineage)
-    for gate in step.gates:
-        if gate.level > step.level:
-            continue  # a gate per child of a gathering step: it filters the children
+    for gate in step.outer_gates:  # (gates per child of a gathering step filter children)
         chosen = state.decisions.get(gate.step, {})
         name, level = step.name, gate.level
         elements = [index for index in elements if name in chosen.get(index[:level], ())]
@@ -169,7 +170,7 @@ def _column(
     state: RunState,
     keep_empty: bool,
     raw: dict[str, dict[str, list]] | None,
-    children: _Children,
+    children: _Children | None,
 ) -> list:
     if binding.selector is not None:
         return _selector_column(binding.selector, elements, state, keep_empty, children)
@@ -201,7 +202,7 @@ def _selector_column(
     elements: list[Index],
     state: RunState,
     keep_empty: bool,
-    children: _Children,
+    children: _Children | None,
 ) -> list:
     source = binding.source
     if binding.mode in ("scalar", "cast"):
@@ -211,7 +212,9 @@ def _selector_column(
     rows = state.rows_for(source)
     output = source.output if source.origin == "step" else None
     if binding.mode == "grouped":
-        return [_children_batch(binding, index, rows, keep_empty, children) for index in elements]
+        return [
+            _children_batch(binding, index, rows, keep_empty, state, children) for index in elements
+        ]
     if binding.mode == "broadcast":
         depth = source.dimensionality
         keys = [index[:depth] for index in elements]
@@ -228,11 +231,19 @@ def _selector_column(
 
 
 def _children_batch(
-    binding: SelectorBinding, parent: Index, rows, keep_empty: bool, children: _Children
+    binding: SelectorBinding,
+    parent: Index,
+    rows,
+    keep_empty: bool,
+    state: RunState,
+    children: _Children | None,
 ) -> Batch:
     output = binding.source.output if binding.source.origin == "step" else None
-    made = children.of(binding.source.lineage, parent)
-    if made is None:  # no children: an empty value (see _Children)
+    lineage = binding.source.lineage
+    made = (
+        state.children_made(lineage, parent) if children is None else children.of(lineage, parent)
+    )
+    if not made:  # no children: an empty value (see _Children)
         return Batch([], []) if keep_empty else MISSING
     values, indices = [], []
     for child in made:
@@ -252,7 +263,7 @@ def _cast_batches(
     elements: list[Index],
     state: RunState,
     keep_empty: bool,
-    children: _Children,
+    children: _Children | None,
 ) -> list:
     """A scalar as a Batch per element: a copy for each child of the element (or one copy
     when the step is given no children to follow)."""
@@ -262,8 +273,13 @@ def _cast_batches(
     group = binding.group_lineage
     batches = []
     for index in elements:
-        kids = children.of(group, index) if group else [(*index, 0)]
-        if kids is None:  # no children: an empty value (see _Children)
+        if not group:
+            kids = [(*index, 0)]
+        else:
+            kids = (
+                state.children_made(group, index) if children is None else children.of(group, index)
+            )
+        if not kids:  # no children: an empty value (see _Children)
             batches.append(Batch([], []) if keep_empty else MISSING)
             continue
         batches.append(Batch([value] * len(kids), list(kids)))
@@ -298,6 +314,8 @@ def _without_missing(elements, literals, columns, compounds) -> StepInputs:
 
 
 def _kept_compounds(compounds, keep: list[int]):
+    if not compounds:
+        return None
     return {
         name: (binding, {text: [column[p] for p in keep] for text, column in cols.items()})
         for name, (binding, cols) in compounds.items()

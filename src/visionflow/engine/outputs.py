@@ -13,25 +13,34 @@ from visionflow.engine.state import MISSING, Index, RunState
 from visionflow.kinds import WILDCARD
 
 
-def build_results(outputs: list[OutputPlan], state: RunState, size: int) -> list[dict[str, Any]]:
-    if outputs and not any(_per_input_element(output) for output in outputs):
-        size = min(size, 1)  # Roboflow's rule: nothing per element, so one dict, not copies
-    results: list[dict[str, Any]] = [{} for _ in range(size)]
-    for output in outputs:
-        translate = _to_parent if _may_need_translation(output) else None
-        if not _per_input_element(output):  # a scalar, or a batch made from scalars
-            value = _value(output, (), state)
-            value = translate(value) if translate else value
-            for result in results:
-                result[output.name] = value
-            continue
-        for position, result in enumerate(results):
-            value = _value(output, (position,), state)
-            result[output.name] = translate(value) if translate else value
-    return results
+class ResultBuilder:
+    """Builds a run's results; what depends only on the plan is worked out once."""
+
+    def __init__(self, outputs: list[OutputPlan]):
+        self.outputs = outputs
+        self.per_element = [per_input_element(output) for output in outputs]
+        self.translate = [_to_parent if _may_need_translation(o) else None for o in outputs]
+
+    def __call__(self, state: RunState, size: int) -> list[dict[str, Any]]:
+        if self.outputs and not any(self.per_element):
+            size = min(size, 1)  # Roboflow's rule: nothing per element, so one dict, not copies
+        results: list[dict[str, Any]] = [{} for _ in range(size)]
+        for output, per_element, translate in zip(
+            self.outputs, self.per_element, self.translate, strict=True
+        ):
+            if not per_element:  # a scalar, or a batch made from scalars
+                value = _value(output, (), state)
+                value = translate(value) if translate else value
+                for result in results:
+                    result[output.name] = value
+                continue
+            for position, result in enumerate(results):
+                value = _value(output, (position,), state)
+                result[output.name] = translate(value) if translate else value
+        return results
 
 
-def _per_input_element(output: OutputPlan) -> bool:
+def per_input_element(output: OutputPlan) -> bool:
     """Whether the output has a value per input element; a batch a step made from scalars
     (its lineage starts at that step) is given whole to every result, as Roboflow does."""
     lineage = output.source.lineage
