@@ -10,7 +10,12 @@ import pytest
 
 from onnx_models import channel_means
 from visionflow import Workflow
-from visionflow.errors import CustomCodeNotAllowedError, ModelError, ModelNotFoundError
+from visionflow.errors import (
+    CustomCodeNotAllowedError,
+    ModelError,
+    ModelNotFoundError,
+    WorkflowError,
+)
 from visionflow.models.library import (
     ModelLibrary,
     ModelLimits,
@@ -214,3 +219,29 @@ def test_a_pool_with_a_call_in_flight_is_never_retired(means_model, two_loaded_m
             Workflow.compile(means_workflow({**slow, "queue_size": 2002}))
         assert [len(answer.result()) for answer in answers] == [1, 1]
     assert caught.value.code == "too_many_models"
+
+
+@pytest.mark.parametrize("block_type", ["ObjectDetectionModel", "ClassificationModel"])
+def test_a_batch_given_to_a_models_threshold_is_a_compile_error(block_type):
+    """Thresholds hold for the whole run, as in Roboflow (whose engine refuses this too)."""
+    definition = {
+        "version": "1.3.0",
+        "inputs": [
+            {"type": "WorkflowImage", "name": "image"},
+            {"type": "WorkflowBatchInput", "name": "confidence"},
+        ],
+        "steps": [
+            {
+                "type": block_type,
+                "name": "model",
+                "image": "$inputs.image",
+                "model_id": "yolov8n-640",
+                "confidence": "$inputs.confidence",
+            }
+        ],
+        "outputs": [{"type": "JsonField", "name": "result", "selector": "$steps.model.*"}],
+    }
+    with pytest.raises(WorkflowError) as caught:
+        Workflow.compile(definition)
+    assert caught.value.code == "dimensionality_mismatch"
+    assert caught.value.place == "steps[0] 'model' field 'confidence'"

@@ -948,7 +948,7 @@ def test_detections_operation_on_a_list():
 
 
 def test_every_documented_name_is_known():
-    assert len(OPERATION_NAMES) == 37  # with ClassificationFilter and its property
+    assert len(OPERATION_NAMES) == 38  # with ClassificationFilter and its property, frames
     assert len(BINARY_NAMES) == 15
     assert len(UNARY_NAMES) == 6
 

@@ -6,6 +6,7 @@ detections made on a crop of a crop can be mapped back to the image the user gav
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import logging
 import os
@@ -59,6 +60,17 @@ class ParentMetadata(NamedTuple):
     origin_coordinates: OriginCoordinates | None = None
 
 
+class VideoMetadata(NamedTuple):
+    """Roboflow's ``VideoMetadata`` of a frame; a still image is frame 0 of a "video" of its
+    own (Roboflow's defaults: the time it is read, 30 fps, not from a file)."""
+
+    video_identifier: str
+    frame_number: int
+    frame_timestamp: datetime.datetime
+    fps: float
+    comes_from_video_file: bool | None
+
+
 class WorkflowImage:
     """An image flowing through a workflow.
 
@@ -95,6 +107,11 @@ class WorkflowImage:
         """The same pixels under the name Roboflow's block code reads them by
         (``WorkflowImageData.numpy_image``), so that code runs here unchanged."""
         return self._numpy
+
+    @property
+    def video_metadata(self) -> VideoMetadata:
+        """The frame's place in its video; a still image's, as Roboflow gives it."""
+        return VideoMetadata(self.image_id, 0, datetime.datetime.now(), 30, None)
 
     @property
     def parent_metadata(self) -> ParentMetadata:

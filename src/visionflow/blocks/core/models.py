@@ -65,9 +65,9 @@ class _RoboflowFields(Block.Manifest):
     images: IMAGE = Field(validation_alias=AliasChoices("images", "image"))
     model: str | None = None
     model_id: Selector(kinds=["roboflow_model_id", "string"], scalar_only=True) | str | None = None
-    api_key: Selector(kinds=["string"]) | str | None = None
-    disable_active_learning: Selector(kinds=["boolean"]) | bool | None = None
-    active_learning_target_dataset: Selector(kinds=["string"]) | str | None = None
+    api_key: Selector(kinds=["string"], scalar_only=True) | str | None = None
+    disable_active_learning: Selector(kinds=["boolean"], scalar_only=True) | bool | None = None
+    active_learning_target_dataset: Selector(kinds=["string"], scalar_only=True) | str | None = None
 
 
 class _PredictionsModel(_ModelBlock):
@@ -93,12 +93,12 @@ class ObjectDetectionModel(_PredictionsModel):
 
     class Manifest(_RoboflowFields):
         type: Literal["visionflow/object_detection_model@v1", "ObjectDetectionModel"]
-        confidence: Selector(kinds=["float"]) | float | None = None
-        iou: Selector(kinds=["float"]) | float | None = None
-        max_detections: Selector(kinds=["integer"]) | int | None = None
-        class_filter: Selector(kinds=["list"]) | list[str] | None = None
+        confidence: Selector(kinds=["float"], scalar_only=True) | float | None = None
+        iou: Selector(kinds=["float"], scalar_only=True) | float | None = None
+        max_detections: Selector(kinds=["integer"], scalar_only=True) | int | None = None
+        class_filter: Selector(kinds=["list"], scalar_only=True) | list[str] | None = None
         # Roboflow's names (with model_id): defaults as Roboflow's block
-        iou_threshold: Selector(kinds=["float"]) | float | None = None
+        iou_threshold: Selector(kinds=["float"], scalar_only=True) | float | None = None
         class_agnostic_nms: bool = False
         max_candidates: int | None = None
 
@@ -115,9 +115,9 @@ class KeypointDetectionModel(ObjectDetectionModel):
         type: Literal["visionflow/keypoint_detection_model@v1", "KeypointDetectionModel"]
         images: IMAGE
         model: str
-        confidence: Selector(kinds=["float"]) | float | None = None
-        iou: Selector(kinds=["float"]) | float | None = None
-        max_detections: Selector(kinds=["integer"]) | int | None = None
+        confidence: Selector(kinds=["float"], scalar_only=True) | float | None = None
+        iou: Selector(kinds=["float"], scalar_only=True) | float | None = None
+        max_detections: Selector(kinds=["integer"], scalar_only=True) | int | None = None
         class_filter: list[str] | None = None
 
     outputs = [Output("predictions", kinds=["keypoint_detection_prediction"])]
@@ -139,7 +139,7 @@ class ClassificationModel(_PredictionsModel):
     class Manifest(_RoboflowFields):
         type: Literal["visionflow/classification_model@v1", "ClassificationModel"]
         threshold: Selector(kinds=["float"]) | float | None = None
-        confidence: Selector(kinds=["float"]) | float | None = None  # Roboflow's
+        confidence: Selector(kinds=["float"], scalar_only=True) | float | None = None  # Roboflow's
 
     outputs = [Output("predictions", kinds=["classification_prediction"])]
     tasks = ("classification",)
@@ -154,7 +154,7 @@ class TextDetectionModel(_ModelBlock):
         type: Literal["visionflow/text_detection_model@v1", "TextDetectionModel"]
         images: IMAGE
         model: str
-        confidence: Selector(kinds=["float"]) | float | None = None
+        confidence: Selector(kinds=["float"], scalar_only=True) | float | None = None
 
     outputs = [Output("predictions", kinds=["object_detection_prediction"])]
     tasks = ("text_detection",)

@@ -9,9 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from visionflow.data.image import WorkflowImage
 from visionflow.errors import ExpressionEvaluationError
 from visionflow.expressions.roboflow.fields import Context
 from visionflow.expressions.roboflow.values import (
+    IMAGE,
     Parameters,
     expect_image,
     expect_mapping,
@@ -41,6 +43,25 @@ def image_property(fields: dict, context: Context) -> Step:
         if name == "aspect_ratio":
             return width / height if height else 0
         return height if name == "height" else width
+
+    return run
+
+
+FRAME_PROPERTIES = ("frame_number", "frame_timestamp", "seconds_since_start")
+
+
+def frame_metadata(fields: dict, context: Context) -> Step:
+    """A frame's number, timestamp or seconds since the video started (Roboflow's
+    ``ExtractFrameMetadata``; a still image is frame 0)."""
+    name = fields["property_name"]
+
+    def run(value, parameters):
+        if not isinstance(value, WorkflowImage):
+            raise mismatch("ExtractFrameMetadata", IMAGE, value)
+        video = value.video_metadata
+        if name == "seconds_since_start":  # Roboflow counts frames from 1 here
+            return (video.frame_number - 1) / video.fps
+        return getattr(video, name)
 
     return run
 

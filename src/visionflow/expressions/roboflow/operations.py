@@ -228,6 +228,9 @@ OPERATIONS: dict[str, Operation] = {
     "ExtractImageProperty": _op(
         media.image_property, property_name=Field(choice(*media.IMAGE_PROPERTIES))
     ),
+    "ExtractFrameMetadata": _op(
+        media.frame_metadata, property_name=Field(choice(*media.FRAME_PROPERTIES))
+    ),
     "ConvertImageToJPEG": _op(media.image_to_jpeg, compression_level=Field(_quality, 95)),
     "ConvertImageToBase64": _op(media.image_to_base64),
     "ConvertDictionaryToJSON": _op(media.dictionary_to_json),
