@@ -582,3 +582,281 @@ def test_batch_oriented_parameters_must_name_inputs():
         "batch_oriented_parameters names ['value'], which are not inputs of the block"
     )
     assert caught.value.hint == "the block's inputs are: values"
+
+
+PLACES = dynamic_block(
+    "Places",
+    inputs={"image": dynamic_input(selector_types=["input_image", "step_output_image"])},
+    outputs={"parent": ["list_of_values"], "root": ["list_of_values"]},
+    # Roboflow's block code reads an image's place without checking for None
+    run=(
+        "def run(self, image: WorkflowImageData) -> BlockResult:\n"
+        "    parent = image.parent_metadata.origin_coordinates\n"
+        "    root = image.workflow_root_ancestor_metadata.origin_coordinates\n"
+        "    return {\n"
+        "        'parent': [image.parent_metadata.parent_id, parent.left_top_x,\n"
+        "                   parent.left_top_y, parent.origin_width, parent.origin_height],\n"
+        "        'root': [root.left_top_x, root.left_top_y, root.origin_width,\n"
+        "                 root.origin_height],\n"
+        "    }\n"
+    ),
+)
+
+
+def test_an_images_place_in_its_parent_as_roboflows_block_code_reads_it(astronaut):
+    workflow = document(
+        PLACES,
+        inputs=[
+            {"type": "WorkflowImage", "name": "image"},
+            {
+                "type": "WorkflowBatchInput",
+                "name": "boxes",
+                "kind": ["object_detection_prediction"],
+            },
+        ],
+        steps=[
+            {
+                "type": "Crop",
+                "name": "crop",
+                "image": "$inputs.image",
+                "predictions": "$inputs.boxes",
+            },
+            {"type": "Places", "name": "whole", "image": "$inputs.image"},
+            {"type": "Places", "name": "crops", "image": "$steps.crop.crops"},
+        ],
+        outputs={"whole": "$steps.whole.root", "crops": "$steps.crops.parent"},
+    )
+    boxes = {"image": {"width": 512, "height": 512}, "predictions": [box(300, 200, "second")]}
+    [result] = Workflow.compile(workflow).run(image=astronaut, boxes=[boxes])
+    # as in Roboflow: an image that is no crop sits at (0, 0) of itself, its own size
+    assert result["whole"] == [0, 0, 512, 512]
+    assert result["crops"] == [["second", 280, 185, 512, 512]]
+
+
+def test_a_crop_of_a_crop_knows_its_place_in_its_direct_parent():
+    from visionflow.data.image import OriginCoordinates, WorkflowImage
+
+    crop = WorkflowImage(np.zeros((100, 200, 3), np.uint8)).crop(10, 20, 110, 80, crop_id="a")
+    inner = crop.crop(5, 6, 50, 40, crop_id="b")
+    assert inner.parent_metadata == ("b", OriginCoordinates(5, 6, 100, 60))
+    assert inner.workflow_root_ancestor_metadata.origin_coordinates == (15, 26, 200, 100)
+
+
+def classifier(result: str) -> dict:
+    """An in-document block giving each crop a classification in Roboflow's JSON form:
+    ``result`` for crops at least 30 pixels wide, ``narrow`` for the others."""
+    return dynamic_block(
+        "FakeClassifier",
+        inputs={"image": dynamic_input(selector_types=["step_output_image"])},
+        outputs={"p": ["classification_prediction"]},
+        run=(
+            "def run(self, image):\n"
+            f"    wide, narrow = {result}\n"
+            "    found = wide if image.numpy_image.shape[1] >= 30 else narrow\n"
+            "    return {'p': {**found, 'parent_id': image.parent_metadata.parent_id}}\n"
+        ),
+    )
+
+
+SINGLE = (
+    "{'top': 'cat', 'confidence': 0.8,"
+    " 'predictions': [{'class': 'cat', 'class_id': 3, 'confidence': 0.8}]}"
+)
+MULTI = (
+    "{'predicted_classes': %s, 'predictions': {'cat': {'class_id': 3, 'confidence': 0.3},"
+    " 'dog': {'class_id': 1, 'confidence': 0.6}}}"
+)
+
+
+@pytest.mark.parametrize(
+    ("wide", "narrow", "expected"),
+    [
+        # single-label without a class id of its own: the top class's entry gives it;
+        # one with no top class gets the fallback (Roboflow's engine's values)
+        (
+            SINGLE,
+            "{'top': '', 'confidence': 0.0, 'predictions': []}",
+            [("cat", 3, 0.8), ("unknown", -1, 0.0)],
+        ),
+        # multi-label as Roboflow gives it (predictions by class): its most confident
+        # class; one that predicted no class is dropped, fallback or not
+        (MULTI % "['dog']", MULTI % "[]", [("dog", 1, 0.6)]),
+    ],
+)
+def test_classes_replacement_reads_roboflows_classification_forms(wide, narrow, expected):
+    workflow = document(
+        classifier(f"{wide}, {narrow}"),
+        inputs=[
+            {"type": "WorkflowImage", "name": "image"},
+            {
+                "type": "WorkflowBatchInput",
+                "name": "boxes",
+                "kind": ["object_detection_prediction"],
+            },
+        ],
+        steps=[
+            {
+                "type": "Crop",
+                "name": "crop",
+                "image": "$inputs.image",
+                "predictions": "$inputs.boxes",
+            },
+            {"type": "FakeClassifier", "name": "classify", "image": "$steps.crop.crops"},
+            {
+                "type": "roboflow_core/detections_classes_replacement@v1",
+                "name": "replace",
+                "object_detection_predictions": "$inputs.boxes",
+                "classification_predictions": "$steps.classify.p",
+                "fallback_class_name": "unknown",
+            },
+        ],
+        outputs={"replaced": "$steps.replace.predictions"},
+    )
+    boxes = {
+        "image": {"width": 200, "height": 100},
+        "predictions": [
+            {**box(50, 50, "wide"), "width": 40},
+            {**box(150, 50, "narrow"), "width": 20},
+        ],
+    }
+    image = np.zeros((100, 200, 3), np.uint8)
+    [result] = Workflow.compile(workflow).run(image=image, boxes=[boxes])
+    replaced = result["replaced"]
+    found = zip(
+        replaced.data["class_name"].tolist(),
+        replaced.class_id.tolist(),
+        replaced.confidence.round(3).tolist(),
+        strict=True,
+    )
+    assert list(found) == expected
+
+
+def gathering_block(**manifest) -> dict:
+    """Gathers the widths of an image's crops; says how ``extra`` arrives."""
+    return dynamic_block(
+        "Gather",
+        inputs={
+            "values": dynamic_input(selector_types=["step_output"]),
+            "extra": dynamic_input(selector_types=["step_output"], value_types=["integer"]),
+        },
+        outputs={"out": []},
+        run=(
+            "def run(self, values, extra):\n"
+            "    shown = [list(e) for e in extra] if isinstance(extra, Batch) else extra\n"
+            "    return [{'out': [list(v), shown]} for v in values]\n"
+        ),
+        output_dimensionality_offset=-1,
+        accepts_batch_input=True,
+        **manifest,
+    )
+
+
+WIDTH = dynamic_block(
+    "Width",
+    inputs={"image": dynamic_input(selector_types=["step_output_image"])},
+    outputs={"w": []},
+    run="def run(self, image):\n    return {'w': int(image.numpy_image.shape[1])}\n",
+)
+
+
+@pytest.mark.parametrize(
+    ("manifest", "extra"),
+    [
+        ({}, 5),
+        # cast to the children's level, then gathered with them (Roboflow's engine's value)
+        ({"get_parameters_enforcing_auto_batch_casting": ["extra"]}, [[5, 5]]),
+    ],
+)
+def test_parameters_enforcing_auto_batch_casting_arrive_as_batches(manifest, extra):
+    workflow = document(
+        WIDTH,
+        gathering_block(**manifest),
+        inputs=[
+            {"type": "WorkflowImage", "name": "image"},
+            {
+                "type": "WorkflowBatchInput",
+                "name": "boxes",
+                "kind": ["object_detection_prediction"],
+            },
+            {"type": "WorkflowParameter", "name": "extra", "default_value": 5},
+        ],
+        steps=[
+            {
+                "type": "Crop",
+                "name": "crop",
+                "image": "$inputs.image",
+                "predictions": "$inputs.boxes",
+            },
+            {"type": "Width", "name": "width", "image": "$steps.crop.crops"},
+            {
+                "type": "Gather",
+                "name": "gather",
+                "values": "$steps.width.w",
+                "extra": "$inputs.extra",
+            },
+        ],
+        outputs={"gathered": "$steps.gather.out"},
+    )
+    boxes = {
+        "image": {"width": 200, "height": 100},
+        "predictions": [{**box(50, 50, "a"), "width": 40}, {**box(150, 50, "b"), "width": 20}],
+    }
+    image = np.zeros((100, 200, 3), np.uint8)
+    [result] = Workflow.compile(workflow).run(image=image, boxes=[boxes])
+    assert result["gathered"] == [[40, 20], extra]
+
+
+def test_parameters_enforcing_auto_batch_casting_must_be_inputs():
+    broken = copy.deepcopy(MEAN_BRIGHTNESS)
+    broken["manifest"]["get_parameters_enforcing_auto_batch_casting"] = ["gain"]
+    error = compile_error(broken)
+    assert error.message == (
+        "get_parameters_enforcing_auto_batch_casting names ['gain'], which are not inputs "
+        "of the block"
+    )
+
+
+def test_a_gathering_block_taking_no_batches_gets_its_enforced_parameters_as_batches():
+    # what get_parameters_enforcing_auto_batch_casting is for (Roboflow's engine's values)
+    gather = gathering_block(get_parameters_enforcing_auto_batch_casting=["extra"])
+    gather["manifest"]["accepts_batch_input"] = False
+    gather["code"]["run_function_code"] = (
+        "def run(self, values, extra):\n"
+        "    return {'out': [type(extra).__name__, list(values), list(extra)]}\n"
+    )
+    workflow = document(
+        WIDTH,
+        gather,
+        inputs=[
+            {"type": "WorkflowImage", "name": "image"},
+            {
+                "type": "WorkflowBatchInput",
+                "name": "boxes",
+                "kind": ["object_detection_prediction"],
+            },
+            {"type": "WorkflowParameter", "name": "extra", "default_value": 5},
+        ],
+        steps=[
+            {
+                "type": "Crop",
+                "name": "crop",
+                "image": "$inputs.image",
+                "predictions": "$inputs.boxes",
+            },
+            {"type": "Width", "name": "width", "image": "$steps.crop.crops"},
+            {
+                "type": "Gather",
+                "name": "gather",
+                "values": "$steps.width.w",
+                "extra": "$inputs.extra",
+            },
+        ],
+        outputs={"gathered": "$steps.gather.out"},
+    )
+    boxes = {
+        "image": {"width": 200, "height": 100},
+        "predictions": [{**box(50, 50, "a"), "width": 40}, {**box(150, 50, "b"), "width": 20}],
+    }
+    image = np.zeros((100, 200, 3), np.uint8)
+    [result] = Workflow.compile(workflow).run(image=image, boxes=[boxes])
+    assert result["gathered"] == ["Batch", [40, 20], [5, 5]]

@@ -25,6 +25,7 @@ from visionflow import Workflow
 from visionflow.blocks.api import Block, Output, Selector
 from visionflow.errors import (
     DimensionalityError,
+    ImageTooLargeError,
     KindMismatchError,
     RuntimeInputError,
     StepExecutionError,
@@ -507,6 +508,19 @@ BOX = {"x": 20.0, "y": 15.0, "width": 20.0, "height": 10.0}
         ("instance_segmentation_prediction",
          {"predictions": [{**BOX, "points": [{"x": 1, "y": 2}]}]}, "inputs 'dets'[0] image",
          "expected the image size with mask outlines ('points'), found None"),
+        # numbers no float (or int64) holds are mistakes, not crashes
+        ("object_detection_prediction", {"predictions": [{**BOX, "x": 10**400}]},
+         "inputs 'dets'[0] predictions[0] 'x'",
+         "expected a finite number, found " + repr(10**400)[:77] + "..."),
+        ("object_detection_prediction", {"predictions": [{**BOX, "class_id": 2**70}]},
+         "inputs 'dets'[0] predictions[0] 'class_id'",
+         f"expected an integer (as on the other detections), found {2**70}"),
+        ("instance_segmentation_prediction",
+         {"image": {"width": 64, "height": 48},
+          "predictions": [{**BOX, "points": [{"x": 1, "y": 2}, {"x": 10**400, "y": 2}]}]},
+         "inputs 'dets'[0] predictions[0] 'points'",
+         "expected a list of points {x, y} (on every detection), found "
+         + repr([{"x": 1, "y": 2}, {"x": 10**400, "y": 2}])[:77] + "..."),
         ("classification_prediction", {"top": "cat", "predictions": []}, "inputs 'dets'[0]",
          "expected a classification prediction with 'top' and 'confidence' (single-label) "
          "or 'predicted_classes' (multi-label), found {'top': 'cat', 'predictions': []}"),
@@ -521,6 +535,23 @@ def test_malformed_predictions_given_as_input(kind, given, place, message):
     with pytest.raises(RuntimeInputError) as caught:
         Workflow.compile(definition).run(dets=[given])
     assert (caught.value.place, caught.value.message) == (place, message)
+
+
+def test_the_image_size_of_predictions_given_as_input_is_held_to_the_pixel_limit():
+    # masks are made at that size: a JSON value must not make more than an image may
+    definition = detections_input_document("instance_segmentation_prediction")
+    outline = [{"x": 0, "y": 0}, {"x": 1, "y": 0}, {"x": 1, "y": 1}]
+    sent = {
+        "image": {"width": 1_000_000, "height": 1_000_000},
+        "predictions": [{**BOX, "points": outline}],
+    }
+    with pytest.raises(ImageTooLargeError) as caught:
+        Workflow.compile(definition).run(dets=[sent])
+    assert caught.value.place == "inputs 'dets'[0] image"
+    assert caught.value.message == (
+        "the image is 1000000x1000000 (1,000,000,000,000 pixels); this workflow takes at "
+        "most 100,000,000 pixels per image"
+    )
 
 
 def test_predictions_input_lets_empty_elements_and_other_kinds_through():

@@ -271,6 +271,16 @@ def test_thresholds_at_their_bounds_run(detector):
     assert result["predictions"].data["class_name"].tolist() == ["dog"]
 
 
+def test_a_whole_float_is_a_max_detections(detector):
+    # JSON written by JavaScript has no integers: 2.0 is 2, as the field itself takes it
+    workflow = Workflow.compile(
+        thresholds_document(detector, "roboflow_core/roboflow_object_detection_model@v2")
+    )
+    values = {"iou_threshold": 0.3, "max_detections": 2.0, "class_filter": None}
+    [result] = workflow.run(image=IMAGE, api_key="k", confidence=0.4, **values)
+    assert result["predictions"].confidence.round(3).tolist() == [0.9, 0.7]
+
+
 def test_the_alias_and_images_field_name_work_too(detector):
     document = detection_document("RoboflowObjectDetectionModel", model_id="yolov8n-640")
     step = document["steps"][0]
@@ -532,6 +542,38 @@ def test_fields_the_local_head_cannot_honour_are_compile_errors(detector, field,
     assert caught.value.place == f"steps[0] 'model' field '{field}'"
 
 
+@pytest.mark.parametrize(
+    ("block_type", "field", "default", "refused", "said"),
+    [
+        ("roboflow_core/roboflow_object_detection_model@v2", "class_agnostic_nms", False,
+         True, "class_agnostic_nms: true is not supported"),
+        ("roboflow_core/roboflow_object_detection_model@v1", "class_agnostic_nms", 0,
+         1, "class_agnostic_nms: true is not supported"),
+        ("roboflow_core/roboflow_object_detection_model@v3", "max_candidates", 3000, 100,
+         "max_candidates 100 is not supported"),
+        ("roboflow_core/roboflow_keypoint_detection_model@v2", "keypoint_confidence", 0.0,
+         0.5, "keypoint_confidence is not supported"),
+    ],
+)  # fmt: skip
+def test_fields_the_local_head_cannot_honour_may_be_given_by_parameters(
+    detector, block_type, field, default, refused, said
+):
+    # Roboflow's manifests take selectors there: Roboflow's default runs, another value fails
+    document = detection_document(block_type, **{field: "$inputs.given"})
+    document["inputs"].append({"type": "WorkflowParameter", "name": "given"})
+    # the keypoint block runs detection models too: the same detector serves all three
+    task = "object_detection"
+    document["models"] = {"my-project/3": {"source": str(detector), "labels": LABELS, "task": task}}
+    workflow = Workflow.compile(document, cache=False)
+    [result] = workflow.run(image=IMAGE, api_key="k", given=default)
+    assert result["predictions"].confidence.round(3).tolist() == [0.9, 0.7, 0.6, 0.5]
+    with pytest.raises(StepExecutionError) as caught:
+        workflow.run(image=IMAGE, api_key="k", given=refused)
+    assert isinstance(caught.value.cause, ModelError)
+    assert caught.value.cause.place == f"field '{field}'"
+    assert caught.value.cause.message.startswith(said)
+
+
 def test_the_operator_mapping_allows_a_file_documents_may_not_name(detector):
     map_models([f"my-project/3={detector}"])
     document = detection_document("roboflow_core/roboflow_object_detection_model@v1")
@@ -733,6 +775,27 @@ def test_object_detection_model_with_model_keeps_visionflows_defaults(detector):
         Workflow.compile(document)
 
 
+def test_object_detection_model_fields_given_by_parameters_set_to_none(detector):
+    # the selector's text must never stand in for a parameter's None value
+    document = detection_document(
+        "ObjectDetectionModel", model_id="$inputs.model_id", confidence="$inputs.confidence"
+    )
+    document["inputs"] += [
+        {"type": "WorkflowParameter", "name": "model_id"},
+        {"type": "WorkflowParameter", "name": "confidence"},
+    ]
+    document["models"] = {"short/3": {"source": str(detector), "labels": LABELS}}
+    workflow = Workflow.compile(document)
+    [result] = workflow.run(image=IMAGE, api_key="k", model_id="short/3", confidence=None)
+    # no confidence: the model's own (the head's 0.25: E 0.1 and G 0.18 out)
+    assert boxes(result["predictions"]) == [IMAGE_BOXES[name] for name in "ACDF"]
+    with pytest.raises(StepExecutionError) as caught:
+        workflow.run(image=IMAGE, api_key="k", model_id=None, confidence=0.5)
+    assert caught.value.cause.message == (
+        "model_id is None (given by $inputs.model_id); it must be a model id (a text)"
+    )
+
+
 @pytest.mark.parametrize(
     ("extra", "said"),
     [
@@ -875,6 +938,25 @@ def test_object_detection_v3_best_mode_on_a_zoo_model_uses_its_description(astro
     document["steps"][0].update(confidence_mode="custom", custom_confidence=0.9)
     [result] = Workflow.compile(document).run(image=astronaut, api_key="k")
     assert result["predictions"].confidence.tolist() == pytest.approx([0.921], abs=5e-4)
+
+
+def test_object_detection_v3_custom_mode_needs_a_custom_confidence(detector):
+    # as in Roboflow: custom_confidence null with confidence_mode custom is refused
+    document = v3_document(detector, confidence_mode="custom", custom_confidence=None)
+    with pytest.raises(ManifestError) as caught:
+        Workflow.compile(document)
+    assert caught.value.place == "steps[0] 'model' field 'custom_confidence'"
+    assert caught.value.message == (
+        "custom_confidence is required when confidence_mode is 'custom'"
+    )
+    given = v3_document(detector, confidence_mode="custom", custom_confidence="$inputs.c")
+    given["inputs"].append({"type": "WorkflowParameter", "name": "c"})
+    workflow = Workflow.compile(given)
+    with pytest.raises(StepExecutionError) as caught:
+        workflow.run(image=IMAGE, api_key="k", c=None)
+    assert caught.value.cause.place == "field 'custom_confidence'"
+    [result] = workflow.run(image=IMAGE, api_key="k", c=0.65)
+    assert result["predictions"].confidence.round(3).tolist() == [0.9, 0.7]
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from test_yolo_heads import IMAGE_BOXES, LABELS, fixed_output_model, yolo_output
-from test_yolo_segmentation import segmentation_model_file
+from test_yolo_segmentation import rectangle, segmentation_model_file
 from visionflow import Workflow
 from visionflow.cli import app
 from visionflow.errors import (
@@ -65,12 +65,6 @@ def segmentation(segmenter, version: str = "v2", model_id: str = "shapes/4", **f
     written = document({**step, **fields}, outputs)
     written["models"] = {model_id: {"source": str(segmenter), "labels": LABELS}}
     return written
-
-
-def rectangle(x_min: int, y_min: int, x_max: int, y_max: int) -> np.ndarray:
-    mask = np.zeros((160, 320), bool)
-    mask[y_min:y_max, x_min:x_max] = True
-    return mask
 
 
 # --- instance segmentation ---------------------------------------------------------------

@@ -10,15 +10,18 @@ blocks report their shapes, so a test can tell which image reached which paramet
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import sys
 from typing import Any
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from visionflow import Workflow, WorkflowImage
 from visionflow.blocks.loader import forget_loaded_blocks
+from visionflow.cli import app
 from visionflow.errors import ManifestError, StepExecutionError
 from visionflow.workflow import clear_cache
 
@@ -280,51 +283,30 @@ CASES_3_1: dict[str, tuple[dict, dict, list[dict]]] = {
         TWO_1D,
         [{"shapes": [shapes(DEFAULT, (200, 100))]}, {"shapes": [shapes(DEFAULT, (300, 100))]}],
     ),
-    "non_simd_consumer_decreasing_output_dim_fed_by_scalar_producers": (
-        document(
-            [CONFIDENCE],
-            scalar_pair("MultiNonSIMDImageConsumerDecreasingDim", additional="$inputs.confidence"),
-            {"shapes": "$steps.consumer.shapes"},
-        ),
-        {},
-        [{"shapes": S}],
-    ),
-    "non_simd_consumer_decreasing_output_dim_fed_by_scalar_producer_and_batch_input": (
-        document(
-            [image_input("image"), CONFIDENCE],
-            scalar_pair(
-                "MultiNonSIMDImageConsumerDecreasingDim",
-                y="$inputs.image",
-                additional="$inputs.confidence",
-            ),
-            {"shapes": "$steps.consumer.shapes"},
-        ),
-        TWO_1D,
-        [{"shapes": shapes(DEFAULT, (200, 100)) + "\n" + shapes(DEFAULT, (300, 100))}],
-    ),
-    "simd_consumer_decreasing_output_dim_fed_by_scalar_producers": (
-        document(
-            [CONFIDENCE],
-            scalar_pair("MultiSIMDImageConsumerDecreasingDim", additional="$inputs.confidence"),
-            {"shapes": "$steps.consumer.shapes"},
-        ),
-        {},
-        [{"shapes": S}],
-    ),
-    "simd_consumer_decreasing_output_dim_fed_by_scalar_producer_and_batch_input": (
-        document(
-            [image_input("image"), CONFIDENCE],
-            scalar_pair(
-                "MultiSIMDImageConsumerDecreasingDim",
-                y="$inputs.image",
-                additional="$inputs.confidence",
-            ),
-            {"shapes": "$steps.consumer.shapes"},
-        ),
-        TWO_1D,
-        [{"shapes": shapes(DEFAULT, (200, 100)) + "\n" + shapes(DEFAULT, (300, 100))}],
-    ),
 }
+
+for low, block_type in [
+    ("non_simd", "MultiNonSIMDImageConsumerDecreasingDim"),
+    ("simd", "MultiSIMDImageConsumerDecreasingDim"),
+]:
+    CASES_3_1[f"{low}_consumer_decreasing_output_dim_fed_by_scalar_producers"] = (
+        document(
+            [CONFIDENCE],
+            scalar_pair(block_type, additional="$inputs.confidence"),
+            {"shapes": "$steps.consumer.shapes"},
+        ),
+        {},
+        [{"shapes": S}],
+    )
+    CASES_3_1[f"{low}_consumer_decreasing_output_dim_fed_by_scalar_producer_and_batch_input"] = (
+        document(
+            [image_input("image"), CONFIDENCE],
+            scalar_pair(block_type, y="$inputs.image", additional="$inputs.confidence"),
+            {"shapes": "$steps.consumer.shapes"},
+        ),
+        TWO_1D,
+        [{"shapes": shapes(DEFAULT, (200, 100)) + "\n" + shapes(DEFAULT, (300, 100))}],
+    )
 
 
 def _decreasing_at_dim_1(boost_at_end: bool) -> dict:
@@ -408,9 +390,7 @@ CASES_3_1.update(
     }
 )
 
-for kind in ("NON_SIMD", "SIMD"):
-    prefix = "NonSIMD" if kind == "NON_SIMD" else "SIMD"
-    low = kind.lower()
+for low, prefix in [("non_simd", "NonSIMD"), ("simd", "SIMD")]:
     CASES_3_1.update(
         {
             f"{low}_customer_accepting_list_of_scalar_images": (
@@ -624,6 +604,12 @@ def _raising(consumer_type: str, *, y: str = "$steps.py.image", then: list | Non
     return [*scalar_pair(consumer_type, y=y), *(then or [])]
 
 
+GATED_IDENTITY = [  # the consumer's shapes through IdentitySIMD behind a closed gate
+    gate("AlwaysTerminate", "gate", "$steps.consumer.shapes", "identity_simd_2"),
+    step("IdentitySIMD", "identity_simd_2", x="$steps.consumer.shapes"),
+]
+
+
 CASES_3_1.update(
     {
         "non_simd_consumer_raising_output_dim_fed_by_scalar_producers_with_conditional_execution": (
@@ -631,12 +617,7 @@ CASES_3_1.update(
                 [],
                 _raising(
                     "MultiImageConsumerRaisingDim",
-                    then=[
-                        gate(
-                            "AlwaysTerminate", "gate", "$steps.consumer.shapes", "identity_simd_2"
-                        ),
-                        step("IdentitySIMD", "identity_simd_2", x="$steps.consumer.shapes"),
-                    ],
+                    then=GATED_IDENTITY,
                 ),
                 {"shapes": "$steps.identity_simd_2.x"},
             ),
@@ -681,12 +662,7 @@ CASES_3_1.update(
                 [],
                 _raising(
                     "MultiSIMDImageConsumerRaisingDim",
-                    then=[
-                        gate(
-                            "AlwaysTerminate", "gate", "$steps.consumer.shapes", "identity_simd_2"
-                        ),
-                        step("IdentitySIMD", "identity_simd_2", x="$steps.consumer.shapes"),
-                    ],
+                    then=GATED_IDENTITY,
                 ),
                 {"shapes": "$steps.identity_simd_2.x"},
             ),
@@ -729,6 +705,7 @@ CASES_3_1.update(
         ),
     }
 )
+
 
 def cases(table: dict[str, tuple]) -> list:
     return [pytest.param(name, id=name) for name in table]
@@ -826,61 +803,56 @@ NAMES = ["img0", "img1", "img2", "img3"]
 NOT_ALL = ["img1", "img2", "img3", "not"]
 
 
-def names_gate(echo: dict, condition: dict | None = None) -> dict:
-    """ContinueIf on each name being at least 4 long, choosing the echo step."""
-    condition = condition or {
-        "type": "StatementGroup",
-        "statements": [
-            {
-                "type": "BinaryStatement",
-                "left_operand": {
-                    "type": "DynamicOperand",
-                    "operand_name": "name",
-                    "operations": [{"type": "SequenceLength"}],
-                },
-                "comparator": {"type": "(Number) >="},
-                "right_operand": {"type": "StaticOperand", "value": 4},
-            }
-        ],
+def length_condition(operand: str, comparator: str, value: int) -> dict:
+    """Roboflow's condition ``len(operand) <comparator> value`` (a StatementGroup)."""
+    statement = {
+        "type": "BinaryStatement",
+        "left_operand": {
+            "type": "DynamicOperand",
+            "operand_name": operand,
+            "operations": [{"type": "SequenceLength"}],
+        },
+        "comparator": {"type": f"(Number) {comparator}"},
+        "right_operand": {"type": "StaticOperand", "value": value},
     }
-    steps = [
-        step(
-            "ContinueIf",
-            "continue_if",
-            condition_statement=condition,
-            evaluation_parameters={"name": "$inputs.names"},
-            next_steps=["$steps.echo"],
-        ),
+    return {"type": "StatementGroup", "statements": [statement]}
+
+
+def echo_behind_continue_if(inputs: list, condition: dict, parameters: dict, echo: dict) -> dict:
+    """ContinueIf on ``condition`` choosing the ``echo`` step, whose output is the result."""
+    gate_step = step(
+        "ContinueIf",
+        "continue_if",
+        condition_statement=condition,
+        evaluation_parameters=parameters,
+        next_steps=["$steps.echo"],
+    )
+    return document(inputs, [gate_step, echo], {"result": "$steps.echo.output"}, version="1.0")
+
+
+def names_gate(echo: dict) -> dict:
+    """ContinueIf on each name being at least 4 long, choosing the echo step."""
+    return echo_behind_continue_if(
+        [batch_input("names", dimensionality=1)],
+        length_condition("name", ">=", 4),
+        {"name": "$inputs.names"},
         echo,
-    ]
-    inputs = [batch_input("names", dimensionality=1)]
-    return document(inputs, steps, {"result": "$steps.echo.output"}, version="1.0")
+    )
 
 
 def scalar_step_gate() -> dict:
     """ContinueIf on a boolean parameter choosing scalar_only_echo (no value: "foobar")."""
-    condition = {
-        "type": "StatementGroup",
-        "statements": [
-            {
-                "type": "UnaryStatement",
-                "operand": {"type": "DynamicOperand", "operand_name": "left"},
-                "operator": {"type": "(Boolean) is True"},
-            }
-        ],
+    is_true = {
+        "type": "UnaryStatement",
+        "operand": {"type": "DynamicOperand", "operand_name": "left"},
+        "operator": {"type": "(Boolean) is True"},
     }
-    steps = [
-        step(
-            "ContinueIf",
-            "continue_if",
-            condition_statement=condition,
-            evaluation_parameters={"left": "$inputs.run_scalar_step"},
-            next_steps=["$steps.echo"],
-        ),
+    return echo_behind_continue_if(
+        [parameter("run_scalar_step")],
+        {"type": "StatementGroup", "statements": [is_true]},
+        {"left": "$inputs.run_scalar_step"},
         step("scalar_only_echo", "echo"),
-    ]
-    inputs = [parameter("run_scalar_step")]
-    return document(inputs, steps, {"result": "$steps.echo.output"}, version="1.0")
+    )
 
 
 @pytest.mark.parametrize(("flag", "expected"), [(True, "foobar"), (False, None)])
@@ -1082,6 +1054,9 @@ def test_scalar_blocks_given_an_empty_or_set_secret(block_type, secret, expected
 
 BOXES = [[10, 20, 60, 80], [100, 50, 200, 150]]  # crops of 50x60 and 100x100
 CROP_BOXES = [[0, 0, 10, 10], [5, 5, 20, 20]]
+CROP_PREDICTIONS = "$steps.detect_on_crops.predictions"
+IMAGES_FIELDS = {"images": "$inputs.image", "images_predictions": CROP_PREDICTIONS}  # batch
+IMAGE_FIELDS = {"image": "$inputs.image", "image_predictions": CROP_PREDICTIONS}  # non-batch
 
 
 def crops_document(block_type: str, fields: dict[str, str], output: str) -> dict:
@@ -1101,7 +1076,7 @@ def crops_document(block_type: str, fields: dict[str, str], output: str) -> dict
     ]
     outputs = {
         "result": f"$steps.manipulate.{output}",
-        "original": "$steps.detect_on_crops.predictions",
+        "original": CROP_PREDICTIONS,
     }
     return document([image_input("image")], steps, outputs, version="1.0")
 
@@ -1113,19 +1088,13 @@ def manipulated(test_blocks, block_type, fields, output) -> list[dict]:
 
 
 @pytest.mark.parametrize(
-    ("block_type", "image_field", "predictions_field"),
+    ("block_type", "fields"),
     [
-        ("DetectionsToParentsCoordinatesBatch", "images", "images_predictions"),
-        ("DetectionsToParentsCoordinatesNonBatch", "image", "image_predictions"),
+        ("DetectionsToParentsCoordinatesBatch", IMAGES_FIELDS),
+        ("DetectionsToParentsCoordinatesNonBatch", IMAGE_FIELDS),
     ],
 )
-def test_crop_predictions_marked_as_made_on_their_parent(
-    test_blocks, block_type, image_field, predictions_field
-):
-    fields = {
-        image_field: "$inputs.image",
-        predictions_field: "$steps.detect_on_crops.predictions",
-    }
+def test_crop_predictions_marked_as_made_on_their_parent(test_blocks, block_type, fields):
     results = manipulated(test_blocks, block_type, fields, "predictions")
     assert len(results) == 2
     for row in results:
@@ -1136,19 +1105,10 @@ def test_crop_predictions_marked_as_made_on_their_parent(
 
 
 @pytest.mark.parametrize(
-    ("block_type", "image_field", "predictions_field"),
-    [
-        ("StitchDetectionsBatch", "images", "images_predictions"),
-        ("StitchDetectionsNonBatch", "image", "image_predictions"),
-    ],
+    ("block_type", "fields"),
+    [("StitchDetectionsBatch", IMAGES_FIELDS), ("StitchDetectionsNonBatch", IMAGE_FIELDS)],
 )
-def test_crop_predictions_stitched_onto_their_image(
-    test_blocks, block_type, image_field, predictions_field
-):
-    fields = {
-        image_field: "$inputs.image",
-        predictions_field: "$steps.detect_on_crops.predictions",
-    }
+def test_crop_predictions_stitched_onto_their_image(test_blocks, block_type, fields):
     results = manipulated(test_blocks, block_type, fields, "predictions")
     assert len(results) == 2
     for row in results:
@@ -1166,10 +1126,7 @@ def test_crop_predictions_stitched_onto_their_image(
     [("TileDetectionsBatch", "images_crops"), ("TileDetectionsNonBatch", "crops")],
 )
 def test_crops_with_their_predictions_tiled_per_image(test_blocks, block_type, crops_field):
-    fields = {
-        crops_field: "$steps.crop.crops",
-        "crops_predictions": "$steps.detect_on_crops.predictions",
-    }
+    fields = {crops_field: "$steps.crop.crops", "crops_predictions": CROP_PREDICTIONS}
     results = manipulated(test_blocks, block_type, fields, "visualisations")
     # two crops (50x60 and 100x100) side by side in cells of the largest crop
     assert [row["result"].numpy.shape for row in results] == [(100, 200, 3)] * 2
@@ -1181,21 +1138,7 @@ def test_crops_with_their_predictions_tiled_per_image(test_blocks, block_type, c
 def verdict_document(predictions_count_condition: int) -> dict:
     """Condition on the length of a batch input choosing one of two text steps; their
     results merged by TakeFirstNonEmpty (the shape of Roboflow's rock-paper-scissor test)."""
-    condition = {
-        "type": "StatementGroup",
-        "statements": [
-            {
-                "type": "BinaryStatement",
-                "left_operand": {
-                    "type": "DynamicOperand",
-                    "operand_name": "values",
-                    "operations": [{"type": "SequenceLength"}],
-                },
-                "comparator": {"type": "(Number) =="},
-                "right_operand": {"type": "StaticOperand", "value": predictions_count_condition},
-            }
-        ],
-    }
+    condition = length_condition("values", "==", predictions_count_condition)
     steps = [
         step(
             "Condition",
@@ -1242,14 +1185,30 @@ def test_expression_test_block_refuses_python_code_at_compile_time():
 # --- loaded as a plugin ------------------------------------------------------------------
 
 
-def test_the_blocks_load_as_a_plugin(monkeypatch):
+@pytest.fixture
+def as_plugin(monkeypatch):
+    """The blocks loaded as the plugin ``roboflow_test_blocks`` (registry rescanned)."""
     monkeypatch.setenv("VISIONFLOW_PLUGINS", "roboflow_test_blocks")
     forget_loaded_blocks()
     clear_cache()
-    try:
-        definition = document([], [step("scalar_only_echo", "echo")], {"r": "$steps.echo.output"})
-        assert Workflow.compile(definition, cache=False).run() == [{"r": "foobar"}]
-    finally:
-        monkeypatch.delenv("VISIONFLOW_PLUGINS")
-        forget_loaded_blocks()
-        clear_cache()
+    yield
+    monkeypatch.delenv("VISIONFLOW_PLUGINS")
+    forget_loaded_blocks()
+    clear_cache()
+
+
+def test_the_blocks_load_as_a_plugin(as_plugin):
+    definition = document([], [step("scalar_only_echo", "echo")], {"r": "$steps.echo.output"})
+    assert Workflow.compile(definition, cache=False).run() == [{"r": "foobar"}]
+
+
+def test_visionflow_blocks_shows_the_declarations_they_map_to(as_plugin):
+    shown = CliRunner().invoke(app, ["blocks", "DetectionsToParentsCoordinatesBatch", "--json"])
+    details = json.loads(shown.stdout)
+    assert details["batch_fields"] == ["images", "images_predictions"]
+    assert details["input_dimensionality_offsets"] == {"images": 0, "images_predictions": 1}
+    assert details["dimensionality_reference"] == "images_predictions"
+    text = CliRunner().invoke(app, ["blocks", "DetectionsToParentsCoordinatesBatch"]).stdout
+    assert "dimensionality reference (one result per child of it): images_predictions" in (
+        " ".join(text.split())
+    )

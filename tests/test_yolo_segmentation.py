@@ -168,3 +168,23 @@ def test_a_model_with_one_output_is_refused(tmp_path):
     spec = ModelSpec(id="test/det", source=str(path), task="instance_segmentation")
     with pytest.raises(ModelError, match="a YOLOv8 segmentation model has two"):
         Model(spec, path)
+
+
+def test_masks_take_one_byte_a_pixel_while_they_are_made(segmenter):
+    """Masks are thresholded box by box: no full-size float mask per detection (4 bytes a
+    pixel: 300 detections on a 4K frame would need 10 GB) is ever held."""
+    import tracemalloc
+
+    large = WorkflowImage(np.zeros((1600, 3200, 3), np.uint8))  # the test image x 10
+    segmenter.predict([large])  # warmed up: first-call allocations are not the masks'
+    tracemalloc.start()
+    try:
+        detections = segmenter.predict([large])[0]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert detections.mask.shape == (4, 1600, 3200)
+    assert detections.mask.dtype == bool
+    # the masks themselves (1 byte a pixel), a copy of the image, the input tensor and
+    # small change; float masks would add 4 bytes a pixel per detection (over 100 MB here)
+    assert peak < 2 * detections.mask.nbytes + large.numpy.nbytes

@@ -17,6 +17,7 @@ import numpy as np
 
 from visionflow.data import detections as det
 from visionflow.data.image import WorkflowImage
+from visionflow.data.sources import LOCAL, ImagePolicy, check_pixels
 from visionflow.errors import RuntimeInputError
 
 
@@ -144,9 +145,10 @@ def _outline(mask: np.ndarray) -> list[dict[str, float]]:
 IMAGE_SIZE = "image_dimensions"  # detections.metadata: (height, width) when none is left
 
 
-def deserialize_detections(value: Any, parent_id: str) -> Any:
+def deserialize_detections(value: Any, parent_id: str, policy: ImagePolicy = LOCAL) -> Any:
     """``{"image": {"width", "height"}, "predictions": [{"x", "y", "width", "height", ...}]}``
-    -> ``supervision.Detections`` (``serialize`` gives that form back unchanged).
+    -> ``supervision.Detections`` (``serialize`` gives that form back unchanged); the image
+    size within ``policy``'s pixel limit.
 
     A detection without ``detection_id`` gets a new one, without ``parent_id`` ``parent_id``;
     ``points`` (a mask outline) need the image's size.
@@ -157,7 +159,7 @@ def deserialize_detections(value: Any, parent_id: str) -> Any:
         return value
     if not isinstance(value, dict) or not isinstance(value.get("predictions"), list):
         raise _malformed('detections {"image": {...}, "predictions": [...]}', value)
-    size = _read_image_size(value.get("image"))
+    size = _read_image_size(value.get("image"), policy)
     rows = [_Row(item, position) for position, item in enumerate(value["predictions"])]
     if not rows:
         empty = sv.Detections.empty()
@@ -217,7 +219,14 @@ def _malformed(expected: str, value: Any, place: str | None = None) -> RuntimeIn
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A JSON number a float holds (an integer of 400 digits is no coordinate)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 class _Row:
@@ -269,7 +278,8 @@ def _nudged(value: float, steps: int) -> float:
 
 
 def _is_integer(value: Any) -> bool:  # 3.0 too: JSON from JavaScript has no integers
-    return _is_number(value) and float(value).is_integer()
+    # within int64 too: ids and sizes are kept as numpy integers
+    return _is_number(value) and float(value).is_integer() and abs(value) < 2**63
 
 
 _CHECKS = {float: _is_number, int: _is_integer}
@@ -294,7 +304,7 @@ def _column(rows: list[_Row], key: str, kind: type, missing: Any = None) -> np.n
     return np.array(filled, dtype=kind if kind is not int else np.int64)
 
 
-def _read_image_size(image: Any) -> tuple[int, int] | None:
+def _read_image_size(image: Any, policy: ImagePolicy) -> tuple[int, int] | None:
     """(height, width) of ``{"width", "height"}``; None when not given (or given as nulls)."""
     if image is None or (isinstance(image, dict) and image.get("width") is None):
         return None
@@ -302,6 +312,8 @@ def _read_image_size(image: Any) -> tuple[int, int] | None:
         _is_integer(image.get(key)) and image[key] > 0 for key in ("width", "height")
     ):
         raise _malformed("an image size {width, height} in pixels", image, "image")
+    # held to the limit of an image given itself: masks are made at this size
+    check_pixels((int(image["width"]), int(image["height"])), "image", policy)
     return int(image["height"]), int(image["width"])
 
 

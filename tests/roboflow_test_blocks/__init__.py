@@ -15,8 +15,11 @@ Declarations map as follows (Roboflow -> visionflow):
 - ``get_parameters_enforcing_auto_batch_casting()`` (non-SIMD, offset -1) -> ``batch_fields``;
 - ``accepts_empty_values()`` -> ``accepts_empty``; ``get_output_dimensionality_offset()``
   -> ``output_dimensionality_offset``; ``get_input_dimensionality_offsets()`` ->
-  ``input_dimensionality_offsets``; flow control (``FlowControl(mode=...)``) -> a
-  ``list[StepSelector]`` field and ``FlowControl(next_steps=[...])`` (empty: terminate).
+  ``input_dimensionality_offsets``; ``get_dimensionality_reference_property()`` naming a
+  field one level deeper -> ``dimensionality_reference``;
+- ``WorkflowParameterSelector`` -> ``Selector(scalar_only=True)``; flow control
+  (``StepSelector``, ``FlowControl(mode=...)``) -> a ``list[StepSelector]`` field and
+  ``FlowControl(next_steps=[...])`` (empty: terminate).
 """
 
 from __future__ import annotations

@@ -1,10 +1,9 @@
 """Roboflow's ``dimensionality_manipulation_plugin`` (numpy variants): blocks taking the
 predictions made on crops together with the images the crops came from.
 
-Roboflow places an output at the level of a "dimensionality reference property"; visionflow
-has no such declaration: ``DetectionsToParentsCoordinates*`` (reference: the per-crop
-predictions) raise dimensionality instead, so their outputs are nested per image and per
-crop as in Roboflow, in a level of their own (not the crops' level).
+Roboflow places an output at the level of a "dimensionality reference property";
+``DetectionsToParentsCoordinates*`` name the per-crop predictions (one level deeper) as
+theirs, ``Block.dimensionality_reference``: one result per crop, at the crops' level.
 """
 
 from __future__ import annotations
@@ -62,17 +61,25 @@ def _tiles(crops: Batch, predictions: Batch) -> WorkflowImage:
     return WorkflowImage(mosaic)
 
 
+class _ImagesAndCropPredictions(Block.Manifest):  # the batch variants' field names
+    images: Selector(kinds=IMAGE)
+    images_predictions: Selector(kinds=PREDICTIONS)
+
+
+class _ImageAndCropPredictions(Block.Manifest):  # the non-batch variants' field names
+    image: Selector(kinds=IMAGE)
+    image_predictions: Selector(kinds=PREDICTIONS)
+
+
 class DetectionsToParentsCoordinatesBatch(Block):
-    class Manifest(Block.Manifest):
+    class Manifest(_ImagesAndCropPredictions):
         type: Literal["DetectionsToParentsCoordinatesBatch"]
-        images: Selector(kinds=IMAGE)
-        images_predictions: Selector(kinds=PREDICTIONS)
 
     outputs = OUTPUT
     accepts_batches = True  # old style accepts_batch_input(): every field a Batch
     batch_fields = frozenset({"images", "images_predictions"})
     input_dimensionality_offsets = {"images": 0, "images_predictions": 1}
-    output_dimensionality_offset = 1  # stands for reference property "images_predictions"
+    dimensionality_reference = "images_predictions"
 
     def run(self, images: Batch, images_predictions: Batch) -> list[list[dict]]:
         return [
@@ -82,24 +89,20 @@ class DetectionsToParentsCoordinatesBatch(Block):
 
 
 class DetectionsToParentsCoordinatesNonBatch(Block):
-    class Manifest(Block.Manifest):
+    class Manifest(_ImageAndCropPredictions):
         type: Literal["DetectionsToParentsCoordinatesNonBatch"]
-        image: Selector(kinds=IMAGE)
-        image_predictions: Selector(kinds=PREDICTIONS)
 
     outputs = OUTPUT
     input_dimensionality_offsets = {"image": 0, "image_predictions": 1}
-    output_dimensionality_offset = 1  # stands for reference property "image_predictions"
+    dimensionality_reference = "image_predictions"
 
     def run(self, image: WorkflowImage, image_predictions: Batch) -> list[dict]:
         return [{"predictions": _on_parent(image, d)} for d in image_predictions]
 
 
 class StitchDetectionsBatch(Block):
-    class Manifest(Block.Manifest):
+    class Manifest(_ImagesAndCropPredictions):
         type: Literal["StitchDetectionsBatch"]
-        images: Selector(kinds=IMAGE)
-        images_predictions: Selector(kinds=PREDICTIONS)
 
     outputs = OUTPUT
     accepts_batches = True
@@ -114,10 +117,8 @@ class StitchDetectionsBatch(Block):
 
 
 class StitchDetectionsNonBatch(Block):
-    class Manifest(Block.Manifest):
+    class Manifest(_ImageAndCropPredictions):
         type: Literal["StitchDetectionsNonBatch"]
-        image: Selector(kinds=IMAGE)
-        image_predictions: Selector(kinds=PREDICTIONS)
 
     outputs = OUTPUT
     input_dimensionality_offsets = {"image": 0, "image_predictions": 1}  # reference: image

@@ -98,6 +98,9 @@ class RoboflowManifest(_Lenient):
     # and which take batches or scalars as given; either makes the block take batches
     batch_oriented_parameters: list[str] = Field(default_factory=list)
     parameters_with_scalars_and_batches: list[str] = Field(default_factory=list)
+    # parameters a scalar is cast into a batch for, whatever else the manifest says (for
+    # blocks that gather without naming their batch parameters)
+    get_parameters_enforcing_auto_batch_casting: list[str] = Field(default_factory=list)
 
 
 class RoboflowCode(_Lenient):
@@ -288,18 +291,27 @@ def _value_type(name: str, value_type: str, where: _Where) -> Any:
 
 
 def _cast_parameters(manifest: RoboflowManifest) -> list[str]:
-    """The batch-oriented parameters a scalar is cast into a batch for: as in Roboflow, not
-    those that also take a parameter selector (a parameter's value arrives as it is)."""
+    """The batch-oriented parameters (and those enforcing auto batch casting) a scalar is
+    cast into a batch for: as in Roboflow, not those that also take a parameter selector (a
+    parameter's value arrives as it is)."""
+    named = [
+        *manifest.batch_oriented_parameters,
+        *manifest.get_parameters_enforcing_auto_batch_casting,
+    ]
     return [
         name
-        for name in manifest.batch_oriented_parameters
+        for name in dict.fromkeys(named)
         if name in manifest.inputs
         and not set(manifest.inputs[name].selector_types) & _SCALAR_SELECTORS
     ]
 
 
 def _check_batch_parameters(manifest: RoboflowManifest, place: str) -> None:
-    for field in ("batch_oriented_parameters", "parameters_with_scalars_and_batches"):
+    for field in (
+        "batch_oriented_parameters",
+        "parameters_with_scalars_and_batches",
+        "get_parameters_enforcing_auto_batch_casting",
+    ):
         unknown = [name for name in getattr(manifest, field) if name not in manifest.inputs]
         if unknown:
             raise DefinitionError(

@@ -57,6 +57,7 @@ def block_details(loaded: Any) -> dict[str, Any]:
         "accepts_empty": block.accepts_empty,
         "output_dimensionality_offset": block.output_dimensionality_offset,
         "input_dimensionality_offsets": dict(block.input_dimensionality_offsets),
+        "dimensionality_reference": block.dimensionality_reference,
         "init_parameters": list(block.init_parameters),
     }
 
@@ -157,6 +158,8 @@ def print_block(details: dict[str, Any]) -> None:
         f"output dimensionality offset: {_offset(details['output_dimensionality_offset'])}",
         "input dimensionality offsets: "
         + (", ".join(f"{name} {_offset(offset)}" for name, offset in offsets.items()) or "none"),
+        "dimensionality reference (one result per child of it): "
+        + (details["dimensionality_reference"] or "none"),
         f"init parameters: {', '.join(details['init_parameters']) or 'none'}",
     ]:
         out.print(Text(line))

@@ -79,7 +79,7 @@ class WorkflowImage:
     (6, 4)
     """
 
-    __slots__ = ("_numpy", "image_id", "origin", "parent_id", "source")
+    __slots__ = ("_numpy", "image_id", "origin", "parent_id", "parent_place", "source")
 
     def __init__(
         self,
@@ -89,6 +89,7 @@ class WorkflowImage:
         parent_id: str | None = None,
         origin: ImageOrigin | None = None,
         source: str | None = None,
+        parent_place: OriginCoordinates | None = None,
     ):
         self._numpy = pixels
         self.image_id = image_id or _next_id()
@@ -96,6 +97,7 @@ class WorkflowImage:
         height, width = pixels.shape[:2]
         self.origin = origin or ImageOrigin(self.image_id, 0, 0, width, height)
         self.source = source
+        self.parent_place = parent_place  # where a crop sits in its direct parent
 
     @property
     def numpy(self) -> np.ndarray:
@@ -115,8 +117,19 @@ class WorkflowImage:
 
     @property
     def parent_metadata(self) -> ParentMetadata:
-        """Roboflow's name for the image's own id (a crop's is its detection's id). Its
-        place in the direct parent is not kept (only in the root: see the next one)."""
+        """Roboflow's name for the image's own id (a crop's is its detection's id) and its
+        place in its direct parent; as in Roboflow, an image that is no crop is at (0, 0)
+        of itself, its own size. None only for a crop of a crop made without its place."""
+        if self.parent_place is not None:
+            return ParentMetadata(self.image_id, self.parent_place)
+        root = self.origin
+        if self.is_root or self.parent_id is None:
+            return ParentMetadata(self.image_id, OriginCoordinates(0, 0, self.width, self.height))
+        if self.parent_id == root.root_id:  # a crop of the root: its place there
+            place = OriginCoordinates(
+                root.offset_x, root.offset_y, root.root_width, root.root_height
+            )
+            return ParentMetadata(self.image_id, place)
         return ParentMetadata(self.image_id)
 
     @property
@@ -168,7 +181,10 @@ class WorkflowImage:
             root.root_width,
             root.root_height,
         )
-        return WorkflowImage(pixels, image_id=image_id, parent_id=self.image_id, origin=origin)
+        place = OriginCoordinates(x_min, y_min, self.width, self.height)
+        return WorkflowImage(
+            pixels, image_id=image_id, parent_id=self.image_id, origin=origin, parent_place=place
+        )
 
     def __repr__(self) -> str:
         return f"WorkflowImage(id={self.image_id!r}, {self.width}x{self.height})"
@@ -198,6 +214,7 @@ def load_image(value, *, place: str = "image", policy: ImagePolicy = LOCAL) -> W
                 parent_id=value.parent_id,
                 origin=value.origin,
                 source=value.source,
+                parent_place=value.parent_place,
             )
         check_pixels((value.width, value.height), place, policy)
         _check_not_empty(value.numpy.shape, place)

@@ -225,8 +225,10 @@ class DetectionsClassesReplacement(Block):
     """Replaces each detection's class with the top class of its crop's classification.
 
     ``classification_predictions`` are made per crop (one level deeper); each is matched
-    to the detection its crop came from. Detections whose crop has no classification are
-    dropped, unless ``fallback_class_name`` is given.
+    to the detection its crop came from. Detections whose crop has no classification (or a
+    single-label one with no top class) are dropped, unless ``fallback_class_name`` is
+    given; as in Roboflow's engine, a multi-label one that predicted no class drops its
+    detection even then.
     """
 
     class Manifest(Block.Manifest):
@@ -259,12 +261,15 @@ class DetectionsClassesReplacement(Block):
         by_parent = {str(c.get("parent_id")): c for c in classification_predictions if c}
         by_position = {index[-1]: c for index, c in classification_predictions.items() if c}
         keep, names, ids, confidences = [], [], [], []
+        fallback = (
+            None if fallback_class_name is None else (fallback_class_name, fallback_class_id, 0.0)
+        )
         for position, detection_id in enumerate(detection_ids(detections)):
             found = by_parent.get(detection_id) or by_position.get(position)
-            if found is None and fallback_class_name is None:
+            top = _top(found, fallback) if found else fallback
+            if top is None:
                 continue
             keep.append(position)
-            top = _top(found) if found else (fallback_class_name, fallback_class_id, 0.0)
             names.append(top[0])
             ids.append(top[1])
             confidences.append(top[2])
@@ -275,15 +280,36 @@ class DetectionsClassesReplacement(Block):
         return {"predictions": replaced}
 
 
-def _top(classification: dict) -> tuple[str, int, float]:
+def _top(
+    classification: dict, fallback: tuple[str, int, float] | None
+) -> tuple[str, int, float] | None:
+    """(class, class id, confidence) a classification gives its detection, as Roboflow's
+    block reads it: single-label, its top class (none: ``fallback``); multi-label, its most
+    confident class, when it predicted any (none: the detection is dropped). Both forms of
+    ``predictions``: visionflow's list of ``{class, class_id, confidence}`` and Roboflow's
+    multi-label mapping ``{class: {class_id, confidence}}``."""
+    scores = _class_scores(classification.get("predictions"))
     if "top" in classification:
-        return (
-            classification["top"],
-            int(classification.get("class_id", -1)),
-            float(classification["confidence"]),
-        )
-    best = max(classification.get("predictions", []), key=lambda p: p["confidence"])
-    return best["class"], int(best.get("class_id", -1)), float(best["confidence"])
+        if not classification["top"] or not scores:
+            return fallback
+        name = classification["top"]
+        class_id = classification.get("class_id")
+        if class_id is None:  # Roboflow's form: the id is in the class's entry
+            class_id = next((i for n, i, _ in scores if n == name), -1)
+        return name, int(class_id), float(classification["confidence"])
+    if not classification.get("predicted_classes") or not scores:
+        return None
+    name, class_id, confidence = max(scores, key=lambda score: score[2])
+    return (name, int(class_id), float(confidence)) if confidence else None
+
+
+def _class_scores(predictions: Any) -> list[tuple[str, int, float]]:
+    """(class, class id, confidence) of each class of a classification's ``predictions``."""
+    if isinstance(predictions, dict):
+        entries = [{"class": name, **entry} for name, entry in predictions.items()]
+    else:
+        entries = list(predictions or [])
+    return [(e["class"], e.get("class_id", -1), e["confidence"]) for e in entries]
 
 
 def _item(array, position: int) -> Any:

@@ -18,6 +18,7 @@ from pydantic import AliasChoices, Field
 
 from visionflow.blocks.api import Batch, Block, BlockManifest, Output, Selector
 from visionflow.errors import ManifestError, ModelError
+from visionflow.selectors import looks_like_selector
 
 IMAGE = Selector(kinds=["image"])
 
@@ -217,8 +218,12 @@ def _roboflow_twin(class_name: str, models: Any, manifest: BlockManifest) -> Blo
     )
     block = block_class(models=models)
     block.setup(twin_manifest)
-    # Roboflow's defaults for what the step leaves out (what it gives arrives with run)
-    block.defaults = twin_manifest.model_dump(exclude={"name", "type", "images"})
+    # Roboflow's defaults for what the step leaves out (what it gives arrives with run); a
+    # field given by a selector has none: its None at run time is None, not the selector text
+    block.defaults = {
+        name: None if looks_like_selector(value) else value
+        for name, value in twin_manifest.model_dump(exclude={"name", "type", "images"}).items()
+    }
     return block
 
 

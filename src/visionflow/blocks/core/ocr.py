@@ -76,7 +76,13 @@ class OrientImage(Block):
     outputs = [Output("images", kinds=["image"])]
 
     def run(self, images: WorkflowImage, orientation: dict, threshold: float) -> dict:
-        upside_down = (
-            str(orientation.get("top")) == "180" and orientation.get("confidence", 0) >= threshold
-        )
-        return {"images": rotate_180(images) if upside_down else images}
+        return {"images": upright(images, orientation, threshold)}
+
+
+def upright(image: WorkflowImage, orientation: dict, threshold: float) -> WorkflowImage:
+    """The image, turned around when the orientation classifier says it is upside down
+    (class ``180``) with at least ``threshold`` confidence."""
+    upside_down = (
+        str(orientation.get("top")) == "180" and orientation.get("confidence", 0) >= threshold
+    )
+    return rotate_180(image) if upside_down else image

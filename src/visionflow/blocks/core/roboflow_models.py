@@ -26,7 +26,7 @@ from pydantic import AliasChoices, Field
 
 from visionflow.blocks.api import Batch, Block, BlockManifest, Output, Selector
 from visionflow.blocks.core.models import IMAGE, _ModelBlock
-from visionflow.errors import ModelError, ModelNotFoundError, RuntimeInputError
+from visionflow.errors import ManifestError, ModelError, ModelNotFoundError, RuntimeInputError
 from visionflow.kinds import shown_value, value_fits
 from visionflow.selectors import looks_like_selector, parse_selector
 
@@ -41,32 +41,33 @@ DEFAULT_MAX_CANDIDATES = 3000  # Roboflow's default; the local heads have no suc
 
 # Bounds on the literal only: a selector beside it (Roboflow's usual ``$inputs.confidence``)
 # is text, which pydantic cannot compare with a number; ``check_run_values`` checks its value.
-_UNIT = Annotated[float, Field(ge=0, le=1)]
+UNIT_INTERVAL = Annotated[float, Field(ge=0, le=1)]
+_POSITIVE = Annotated[int, Field(ge=1)]
 
 
-def _parameter(*kinds: str) -> Any:
+def parameter_selector(*kinds: str) -> Any:
     """A selector of one value for the whole run: Roboflow refuses a batch in these fields."""
     return Selector(kinds=list(kinds), scalar_only=True)
 
 
 class _Manifest(Block.Manifest):
     images: IMAGE = Field(validation_alias=AliasChoices("images", "image"))
-    model_id: _parameter("roboflow_model_id", "string") | str
-    api_key: _parameter("string") | str | None = None
-    disable_active_learning: _parameter("boolean") | bool = True
-    active_learning_target_dataset: _parameter("string") | str | None = None
+    model_id: parameter_selector("roboflow_model_id", "string") | str
+    api_key: parameter_selector("string") | str | None = None
+    disable_active_learning: parameter_selector("boolean") | bool = True
+    active_learning_target_dataset: parameter_selector("string") | str | None = None
 
 
-class _DetectionManifest(_Manifest):
-    confidence: _parameter("float") | _UNIT = 0.4
-    iou_threshold: _parameter("float") | _UNIT = 0.3
-    max_detections: _parameter("integer") | Annotated[int, Field(ge=1)] = 300
-    max_candidates: int = Field(default=DEFAULT_MAX_CANDIDATES, ge=1)
-    class_agnostic_nms: bool = False
-    class_filter: _parameter("list") | list[str] | None = None
+class DetectionManifest(_Manifest):
+    confidence: parameter_selector("float") | UNIT_INTERVAL = 0.4
+    iou_threshold: parameter_selector("float") | UNIT_INTERVAL = 0.3
+    max_detections: parameter_selector("integer") | Annotated[int, Field(ge=1)] = 300
+    max_candidates: parameter_selector("integer") | _POSITIVE = DEFAULT_MAX_CANDIDATES
+    class_agnostic_nms: parameter_selector("boolean") | bool = False
+    class_filter: parameter_selector("list") | list[str] | None = None
 
 
-def _every_output(prediction_kind: str) -> list[Output]:
+def every_output(prediction_kind: str) -> list[Output]:
     """A Roboflow model block's outputs, all versions (v1 has no ``model_id``)."""
     return [
         Output("inference_id", kinds=["string"]),
@@ -79,16 +80,20 @@ def _is_unit(value: Any) -> bool:
     return value_fits(frozenset({"float_zero_to_one"}), value)
 
 
+def _is_whole(value: Any, least: int) -> bool:
+    """An integer, or a float that is one (JSON from JavaScript writes 2 as 2.0)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value_fits(frozenset({"integer"}), value) and value >= least
+
+
 # What a field given by a selector must hold when the run gives it (a literal is checked
 # when the document is read). None is "not given": the model's own setting, as in Roboflow.
 _RUN_VALUES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "confidence": ("a number from 0 to 1", _is_unit),
     "custom_confidence": ("a number from 0 to 1", _is_unit),
     "iou_threshold": ("a number from 0 to 1", _is_unit),
-    "max_detections": (
-        "a whole number of at least 1",
-        lambda value: value_fits(frozenset({"integer"}), value) and value >= 1,
-    ),
+    "max_detections": ("a whole number of at least 1", lambda value: _is_whole(value, 1)),
     "class_filter": (
         "a list of class names",
         lambda value: isinstance(value, list | tuple) and all(isinstance(n, str) for n in value),
@@ -188,7 +193,7 @@ class _RoboflowModel(_ModelBlock):
 
     @classmethod
     def describe_outputs(cls, manifest: BlockManifest) -> list[Output]:
-        outputs = _every_output(cls.prediction_kind)
+        outputs = every_output(cls.prediction_kind)
         with_model_id = manifest.type.endswith(("@v2", "@v3"))
         return outputs if with_model_id else outputs[:2]
 
@@ -208,30 +213,42 @@ class _RoboflowModel(_ModelBlock):
 class RoboflowObjectDetectionModel(_RoboflowModel):
     """Roboflow's object detection block, on the local model its ``model_id`` is mapped to."""
 
-    class Manifest(_DetectionManifest):
+    class Manifest(DetectionManifest):
         type: Literal[
             "roboflow_core/roboflow_object_detection_model@v2",
             "roboflow_core/roboflow_object_detection_model@v1",
             "RoboflowObjectDetectionModel",
         ]
 
-    outputs = _every_output("object_detection_prediction")
+    outputs = every_output("object_detection_prediction")
     tasks = ("object_detection",)
     spec_defaults = {"task": "object_detection"}
 
     def check(self, manifest: BlockManifest) -> None:
-        if manifest.max_candidates != DEFAULT_MAX_CANDIDATES:
-            raise ModelError(
-                f"max_candidates {manifest.max_candidates} is not supported: the local "
-                "detection heads pass every box above the confidence to NMS",
-                place="field 'max_candidates'",
-                hint=f"leave it out (or {DEFAULT_MAX_CANDIDATES}, Roboflow's default)",
-            )
+        self.check_candidates(manifest.max_candidates)  # a selector's value comes with run
+
+    @staticmethod
+    def check_candidates(value: Any) -> None:
+        if value is None or looks_like_selector(value) or value == DEFAULT_MAX_CANDIDATES:
+            return
+        raise ModelError(
+            f"max_candidates {shown_value(value)} is not supported: the local "
+            "detection heads pass every box above the confidence to NMS",
+            place="field 'max_candidates'",
+            hint=f"leave it out (or {DEFAULT_MAX_CANDIDATES}, Roboflow's default)",
+        )
 
     def check_model(self, model: Any, model_id: str) -> None:
+        self.check_agnostic(self.manifest.class_agnostic_nms, model, model_id)
+
+    @staticmethod
+    def check_agnostic(value: Any, model: Any, model_id: str) -> None:
+        """``class_agnostic_nms`` true (any true value but a selector's text: a run may give
+        1) on a model of several classes."""
         labels = model.spec.labels
+        asked = bool(value) and not looks_like_selector(value)
         # Class-wise NMS is class-agnostic NMS when the model knows one class only.
-        if self.manifest.class_agnostic_nms and not (labels and len(labels) == 1):
+        if asked and not (labels and len(labels) == 1):
             raise ModelError(
                 "class_agnostic_nms: true is not supported: the local detection heads "
                 f"suppress overlapping boxes per class (model '{model_id}')",
@@ -239,8 +256,14 @@ class RoboflowObjectDetectionModel(_RoboflowModel):
                 hint="leave it false (the default)",
             )
 
-    def run(self, images: Batch, model_id: str, **fields: Any) -> list[dict]:
+    def check_run_fields(self, model_id: str, fields: dict[str, Any]) -> None:
+        """The run's values of the fields a local head cannot honour (given by selectors)."""
         check_run_values(fields)
+        self.check_candidates(fields.get("max_candidates"))
+        self.check_agnostic(fields.get("class_agnostic_nms"), self.model_for(model_id), model_id)
+
+    def run(self, images: Batch, model_id: str, **fields: Any) -> list[dict]:
+        self.check_run_fields(model_id, fields)
         return self.detect(images, model_id, fields["confidence"], fields)
 
     def detect(
@@ -257,6 +280,7 @@ class RoboflowObjectDetectionModel(_RoboflowModel):
 
 
 CONFIDENCE_MODES = ("best", "default", "custom")
+CUSTOM_NEEDS_CONFIDENCE = "custom_confidence is required when confidence_mode is 'custom'"
 
 
 class RoboflowObjectDetectionModelV3(RoboflowObjectDetectionModel):
@@ -271,16 +295,25 @@ class RoboflowObjectDetectionModelV3(RoboflowObjectDetectionModel):
 
     class Manifest(_Manifest):
         type: Literal["roboflow_core/roboflow_object_detection_model@v3"]
-        confidence_mode: _parameter("string") | Literal[CONFIDENCE_MODES] = "best"
-        custom_confidence: _parameter("float_zero_to_one") | _UNIT | None = 0.4
-        iou_threshold: _parameter("float") | _UNIT = 0.3
-        max_detections: _parameter("integer") | Annotated[int, Field(ge=1)] = 300
-        max_candidates: int = Field(default=DEFAULT_MAX_CANDIDATES, ge=1)
-        class_agnostic_nms: bool = False
-        class_filter: _parameter("list") | list[str] | None = None
+        confidence_mode: parameter_selector("string") | Literal[CONFIDENCE_MODES] = "best"
+        custom_confidence: parameter_selector("float_zero_to_one") | UNIT_INTERVAL | None = 0.4
+        iou_threshold: parameter_selector("float") | UNIT_INTERVAL = 0.3
+        max_detections: parameter_selector("integer") | Annotated[int, Field(ge=1)] = 300
+        max_candidates: parameter_selector("integer") | _POSITIVE = DEFAULT_MAX_CANDIDATES
+        class_agnostic_nms: parameter_selector("boolean") | bool = False
+        class_filter: parameter_selector("list") | list[str] | None = None
+
+    def check(self, manifest: BlockManifest) -> None:
+        super().check(manifest)
+        if manifest.confidence_mode == "custom" and manifest.custom_confidence is None:
+            raise ManifestError(
+                CUSTOM_NEEDS_CONFIDENCE,
+                place="field 'custom_confidence'",
+                hint="give custom_confidence a number from 0 to 1 (Roboflow's default: 0.4)",
+            )
 
     def run(self, images: Batch, model_id: str, **fields: Any) -> list[dict]:
-        check_run_values(fields)
+        self.check_run_fields(model_id, fields)
         mode = fields["confidence_mode"]
         if mode not in CONFIDENCE_MODES:  # a selector's value, known only now
             raise RuntimeInputError(
@@ -291,35 +324,50 @@ class RoboflowObjectDetectionModelV3(RoboflowObjectDetectionModel):
                 "threshold",
             )
         confidence = fields["custom_confidence"] if mode == "custom" else None
+        if mode == "custom" and confidence is None:  # a selector's None
+            raise RuntimeInputError(
+                CUSTOM_NEEDS_CONFIDENCE,
+                place="field 'custom_confidence'",
+                hint="give custom_confidence a number from 0 to 1, or another confidence_mode",
+            )
         return self.detect(images, model_id, confidence, fields)
 
 
 class RoboflowKeypointDetectionModel(RoboflowObjectDetectionModel):
     """Roboflow's keypoint detection block, on a local keypoint (pose) model."""
 
-    class Manifest(_DetectionManifest):
+    class Manifest(DetectionManifest):
         type: Literal[
             "roboflow_core/roboflow_keypoint_detection_model@v2",
             "roboflow_core/roboflow_keypoint_detection_model@v1",
             "RoboflowKeypointDetectionModel",
             "KeypointsDetectionModel",
         ]
-        keypoint_confidence: float = Field(default=0.0, ge=0, le=1)
+        keypoint_confidence: parameter_selector("float_zero_to_one") | UNIT_INTERVAL = 0.0
 
-    outputs = _every_output("keypoint_detection_prediction")
+    outputs = every_output("keypoint_detection_prediction")
     tasks = ("keypoints", "object_detection")
     spec_defaults = {"task": "keypoints"}
     prediction_kind = "keypoint_detection_prediction"
 
     def check(self, manifest: BlockManifest) -> None:
         super().check(manifest)
-        if manifest.keypoint_confidence != 0:
-            raise ModelError(
-                "keypoint_confidence is not supported: the local keypoint heads report "
-                "every keypoint with its confidence",
-                place="field 'keypoint_confidence'",
-                hint="leave it out (0.0, Roboflow's default) and filter afterwards",
-            )
+        self.check_keypoint_confidence(manifest.keypoint_confidence)
+
+    @staticmethod
+    def check_keypoint_confidence(value: Any) -> None:
+        if value is None or looks_like_selector(value) or value == 0:
+            return
+        raise ModelError(
+            "keypoint_confidence is not supported: the local keypoint heads report "
+            "every keypoint with its confidence",
+            place="field 'keypoint_confidence'",
+            hint="leave it out (0.0, Roboflow's default) and filter afterwards",
+        )
+
+    def check_run_fields(self, model_id: str, fields: dict[str, Any]) -> None:
+        super().check_run_fields(model_id, fields)
+        self.check_keypoint_confidence(fields.get("keypoint_confidence"))
 
 
 class RoboflowClassificationModel(_RoboflowModel):
@@ -331,9 +379,9 @@ class RoboflowClassificationModel(_RoboflowModel):
             "roboflow_core/roboflow_classification_model@v1",
             "RoboflowClassificationModel",
         ]
-        confidence: _parameter("float") | _UNIT = 0.4
+        confidence: parameter_selector("float") | UNIT_INTERVAL = 0.4
 
-    outputs = _every_output("classification_prediction")
+    outputs = every_output("classification_prediction")
     tasks = ("classification",)
     spec_defaults = {"task": "classification"}
     prediction_kind = "classification_prediction"
@@ -355,7 +403,7 @@ class RoboflowMultiLabelClassificationModel(RoboflowClassificationModel):
             "RoboflowMultiLabelClassificationModel",
             "MultiLabelClassificationModel",
         ]
-        confidence: _parameter("float") | _UNIT = 0.4
+        confidence: parameter_selector("float") | UNIT_INTERVAL = 0.4
 
     spec_defaults = {"task": "classification", "format": "multi_label"}
 

@@ -20,15 +20,16 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
+import supervision as sv
 from pydantic import AliasChoices, Field
 
 from visionflow.blocks.api import Batch, Block, BlockManifest, Output
 from visionflow.blocks.core.models import IMAGE
-from visionflow.blocks.core.ocr import crop_quad
+from visionflow.blocks.core.ocr import crop_quad, upright
 from visionflow.data.detections import CLASS_NAME, detection_ids
 from visionflow.data.image import WorkflowImage
 from visionflow.errors import ModelError
-from visionflow.models.heads.ocr import QUAD, rotate_180
+from visionflow.models.heads.ocr import QUAD
 
 # (zoo id, task) of each stage, in the order they run
 STAGES = {
@@ -77,26 +78,27 @@ class RoboflowOCRModel(Block):
             for image, detections in zip(images, found, strict=True)
             for quad, crop_id in zip(detections.data[QUAD], detection_ids(detections), strict=True)
         ]
-        read = self.recogniser.predict(self.upright(lines)) if lines else []
+        read = self.recogniser.predict(self._upright(lines)) if lines else []
         results, start = [], 0
         for image, detections in zip(images, found, strict=True):
             texts = read[start : start + len(detections)]
             start += len(detections)
-            results.append(self.result(image, detections, texts))
+            results.append(self._result(image, detections, texts))
         return results
 
-    def upright(self, lines: list[WorkflowImage]) -> list[WorkflowImage]:
+    def _upright(self, lines: list[WorkflowImage]) -> list[WorkflowImage]:
         """The lines, those the orientation model finds upside down turned around."""
         orientations = self.orientation.predict(lines)
         return [
-            rotate_180(line)
-            if str(turn["top"]) == "180" and turn["confidence"] >= TURN_CONFIDENCE
-            else line
+            upright(line, turn, TURN_CONFIDENCE)
             for line, turn in zip(lines, orientations, strict=True)
         ]
 
     @staticmethod
-    def result(image: WorkflowImage, detections: Any, texts: list[dict]) -> dict[str, Any]:
+    def _result(
+        image: WorkflowImage, detections: sv.Detections, texts: list[dict]
+    ) -> dict[str, Any]:
+        """Roboflow's outputs for one image: the lines read surely enough, and their text."""
         kept = np.array(
             [bool(t["text"]) and t["confidence"] >= TEXT_CONFIDENCE for t in texts], dtype=bool
         )

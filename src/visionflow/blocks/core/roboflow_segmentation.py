@@ -18,12 +18,12 @@ from typing import Any, ClassVar, Literal
 
 from visionflow.blocks.api import Batch, BlockManifest
 from visionflow.blocks.core.roboflow_models import (
-    _UNIT,
+    UNIT_INTERVAL,
+    DetectionManifest,
     RoboflowObjectDetectionModel,
     RoboflowObjectDetectionModelV3,
-    _DetectionManifest,
-    _every_output,
-    _parameter,
+    every_output,
+    parameter_selector,
 )
 from visionflow.errors import ModelError, RuntimeInputError
 from visionflow.kinds import shown_value
@@ -39,7 +39,7 @@ DECODE_HINT = "leave it out, or write 'accurate' (Roboflow's default)"
 class _Masks:
     """What both versions add to Roboflow's detection block: masks, and their decode mode."""
 
-    outputs = _every_output("instance_segmentation_prediction")
+    outputs = every_output("instance_segmentation_prediction")
     tasks: ClassVar[tuple[str, ...]] = ("instance_segmentation",)
     spec_defaults: ClassVar[dict[str, Any]] = {"task": "instance_segmentation"}
     prediction_kind: ClassVar[str] = "instance_segmentation_prediction"
@@ -64,26 +64,29 @@ class _Masks:
         return super().run(images, model_id, **fields)
 
 
+class _MaskFields(BlockManifest):
+    """Roboflow's mask decoding fields, every version."""
+
+    mask_decode_mode: parameter_selector("string") | Literal[DECODE_MODES] = "accurate"
+    tradeoff_factor: parameter_selector("float") | UNIT_INTERVAL = 0.0
+
+
 class RoboflowInstanceSegmentationModel(_Masks, RoboflowObjectDetectionModel):
     """Roboflow's instance segmentation block (v1, v2), on a local segmentation model."""
 
-    class Manifest(_DetectionManifest):
+    class Manifest(_MaskFields, DetectionManifest):
         type: Literal[
             "roboflow_core/roboflow_instance_segmentation_model@v2",
             "roboflow_core/roboflow_instance_segmentation_model@v1",
             "RoboflowInstanceSegmentationModel",
             "InstanceSegmentationModel",
         ]
-        mask_decode_mode: _parameter("string") | Literal[DECODE_MODES] = "accurate"
-        tradeoff_factor: _parameter("float") | _UNIT = 0.0
 
 
 class RoboflowInstanceSegmentationModelV3(_Masks, RoboflowObjectDetectionModelV3):
     """Roboflow's instance segmentation block v3: ``confidence_mode`` / ``custom_confidence``
     as in the detection block v3 (``best`` and ``default``: the model's own threshold)."""
 
-    class Manifest(RoboflowObjectDetectionModelV3.Manifest):
+    class Manifest(_MaskFields, RoboflowObjectDetectionModelV3.Manifest):
         type: Literal["roboflow_core/roboflow_instance_segmentation_model@v3"]
-        mask_decode_mode: _parameter("string") | Literal[DECODE_MODES] = "accurate"
-        tradeoff_factor: _parameter("float") | _UNIT = 0.0
-        enforce_dense_masks_in_inference_models: _parameter("boolean") | bool = True
+        enforce_dense_masks_in_inference_models: parameter_selector("boolean") | bool = True
