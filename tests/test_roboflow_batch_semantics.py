@@ -304,3 +304,222 @@ def test_nothing_to_gather_is_an_empty_value():
         {"collapsed": [6, 7], "items": [6, 7]},
         {"collapsed": None, "items": []},
     ]
+
+
+def test_collapsing_the_input_batch_whose_every_element_is_none_gives_none():
+    """Gathering into a scalar with every child empty: the step does not run (None)."""
+    definition = collapse_workflow()
+    del definition["inputs"][0]["kind"]  # any kind
+    assert Workflow.compile(definition).run(values=[None, None]) == [{"collapsed": None}]
+
+
+def test_children_made_but_none_chosen_are_gathered_as_an_empty_list_below_the_top():
+    """Below the top level, a gathering step whose gates chose none of the children made
+    for an element still runs there, on none (Roboflow gives []); it does not run where
+    no children were made (None)."""
+    workflow = Workflow.compile(
+        {
+            "version": "1.0",
+            "inputs": [{"type": "WorkflowBatchInput", "name": "lists", "kind": ["list_of_values"]}],
+            "dynamic_blocks_definitions": [SPLIT],
+            "steps": [
+                {"type": "Split", "name": "split", "items": "$inputs.lists"},
+                number_gate("gate", "$steps.split.item", "$steps.collapse"),
+                {
+                    "type": "roboflow_core/dimension_collapse@v1",
+                    "name": "collapse",
+                    "data": "$steps.split.item",
+                },
+            ],
+            "outputs": [
+                {"type": "JsonField", "name": "collapsed", "selector": "$steps.collapse.output"}
+            ],
+        }
+    )
+    results = workflow.run(lists=[[1, 0, 2], [0, 0], [], [None]])
+    assert results == [
+        {"collapsed": [1, 2]},
+        {"collapsed": []},
+        {"collapsed": None},
+        {"collapsed": []},
+    ]
+
+
+def test_parameters_given_to_an_in_document_block_are_not_checked_against_its_value_types():
+    """Roboflow's engine checks a parameter against the field it feeds for its own blocks
+    only; an in-document block's value_types apply to the values written in the document."""
+    definition = {
+        "version": "1.0",
+        "inputs": [{"type": "WorkflowParameter", "name": "n"}],
+        "dynamic_blocks_definitions": [
+            {
+                "type": "DynamicBlockDefinition",
+                "manifest": {
+                    "type": "ManifestDescription",
+                    "block_type": "Echo",
+                    "inputs": {
+                        "k": {
+                            "type": "DynamicInputDefinition",
+                            "selector_types": ["input_parameter"],
+                            "value_types": ["integer"],
+                        }
+                    },
+                    "outputs": {"out": {"type": "DynamicOutputDefinition", "kind": []}},
+                },
+                "code": {
+                    "type": "PythonCode",
+                    "run_function_code": "def run(self, k):\n    return {'out': k}\n",
+                },
+            }
+        ],
+        "steps": [{"type": "Echo", "name": "echo", "k": "$inputs.n"}],
+        "outputs": [{"type": "JsonField", "name": "out", "selector": "$steps.echo.out"}],
+    }
+    workflow = Workflow.compile(definition)
+    assert workflow.run(n="abc") == [{"out": "abc"}]
+    assert workflow.run(n=None) == [{"out": None}]
+
+
+def in_document_block(block_type: str, inputs: dict, run: str, **manifest) -> dict:
+    return {
+        "type": "DynamicBlockDefinition",
+        "manifest": {
+            "type": "ManifestDescription",
+            "block_type": block_type,
+            "inputs": {
+                name: {"type": "DynamicInputDefinition", "selector_types": selector_types}
+                for name, selector_types in inputs.items()
+            },
+            "outputs": {"out": {"type": "DynamicOutputDefinition", "kind": []}},
+            **manifest,
+        },
+        "code": {"type": "PythonCode", "run_function_code": run},
+    }
+
+
+def test_a_batch_block_run_once_at_the_top_may_return_its_one_result_as_a_dict():
+    """Roboflow's engine takes a batch block's result made for the one top-level element
+    (a scalar cast to a batch) as it is, a dict as well as a list of one dict."""
+    show = "def run(self, p):\n    return {'out': type(p).__name__ + repr(list(p))}\n"
+    definition = {
+        "version": "1.0",
+        "inputs": [{"type": "WorkflowParameter", "name": "p", "default_value": 3}],
+        "dynamic_blocks_definitions": [
+            in_document_block(
+                "Pass", {"v": ["input_parameter"]}, "def run(self, v):\n    return {'out': v}\n"
+            ),
+            in_document_block(
+                "Show", {"p": ["step_output"]}, show, batch_oriented_parameters=["p"]
+            ),
+        ],
+        "steps": [
+            {"type": "Pass", "name": "scalar", "v": "$inputs.p"},
+            {"type": "Show", "name": "show", "p": "$steps.scalar.out"},
+        ],
+        "outputs": [{"type": "JsonField", "name": "shown", "selector": "$steps.show.out"}],
+    }
+    assert Workflow.compile(definition).run() == [{"shown": "Batch[3]"}]
+
+
+def split_chain_workflow(levels: int) -> dict:
+    """Split applied ``levels`` times: each list item one level deeper."""
+    steps = [{"type": "Split", "name": "split1", "items": "$inputs.lists"}]
+    for level in range(2, levels + 1):
+        steps.append(
+            {"type": "Split", "name": f"split{level}", "items": f"$steps.split{level - 1}.item"}
+        )
+    return {
+        "version": "1.0",
+        "inputs": [{"type": "WorkflowBatchInput", "name": "lists", "kind": ["list_of_values"]}],
+        "dynamic_blocks_definitions": [SPLIT],
+        "steps": steps,
+        "outputs": [
+            {"type": "JsonField", "name": "items", "selector": f"$steps.split{levels}.item"}
+        ],
+    }
+
+
+def test_an_output_two_levels_deep_with_nothing_for_an_element_is_a_nested_empty_list():
+    results = Workflow.compile(split_chain_workflow(2)).run(lists=[[[1], [], [2]], [[]], []])
+    assert results == [{"items": [[1], [], [2]]}, {"items": [[]]}, {"items": [[]]}]
+
+
+def test_groups_holding_no_output_elements_at_the_end_of_a_list_are_left_out():
+    results = Workflow.compile(split_chain_workflow(3)).run(lists=[[[[1], []], [[2]]], [[[]]]])
+    assert results == [{"items": [[[1]], [[2]]]}, {"items": [[[]]]}]
+
+
+def test_all_outputs_of_a_step_that_did_not_run_are_each_none():
+    """``$steps.s.*`` where the step did not run (its gate chose another element, or its
+    input is empty) gives each of the step's outputs as None, not None for the whole."""
+    definition = gated_label_workflow()
+    definition["outputs"] = [
+        {"type": "JsonField", "name": "all", "selector": "$steps.emit_label.*"}
+    ]
+    results = Workflow.compile(definition).run(
+        classification_predictions=[classification("a", 0.9), classification("b", 0.2)],
+        crop_label="dog",
+    )
+    assert results == [{"all": {"output": "dog"}}, {"all": {"output": None}}]
+
+
+def test_a_workflow_with_no_outputs_gives_one_empty_result():
+    definition = gated_label_workflow()
+    definition["outputs"] = []
+    results = Workflow.compile(definition).run(
+        classification_predictions=[classification("a", 0.9), classification("b", 0.2)],
+        crop_label="dog",
+    )
+    assert results == [{}]
+
+
+def test_a_block_accepting_empty_values_runs_for_unchosen_elements_given_none():
+    """Roboflow calls a block that accepts empty values and is fed batches for every element,
+    the ones its gate did not choose too, with its batch-oriented values there None:
+    FirstNonEmptyOrDefault gives its default for them."""
+    definition = {
+        "version": "1.0",
+        "inputs": [
+            {"type": "WorkflowBatchInput", "name": "values", "kind": ["integer"]},
+            {"type": "WorkflowBatchInput", "name": "keep", "kind": ["integer"]},
+        ],
+        "steps": [
+            number_gate("gate", "$inputs.keep", "$steps.first"),
+            {
+                "type": "roboflow_core/first_non_empty_or_default@v1",
+                "name": "first",
+                "data": ["$inputs.values"],
+                "default": "none",
+            },
+        ],
+        "outputs": [{"type": "JsonField", "name": "first", "selector": "$steps.first.output"}],
+    }
+    results = Workflow.compile(definition).run(values=[1, 2, 3], keep=[1, 0, 1])
+    assert results == [{"first": 1}, {"first": "none"}, {"first": 3}]
+
+
+def test_a_gathering_block_accepting_empty_values_gets_unchosen_children_as_none():
+    """Children a gate did not choose are left out of what a gathering block gets, unless it
+    accepts empty values: then they are kept in their places, as None."""
+    gather = in_document_block(
+        "GatherAll",
+        {"items": ["step_output"]},
+        "def run(self, items):\n    return {'out': None if items is None else list(items)}\n",
+        output_dimensionality_offset=-1,
+        accepts_empty_values=True,
+    )
+    workflow = Workflow.compile(
+        {
+            "version": "1.0",
+            "inputs": [{"type": "WorkflowBatchInput", "name": "lists", "kind": ["list_of_values"]}],
+            "dynamic_blocks_definitions": [SPLIT, gather],
+            "steps": [
+                {"type": "Split", "name": "split", "items": "$inputs.lists"},
+                number_gate("gate", "$steps.split.item", "$steps.gather"),
+                {"type": "GatherAll", "name": "gather", "items": "$steps.split.item"},
+            ],
+            "outputs": [{"type": "JsonField", "name": "all", "selector": "$steps.gather.out"}],
+        }
+    )
+    results = workflow.run(lists=[[1, 0, 2], [0]])
+    assert results == [{"all": [1, None, 2]}, {"all": [None]}]

@@ -34,6 +34,7 @@ level; grouped: one level deeper, delivered as a Batch of children per element; 
 scalar in a field of ``Block.batch_fields``, repeated for each element; cast_grouped: the
 same where the field takes children, a Batch of copies per element (one per child of
 ``group_lineage``, or a single copy when there is none)."""
+BATCH_MODES = frozenset({"direct", "broadcast", "grouped"})  # values of batches, not scalars
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class StepPlan:
     inner_gates: list[Gate] = field(init=False)  # choose the children a gathering step gets
     batch_compounds: bool = field(init=False)  # lists/dicts of selectors given as Batches
     compound_fields: dict[str, FieldBinding] = field(init=False)
+    runs_unchosen: bool = field(init=False)  # see __post_init__
 
     def __post_init__(self) -> None:
         self.accepts_batches = self.block.accepts_batches
@@ -103,6 +105,17 @@ class StepPlan:
         self.inner_gates = [gate for gate in self.gates if gate.level > self.level]
         self.compound_fields = {f.name: f for f in self.column_fields if f.compound}
         self.batch_compounds = self.accepts_batches and bool(self.compound_fields)
+        # Roboflow calls a block accepting empty values that is fed batches for the
+        # elements its gates did not choose too, its batch-oriented values there None
+        self.runs_unchosen = (
+            bool(self.outer_gates)
+            and self.accepts_empty
+            and any(
+                binding.mode in BATCH_MODES
+                for f in self.column_fields
+                for binding in ([f.selector] if f.selector else f.compound.values())
+            )
+        )
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ class Executor:
         self._dependents = plan.dependents()
         self._inputs = InputLoader(plan.inputs, image_policy)
         self._parameter_checks = parameter_checks(plan)
-        self._results = ResultBuilder(plan.outputs)
+        self._results = ResultBuilder(plan.outputs, plan.steps)
 
     def run(self, inputs: dict[str, Any]) -> list[dict[str, Any]]:
         state = RunState()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from visionflow.blocks.api import Batch
-from visionflow.compiler.plan import FieldBinding, SelectorBinding, StepPlan
+from visionflow.compiler.plan import BATCH_MODES, FieldBinding, SelectorBinding, StepPlan
 from visionflow.engine.state import MISSING, Index, RunState, pick
 from visionflow.selectors import replace_selectors
 
@@ -102,18 +102,28 @@ class _Children:
         made = self.state.children_made(lineage, parent)
         if not made:
             return None
+        return self.chosen(made) or None
+
+    def chosen(self, made: list[Index]) -> list[Index]:
         if not self.gates:
             return made
-        kept = [
+        return [
             child
             for child in made
             if all(name in chosen.get(child[:level], ()) for chosen, level, name in self.gates)
         ]
-        return kept or None
 
 
 def gather(step: StepPlan, state: RunState) -> StepInputs:
-    elements = _gated_elements(step, state) if step.outer_gates else state.elements_at(step.lineage)
+    unchosen = None
+    if step.runs_unchosen:
+        elements = state.elements_at(step.lineage)
+        chosen = set(_gated_elements(step, state))
+        unchosen = [p for p, index in enumerate(elements) if index not in chosen] or None
+    elif step.outer_gates:
+        elements = _gated_elements(step, state)
+    else:
+        elements = state.elements_at(step.lineage)
     children = _Children(step, state) if step.inner_gates else None
     literals = dict(step.literals)
     columns: dict[str, list] = {}
@@ -129,7 +139,9 @@ def gather(step: StepPlan, state: RunState) -> StepInputs:
                 value = MISSING  # Roboflow's rule: a step's None is an empty value
             literals[binding.name] = value
         else:
-            columns[binding.name] = _column(binding, elements, state, keep_empty, raw, children)
+            columns[binding.name] = _column(
+                binding, elements, state, keep_empty, raw, children, unchosen
+            )
     compounds = (
         {name: (step.compound_fields[name], cols) for name, cols in raw.items()} if raw else None
     )
@@ -171,13 +183,20 @@ def _column(
     keep_empty: bool,
     raw: dict[str, dict[str, list]] | None,
     children: _Children | None,
+    unchosen: list[int] | None = None,
 ) -> list:
     if binding.selector is not None:
-        return _selector_column(binding.selector, elements, state, keep_empty, children)
+        column = _selector_column(binding.selector, elements, state, keep_empty, children)
+        return _masked(column, binding.selector, unchosen) if unchosen else column
     columns = {
         text: _selector_column(sb, elements, state, keep_empty, children)
         for text, sb in binding.compound.items()
     }
+    if unchosen:
+        columns = {
+            text: _masked(column, binding.compound[text], unchosen)
+            for text, column in columns.items()
+        }
     if raw is not None:
         raw[binding.name] = columns
     resolved = []
@@ -195,6 +214,21 @@ def _column(
             )
         )
     return resolved
+
+
+def _masked(column: list, binding: SelectorBinding, unchosen: list[int]) -> list:
+    """A batch's values missing where the step's gates did not choose the element (scalars
+    stay: Roboflow gives them as they are)."""
+    if binding.mode not in BATCH_MODES:
+        return column
+    column = list(column)
+    for position in unchosen:
+        value = column[position]
+        if binding.mode == "grouped" and isinstance(value, Batch):  # each child masked
+            column[position] = Batch([None] * len(value), list(value.indices))
+        else:
+            column[position] = MISSING
+    return column
 
 
 def _selector_column(
@@ -240,21 +274,30 @@ def _children_batch(
 ) -> Batch:
     output = binding.source.output if binding.source.origin == "step" else None
     lineage = binding.source.lineage
-    made = (
-        state.children_made(lineage, parent) if children is None else children.of(lineage, parent)
-    )
+    made = state.children_made(lineage, parent)
     if not made:  # no children: an empty value (see _Children)
         return Batch([], []) if keep_empty else MISSING
+    unchosen = None
+    if children is not None:
+        chosen = children.chosen(made)
+        if not keep_empty:
+            made = chosen
+        elif len(chosen) < len(made):  # kept, as None (Roboflow gives masked children so)
+            unchosen = set(made).difference(chosen)
     values, indices = [], []
     for child in made:
         row = rows.get(child, MISSING)
         value = row if output is None else pick(row, output)
-        if value is MISSING or value is None:
+        if value is MISSING or value is None or (unchosen and child in unchosen):
             if not keep_empty:
                 continue
             value = None
         values.append(value)
         indices.append(child)
+    if not values and not parent and not keep_empty:
+        # Roboflow's rule: children made but none left (chosen by no gate, or None) is an
+        # empty value when gathering into a scalar; at a deeper level the step runs on none
+        return MISSING
     return Batch(values, indices)
 
 
@@ -276,8 +319,10 @@ def _cast_batches(
         if not group:
             kids = [(*index, 0)]
         else:
-            kids = (
-                state.children_made(group, index) if children is None else children.of(group, index)
+            kids = (  # with empty values accepted, unchosen children are kept (as None)
+                state.children_made(group, index)
+                if children is None or keep_empty
+                else children.of(group, index)
             )
         if not kids:  # no children: an empty value (see _Children)
             batches.append(Batch([], []) if keep_empty else MISSING)

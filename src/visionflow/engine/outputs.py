@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from visionflow.compiler.plan import INPUTS_LINEAGE, OutputPlan
+from visionflow.compiler.plan import INPUTS_LINEAGE, OutputPlan, Source, StepPlan
 from visionflow.engine.state import MISSING, Index, RunState
 from visionflow.kinds import WILDCARD
 
@@ -16,26 +16,27 @@ from visionflow.kinds import WILDCARD
 class ResultBuilder:
     """Builds a run's results; what depends only on the plan is worked out once."""
 
-    def __init__(self, outputs: list[OutputPlan]):
+    def __init__(self, outputs: list[OutputPlan], steps: dict[str, StepPlan]):
         self.outputs = outputs
         self.per_element = [per_input_element(output) for output in outputs]
         self.translate = [_to_parent if _may_need_translation(o) else None for o in outputs]
+        self.absent = [_absent(output.source, steps) for output in outputs]
 
     def __call__(self, state: RunState, size: int) -> list[dict[str, Any]]:
-        if self.outputs and not any(self.per_element):
+        if not any(self.per_element):
             size = min(size, 1)  # Roboflow's rule: nothing per element, so one dict, not copies
         results: list[dict[str, Any]] = [{} for _ in range(size)]
-        for output, per_element, translate in zip(
-            self.outputs, self.per_element, self.translate, strict=True
+        for output, per_element, translate, absent in zip(
+            self.outputs, self.per_element, self.translate, self.absent, strict=True
         ):
             if not per_element:  # a scalar, or a batch made from scalars
-                value = _value(output, (), state)
+                value = _value(output, (), state, absent, False)
                 value = translate(value) if translate else value
                 for result in results:
                     result[output.name] = value
                 continue
             for position, result in enumerate(results):
-                value = _value(output, (position,), state)
+                value = _value(output, (position,), state, absent, True)
                 result[output.name] = translate(value) if translate else value
         return results
 
@@ -47,13 +48,47 @@ def per_input_element(output: OutputPlan) -> bool:
     return bool(lineage) and lineage[0] == INPUTS_LINEAGE
 
 
-def _value(output: OutputPlan, index: Index, state: RunState) -> Any:
+def _absent(source: Source, steps: dict[str, StepPlan]) -> dict[str, None] | None:
+    """What an output gives where its value is missing: None, or for all of a step's outputs
+    (``$steps.s.*``) each of them None, as Roboflow gives it."""
+    if source.origin == "step" and source.output == "*":
+        return dict.fromkeys(steps[source.name].outputs)
+    return None
+
+
+def _value(
+    output: OutputPlan, index: Index, state: RunState, absent: dict | None, by_indices: bool
+) -> Any:
     source = output.source
-    if source.dimensionality <= len(index):
+    depth = source.dimensionality - len(index)
+    if depth <= 0:
         value = state.value_at(source, index)
-        return None if value is MISSING else value
+        if value is MISSING:
+            return None if absent is None else dict(absent)
+        return value
     level = source.lineage[: len(index) + 1]
-    return [_value(output, child, state) for child in state.children_of(level, index)]
+    children = state.children_of(level, index)
+    if by_indices and depth >= 2:
+        # Roboflow lays an output per input element two or more levels deep out by its
+        # elements' indices: groups holding none of them at the end of a list are left out,
+        # and a list left with nothing is empty lists nested to the levels below ([[]] two
+        # levels down); a batch made from scalars is laid out as it was made
+        while children and not _holds_elements(source, children[-1], state):
+            children = children[:-1]
+        if not children:
+            return _nested_empty(depth)
+    return [_value(output, child, state, absent, by_indices) for child in children]
+
+
+def _holds_elements(source: Source, index: Index, state: RunState) -> bool:
+    if len(index) >= source.dimensionality:
+        return True
+    level = source.lineage[: len(index) + 1]
+    return any(_holds_elements(source, child, state) for child in state.children_of(level, index))
+
+
+def _nested_empty(depth: int) -> list:
+    return [] if depth <= 1 else [_nested_empty(depth - 1)]
 
 
 _TRANSLATABLE = frozenset(

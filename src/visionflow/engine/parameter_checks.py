@@ -47,6 +47,8 @@ def parameter_checks(plan: Plan) -> list[ParameterCheck]:
     """One check per step field fed directly by a parameter and able to take a literal."""
     checks = []
     for step in plan.steps.values():
+        if type(step.block).__module__ == _IN_DOCUMENT:
+            continue  # Roboflow's engine checks no parameter given to an in-document block
         for binding in step.fields:
             selector = binding.selector
             if selector is None or selector.mode != "scalar" or selector.source.origin != "input":
@@ -57,6 +59,11 @@ def parameter_checks(plan: Plan) -> list[ParameterCheck]:
                     ParameterCheck(selector.source.name, step.name, binding.name, adapter)
                 )
     return checks
+
+
+# where blocks defined inside a document are built (their manifests, as Roboflow's, are
+# made without assignment validation: their value types apply to the document's literals)
+_IN_DOCUMENT = "visionflow.blocks.dynamic"
 
 
 @functools.lru_cache(maxsize=4096)  # bounded: in-document blocks make new manifest classes

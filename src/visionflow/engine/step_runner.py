@@ -56,6 +56,8 @@ def _call_block(step: StepPlan, inputs: StepInputs) -> list[Any]:
         except Exception as error:
             raise StepExecutionError(step.name, step.block_type, error) from error
         if not isinstance(outcomes, list) or len(outcomes) != len(inputs.elements):
+            if type(outcomes) is dict and inputs.elements == [()]:
+                return [outcomes]  # Roboflow takes the one result made at the top as it is
             raise _bad_result(
                 step, f"a list of {len(inputs.elements)} results (one per element)", outcomes
             )
