@@ -131,33 +131,41 @@ def gather(step: StepPlan, state: RunState) -> StepInputs:
     # of Batch); None for other blocks, which get them resolved per element
     raw: dict[str, dict[str, list]] | None = {} if step.batch_compounds else None
     keep_empty = step.accepts_empty
+    # an empty value arrives as None in a block that accepts them: made so at once on the
+    # hot path below, by a pass over the other columns at the end
+    empty = None if keep_empty else MISSING
+    scan: list[list] = []
     for binding in step.column_fields:
         selector = binding.selector
-        if selector is not None and selector.mode == "scalar":
+        mode = selector.mode if selector is not None else None
+        if mode == "direct" and not unchosen:  # the hot path: a value per element
+            columns[binding.name] = _direct_column(selector.source, elements, state, empty)
+        elif mode == "scalar":
             value = state.scalar(selector.source)
             if value is None and not keep_empty and selector.source.origin == "step":
                 value = MISSING  # Roboflow's rule: a step's None is an empty value
             literals[binding.name] = value
         else:
-            columns[binding.name] = _column(
-                binding, elements, state, keep_empty, raw, children, unchosen
-            )
+            column = _column(binding, elements, state, keep_empty, raw, children, unchosen)
+            columns[binding.name] = column
+            scan.append(column)
     compounds = (
         {name: (step.compound_fields[name], cols) for name, cols in raw.items()} if raw else None
     )
     if not keep_empty:
         return _without_missing(elements, literals, columns, compounds)
-    return _with_missing_as_none(elements, literals, columns, compounds)
+    return _with_missing_as_none(elements, literals, columns, compounds, scan)
 
 
-def _with_missing_as_none(elements, literals, columns, compounds) -> StepInputs:
+def _with_missing_as_none(elements, literals, columns, compounds, scan: list) -> StepInputs:
     """For a block that accepts empty values: every missing value given as None (in place:
-    gather made these dicts and lists for this call)."""
+    gather made these dicts and lists for this call; ``scan``: the columns that may still
+    hold MISSING)."""
     missing = MISSING
     for name, value in literals.items():
         if value is missing:
             literals[name] = None
-    every = list(columns.values())
+    every = scan
     for _, cols in (compounds or {}).values():
         every.extend(cols.values())
     for column in every:
@@ -231,6 +239,24 @@ def _masked(column: list, binding: SelectorBinding, unchosen: list[int]) -> list
     return column
 
 
+def _direct_column(source, elements: list[Index], state: RunState, empty: Any = MISSING) -> list:
+    """The values of a source at the step's own level, one per element (``empty`` where
+    there is none)."""
+    rows = state.rows_for(source)
+    missing = MISSING
+    output = source.output if source.origin == "step" else None
+    if output is None:
+        return [rows.get(key, empty) for key in elements]
+    if output == "*":
+        return [
+            pick(row, output) if (row := rows.get(key, missing)) is not missing else empty
+            for key in elements
+        ]
+    return [
+        row[output] if (row := rows.get(key, missing)) is not missing else empty for key in elements
+    ]
+
+
 def _selector_column(
     binding: SelectorBinding,
     elements: list[Index],
@@ -243,25 +269,15 @@ def _selector_column(
         return [state.scalar(source)] * len(elements)
     if binding.mode == "cast_grouped":
         return _cast_batches(binding, elements, state, keep_empty, children)
-    rows = state.rows_for(source)
-    output = source.output if source.origin == "step" else None
     if binding.mode == "grouped":
+        rows = state.rows_for(source)
         return [
             _children_batch(binding, index, rows, keep_empty, state, children) for index in elements
         ]
-    if binding.mode == "broadcast":
+    if binding.mode == "broadcast":  # the parent's value, for each of its children
         depth = source.dimensionality
-        keys = [index[:depth] for index in elements]
-    else:
-        keys = elements
-    if output is None:
-        return [rows.get(key, MISSING) for key in keys]
-    if output == "*":
-        return [pick(rows.get(key, MISSING), output) for key in keys]
-    missing = MISSING
-    return [
-        row[output] if (row := rows.get(key, missing)) is not missing else missing for key in keys
-    ]
+        return _direct_column(source, [index[:depth] for index in elements], state)
+    return _direct_column(source, elements, state)
 
 
 def _children_batch(
