@@ -86,9 +86,8 @@ class StepInputs:
 class _Children:
     """Which children a gathering step gets: those made for the element, less those the
     flow-control steps deciding per child did not choose for this step (Roboflow drops
-    them from the Batch). None: no children (never made, none made, or none chosen), an
-    empty value as in Roboflow: a block that does not accept empty values does not run
-    there; one that does gets an empty Batch."""
+    them from the Batch; ``_children_batch`` keeps them as None for a block that accepts
+    empty values, and says when none left is an empty value)."""
 
     __slots__ = ("gates", "state")
 
