@@ -315,7 +315,7 @@ def batch(kind: str, **declared: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("kind", "given", "place", "shown"),
     [
-        ("float", [0.5, None], "[1]", "None"),
+        ("float", [0.5, "high"], "[1]", "'high'"),
         ("float_zero_to_one", [0.5, 0.25, float("nan")], "[2]", "nan"),
         ("integer", 2.5, "[0]", "2.5"),  # one value is a batch of one
     ],
@@ -329,10 +329,10 @@ def test_each_element_of_a_typed_batch_is_checked_naming_it(kind, given, place, 
 
 def test_a_typed_batch_default_and_nested_elements_are_checked_too():
     with pytest.raises(RuntimeInputError) as raised:
-        Workflow.compile(batch("float", default_value=None)).run()
+        Workflow.compile(batch("float", default_value="high")).run()
     assert (raised.value.place, raised.value.message) == (
         "inputs 'levels'[0]",
-        "input 'levels' expects float elements, found None",
+        "input 'levels' expects float elements, found 'high'",
     )
     nested = batch("integer", dimensionality=2)
     with pytest.raises(RuntimeInputError) as raised:
@@ -547,3 +547,11 @@ def test_a_parameter_must_be_a_value_its_field_takes_written_in_the_document(ast
         "parameter 'size' is 'half', which field 'width' of step 'crop' does not accept: "
         "Input should be a valid number, unable to parse string as a number"
     )
+
+
+def test_a_none_element_of_a_typed_batch_is_an_empty_element():
+    """As in Roboflow's engine: None is an empty value whatever the declared kind."""
+    assert Workflow.compile(batch("float")).run(levels=[0.5, None]) == [
+        {"level": 0.5},
+        {"level": None},
+    ]

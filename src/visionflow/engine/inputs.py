@@ -168,6 +168,8 @@ def _element(
     place = f"inputs '{item.name}'{''.join(f'[{position}]' for position in index)}"
     if item.type == "image":
         return load_image(value, place=place, policy=policy)
+    if value is None:  # an empty element, whatever the kind (Roboflow's rule)
+        return None
     if not value_fits(item.kinds, value):  # a batch's elements are held to its kinds too
         raise RuntimeInputError(
             f"input '{item.name}' expects {_kinds_text(item)} elements, found {shown_value(value)}",
