@@ -759,71 +759,8 @@ WIDTH = dynamic_block(
 )
 
 
-@pytest.mark.parametrize(
-    ("manifest", "extra"),
-    [
-        ({}, 5),
-        # cast to the children's level, then gathered with them (Roboflow's engine's value)
-        ({"get_parameters_enforcing_auto_batch_casting": ["extra"]}, [[5, 5]]),
-    ],
-)
-def test_parameters_enforcing_auto_batch_casting_arrive_as_batches(manifest, extra):
-    workflow = document(
-        WIDTH,
-        gathering_block(**manifest),
-        inputs=[
-            {"type": "WorkflowImage", "name": "image"},
-            {
-                "type": "WorkflowBatchInput",
-                "name": "boxes",
-                "kind": ["object_detection_prediction"],
-            },
-            {"type": "WorkflowParameter", "name": "extra", "default_value": 5},
-        ],
-        steps=[
-            {
-                "type": "Crop",
-                "name": "crop",
-                "image": "$inputs.image",
-                "predictions": "$inputs.boxes",
-            },
-            {"type": "Width", "name": "width", "image": "$steps.crop.crops"},
-            {
-                "type": "Gather",
-                "name": "gather",
-                "values": "$steps.width.w",
-                "extra": "$inputs.extra",
-            },
-        ],
-        outputs={"gathered": "$steps.gather.out"},
-    )
-    boxes = {
-        "image": {"width": 200, "height": 100},
-        "predictions": [{**box(50, 50, "a"), "width": 40}, {**box(150, 50, "b"), "width": 20}],
-    }
-    image = np.zeros((100, 200, 3), np.uint8)
-    [result] = Workflow.compile(workflow).run(image=image, boxes=[boxes])
-    assert result["gathered"] == [[40, 20], extra]
-
-
-def test_parameters_enforcing_auto_batch_casting_must_be_inputs():
-    broken = copy.deepcopy(MEAN_BRIGHTNESS)
-    broken["manifest"]["get_parameters_enforcing_auto_batch_casting"] = ["gain"]
-    error = compile_error(broken)
-    assert error.message == (
-        "get_parameters_enforcing_auto_batch_casting names ['gain'], which are not inputs "
-        "of the block"
-    )
-
-
-def test_a_gathering_block_taking_no_batches_gets_its_enforced_parameters_as_batches():
-    # what get_parameters_enforcing_auto_batch_casting is for (Roboflow's engine's values)
-    gather = gathering_block(get_parameters_enforcing_auto_batch_casting=["extra"])
-    gather["manifest"]["accepts_batch_input"] = False
-    gather["code"]["run_function_code"] = (
-        "def run(self, values, extra):\n"
-        "    return {'out': [type(extra).__name__, list(values), list(extra)]}\n"
-    )
+def run_gather(gather: dict) -> list[dict]:
+    """Two crops' widths (40 and 20 px), gathered by ``gather`` with a parameter ``extra``."""
     workflow = document(
         WIDTH,
         gather,
@@ -857,6 +794,39 @@ def test_a_gathering_block_taking_no_batches_gets_its_enforced_parameters_as_bat
         "image": {"width": 200, "height": 100},
         "predictions": [{**box(50, 50, "a"), "width": 40}, {**box(150, 50, "b"), "width": 20}],
     }
-    image = np.zeros((100, 200, 3), np.uint8)
-    [result] = Workflow.compile(workflow).run(image=image, boxes=[boxes])
+    return Workflow.compile(workflow).run(image=np.zeros((100, 200, 3), np.uint8), boxes=[boxes])
+
+
+@pytest.mark.parametrize(
+    ("manifest", "extra"),
+    [
+        ({}, 5),
+        # cast to the children's level, then gathered with them (Roboflow's engine's value)
+        ({"get_parameters_enforcing_auto_batch_casting": ["extra"]}, [[5, 5]]),
+    ],
+)
+def test_parameters_enforcing_auto_batch_casting_arrive_as_batches(manifest, extra):
+    [result] = run_gather(gathering_block(**manifest))
+    assert result["gathered"] == [[40, 20], extra]
+
+
+def test_parameters_enforcing_auto_batch_casting_must_be_inputs():
+    broken = copy.deepcopy(MEAN_BRIGHTNESS)
+    broken["manifest"]["get_parameters_enforcing_auto_batch_casting"] = ["gain"]
+    error = compile_error(broken)
+    assert error.message == (
+        "get_parameters_enforcing_auto_batch_casting names ['gain'], which are not inputs "
+        "of the block"
+    )
+
+
+def test_a_gathering_block_taking_no_batches_gets_its_enforced_parameters_as_batches():
+    # what get_parameters_enforcing_auto_batch_casting is for (Roboflow's engine's values)
+    gather = gathering_block(get_parameters_enforcing_auto_batch_casting=["extra"])
+    gather["manifest"]["accepts_batch_input"] = False
+    gather["code"]["run_function_code"] = (
+        "def run(self, values, extra):\n"
+        "    return {'out': [type(extra).__name__, list(values), list(extra)]}\n"
+    )
+    [result] = run_gather(gather)
     assert result["gathered"] == ["Batch", [40, 20], [5, 5]]
