@@ -241,21 +241,9 @@ def test_an_input_one_level_deeper_arrives_as_a_batch_per_element(astronaut):
     )
     definition = document(
         sizes,
-        inputs=[
-            {"type": "WorkflowImage", "name": "image"},
-            {
-                "type": "WorkflowBatchInput",
-                "name": "boxes",
-                "kind": ["object_detection_prediction"],
-            },
-        ],
+        inputs=IMAGE_AND_BOXES,
         steps=[
-            {
-                "type": "Crop",
-                "name": "crop",
-                "image": "$inputs.image",
-                "predictions": "$inputs.boxes",
-            },
+            CROP_BOXES,
             {
                 "type": "CropSizes",
                 "name": "sizes",
@@ -412,6 +400,18 @@ ASSOCIATION = dynamic_block(
 )
 
 
+IMAGE_AND_BOXES = [  # an image and detections on it, given in Roboflow's JSON
+    {"type": "WorkflowImage", "name": "image"},
+    {"type": "WorkflowBatchInput", "name": "boxes", "kind": ["object_detection_prediction"]},
+]
+CROP_BOXES = {
+    "type": "Crop",
+    "name": "crop",
+    "image": "$inputs.image",
+    "predictions": "$inputs.boxes",
+}
+
+
 def box(x: float, y: float, detection_id: str) -> dict:
     """A detection in Roboflow's JSON (centre, size), as a batch input gives it."""
     return {
@@ -429,21 +429,9 @@ def box(x: float, y: float, detection_id: str) -> dict:
 def test_a_deeper_dimensionality_reference_gives_a_result_per_child(astronaut):
     workflow = document(
         ASSOCIATION,
-        inputs=[
-            {"type": "WorkflowImage", "name": "image"},
-            {
-                "type": "WorkflowBatchInput",
-                "name": "boxes",
-                "kind": ["object_detection_prediction"],
-            },
-        ],
+        inputs=IMAGE_AND_BOXES,
         steps=[
-            {
-                "type": "Crop",
-                "name": "crop",
-                "image": "$inputs.image",
-                "predictions": "$inputs.boxes",
-            },
+            CROP_BOXES,
             {
                 "type": "DetectionsToCropsAssociation",
                 "name": "associate",
@@ -606,21 +594,9 @@ PLACES = dynamic_block(
 def test_an_images_place_in_its_parent_as_roboflows_block_code_reads_it(astronaut):
     workflow = document(
         PLACES,
-        inputs=[
-            {"type": "WorkflowImage", "name": "image"},
-            {
-                "type": "WorkflowBatchInput",
-                "name": "boxes",
-                "kind": ["object_detection_prediction"],
-            },
-        ],
+        inputs=IMAGE_AND_BOXES,
         steps=[
-            {
-                "type": "Crop",
-                "name": "crop",
-                "image": "$inputs.image",
-                "predictions": "$inputs.boxes",
-            },
+            CROP_BOXES,
             {"type": "Places", "name": "whole", "image": "$inputs.image"},
             {"type": "Places", "name": "crops", "image": "$steps.crop.crops"},
         ],
@@ -686,21 +662,9 @@ MULTI = (
 def test_classes_replacement_reads_roboflows_classification_forms(wide, narrow, expected):
     workflow = document(
         classifier(f"{wide}, {narrow}"),
-        inputs=[
-            {"type": "WorkflowImage", "name": "image"},
-            {
-                "type": "WorkflowBatchInput",
-                "name": "boxes",
-                "kind": ["object_detection_prediction"],
-            },
-        ],
+        inputs=IMAGE_AND_BOXES,
         steps=[
-            {
-                "type": "Crop",
-                "name": "crop",
-                "image": "$inputs.image",
-                "predictions": "$inputs.boxes",
-            },
+            CROP_BOXES,
             {"type": "FakeClassifier", "name": "classify", "image": "$steps.crop.crops"},
             {
                 "type": "roboflow_core/detections_classes_replacement@v1",
@@ -765,21 +729,11 @@ def run_gather(gather: dict) -> list[dict]:
         WIDTH,
         gather,
         inputs=[
-            {"type": "WorkflowImage", "name": "image"},
-            {
-                "type": "WorkflowBatchInput",
-                "name": "boxes",
-                "kind": ["object_detection_prediction"],
-            },
+            *IMAGE_AND_BOXES,
             {"type": "WorkflowParameter", "name": "extra", "default_value": 5},
         ],
         steps=[
-            {
-                "type": "Crop",
-                "name": "crop",
-                "image": "$inputs.image",
-                "predictions": "$inputs.boxes",
-            },
+            CROP_BOXES,
             {"type": "Width", "name": "width", "image": "$steps.crop.crops"},
             {
                 "type": "Gather",
