@@ -7,6 +7,7 @@ from visionflow.blocks.api import Block
 
 def load_blocks() -> list[type[Block]]:
     from visionflow.blocks import deepomatic  # the Deepomatic dialect's steps
+    from visionflow.blocks import roboflow  # Roboflow's local block library
     from visionflow.blocks.core.collapse import AlignedDimensionCollapse, DimensionCollapse
     from visionflow.blocks.core.consensus import ClassificationConsensus
     from visionflow.blocks.core.crops import AbsoluteStaticCrop, DynamicCrop, RelativeStaticCrop
@@ -46,6 +47,7 @@ def load_blocks() -> list[type[Block]]:
 
     return [
         *deepomatic.load_blocks(),
+        *roboflow.load_blocks(),
         ContinueIf,
         FirstNonEmptyOrDefault,
         Expression,
