@@ -6,8 +6,10 @@ from visionflow.blocks.api import Block
 
 
 def load_blocks() -> list[type[Block]]:
-    from visionflow.blocks import deepomatic  # the Deepomatic dialect's steps
-    from visionflow.blocks import roboflow  # Roboflow's local block library
+    from visionflow.blocks import (
+        deepomatic,  # the Deepomatic dialect's steps
+        roboflow,  # Roboflow's local block library
+    )
     from visionflow.blocks.core.collapse import AlignedDimensionCollapse, DimensionCollapse
     from visionflow.blocks.core.consensus import ClassificationConsensus
     from visionflow.blocks.core.crops import AbsoluteStaticCrop, DynamicCrop, RelativeStaticCrop
