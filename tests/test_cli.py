@@ -558,3 +558,14 @@ def test_a_parameter_only_field_says_so():
     assert (confidence["parameter_only"], images["parameter_only"]) == (True, False)
     shown = invoke("blocks", "RoboflowObjectDetectionModel").stdout
     assert "float (parameter)" in " ".join(shown.split())
+
+
+def test_blocks_are_listed_in_groups():
+    listing = json.loads(invoke("blocks", "--json").stdout)
+    groups = {block["type"]: block["category"] for block in listing}
+    assert groups["roboflow_core/roboflow_object_detection_model@v2"] == "models"
+    assert groups["visionflow/continue_if@v1"] == "flow control"
+    assert groups["visionflow/dynamic_crop@v1"] == "image operations"
+    order = [block["category"] for block in listing]
+    assert order.index("models") < order.index("flow control") < order.index("deepomatic dialect")
+    assert "group" in invoke("blocks").stdout

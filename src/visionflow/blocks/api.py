@@ -142,6 +142,9 @@ class Block:
     results follow (Roboflow's dimensionality reference property): run() gets its children
     as a Batch per element and returns a list with one result per child, and the outputs are
     at the children's level, aligned with them."""
+    category: ClassVar[str] = ""
+    """The group ``visionflow blocks`` lists the block under (e.g. "image operations");
+    empty: worked out from where the block is defined (a plugin: the plugin's name)."""
     init_parameters: ClassVar[list[str]] = []
     """Names of values the block needs from its environment, given to ``__init__``."""
     outputs_read: frozenset[str] | None = None

@@ -187,7 +187,13 @@ def blocks(
 ) -> None:
     """List every block, or describe one: its fields, outputs and how the engine calls it."""
     from visionflow.blocks.loader import load_registry
-    from visionflow.cli._blocks import block_details, block_summary, find_block, print_block
+    from visionflow.cli._blocks import (
+        block_details,
+        block_summary,
+        category_rank,
+        find_block,
+        print_block,
+    )
 
     with reported(as_json):
         registry = load_registry()
@@ -199,11 +205,15 @@ def blocks(
             print_block(block_details(loaded))
         return
     listing = [block_summary(item) for item in registry.block_classes()]
+    listing.sort(key=lambda block: category_rank(block["category"]))  # stable within a group
     if as_json:
         echo_json(listing)
         return
-    rows = [[b["type"], ", ".join(b["aliases"]), b["summary"], b["plugin"]] for b in listing]
-    print_table("blocks", ["type", "aliases", "description", "plugin"], rows, whole=2)
+    rows = [
+        [b["category"], b["type"], ", ".join(b["aliases"]), b["summary"], b["plugin"]]
+        for b in listing
+    ]
+    print_table("blocks", ["group", "type", "aliases", "description", "plugin"], rows, whole=3)
 
 
 @app.command(epilog="Example: [bold]visionflow kinds --json[/]")

@@ -25,6 +25,60 @@ def find_block(registry: Any, name: str) -> Any:
     )
 
 
+# Where visionflow's own blocks are defined -> the group they are listed under (Roboflow's
+# documentation's groups where a block has a Roboflow twin); the longest prefix wins.
+MODULE_CATEGORIES = {
+    "visionflow.blocks.core.models": "models",
+    "visionflow.blocks.core.roboflow_": "models",
+    "visionflow.blocks.core.flow": "flow control",
+    "visionflow.blocks.core.expression": "formatters",
+    "visionflow.blocks.core.crops": "image operations",
+    "visionflow.blocks.core.ocr": "image operations",
+    "visionflow.blocks.core.regions": "image operations",
+    "visionflow.blocks.core.detections": "detections",
+    "visionflow.blocks.core.consensus": "detections",
+    "visionflow.blocks.core.collapse": "detections",
+    "visionflow.blocks.core.visualization": "visualisations",
+    "visionflow.blocks.core.functional": "functional dialect",
+    "visionflow.blocks.deepomatic": "deepomatic dialect",
+    "visionflow.blocks.roboflow.images": "image operations",
+    "visionflow.blocks.roboflow.detections": "detections",
+    "visionflow.blocks.roboflow.formatters": "formatters",
+    "visionflow.blocks.roboflow.visualisations": "visualisations",
+    "visionflow.blocks.dynamic": "defined in the document",
+}
+
+
+CATEGORY_ORDER = (
+    "models",
+    "image operations",
+    "detections",
+    "flow control",
+    "formatters",
+    "visualisations",
+    "functional dialect",
+    "deepomatic dialect",
+    "defined in the document",
+)
+
+
+def category_rank(category: str) -> tuple[int, str]:
+    """Where a group comes in the listing: the order above, then plugins by name."""
+    known = CATEGORY_ORDER.index(category) if category in CATEGORY_ORDER else len(CATEGORY_ORDER)
+    return known, category
+
+
+def block_category(loaded: Any) -> str:
+    """The block's own ``category``, else the group of the module defining it, else the
+    plugin that brought it."""
+    block = loaded.block_class
+    if block.category:
+        return block.category
+    module = block.__module__
+    found = [prefix for prefix in MODULE_CATEGORIES if module.startswith(prefix)]
+    return MODULE_CATEGORIES[max(found, key=len)] if found else f"plugin {loaded.plugin}"
+
+
 def block_summary(loaded: Any) -> dict[str, Any]:
     names = loaded.block_class.type_names()
     description = loaded.block_class.description()
@@ -32,6 +86,7 @@ def block_summary(loaded: Any) -> dict[str, Any]:
         "type": names[0],
         "aliases": list(names[1:]),
         "summary": description.splitlines()[0] if description else "",
+        "category": block_category(loaded),
         "plugin": loaded.plugin,
     }
 
