@@ -968,3 +968,64 @@ def test_object_detection_v3_refuses_v2s_confidence_and_wrong_values(detector, f
         Workflow.compile(v3_document(detector, **{"confidence_mode": "custom", field: value}))
     # an unknown field is named in the message, a wrong value in the place
     assert f"field '{field}'" in f"{caught.value.place} {caught.value.message}"
+
+
+# --- the newest versions of the other model blocks: confidence_mode as detection v3 ------
+
+
+def test_keypoint_detection_v3_takes_a_confidence_mode(detector):
+    document = detection_document(
+        "roboflow_core/roboflow_keypoint_detection_model@v3",
+        confidence_mode="custom",
+        custom_confidence=0.55,
+    )
+    model = {"source": str(detector), "labels": LABELS, "task": "object_detection"}
+    document["models"] = {"my-project/3": model}
+    document["outputs"].append(
+        {"type": "JsonField", "name": "model_id", "selector": "$steps.model.model_id"}
+    )
+    [result] = Workflow.compile(document).run(image=IMAGE, api_key="k")
+    assert result["predictions"].data["class_name"].tolist() == ["person", "car", "dog"]
+    assert result["model_id"] == "my-project/3"
+    document["steps"][0]["confidence_mode"] = "default"  # the head's own 0.25
+    [result] = Workflow.compile(document).run(image=IMAGE, api_key="k")
+    assert result["predictions"].confidence.round(3).tolist() == [0.9, 0.8, 0.7, 0.6, 0.5]
+
+
+@needs_zoo
+def test_classification_v3_takes_a_confidence_mode(astronaut):
+    document = detection_document(
+        "roboflow_core/roboflow_classification_model@v3", "emotions/4", confidence_mode="best"
+    )
+    document["models"] = {"emotions/4": "fer/emotion"}
+    document["outputs"].append(
+        {"type": "JsonField", "name": "model_id", "selector": "$steps.model.model_id"}
+    )
+    [result] = Workflow.compile(document).run(image=astronaut, api_key="k")
+    assert len(result["predictions"]["predictions"]) == 7
+    assert result["model_id"] == "emotions/4"
+
+
+@needs_zoo
+def test_multi_label_v3_refuses_a_single_label_model():
+    document = detection_document(
+        "roboflow_core/roboflow_multi_label_classification_model@v3", "emotions/5"
+    )
+    document["models"] = {"emotions/5": "fer/emotion"}
+    with pytest.raises(ModelError, match="single-label classifier"):
+        Workflow.compile(document)
+
+
+@pytest.mark.parametrize(
+    "block_type",
+    [
+        "roboflow_core/roboflow_keypoint_detection_model@v3",
+        "roboflow_core/roboflow_classification_model@v3",
+        "roboflow_core/roboflow_multi_label_classification_model@v3",
+    ],
+)
+def test_newest_versions_need_a_custom_confidence_in_custom_mode(block_type):
+    document = detection_document(block_type, confidence_mode="custom", custom_confidence=None)
+    with pytest.raises(ManifestError) as caught:
+        Workflow.compile(document)
+    assert caught.value.place == "steps[0] 'model' field 'custom_confidence'"

@@ -304,3 +304,10 @@ def test_ocr_has_no_fields_but_its_images():
     step = {"type": "roboflow_core/ocr_model@v1", "model_id": "doctr/1"}
     with pytest.raises(ManifestError, match="model_id"):
         Workflow.compile(document(step, OCR_OUTPUTS))
+
+
+def test_v4_is_v3s_fields_with_confidence_mode(segmenter):
+    written = segmentation(segmenter, "v4", confidence_mode="custom", custom_confidence=0.55)
+    [result] = Workflow.compile(written).run(image=IMAGE, api_key="k")
+    assert result["predictions"].data["class_name"].tolist() == ["person", "car", "dog"]
+    assert result["model_id"] == "shapes/4"

@@ -72,10 +72,14 @@ def _find_block(block_type: Any, registry: BlockRegistry, place: str) -> LoadedB
     lowered = [name for name in registry.by_type if name.lower() == block_type.lower()]
     suggestions = list(dict.fromkeys(lowered + close))
     hint = f"did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else None
+    from visionflow.blocks.roboflow.not_local import why_not_local  # an error path only
+
     raise UnknownBlockTypeError(
         f"unknown block type '{block_type}'",
         place=place,
-        hint=hint or "`visionflow blocks` lists every available block type",
+        hint=why_not_local(block_type)
+        or hint
+        or "`visionflow blocks` lists every available block type",
     )
 
 

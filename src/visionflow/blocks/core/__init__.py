@@ -35,8 +35,11 @@ def load_blocks() -> list[type[Block]]:
     from visionflow.blocks.core.regions import PersonRegionCrop
     from visionflow.blocks.core.roboflow_models import (
         RoboflowClassificationModel,
+        RoboflowClassificationModelV3,
         RoboflowKeypointDetectionModel,
+        RoboflowKeypointDetectionModelV3,
         RoboflowMultiLabelClassificationModel,
+        RoboflowMultiLabelClassificationModelV3,
         RoboflowObjectDetectionModel,
         RoboflowObjectDetectionModelV3,
     )
@@ -72,8 +75,11 @@ def load_blocks() -> list[type[Block]]:
         RoboflowObjectDetectionModel,
         RoboflowObjectDetectionModelV3,
         RoboflowKeypointDetectionModel,
+        RoboflowKeypointDetectionModelV3,
         RoboflowClassificationModel,
+        RoboflowClassificationModelV3,
         RoboflowMultiLabelClassificationModel,
+        RoboflowMultiLabelClassificationModelV3,
         RoboflowInstanceSegmentationModel,
         RoboflowInstanceSegmentationModelV3,
         RoboflowOCRModel,

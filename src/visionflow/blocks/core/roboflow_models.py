@@ -17,6 +17,7 @@ with ``model_id`` to the blocks here (v1).
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from collections.abc import Callable
@@ -113,6 +114,13 @@ def check_run_values(fields: dict[str, Any]) -> None:
             )
 
 
+def has_model_id_output(type_name: str) -> bool:
+    """Roboflow's model blocks from v2 on also output ``model_id`` (v1 and its short
+    aliases do not)."""
+    version = re.search(r"@v(\d+)$", type_name)
+    return version is not None and int(version.group(1)) >= 2
+
+
 class _RoboflowModel(_ModelBlock):
     """Loads the model mapped to ``model_id``; results carry ``inference_id`` (v2: ``model_id``).
 
@@ -128,7 +136,7 @@ class _RoboflowModel(_ModelBlock):
     def setup(self, manifest: BlockManifest) -> None:
         self.manifest = manifest  # check_model reads the step's fields (a model may load later)
         self.type_name = manifest.type  # as the step writes it, for messages
-        self.with_model_id = manifest.type.endswith(("@v2", "@v3"))
+        self.with_model_id = has_model_id_output(manifest.type)
         self.selected_by = manifest.model_id if looks_like_selector(manifest.model_id) else None
         self.loaded: dict[str, Any] = {}  # model id -> Model
         self.loading = threading.Lock()
@@ -194,7 +202,7 @@ class _RoboflowModel(_ModelBlock):
     @classmethod
     def describe_outputs(cls, manifest: BlockManifest) -> list[Output]:
         outputs = every_output(cls.prediction_kind)
-        with_model_id = manifest.type.endswith(("@v2", "@v3"))
+        with_model_id = has_model_id_output(manifest.type)
         return outputs if with_model_id else outputs[:2]
 
     def predict(self, images: Batch, model_id: str, options: dict[str, Any]) -> list[dict]:
@@ -283,8 +291,15 @@ CONFIDENCE_MODES = ("best", "default", "custom")
 CUSTOM_NEEDS_CONFIDENCE = "custom_confidence is required when confidence_mode is 'custom'"
 
 
-class RoboflowObjectDetectionModelV3(RoboflowObjectDetectionModel):
-    """Roboflow's object detection block v3: ``confidence_mode`` in place of ``confidence``.
+class _ConfidenceModeFields(BlockManifest):
+    """``confidence_mode`` and ``custom_confidence``: Roboflow's newest model versions."""
+
+    confidence_mode: parameter_selector("string") | Literal[CONFIDENCE_MODES] = "best"
+    custom_confidence: parameter_selector("float_zero_to_one") | UNIT_INTERVAL | None = 0.4
+
+
+class _ConfidenceMode:
+    """``confidence_mode`` in place of ``confidence`` (Roboflow's newest versions).
 
     ``custom`` uses ``custom_confidence``. ``default`` is the model's own threshold: a local
     model's ``postprocessing.confidence``, else its head's default. ``best`` (the default) is,
@@ -293,18 +308,8 @@ class RoboflowObjectDetectionModelV3(RoboflowObjectDetectionModel):
     ``best`` is ``default``.
     """
 
-    class Manifest(_Manifest):
-        type: Literal["roboflow_core/roboflow_object_detection_model@v3"]
-        confidence_mode: parameter_selector("string") | Literal[CONFIDENCE_MODES] = "best"
-        custom_confidence: parameter_selector("float_zero_to_one") | UNIT_INTERVAL | None = 0.4
-        iou_threshold: parameter_selector("float") | UNIT_INTERVAL = 0.3
-        max_detections: parameter_selector("integer") | Annotated[int, Field(ge=1)] = 300
-        max_candidates: parameter_selector("integer") | _POSITIVE = DEFAULT_MAX_CANDIDATES
-        class_agnostic_nms: parameter_selector("boolean") | bool = False
-        class_filter: parameter_selector("list") | list[str] | None = None
-
     def check(self, manifest: BlockManifest) -> None:
-        super().check(manifest)
+        super().check(manifest)  # type: ignore[misc]
         if manifest.confidence_mode == "custom" and manifest.custom_confidence is None:
             raise ManifestError(
                 CUSTOM_NEEDS_CONFIDENCE,
@@ -312,8 +317,10 @@ class RoboflowObjectDetectionModelV3(RoboflowObjectDetectionModel):
                 hint="give custom_confidence a number from 0 to 1 (Roboflow's default: 0.4)",
             )
 
-    def run(self, images: Batch, model_id: str, **fields: Any) -> list[dict]:
-        self.check_run_fields(model_id, fields)
+    @staticmethod
+    def mode_confidence(fields: dict[str, Any]) -> float | None:
+        """The run's threshold: ``custom_confidence`` in custom mode, else None (the
+        model's own)."""
         mode = fields["confidence_mode"]
         if mode not in CONFIDENCE_MODES:  # a selector's value, known only now
             raise RuntimeInputError(
@@ -330,7 +337,24 @@ class RoboflowObjectDetectionModelV3(RoboflowObjectDetectionModel):
                 place="field 'custom_confidence'",
                 hint="give custom_confidence a number from 0 to 1, or another confidence_mode",
             )
-        return self.detect(images, model_id, confidence, fields)
+        return confidence
+
+
+class RoboflowObjectDetectionModelV3(_ConfidenceMode, RoboflowObjectDetectionModel):
+    """Roboflow's object detection block v3: ``confidence_mode`` in place of ``confidence``
+    (``best`` and ``default``: the model's own threshold, see ``_ConfidenceMode``)."""
+
+    class Manifest(_ConfidenceModeFields, _Manifest):
+        type: Literal["roboflow_core/roboflow_object_detection_model@v3"]
+        iou_threshold: parameter_selector("float") | UNIT_INTERVAL = 0.3
+        max_detections: parameter_selector("integer") | Annotated[int, Field(ge=1)] = 300
+        max_candidates: parameter_selector("integer") | _POSITIVE = DEFAULT_MAX_CANDIDATES
+        class_agnostic_nms: parameter_selector("boolean") | bool = False
+        class_filter: parameter_selector("list") | list[str] | None = None
+
+    def run(self, images: Batch, model_id: str, **fields: Any) -> list[dict]:
+        self.check_run_fields(model_id, fields)
+        return self.detect(images, model_id, self.mode_confidence(fields), fields)
 
 
 class RoboflowKeypointDetectionModel(RoboflowObjectDetectionModel):
@@ -416,3 +440,42 @@ class RoboflowMultiLabelClassificationModel(RoboflowClassificationModel):
                 hint="use roboflow_core/roboflow_classification_model, or map the id to a "
                 "model with format: multi_label",
             )
+
+
+class RoboflowKeypointDetectionModelV3(_ConfidenceMode, RoboflowKeypointDetectionModel):
+    """Roboflow's keypoint detection block v3: ``confidence_mode`` in place of
+    ``confidence`` (see ``_ConfidenceMode``)."""
+
+    class Manifest(RoboflowObjectDetectionModelV3.Manifest):
+        type: Literal["roboflow_core/roboflow_keypoint_detection_model@v3"]
+        keypoint_confidence: parameter_selector("float_zero_to_one") | UNIT_INTERVAL = 0.0
+
+    def run(self, images: Batch, model_id: str, **fields: Any) -> list[dict]:
+        self.check_run_fields(model_id, fields)
+        return self.detect(images, model_id, self.mode_confidence(fields), fields)
+
+
+class RoboflowClassificationModelV3(_ConfidenceMode, RoboflowClassificationModel):
+    """Roboflow's classification block v3: ``confidence_mode`` in place of ``confidence``
+    (see ``_ConfidenceMode``)."""
+
+    class Manifest(_ConfidenceModeFields, _Manifest):
+        type: Literal["roboflow_core/roboflow_classification_model@v3"]
+
+    def run(self, images: Batch, model_id: str, **fields: Any) -> list[dict]:
+        check_run_values(fields)
+        return self.predict(images, model_id, {"threshold": self.mode_confidence(fields)})
+
+
+class RoboflowMultiLabelClassificationModelV3(
+    _ConfidenceMode, RoboflowMultiLabelClassificationModel
+):
+    """Roboflow's multi-label classification block v3: classes at or above the threshold
+    ``confidence_mode`` gives (see ``_ConfidenceMode``)."""
+
+    class Manifest(_ConfidenceModeFields, _Manifest):
+        type: Literal["roboflow_core/roboflow_multi_label_classification_model@v3"]
+
+    def run(self, images: Batch, model_id: str, **fields: Any) -> list[dict]:
+        check_run_values(fields)
+        return self.predict(images, model_id, {"threshold": self.mode_confidence(fields)})

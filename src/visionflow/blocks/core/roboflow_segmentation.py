@@ -88,5 +88,8 @@ class RoboflowInstanceSegmentationModelV3(_Masks, RoboflowObjectDetectionModelV3
     as in the detection block v3 (``best`` and ``default``: the model's own threshold)."""
 
     class Manifest(_MaskFields, RoboflowObjectDetectionModelV3.Manifest):
-        type: Literal["roboflow_core/roboflow_instance_segmentation_model@v3"]
+        type: Literal[
+            "roboflow_core/roboflow_instance_segmentation_model@v3",
+            "roboflow_core/roboflow_instance_segmentation_model@v4",  # v3 less a field
+        ]
         enforce_dense_masks_in_inference_models: parameter_selector("boolean") | bool = True
