@@ -218,3 +218,11 @@ class ModelBatchExceedsQueueError(ModelCallError):
     ``ModelOverloadedError``, waiting can never help; the batch must be split."""
 
     code = "batch_exceeds_queue"
+
+
+class EnvironmentAccessNotAllowedError(CustomCodeNotAllowedError):
+    """A step would read this machine's environment variables (Roboflow's environment
+    secrets store) in a document that is not trusted (a server answers 403, as for custom
+    code), or where Roboflow's switch turns that off."""
+
+    code = "environment_access_not_allowed"
