@@ -45,6 +45,9 @@ MODULE_CATEGORIES = {
     "visionflow.blocks.roboflow.detections": "detections",
     "visionflow.blocks.roboflow.formatters": "formatters",
     "visionflow.blocks.roboflow.visualisations": "visualisations",
+    "visionflow.blocks.roboflow.classical": "image operations",
+    "visionflow.blocks.roboflow.fusion": "detections",
+    "visionflow.blocks.roboflow.sinks": "sinks",
     "visionflow.blocks.dynamic": "defined in the document",
 }
 
@@ -56,6 +59,7 @@ CATEGORY_ORDER = (
     "flow control",
     "formatters",
     "visualisations",
+    "sinks",
     "functional dialect",
     "deepomatic dialect",
     "defined in the document",

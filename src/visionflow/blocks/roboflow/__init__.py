@@ -2,7 +2,9 @@
 
 Each module holds the blocks of one group in ``BLOCKS``: ``images`` (image operations),
 ``detections`` (detections operations), ``formatters`` (formatters and data), and
-``visualisations`` (drawing on images with supervision's annotators).
+``visualisations`` (drawing on images with supervision's annotators), ``classical``
+(classical computer vision: contours, SIFT, template matching, codes), ``fusion`` (joining
+detections: consensus, stitching, slicing) and ``sinks`` (files on this machine).
 """
 
 from __future__ import annotations
@@ -11,6 +13,22 @@ from visionflow.blocks.api import Block
 
 
 def load_blocks() -> list[type[Block]]:
-    from visionflow.blocks.roboflow import detections, formatters, images, visualisations
+    from visionflow.blocks.roboflow import (
+        classical,
+        detections,
+        formatters,
+        fusion,
+        images,
+        sinks,
+        visualisations,
+    )
 
-    return [*images.BLOCKS, *detections.BLOCKS, *formatters.BLOCKS, *visualisations.BLOCKS]
+    return [
+        *images.BLOCKS,
+        *classical.BLOCKS,
+        *detections.BLOCKS,
+        *fusion.BLOCKS,
+        *formatters.BLOCKS,
+        *visualisations.BLOCKS,
+        *sinks.BLOCKS,
+    ]
