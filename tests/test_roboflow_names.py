@@ -638,3 +638,25 @@ def test_detections_filter_v2_refuses_a_chain_mixing_both_filters(test_blocks):
     assert caught.value.message == (
         "DetectionsFilter and ClassificationFilter cannot be mixed in one chain"
     )
+
+
+def test_roboflows_legacy_fields_are_ignored_as_roboflow_ignores_them():
+    """``image_metadata`` and ``prediction_type``, fields of Roboflow's older manifests, are
+    still in published definitions; any other unknown field stays a compile error."""
+    step = {
+        "type": "roboflow_core/first_non_empty_or_default@v1",
+        "name": "first",
+        "data": ["$inputs.x"],
+        "image_metadata": "$inputs.x",
+        "prediction_type": "$inputs.x",
+    }
+    document = {
+        "version": "1.0",
+        "inputs": [{"type": "WorkflowParameter", "name": "x", "default_value": 3}],
+        "steps": [step],
+        "outputs": [{"type": "JsonField", "name": "out", "selector": "$steps.first.output"}],
+    }
+    assert Workflow.compile(document).run() == [{"out": 3}]
+    step["imagemetadata"] = 1
+    with pytest.raises(ManifestError, match="imagemetadata"):
+        Workflow.compile(document)

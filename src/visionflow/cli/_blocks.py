@@ -47,6 +47,7 @@ MODULE_CATEGORIES = {
     "visionflow.blocks.roboflow.visualisations": "visualisations",
     "visionflow.blocks.roboflow.classical": "image operations",
     "visionflow.blocks.roboflow.fusion": "detections",
+    "visionflow.blocks.roboflow.measurements": "detections",
     "visionflow.blocks.roboflow.sinks": "sinks",
     "visionflow.blocks.dynamic": "defined in the document",
 }

@@ -83,8 +83,17 @@ def _find_block(block_type: Any, registry: BlockRegistry, place: str) -> LoadedB
     )
 
 
+# Fields Roboflow's older manifests had on many blocks (before its engine 1.0), still found
+# in published definitions; Roboflow's engine ignores them now, and so does visionflow
+# (any other field a block lacks is a compile error naming it).
+LEGACY_ROBOFLOW_FIELDS = frozenset({"image_metadata", "prediction_type"})
+
+
 def _validate(raw: dict, loaded: LoadedBlock, place: str) -> BlockManifest:
     manifest_class = loaded.block_class.Manifest
+    legacy = LEGACY_ROBOFLOW_FIELDS.intersection(raw).difference(manifest_class.model_fields)
+    if legacy:
+        raw = {key: value for key, value in raw.items() if key not in legacy}
     try:
         return manifest_class.model_validate(raw)
     except ValidationError as error:

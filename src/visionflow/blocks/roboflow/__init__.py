@@ -4,7 +4,8 @@ Each module holds the blocks of one group in ``BLOCKS``: ``images`` (image opera
 ``detections`` (detections operations), ``formatters`` (formatters and data), and
 ``visualisations`` (drawing on images with supervision's annotators), ``classical``
 (classical computer vision: contours, SIFT, template matching, codes), ``fusion`` (joining
-detections: consensus, stitching, slicing) and ``sinks`` (files on this machine).
+detections: consensus, stitching, slicing), ``measurements`` (distances and sizes) and
+``sinks`` (files on this machine).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ def load_blocks() -> list[type[Block]]:
         formatters,
         fusion,
         images,
+        measurements,
         sinks,
         visualisations,
     )
@@ -27,6 +29,7 @@ def load_blocks() -> list[type[Block]]:
         *images.BLOCKS,
         *classical.BLOCKS,
         *detections.BLOCKS,
+        *measurements.BLOCKS,
         *fusion.BLOCKS,
         *formatters.BLOCKS,
         *visualisations.BLOCKS,
