@@ -46,6 +46,7 @@ MODULE_CATEGORIES = {
     "visionflow.blocks.roboflow.formatters": "formatters",
     "visionflow.blocks.roboflow.visualisations": "visualisations",
     "visionflow.blocks.roboflow.classical": "image operations",
+    "visionflow.blocks.roboflow.image_measures": "image operations",
     "visionflow.blocks.roboflow.fusion": "detections",
     "visionflow.blocks.roboflow.measurements": "detections",
     "visionflow.blocks.roboflow.sinks": "sinks",

@@ -1,11 +1,11 @@
 """Roboflow's local block library, grouped as Roboflow's documentation groups it.
 
 Each module holds the blocks of one group in ``BLOCKS``: ``images`` (image operations),
-``detections`` (detections operations), ``formatters`` (formatters and data), and
-``visualisations`` (drawing on images with supervision's annotators), ``classical``
-(classical computer vision: contours, SIFT, template matching, codes), ``fusion`` (joining
-detections: consensus, stitching, slicing), ``measurements`` (distances and sizes) and
-``sinks`` (files on this machine).
+``image_measures`` (colour, focus), ``classical`` (contours, SIFT, template matching,
+codes), ``detections`` (detections operations), ``measurements`` (distances and sizes),
+``fusion`` (consensus, stitching, slicing), ``formatters`` (formatters and data),
+``visualisations`` (drawing with supervision's annotators) and ``sinks`` (files on this
+machine).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ def load_blocks() -> list[type[Block]]:
         detections,
         formatters,
         fusion,
+        image_measures,
         images,
         measurements,
         sinks,
@@ -27,6 +28,7 @@ def load_blocks() -> list[type[Block]]:
 
     return [
         *images.BLOCKS,
+        *image_measures.BLOCKS,
         *classical.BLOCKS,
         *detections.BLOCKS,
         *measurements.BLOCKS,

@@ -15,29 +15,27 @@ import numpy as np
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 
 from visionflow.blocks.api import Block, Output, Selector
-from visionflow.blocks.core.crops import colour_to_bgr
 from visionflow.data.image import WorkflowImage
 from visionflow.errors import BlockLoadingError
-from visionflow.selectors import looks_like_selector
 
 # Roboflow's image blocks name their input ``image`` and also accept ``images``
 IMAGE = Field(validation_alias=AliasChoices("image", "images"))
 IMAGE_OUTPUT = [Output("image", kinds=["image"])]
 
 
-def _derived(image: WorkflowImage, pixels: np.ndarray) -> dict[str, WorkflowImage]:
+def derived(image: WorkflowImage, pixels: np.ndarray) -> dict[str, WorkflowImage]:
     """The block's result: ``pixels`` as an image made from ``image``, in its place."""
     return {"image": image.region(pixels, 0, 0)}
 
 
-def _gray(pixels: np.ndarray) -> np.ndarray:
+def as_gray(pixels: np.ndarray) -> np.ndarray:
     """One channel: BGR converted by luminance; a gray image (H x W or H x W x 1) as it is."""
     if pixels.ndim == 3 and pixels.shape[2] == 3:
         return cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
     return pixels.reshape(pixels.shape[:2])
 
 
-def _bgr(pixels: np.ndarray) -> np.ndarray:
+def as_bgr(pixels: np.ndarray) -> np.ndarray:
     """Three channels: a gray image (H x W or H x W x 1) repeated; others as they are."""
     if pixels.ndim == 2 or pixels.shape[2] == 1:
         return cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
@@ -63,7 +61,7 @@ class ConvertGrayscale(Block):
     outputs = IMAGE_OUTPUT
 
     def run(self, image: WorkflowImage) -> dict:
-        return _derived(image, _gray(image.numpy))
+        return derived(image, as_gray(image.numpy))
 
 
 BlurType = Literal["average", "gaussian", "median", "bilateral"]
@@ -106,7 +104,7 @@ class ImageBlur(Block):
             blurred = cv2.medianBlur(pixels, _positive_odd(kernel_size))
         else:
             blurred = cv2.bilateralFilter(pixels, kernel_size, 75, 75)
-        return _derived(image, blurred)
+        return derived(image, blurred)
 
 
 def _check_average_kernel(kernel_size: int) -> None:
@@ -170,7 +168,7 @@ class Threshold(Block):
             _, result = cv2.threshold(
                 pixels, thresh_value, max_value, _FIXED_THRESHOLDS[threshold_type]
             )
-            return _derived(image, result)
+            return derived(image, result)
         if pixels.ndim == 3 and pixels.shape[2] != 1:
             raise ValueError(
                 f"threshold_type {threshold_type!r} needs a one-channel image, found "
@@ -183,7 +181,7 @@ class Threshold(Block):
         else:
             method = _ADAPTIVE_THRESHOLDS[threshold_type]
             result = cv2.adaptiveThreshold(pixels, max_value, method, cv2.THRESH_BINARY, 11, 2)
-        return _derived(image, result)
+        return derived(image, result)
 
 
 FlipType = Literal["vertical", "horizontal", "both"]
@@ -228,7 +226,7 @@ class ImagePreprocessing(Block):
         else:
             _check_choice("flip_type", flip_type, FlipType)
             result = cv2.flip(pixels, {"vertical": 0, "horizontal": 1, "both": -1}[flip_type])
-        return _derived(image, result)
+        return derived(image, result)
 
 
 def _rotated(pixels: np.ndarray, degrees: int) -> np.ndarray:
@@ -279,11 +277,11 @@ class ContrastEnhancement(Block):
         if gray:
             if stretched[0] is None:  # one value: Roboflow gives the image itself
                 return {"image": image}
-            return _derived(image, stretched[0])
+            return derived(image, stretched[0])
         kept = [c if s is None else s for c, s in zip(channels, stretched, strict=True)]
         if pixels.shape[2] == 4:  # the alpha channel is kept as it is
             kept[3] = channels[3]
-        return _derived(image, np.dstack(kept))
+        return derived(image, np.dstack(kept))
 
 
 def _split(pixels: np.ndarray) -> list[np.ndarray]:
@@ -371,8 +369,8 @@ class MorphologicalTransformation(Block):
 
     def run(self, image: WorkflowImage, kernel_size: int = 5, operation: str = "Closing"):
         _check_choice("operation", operation, MorphologyOperation)
-        result = _morphology(_gray(image.numpy), kernel_size, operation)
-        return _derived(image, result[:, :, None])
+        result = _morphology(as_gray(image.numpy), kernel_size, operation)
+        return derived(image, result[:, :, None])
 
 
 class MorphologicalTransformationV2(Block):
@@ -391,11 +389,11 @@ class MorphologicalTransformationV2(Block):
         self, image: WorkflowImage, kernel_size: int = 5, operation: str = "Opening then Closing"
     ) -> dict:
         _check_choice("operation", operation, MorphologyOperationV2)
-        pixels = _bgr(image.numpy)
+        pixels = as_bgr(image.numpy)
         if pixels.shape[2] == 4:
             colour = _morphology(np.ascontiguousarray(pixels[:, :, :3]), kernel_size, operation)
-            return _derived(image, np.dstack([colour, pixels[:, :, 3]]))
-        return _derived(image, _morphology(pixels, kernel_size, operation))
+            return derived(image, np.dstack([colour, pixels[:, :, 3]]))
+        return derived(image, _morphology(pixels, kernel_size, operation))
 
 
 EqualizationType = Literal["Contrast Stretching", "Histogram Equalization", "Adaptive Equalization"]
@@ -432,7 +430,7 @@ class ContrastEqualization(Block):
         exposure, pixels = self._exposure, image.numpy
         if equalization_type == "Contrast Stretching":
             low, high = np.percentile(pixels, (2, 98))
-            return _derived(image, exposure.rescale_intensity(pixels, in_range=(low, high)))
+            return derived(image, exposure.rescale_intensity(pixels, in_range=(low, high)))
         scaled = pixels.astype(np.float32) / 255
         if equalization_type == "Histogram Equalization":
             # one histogram of all channels, as Roboflow's block takes it; given flat, so
@@ -440,134 +438,7 @@ class ContrastEqualization(Block):
             result = exposure.equalize_hist(scaled.reshape(-1)).reshape(scaled.shape) * 255
         else:
             result = exposure.equalize_adapthist(scaled, clip_limit=0.03) * 255
-        return _derived(image, result.astype(np.uint8))
-
-
-class DominantColor(Block):
-    """The image's dominant colour as (R, G, B): k-means over its pixels (``color_clusters``
-    clusters, at most ``max_iterations`` rounds, the image first sampled every
-    ``min(width, height) // target_size`` pixels), the centre of the largest cluster.
-
-    Roboflow starts its clusters from numpy's unseeded global random numbers, so its answer
-    may change from run to run; here they come from a generator seeded with 0, so the same
-    image always gives the same colour (Roboflow's, when its global generator is seeded 0).
-    """
-
-    class Manifest(Block.Manifest):
-        type: Literal["roboflow_core/dominant_color@v1"]
-        image: Selector(kinds=["image"]) = IMAGE
-        color_clusters: Selector(kinds=["integer"]) | Annotated[int, Field(gt=0, le=10)] = 4
-        max_iterations: Selector(kinds=["integer"]) | Annotated[int, Field(gt=0, le=500)] = 100
-        target_size: Selector(kinds=["integer"]) | Annotated[int, Field(gt=0, le=250)] = 100
-
-    outputs = [Output("rgb_color", kinds=["rgb_color"])]
-
-    def run(
-        self,
-        image: WorkflowImage,
-        color_clusters: int = 4,
-        max_iterations: int = 100,
-        target_size: int = 100,
-    ) -> dict:
-        # a gray image as its gray BGR colours (Roboflow's block would read a gray image's
-        # pixels three at a time as one colour)
-        pixels = _bgr(image.numpy)
-        step = max(1, min(image.width, image.height) // target_size)
-        sampled = pixels[::step, ::step, :3].reshape(-1, 3).astype(np.float32)
-        if color_clusters > len(sampled):
-            raise ValueError(
-                f"color_clusters is {color_clusters} but the image has {len(sampled)} pixels"
-            )
-        blue, green, red = _largest_cluster_centre(sampled, color_clusters, max_iterations)
-        return {"rgb_color": tuple(int(np.clip(round(v), 0, 255)) for v in (red, green, blue))}
-
-
-def _largest_cluster_centre(pixels: np.ndarray, clusters: int, rounds: int) -> np.ndarray:
-    """Lloyd's k-means from ``clusters`` distinct random pixels (an emptied cluster restarts
-    at a random pixel); stops when the centres no longer move (numpy's ``allclose``)."""
-    random = np.random.RandomState(0)
-    centres = pixels[random.choice(len(pixels), clusters, replace=False)]
-    for _ in range(rounds):
-        distances = np.sqrt(((pixels[:, None] - centres) ** 2).sum(axis=2))
-        labels = distances.argmin(axis=1)
-        moved = np.zeros_like(centres)
-        for cluster in range(clusters):
-            members = pixels[labels == cluster]
-            moved[cluster] = (
-                members.mean(axis=0) if len(members) else pixels[random.choice(len(pixels))]
-            )
-        if np.allclose(centres, moved):
-            break
-        centres = moved
-    present, counts = np.unique(labels, return_counts=True)
-    return centres[present[counts.argmax()]]
-
-
-class PixelColorCount(Block):
-    """How many pixels lie within ``tolerance`` of ``target_color`` on every channel
-    (OpenCV's ``inRange``). The colour: ``#RRGGBB``, ``#RGB``, ``(R, G, B)`` or an
-    [R, G, B] list."""
-
-    class Manifest(Block.Manifest):
-        type: Literal["roboflow_core/pixel_color_count@v1"]
-        image: Selector(kinds=["image"]) = IMAGE
-        target_color: Selector(kinds=["string", "rgb_color"]) | str | tuple[int, int, int]
-        tolerance: Selector(kinds=["integer"]) | int = 10
-
-        @field_validator("target_color")
-        @classmethod
-        def _known_colour(cls, value: Any) -> Any:
-            if not looks_like_selector(value):
-                colour_to_bgr(value)  # raises ValueError, reported under the field's name
-            return value
-
-    outputs = [Output("matching_pixels_count", kinds=["integer"])]
-
-    def run(self, image: WorkflowImage, target_color: Any, tolerance: int = 10) -> dict:
-        target = np.array(colour_to_bgr(target_color))
-        # a gray image counts as its gray colours (Roboflow's block fails on one)
-        pixels = _bgr(image.numpy)[:, :, :3]
-        mask = cv2.inRange(pixels, target - tolerance, target + tolerance)
-        return {"matching_pixels_count": int(cv2.countNonZero(mask))}
-
-
-class CameraFocus(Block):
-    """v1: Brenner's focus measure. Per pixel, the larger of the rises in luminance two
-    pixels to the right and two pixels down (falls count 0), squared; ``focus_measure`` is
-    its mean, ``image`` the measure scaled to 0-255 with "Focus value: ..." written on it."""
-
-    class Manifest(Block.Manifest):
-        type: Literal["roboflow_core/camera_focus@v1"]
-        image: Selector(kinds=["image"]) = IMAGE
-
-    outputs = [Output("image", kinds=["image"]), Output("focus_measure", kinds=["float"])]
-
-    def run(self, image: WorkflowImage) -> dict:
-        pixels = image.numpy
-        if pixels.ndim == 3 and pixels.shape[2] == 4:
-            pixels = cv2.cvtColor(pixels, cv2.COLOR_BGRA2GRAY)
-        gray = _gray(pixels).astype(np.int16)
-        rises = np.zeros((2, *gray.shape))  # float64, as the squares may be large
-        rises[0, :, :-2] = np.clip(gray[:, 2:] - gray[:, :-2], 0, None)
-        rises[1, :-2, :] = np.clip(gray[2:, :] - gray[:-2, :], 0, None)
-        measure = rises.max(axis=0) ** 2
-        peak = float(measure.max())
-        shown = (
-            (measure / peak * 255).astype(np.uint8)
-            if peak > 0
-            else np.zeros(measure.shape, np.uint8)
-        )
-        value = float(measure.mean())
-        cv2.putText(
-            shown,
-            f"Focus value: {value:.2f}",
-            (10, 30),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            1,
-            (255, 255, 255),
-            2,
-        )
-        return {"image": image.region(shown, 0, 0), "focus_measure": value}
+        return derived(image, result.astype(np.uint8))
 
 
 BLOCKS: list[type[Block]] = [
@@ -579,7 +450,4 @@ BLOCKS: list[type[Block]] = [
     ContrastEqualization,
     MorphologicalTransformation,
     MorphologicalTransformationV2,
-    DominantColor,
-    PixelColorCount,
-    CameraFocus,
 ]
