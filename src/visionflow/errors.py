@@ -226,3 +226,11 @@ class EnvironmentAccessNotAllowedError(CustomCodeNotAllowedError):
     code), or where Roboflow's switch turns that off."""
 
     code = "environment_access_not_allowed"
+
+
+class FileWriteNotAllowedError(CustomCodeNotAllowedError):
+    """A step would write files on this machine (Roboflow's local file sink) in a document
+    that is not trusted (a server answers 403, as for custom code), where Roboflow's switch
+    turns that off, or to a path outside its target directory (or the allowed one)."""
+
+    code = "file_write_not_allowed"

@@ -50,6 +50,7 @@ MODULE_CATEGORIES = {
     "visionflow.blocks.roboflow.fusion": "detections",
     "visionflow.blocks.roboflow.measurements": "detections",
     "visionflow.blocks.roboflow.sinks": "sinks",
+    "visionflow.blocks.roboflow.flow": "flow control",
     "visionflow.blocks.dynamic": "defined in the document",
 }
 
