@@ -523,3 +523,64 @@ def test_a_gathering_block_accepting_empty_values_gets_unchosen_children_as_none
     )
     results = workflow.run(lists=[[1, 0, 2], [0]])
     assert results == [{"all": [1, None, 2]}, {"all": [None]}]
+
+
+COUNT_CHILDREN = {  # an in-document block reading a field one level deeper than the step
+    "type": "DynamicBlockDefinition",
+    "manifest": {
+        "type": "ManifestDescription",
+        "block_type": "CountChildren",
+        "inputs": {
+            "parent": {
+                "type": "DynamicInputDefinition",
+                "selector_types": ["generic"],
+                "is_dimensionality_reference": True,
+            },
+            "children": {
+                "type": "DynamicInputDefinition",
+                "selector_types": ["generic"],
+                "dimensionality_offset": 1,
+            },
+        },
+        "outputs": {"kept": {"type": "DynamicOutputDefinition", "kind": []}},
+    },
+    "code": {
+        "type": "PythonCode",
+        "run_function_code": (
+            "def run(self, parent, children):\n    return {'kept': list(children)}\n"
+        ),
+    },
+}
+
+
+def test_a_gate_per_child_of_a_step_reading_a_deeper_field_leaves_rejected_children_out():
+    """A difference by design: Roboflow's engine 1.8.3 gives None for every element here (a
+    gate one level below a step that is not a gathering one); visionflow treats it as for a
+    gathering step, as Roboflow's published slicer-and-stitch definition needs."""
+    workflow = Workflow.compile(
+        {
+            "version": "1.0",
+            "inputs": [
+                {"type": "WorkflowBatchInput", "name": "outer", "kind": ["integer"]},
+                {
+                    "type": "WorkflowBatchInput",
+                    "name": "inner",
+                    "kind": ["integer"],
+                    "dimensionality": 2,
+                },
+            ],
+            "dynamic_blocks_definitions": [COUNT_CHILDREN],
+            "steps": [
+                number_gate("gate", "$inputs.inner", "$steps.count"),
+                {
+                    "type": "CountChildren",
+                    "name": "count",
+                    "parent": "$inputs.outer",
+                    "children": "$inputs.inner",
+                },
+            ],
+            "outputs": [{"type": "JsonField", "name": "kept", "selector": "$steps.count.kept"}],
+        }
+    )
+    results = workflow.run(outer=[7, 8], inner=[[1, 0, 2], [3]])
+    assert results == [{"kept": [1, 2]}, {"kept": [3]}]

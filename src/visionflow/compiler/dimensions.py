@@ -297,10 +297,14 @@ def gates_of(
 
 
 def _decides_per_child(decider: StepLayout, layout: StepLayout) -> bool:
-    """A gate on a gathering step, deciding per element it gathers (Roboflow: the children
-    it does not choose are left out of the step's Batch)."""
-    return (
-        layout.output_offset == -1
-        and decider.level == layout.level + 1
-        and decider.lineage == layout.base_lineage[: decider.level]
-    )
+    """A gate on a step that gathers children (a -1 step, or one with a field one level
+    deeper), deciding per child it gathers (Roboflow: the children it does not choose are
+    left out of the step's Batch)."""
+    if decider.level != layout.level + 1:
+        return False
+    gathered = {
+        src.lineage[: decider.level]
+        for _, src in layout.bound
+        if src.dimensionality == layout.level + 1
+    }
+    return decider.lineage in gathered

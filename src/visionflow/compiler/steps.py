@@ -83,10 +83,10 @@ def _find_block(block_type: Any, registry: BlockRegistry, place: str) -> LoadedB
     )
 
 
-# Fields Roboflow's older manifests had on many blocks (before its engine 1.0), still found
+# Fields Roboflow's older manifests had (before its engine 1.0; ``raw_image`` on contours), found
 # in published definitions; Roboflow's engine ignores them now, and so does visionflow
 # (any other field a block lacks is a compile error naming it).
-LEGACY_ROBOFLOW_FIELDS = frozenset({"image_metadata", "prediction_type"})
+LEGACY_ROBOFLOW_FIELDS = frozenset({"image_metadata", "prediction_type", "raw_image"})
 
 
 def _validate(raw: dict, loaded: LoadedBlock, place: str) -> BlockManifest:
