@@ -9,12 +9,11 @@ values Roboflow's engine was not run on.
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 from skimage import data
 
+from markers import needs_face_detector
 from visionflow import Workflow
 from visionflow.errors import StepExecutionError, WorkflowError
 
@@ -558,14 +557,8 @@ def test_distance_measurement_needs_both_classes():
 
 # --- on a zoo model's detections --------------------------------------------------------
 
-needs_zoo = pytest.mark.skipif(
-    importlib.util.find_spec("mediapipe") is None
-    or importlib.util.find_spec("ai_edge_litert") is None,
-    reason="the zoo face detector ships in mediapipe and runs on ai-edge-litert",
-)
 
-
-@needs_zoo
+@needs_face_detector
 def test_roboflow_published_crop_then_offset_on_the_zoo_face_detector(astronaut):
     # Roboflow's test definition FLAT_DYNAMIC_CROP_WITH_DETECTION_OFFSET, its model mapped
     # to the zoo's face detector, and one more offset straight on the model's detections

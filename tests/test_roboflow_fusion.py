@@ -9,13 +9,12 @@ rules on values Roboflow's engine was not run on.
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 import supervision as sv
 from skimage import data
 
+from markers import needs_face_detector
 from visionflow import Workflow
 from visionflow.errors import RuntimeInputError, StepExecutionError, WorkflowError
 
@@ -226,14 +225,8 @@ def test_image_slicer_refuses_an_overlap_of_one():
 
 # --- SAHI on a zoo model -----------------------------------------------------------------
 
-needs_zoo = pytest.mark.skipif(
-    importlib.util.find_spec("mediapipe") is None
-    or importlib.util.find_spec("ai_edge_litert") is None,
-    reason="the zoo face detector ships in mediapipe and runs on ai-edge-litert",
-)
 
-
-@needs_zoo
+@needs_face_detector
 def test_sahi_slices_detected_and_stitched_back_onto_the_image(astronaut):
     document = {
         "version": "1.0",
