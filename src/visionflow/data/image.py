@@ -166,6 +166,18 @@ class WorkflowImage:
             )
         return self.region(self._numpy[y_min:y_max, x_min:x_max], x_min, y_min, crop_id)
 
+    def with_pixels(self, pixels: np.ndarray) -> WorkflowImage:
+        """The same image (ids, origin, place) showing other pixels of that region: drawn
+        on, turned around, or converted."""
+        return WorkflowImage(
+            pixels,
+            image_id=self.image_id,
+            parent_id=self.parent_id,
+            origin=self.origin,
+            source=self.source,
+            parent_place=self.parent_place,
+        )
+
     def region(
         self, pixels: np.ndarray, x_min: int, y_min: int, image_id: str | None = None
     ) -> WorkflowImage:
@@ -207,15 +219,7 @@ def load_image(value, *, place: str = "image", policy: ImagePolicy = LOCAL) -> W
         if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
             # made from other pixels (floats, gray, uint16): an array's rules, or a float
             # image finds nothing and a gray one fails inside a step
-            pixels = pixels_from_array(pixels, place, policy)
-            return WorkflowImage(
-                pixels,
-                image_id=value.image_id,
-                parent_id=value.parent_id,
-                origin=value.origin,
-                source=value.source,
-                parent_place=value.parent_place,
-            )
+            return value.with_pixels(pixels_from_array(pixels, place, policy))
         check_pixels((value.width, value.height), place, policy)
         _check_not_empty(value.numpy.shape, place)
         return value

@@ -65,8 +65,8 @@ class Visualisation(Block):
 
     outputs = [Output("image", kinds=["image"])]
 
-    def annotator(self, **fields: Any) -> Any:  # pragma: no cover - every block has its own
-        raise NotImplementedError
+    def annotator(self, **fields: Any) -> Any:
+        raise TypeError(f"visualisation {type(self).__name__} does not define annotator()")
 
     def draw(self, scene: np.ndarray, predictions: sv.Detections, **fields: Any) -> np.ndarray:
         """``scene`` with ``predictions`` drawn on it (the annotator draws in place)."""
@@ -85,17 +85,8 @@ class Visualisation(Block):
         scene = image.numpy
         if copy_image or not _drawable_in_place(scene):
             scene = scene.copy()
-        drawn = self.draw(scene, predictions, **fields)
         # the same image (id, origin, place) with new pixels, as Roboflow's copy_and_replace
-        result = WorkflowImage(
-            drawn,
-            image_id=image.image_id,
-            parent_id=image.parent_id,
-            origin=image.origin,
-            source=image.source,
-            parent_place=image.parent_place,
-        )
-        return {"image": result}
+        return {"image": image.with_pixels(self.draw(scene, predictions, **fields))}
 
 
 def _drawable_in_place(pixels: np.ndarray) -> bool:

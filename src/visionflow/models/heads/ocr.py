@@ -54,13 +54,7 @@ LINE_Y_TOLERANCE = 10  # boxes whose tops differ less are on the same line (read
 def rotate_180(image: WorkflowImage) -> WorkflowImage:
     """The image upside down. It keeps its ids and origin: it shows the same region, so
     results made on it stay linked to the detection it was cropped for."""
-    return WorkflowImage(
-        cv2.rotate(image.numpy, cv2.ROTATE_180),
-        image_id=image.image_id,
-        parent_id=image.parent_id,
-        origin=image.origin,
-        source=image.source,
-    )
+    return image.with_pixels(cv2.rotate(image.numpy, cv2.ROTATE_180))
 
 
 # --- text detection ------------------------------------------------------------------------
