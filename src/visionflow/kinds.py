@@ -14,6 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 WILDCARD = "*"
+DETECTION_KINDS = (  # the kinds whose values are supervision.Detections
+    "object_detection_prediction",
+    "instance_segmentation_prediction",
+    "keypoint_detection_prediction",
+)
 
 
 @dataclass(frozen=True)

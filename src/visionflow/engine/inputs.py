@@ -19,17 +19,12 @@ from visionflow.data.sources import LOCAL, ImagePolicy
 from visionflow.definition import InputDefinition
 from visionflow.engine.state import Index, RunState
 from visionflow.errors import RuntimeInputError
+from visionflow.kinds import DETECTION_KINDS as DETECTIONS
 from visionflow.kinds import canonical_kind, shown_value, value_fits
 from visionflow.serialization import deserialize_classification, deserialize_detections
 
 ROOT_LINEAGE = input_lineage(1)
-DETECTION_KINDS = frozenset(
-    {
-        "object_detection_prediction",
-        "instance_segmentation_prediction",
-        "keypoint_detection_prediction",
-    }
-)
+DETECTION_KINDS = frozenset(DETECTIONS)
 CLASSIFICATION = "classification_prediction"
 
 

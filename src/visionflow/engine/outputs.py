@@ -10,7 +10,7 @@ from typing import Any
 
 from visionflow.compiler.plan import INPUTS_LINEAGE, OutputPlan, Source, StepPlan
 from visionflow.engine.state import MISSING, Index, RunState
-from visionflow.kinds import WILDCARD
+from visionflow.kinds import DETECTION_KINDS, WILDCARD
 
 
 class ResultBuilder:
@@ -93,9 +93,7 @@ def _nested_empty(depth: int) -> list:
 
 _TRANSLATABLE = frozenset(
     [
-        "object_detection_prediction",
-        "instance_segmentation_prediction",
-        "keypoint_detection_prediction",
+        *DETECTION_KINDS,
         "dict",
         "list",
         "dictionary",  # Roboflow's names for dict and list (kinds.ALIASES)

@@ -12,13 +12,10 @@ from pydantic import AliasChoices, Field, field_validator
 from visionflow.blocks.api import Block, Output, Selector
 from visionflow.data.detections import KEYPOINTS_XY, detection_ids
 from visionflow.data.image import WorkflowImage
+from visionflow.kinds import DETECTION_KINDS as DETECTIONS
 from visionflow.selectors import looks_like_selector
 
-DETECTION_KINDS = [
-    "object_detection_prediction",
-    "instance_segmentation_prediction",
-    "keypoint_detection_prediction",
-]
+DETECTION_KINDS = list(DETECTIONS)  # a list: Roboflow's manifests and JSON show one
 
 BLACK = (0, 0, 0)  # Roboflow's default background_color
 
