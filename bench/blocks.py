@@ -111,6 +111,8 @@ LABEL = sv.LabelAnnotator(
 )
 MASK = sv.MaskAnnotator(opacity=0.5, **PALETTE)
 BLUR = sv.BlurAnnotator(kernel_size=15)
+ZONE = [[100, 60], [420, 60], [480, 250], [400, 460], [120, 460], [40, 250]]
+ZONE_BGR = (0x73, 0xB5, 0x5B)  # Roboflow's zone green, #5bb573
 
 CASES = [
     Case(
@@ -144,6 +146,18 @@ CASES = [
         lambda a, d: cv2.morphologyEx(
             cv2.cvtColor(a, cv2.COLOR_BGR2GRAY), cv2.MORPH_CLOSE, CLOSING
         )[:, :, None],
+    ),
+    Case(
+        "bilateral_filter (diameter 9, sigmas 75)",
+        {"type": "roboflow_core/bilateral_filter@v1"},
+        lambda a, d: cv2.bilateralFilter(a, 9, 75, 75),
+    ),
+    Case(
+        "polygon_zone_visualization (a 6-point zone)",
+        {"type": "roboflow_core/polygon_zone_visualization@v1", "zone": ZONE},
+        lambda a, d: cv2.addWeighted(
+            cv2.fillPoly(np.zeros_like(a), [np.array(ZONE, np.int32)], ZONE_BGR), 0.3, a, 1, 0
+        ),
     ),
     Case(
         "bounding_box_visualization (5 boxes)",

@@ -3,12 +3,14 @@
 Every expected value here is what Roboflow's own engine (inference-core 1.8.3, its
 ``roboflow_core`` blocks, OpenCV 4.12) gave for the same definition and image; images are
 checked by shape, pixel sum and SHA-256 (first 16 hex digits) of their bytes, as in
-test_roboflow_images.py. The QR code images are made here with OpenCV's QR encoder.
+test_roboflow_images.py. The QR code images are made here with OpenCV's QR encoder, the
+barcode from EAN-13's encoding table.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 
 import cv2
 import numpy as np
@@ -17,6 +19,7 @@ import skimage.data
 
 from visionflow import Workflow
 from visionflow.errors import ManifestError, StepExecutionError
+from visionflow.serialization import serialize
 
 
 def bgr(name: str) -> np.ndarray:
@@ -352,3 +355,83 @@ def test_qr_code_detector_without_a_code_gives_no_detections():
     predictions = run([step], image=bgr("coffee"))["predictions"]
     assert len(predictions) == 0
     assert predictions.data["data"].tolist() == []
+
+
+def test_qr_code_text_is_in_the_json_of_the_predictions():
+    image = qr_image([("visionflow", 150, 100, 8)], (500, 600))
+    step = {"type": "roboflow_core/qr_code_detector@v1", "name": "q", "images": "$inputs.image"}
+    document = json.loads(json.dumps(serialize(run([step], image=image))))
+    [prediction] = document["predictions"]["predictions"]
+    # Roboflow's JSON: the decoded text under "data"
+    assert (prediction["class"], prediction["data"]) == ("qr_code", "visionflow")
+
+
+# --- barcodes ------------------------------------------------------------------------------
+
+# EAN-13 from its encoding table: left digits in L or G code (the pattern set by the first
+# digit), right digits in R code, guards 101 / 01010 / 101 (no barcode library here)
+EAN_L = ["0001101", "0011001", "0010011", "0111101", "0100011"]
+EAN_L += ["0110001", "0101111", "0111011", "0110111", "0001011"]
+EAN_R = ["".join("1" if bit == "0" else "0" for bit in code) for code in EAN_L]
+EAN_G = [code[::-1] for code in EAN_R]
+EAN_PARITY = ["LLLLLL", "LLGLGG", "LLGGLG", "LLGGGL", "LGLLGG"]
+EAN_PARITY += ["LGGLLG", "LGGGLL", "LGLGLG", "LGLGGL", "LGGLGL"]
+
+
+def ean13(twelve: str) -> tuple[str, str]:
+    """The 13 digits (check digit added) and the 95 modules of their EAN-13 code."""
+    total = sum(int(digit) * (3 if place % 2 else 1) for place, digit in enumerate(twelve))
+    digits = twelve + str((10 - total % 10) % 10)
+    left = "".join(
+        (EAN_L if code == "L" else EAN_G)[int(digit)]
+        for digit, code in zip(digits[1:7], EAN_PARITY[int(digits[0])], strict=True)
+    )
+    right = "".join(EAN_R[int(digit)] for digit in digits[7:])
+    return digits, "101" + left + "01010" + right + "101"
+
+
+def barcode_scene(twelve: str) -> tuple[str, np.ndarray]:
+    """An EAN-13 code printed 4 pixels a module, 200 high, shrunk to half (as a camera
+    sees it: soft bar edges) and laid on skimage's coffee at (20, 20)."""
+    digits, modules = ean13(twelve)
+    bars = np.array([0 if bit == "1" else 255 for bit in modules], np.uint8)
+    label = np.full((280, 460), 255, np.uint8)
+    label[40:240, 40:420] = np.repeat(np.repeat(bars[None, :], 200, axis=0), 4, axis=1)
+    label = cv2.resize(label, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    scene = bgr("coffee")
+    scene[20:160, 20:250] = label[:, :, None]
+    return digits, scene
+
+
+def test_ean13_encoding_of_the_test_is_the_standards():
+    # the check digit and modules of the standard's example 5 901234 123457
+    digits, modules = ean13("590123412345")
+    assert digits == "5901234123457"
+    assert len(modules) == 95
+    # first digit 5: parity LGGLLG, so 9 in L code, then 0 in G code
+    assert modules.startswith("101" + "0001011" + "0100111")
+
+
+def test_barcode_detector_reads_an_ean13_code():
+    digits, scene = barcode_scene("590123412345")
+    step = {"type": "roboflow_core/barcode_detector@v1", "name": "b", "images": "$inputs.image"}
+    predictions = run([step], image=scene)["predictions"]
+    # Roboflow's engine reads the same text (zxing-cpp), with its box on the bars,
+    # [[40, 40, 229, 139]]; OpenCV's detector locates the code as this box
+    assert predictions.data["data"].tolist() == [digits]
+    assert predictions.xyxy.tolist() == [pytest.approx([24.0, 54.0, 240.0, 126.0], abs=0.01)]
+    assert predictions.data["class_name"].tolist() == ["barcode"]
+    assert predictions.class_id.tolist() == [0]
+    assert predictions.confidence.tolist() == [1.0]
+    assert predictions.data["prediction_type"].tolist() == ["barcode-detection"]
+    assert predictions.data["image_dimensions"].tolist() == [[400, 600]]
+    [prediction] = json.loads(json.dumps(serialize(predictions)))["predictions"]
+    assert (prediction["class"], prediction["data"]) == ("barcode", "5901234123457")
+
+
+def test_barcode_detector_aliases_and_no_code():
+    for alias in ("BarcodeDetector", "BarcodeDetection"):
+        step = {"type": alias, "name": "b", "image": "$inputs.image"}
+        predictions = run([step], image=bgr("astronaut"))["predictions"]
+        assert len(predictions) == 0  # Roboflow's engine: none either
+        assert predictions.data["data"].tolist() == []

@@ -483,6 +483,26 @@ def test_mask_outlines_given_as_input_become_masks():
     assert serialize(result["kept"]) == sent
 
 
+def test_workflow_instance_segmentation_is_a_batch_of_that_kind():
+    # newer Roboflow documents (mask_edge_snap's tests) declare the input by its type name
+    definition = detections_input_document("instance_segmentation_prediction")
+    definition["inputs"][0] = {"type": "WorkflowInstanceSegmentation", "name": "dets"}
+    workflow = Workflow.compile(definition)
+    [declared] = [item for item in workflow.plan.inputs if item.name == "dets"]
+    assert (declared.type, declared.kind) == ("batch", ["instance_segmentation_prediction"])
+    masks = np.zeros((1, 48, 64), bool)
+    masks[0, 10:21, 10:31] = True
+    given = sv.Detections(
+        xyxy=np.array([[10.0, 10.0, 30.0, 20.0]]),
+        mask=masks,
+        confidence=np.array([0.8]),
+        class_id=np.array([2]),
+        data={"class_name": np.array(["tag"])},
+    )
+    [result] = workflow.run(dets=[given])
+    assert int(result["kept"].mask.sum()) == 21 * 11
+
+
 def test_empty_detections_keep_their_image_size():
     sent = {"image": {"width": 640, "height": 480}, "predictions": []}
     workflow = Workflow.compile(detections_input_document("object_detection_prediction"))

@@ -26,8 +26,8 @@ def one_step(block_type: str) -> dict:
         ("LMM", "calls a hosted language model"),
         ("roboflow_core/florence_2@v2", "runs a large foundation model (Florence-2)"),
         ("roboflow_core/sam3@v1", "Segment Anything 3"),
-        ("roboflow_core/webhook_sink@v1", "sends results to a webhook"),
-        ("RoboflowDatasetUpload", "sends results to Roboflow's platform"),
+        ("roboflow_core/onvif_sink@v1", "sends results to an ONVIF camera"),
+        ("RoboflowCustomMetadata", "sends results to Roboflow's platform"),
     ],
 )
 def test_a_block_that_cannot_run_here_says_why(block_type, said):

@@ -384,21 +384,6 @@ def test_blur_padding_grows_each_box():
     assert np.array_equal(draw(step, found), expected)
 
 
-def test_halo_v1_is_not_offered():
-    definition = {
-        "version": "1.0",
-        "inputs": MASK_INPUTS,
-        "steps": [
-            {"type": "roboflow_core/halo_visualization@v1", "name": "draw",
-             "image": "$inputs.image", "predictions": "$inputs.boxes"},
-        ],
-        "outputs": [{"type": "JsonField", "name": "image", "selector": "$steps.draw.image"}],
-    }  # fmt: skip
-    with pytest.raises(WorkflowError) as caught:
-        Workflow.compile(definition)
-    assert caught.value.code == "unknown_block_type"
-
-
 # Roboflow's own engine (inference-core 1.8.3: supervision 0.30.9, OpenCV 4.12) ran these
 # definitions on the astronaut with the detections below, given in Roboflow's JSON; the
 # digests are the first 16 hex digits of the SHA-256 of the pixels it drew.

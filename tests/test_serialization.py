@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 
 import cv2
@@ -193,3 +194,15 @@ def test_run_with_serialize_gives_json_text_ready_results(astronaut, test_blocks
     faces = json.loads(text)[0]["faces"][0]["predictions"][0]
     assert (faces["x"], faces["y"], faces["width"], faces["height"]) == (135.0, 105.0, 50.0, 70.0)
     assert faces["class"] == "face"
+
+
+def test_bytes_and_times_become_text():
+    # an image stack's JPEG frames are bytes; current_time and frame metadata give datetimes
+    stamp = datetime.datetime(2026, 12, 7, 11, 30, 5, 120000, tzinfo=datetime.UTC)
+    serialized = serialize({"frames": [b"\xff\xd8\xff"], "at": stamp, "day": stamp.date()})
+    assert serialized == {
+        "frames": ["/9j/"],
+        "at": "2026-12-07T11:30:05.120000+00:00",
+        "day": "2026-12-07",
+    }
+    assert json.loads(json.dumps(serialized)) == serialized

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 MAX_NAME = 256  # characters of a name (input, step, output): names are read, not written
 
@@ -17,6 +24,12 @@ INPUT_TYPE_ALIASES = {
     "InferenceParameter": "parameter",
     "batch": "batch",
     "WorkflowBatchInput": "batch",
+    "WorkflowInstanceSegmentation": "batch",
+}
+
+# Roboflow's typed batch inputs: a batch whose kind the type name says.
+TYPED_BATCH_KINDS = {
+    "WorkflowInstanceSegmentation": ["instance_segmentation_prediction"],
 }
 
 
@@ -32,6 +45,14 @@ class InputDefinition(_Strict):
     kind: list[str] = Field(default_factory=lambda: ["*"])
     default_value: Any = None
     dimensionality: int = Field(default=1, ge=1, le=4)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_batch_kind(cls, data: Any) -> Any:
+        typed = data.get("type") if isinstance(data, dict) else None
+        if isinstance(typed, str) and typed in TYPED_BATCH_KINDS and "kind" not in data:
+            return {**data, "kind": TYPED_BATCH_KINDS[typed]}
+        return data
 
     @field_validator("type", mode="before")
     @classmethod

@@ -234,3 +234,12 @@ class FileWriteNotAllowedError(CustomCodeNotAllowedError):
     turns that off, or to a path outside its target directory (or the allowed one)."""
 
     code = "file_write_not_allowed"
+
+
+class OutboundSinkNotAllowedError(CustomCodeNotAllowedError):
+    """A step would send data off this machine (Roboflow's webhook, e-mail, Slack, Twilio,
+    dataset upload or S3 sinks) and the operator has not enabled outbound sinks
+    (``VISIONFLOW_ALLOW_OUTBOUND_SINKS``); a document cannot enable them (a server answers
+    403, as for custom code)."""
+
+    code = "outbound_sink_not_allowed"

@@ -9,6 +9,7 @@ detection: ``x``, ``y`` (box centre), ``width``, ``height``, ``confidence``, ``c
 from __future__ import annotations
 
 import base64
+import datetime
 import math
 import uuid
 from typing import Any
@@ -20,12 +21,17 @@ from visionflow.data.image import WorkflowImage
 from visionflow.data.sources import LOCAL, ImagePolicy, check_pixels
 from visionflow.errors import RuntimeInputError
 
+# Per-detection fields some blocks add, given in the JSON under their own names: a code's
+# decoded text (barcodes, QR codes), areas (mask area measurement), nearest distances.
+EXTRA_FIELDS = ("data", "area_px", "area_converted", "nearest_target_distance")
+
 
 def serialize(value: Any) -> Any:
     """A JSON-ready copy of ``value`` (results, or any value a step made).
 
     JSON has no NaN or infinity: such a number (from a model, an input, a computation)
-    becomes null, as in JavaScript's ``JSON.stringify``.
+    becomes null, as in JavaScript's ``JSON.stringify``. Bytes become base64 text, times
+    ISO 8601 text.
     """
     if isinstance(value, float):
         return value if math.isfinite(value) else None
@@ -44,6 +50,10 @@ def serialize(value: Any) -> Any:
         return serialize_image(value)
     if type(value).__name__ == "Detections":
         return serialize(serialize_detections(value))  # boxes and scores may be NaN
+    if isinstance(value, bytes | bytearray):  # e.g. the JPEG frames of an image stack
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()  # as Roboflow's serializer writes timestamps
     return str(value)
 
 
@@ -89,6 +99,9 @@ def serialize_detections(detections) -> dict[str, Any]:
             "parent_id": None if parents is None else str(parents[position]),
         }
         prediction.update(_keypoints(detections, position))
+        for key in EXTRA_FIELDS:  # what Roboflow's blocks add that its JSON carries
+            if key in detections.data:
+                prediction[key] = serialize(detections.data[key][position])
         if detections.mask is not None:
             prediction["points"] = _outline(detections.mask[position])
         predictions.append(prediction)

@@ -196,8 +196,9 @@ def _check_kinds(kinds: Sequence[str], what: str) -> None:
         )
 
 
-COMPILER_PARAMETERS = frozenset({"allow_custom_code", "image_policy"})
-"""Init parameters only the compiler gives (whoever compiles decides, nobody else)."""
+COMPILER_PARAMETERS = frozenset({"allow_custom_code", "image_policy", "workflow_state"})
+"""Init parameters only the compiler gives (whoever compiles decides, nobody else);
+``workflow_state`` is a dict shared by the steps of one compiled plan, never by two plans."""
 
 
 def resolve_init_parameters(

@@ -1,7 +1,7 @@
 """The compiler: Definition -> Plan, in stages, each with its own errors.
 
-load blocks -> parse steps -> graph (edges, kinds, cycles) -> lineage & dimensionality ->
-flow control -> outputs -> initialise blocks.
+inline inner workflows -> load blocks -> parse steps -> graph (edges, kinds, cycles) ->
+lineage & dimensionality -> flow control -> outputs -> initialise blocks.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from visionflow.blocks.api import is_flow_control_block
 from visionflow.blocks.loader import BlockRegistry, resolve_init_parameters
 from visionflow.compiler.dimensions import StepLayout, gates_of, input_source
 from visionflow.compiler.graph import build_graph, predecessors_of, topological_order
+from visionflow.compiler.inner_workflows import inline_inner_workflows, with_child_blocks
 from visionflow.compiler.inputs import check_input_kinds, check_parameter_defaults
 from visionflow.compiler.outputs import outputs_read, plan_outputs
 from visionflow.compiler.plan import Plan, Source, StepPlan
@@ -39,6 +40,31 @@ def compile_plan(
     allow_custom_code: bool = True,
     model_limits: Any = None,
     image_policy: Any = None,
+) -> Plan:
+    # First: Roboflow's inner workflow steps become the child's steps (compiler/inner_workflows)
+    inlined = inline_inner_workflows(definition)
+    registry = with_child_blocks(registry, inlined, allow_custom_code)
+    with inlined.places():  # an error in an inlined step is named at its place in the child
+        plan = _compile_plan(
+            inlined.definition,
+            registry,
+            init_parameters,
+            allow_custom_code=allow_custom_code,
+            model_limits=model_limits,
+            image_policy=image_policy,
+        )
+    plan.definition = definition  # as written, children (and their code) included: its hash
+    return plan
+
+
+def _compile_plan(
+    definition: Definition,
+    registry: BlockRegistry,
+    init_parameters: dict[str, Any] | None,
+    *,
+    allow_custom_code: bool,
+    model_limits: Any,
+    image_policy: Any,
 ) -> Plan:
     steps = parse_steps(definition, registry)
     graphs = build_graph(definition, steps)
@@ -63,6 +89,7 @@ def compile_plan(
         **(init_parameters or {}),
         "allow_custom_code": allow_custom_code,  # never from the document or init parameters
         "image_policy": image_policy or LOCAL,  # the same: where images may come from
+        "workflow_state": {},  # shared by this plan's steps only (e.g. Roboflow's cache)
     }
     plans = {
         name: _step_plan(

@@ -12,9 +12,9 @@ from visionflow.blocks.loader import BlockRegistry, LoadedBlock
 from visionflow.definition import Definition
 from visionflow.errors import (
     DuplicateNameError,
-    ExpressionError,
     ManifestError,
     UnknownBlockTypeError,
+    WorkflowError,
 )
 from visionflow.selectors import starts_with_sigil
 from visionflow.suggestions import close_matches
@@ -98,7 +98,7 @@ def _validate(raw: dict, loaded: LoadedBlock, place: str) -> BlockManifest:
         return manifest_class.model_validate(raw)
     except ValidationError as error:
         raise _manifest_error(error, manifest_class, raw, place) from None
-    except ExpressionError as error:  # raised by manifests that check their expressions
+    except WorkflowError as error:  # raised by manifests that check more (expressions, targets)
         raise error.at(place) from None
 
 

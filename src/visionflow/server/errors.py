@@ -94,7 +94,10 @@ def error_body(error: errors.WorkflowError, **extra: Any) -> dict[str, Any]:
             details["code"] = error.cause.code
         if isinstance(error.cause, errors.ModelBatchExceedsQueueError):
             details["hint"] = error.cause.hint  # how to split the batch
-    if isinstance(error, errors.CustomCodeNotAllowedError):  # the library's hint names its API
+    # the library's hint names its API (an outbound sink's names the operator's switch: kept)
+    if isinstance(error, errors.CustomCodeNotAllowedError) and not isinstance(
+        error, errors.OutboundSinkNotAllowedError
+    ):
         details["hint"] = (
             "this server refuses it; its operator can allow it with --allow-custom-code "
             "(only where documents come from people they trust)"

@@ -1,5 +1,6 @@
 """Roboflow's classical computer vision blocks (issue 12): contours, template matching,
-SIFT keypoints and SIFT comparison, QR codes, on OpenCV with Roboflow's names and fields.
+SIFT keypoints and SIFT comparison, QR codes and barcodes, on OpenCV with Roboflow's names
+and fields.
 
 Images a block draws are derived images of its input (as Roboflow's ``copy_and_replace``
 makes them). SIFT's drawings take random colours from OpenCV's generator, and FLANN's
@@ -363,6 +364,37 @@ class QRCodeDetection(Block):
         return {"predictions": detections}
 
 
+class BarcodeDetection(Block):
+    """The barcodes (EAN, UPC, Code 128, ...) OpenCV's ``barcode.BarcodeDetector`` finds
+    and reads: one detection each, class ``barcode`` (id 0), confidence 1.0, its text in
+    ``data`` and ``prediction_type`` ``barcode-detection``; the box bounds the code's four
+    corners as OpenCV locates them. A code found but not read is left out, as Roboflow's
+    block (on zxing-cpp, which reads as it finds) gives only codes it reads. OpenCV's
+    reader is pickier than zxing-cpp: small, sharp or very large bars may go unread."""
+
+    class Manifest(Block.Manifest):
+        type: Literal["roboflow_core/barcode_detector@v1", "BarcodeDetector", "BarcodeDetection"]
+        images: Selector(kinds=["image"]) = Field(validation_alias=AliasChoices("images", "image"))
+
+    outputs = [Output("predictions", kinds=["bar_code_detection"])]
+
+    def run(self, images: WorkflowImage) -> dict:
+        _, texts, _, corners = cv2.barcode.BarcodeDetector().detectAndDecodeWithType(images.numpy)
+        read = [i for i, text in enumerate(texts) if text] if corners is not None else []
+        boxes = [[*corners[i].min(axis=0).tolist(), *corners[i].max(axis=0).tolist()] for i in read]
+        count = len(boxes)
+        detections = sv.Detections(
+            xyxy=np.array(boxes, dtype=np.float64).reshape(-1, 4),
+            confidence=np.ones(count),
+            class_id=np.zeros(count, dtype=int),
+            data={CLASS_NAME: np.array(["barcode"] * count, dtype=str)},
+        )
+        detections.data["prediction_type"] = np.array(["barcode-detection"] * count, dtype=str)
+        detections.data["data"] = np.array([texts[i] for i in read], dtype=str)
+        attach_image_metadata(detections, images)
+        return {"predictions": detections}
+
+
 BLOCKS: list[type[Block]] = [
     ImageContours,
     TemplateMatching,
@@ -370,4 +402,5 @@ BLOCKS: list[type[Block]] = [
     SIFTComparison,
     SIFTComparisonV2,
     QRCodeDetection,
+    BarcodeDetection,
 ]

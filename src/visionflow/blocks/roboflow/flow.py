@@ -1,6 +1,6 @@
-"""Roboflow's flow-control blocks that keep state across runs (issue 12): the rate limiter
-(a cooldown between the times a branch runs) and the delta filter (a branch that runs only
-when a value changes).
+"""Roboflow's flow-control blocks (issue 12): switch case (one branch per value), and two
+that keep state across runs: the rate limiter (a cooldown between the times a branch runs)
+and the delta filter (a branch that runs only when a value changes).
 
 Their state belongs to the step (one block instance per compiled step, as in Roboflow) and
 lives as long as the compiled workflow; runs may be concurrent, so it is changed under a
@@ -16,10 +16,11 @@ import time
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from visionflow.blocks.api import Batch, Block, FlowControl, Selector, StepSelector
 from visionflow.data.image import WorkflowImage
+from visionflow.errors import FlowControlError
 
 
 class RateLimiter(Block):
@@ -109,4 +110,57 @@ def _differs(before: Any, now: Any) -> bool:
         return not np.array_equal(np.asarray(before, dtype=object), np.asarray(now, dtype=object))
 
 
-BLOCKS: list[type[Block]] = [RateLimiter, DeltaFilter]
+class SwitchCase(Block):
+    """Runs the one step of ``cases`` whose key is ``value`` as text (``str(value)``: True
+    matches "True", 1.0 matches "1.0"), else ``default_next_steps`` (none: the branch
+    stops). ``case_insensitive`` ignores letter case. Each step is a target at most once.
+    """
+
+    class Manifest(Block.Manifest):
+        type: Literal["roboflow_core/switch_case@v1", "SwitchCase"]
+        value: Selector() | str | int | float | bool  # type: ignore[valid-type]
+        cases: dict[str, StepSelector] = Field(default_factory=dict)
+        case_insensitive: bool = False
+        default_next_steps: list[StepSelector] = Field(default_factory=list)
+
+        @model_validator(mode="after")
+        def _targets_once(self):
+            targets = [*self.cases.values(), *self.default_next_steps]
+            twice = sorted({target for target in targets if targets.count(target) > 1})
+            if twice:
+                raise FlowControlError(
+                    f"{', '.join(twice)} named more than once: a step may be the target of "
+                    "only one case or of the default",
+                    place="field 'cases'",
+                    hint="point each case at a step of its own, or normalise the value first "
+                    "(e.g. with an expression step)",
+                )
+            lowered = [key.lower() for key in self.cases]
+            if self.case_insensitive and len(set(lowered)) != len(lowered):
+                raise FlowControlError(
+                    "keys of cases are the same when letter case is ignored",
+                    place="field 'cases'",
+                    hint="keep one of them, or set case_insensitive to false",
+                )
+            return self
+
+    outputs = []
+    category = "flow control"
+
+    def run(
+        self,
+        value: Any,
+        cases: dict[str, str],
+        case_insensitive: bool,
+        default_next_steps: list[str],
+    ) -> FlowControl:
+        text = str(value)
+        if case_insensitive:
+            text = text.lower()
+            chosen = next((step for key, step in cases.items() if key.lower() == text), None)
+        else:
+            chosen = cases.get(text)
+        return FlowControl([chosen] if chosen is not None else list(default_next_steps))
+
+
+BLOCKS: list[type[Block]] = [RateLimiter, DeltaFilter, SwitchCase]

@@ -29,9 +29,11 @@ def derived(image: WorkflowImage, pixels: np.ndarray) -> dict[str, WorkflowImage
 
 
 def as_gray(pixels: np.ndarray) -> np.ndarray:
-    """One channel: BGR converted by luminance; a gray image (H x W or H x W x 1) as it is."""
-    if pixels.ndim == 3 and pixels.shape[2] == 3:
-        return cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
+    """One channel: BGR (or BGRA, alpha left out) converted by luminance; a gray image
+    (H x W or H x W x 1) as it is."""
+    if pixels.ndim == 3 and pixels.shape[2] in (3, 4):
+        code = cv2.COLOR_BGR2GRAY if pixels.shape[2] == 3 else cv2.COLOR_BGRA2GRAY
+        return cv2.cvtColor(pixels, code)
     return pixels.reshape(pixels.shape[:2])
 
 
@@ -441,6 +443,40 @@ class ContrastEqualization(Block):
         return derived(image, result.astype(np.uint8))
 
 
+class BilateralFilter(Block):
+    """OpenCV's edge-keeping bilateral filter over a ``diameter`` neighbourhood (an even one
+    becomes the next odd one), weighting neighbours by distance (``sigma_space``) and by
+    colour difference (``sigma_color``); an alpha channel is kept as it is and a one-channel
+    image comes back H x W, as in Roboflow's block (newer than inference 1.8.3)."""
+
+    class Manifest(Block.Manifest):
+        type: Literal["roboflow_core/bilateral_filter@v1"]
+        image: Selector(kinds=["image"]) = IMAGE
+        diameter: Annotated[int, Field(ge=3, le=51)] = 9
+        sigma_color: Annotated[float, Field(ge=1.0, le=255.0)] = 75.0
+        sigma_space: Annotated[float, Field(ge=1.0, le=255.0)] = 75.0
+
+    outputs = IMAGE_OUTPUT
+
+    def run(
+        self,
+        image: WorkflowImage,
+        diameter: int = 9,
+        sigma_color: float = 75.0,
+        sigma_space: float = 75.0,
+    ) -> dict:
+        size = min(51, max(3, diameter if diameter % 2 else diameter + 1))
+        pixels = image.numpy
+        if pixels.ndim == 3 and pixels.shape[2] == 4:
+            colour = cv2.bilateralFilter(
+                np.ascontiguousarray(pixels[:, :, :3]), size, sigma_color, sigma_space
+            )
+            return derived(image, np.dstack([colour, pixels[:, :, 3]]))
+        if pixels.ndim == 3 and pixels.shape[2] == 1:
+            pixels = np.ascontiguousarray(pixels[:, :, 0])
+        return derived(image, cv2.bilateralFilter(pixels, size, sigma_color, sigma_space))
+
+
 BLOCKS: list[type[Block]] = [
     ConvertGrayscale,
     ImageBlur,
@@ -450,4 +486,5 @@ BLOCKS: list[type[Block]] = [
     ContrastEqualization,
     MorphologicalTransformation,
     MorphologicalTransformationV2,
+    BilateralFilter,
 ]

@@ -1,5 +1,6 @@
 """Roboflow's measurement blocks (issue 12): distances between detections, nearest
-neighbours, and sizes against a reference object, with Roboflow's names, fields and results."""
+neighbours, sizes against a reference object, and mask areas, with Roboflow's names, fields
+and results."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ AnchorPoint = Literal[
     "KEYPOINT",
 ]
 NEAREST_DISTANCE = "nearest_target_distance"
+AREA_PX, AREA_CONVERTED = "area_px", "area_converted"  # Roboflow's names for the areas
 TIE_PIXELS = 1.0  # targets within a pixel of the nearest are all matched, as Roboflow's
 # Roboflow's bounds on the pairwise work and on the matched rows copied (masks are heavy)
 MOST_DETECTIONS, MOST_PAIRS, MOST_PAIRS_WITH_MASKS = 1_000, 10_000, 100
@@ -358,4 +360,40 @@ def _gap(first: list[int], second: list[int], axis: str) -> int:
     return abs(first[low] - second[low + 2])
 
 
-BLOCKS: list[type[Block]] = [DetectionsNearestNeighbor, SizeMeasurement, DistanceMeasurement]
+class MaskAreaMeasurement(Block):
+    """Each detection's area: ``area_px``, its mask's pixels (holes left out), or its box's
+    width times height when it has no mask or an empty one; and ``area_converted``, that
+    area over ``pixels_per_unit`` squared (unchanged when that is 0 or less). Gives the
+    detections with both added (the input's detections stay as they are)."""
+
+    class Manifest(Block.Manifest):
+        type: Literal["roboflow_core/mask_area_measurement@v1"]
+        predictions: Selector(kinds=[SEGMENTATION, "object_detection_prediction"])
+        pixels_per_unit: Selector(kinds=["float"]) | float = 1.0
+
+    outputs = [Output("predictions", kinds=["object_detection_prediction", SEGMENTATION])]
+
+    def run(self, predictions: sv.Detections, pixels_per_unit: float = 1.0) -> dict[str, Any]:
+        measured = predictions[np.arange(len(predictions))]  # a copy: inputs stay
+        areas = np.array([_area(measured, position) for position in range(len(measured))])
+        measured.data[AREA_PX] = areas
+        scale = pixels_per_unit**2 if pixels_per_unit > 0 else 1.0
+        measured.data[AREA_CONVERTED] = areas / scale
+        return {"predictions": measured}
+
+
+def _area(detections: sv.Detections, position: int) -> float:
+    if detections.mask is not None:
+        pixels = int(np.count_nonzero(detections.mask[position]))
+        if pixels:
+            return float(pixels)
+    x1, y1, x2, y2 = detections.xyxy[position]
+    return float((x2 - x1) * (y2 - y1))
+
+
+BLOCKS: list[type[Block]] = [
+    DetectionsNearestNeighbor,
+    SizeMeasurement,
+    DistanceMeasurement,
+    MaskAreaMeasurement,
+]

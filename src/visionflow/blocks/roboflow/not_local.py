@@ -9,8 +9,8 @@ _FOUNDATION = (
     "map a local model with one of visionflow's model blocks instead"
 )
 _SINK = (
-    "sends results to {service}; visionflow does not send data off the machine (an "
-    "operator-enabled outbound sink is planned)"
+    "sends results to {service}; visionflow does not send data there (the outbound sinks "
+    "an operator may enable are the webhook, e-mail, Slack, Twilio, dataset upload and S3 ones)"
 )
 
 NOT_LOCAL: dict[str, str] = {
@@ -49,14 +49,7 @@ NOT_LOCAL: dict[str, str] = {
     "EasyOCR": _FOUNDATION.format(model="EasyOCR"),
     "roboflow_core/gaze@": _FOUNDATION.format(model="L2CS gaze"),
     "roboflow_core/perception_encoder@": _FOUNDATION.format(model="Perception Encoder"),
-    "roboflow_core/email_notification@": _SINK.format(service="an e-mail server"),
-    "roboflow_core/slack_notification@": _SINK.format(service="Slack"),
-    "roboflow_core/twilio_sms_notification@": _SINK.format(service="Twilio"),
-    "roboflow_core/webhook_sink@": _SINK.format(service="a webhook"),
-    "roboflow_core/s3_sink@": _SINK.format(service="Amazon S3"),
     "roboflow_core/onvif_sink@": _SINK.format(service="an ONVIF camera"),
-    "roboflow_core/roboflow_dataset_upload@": _SINK.format(service="Roboflow's platform"),
-    "RoboflowDatasetUpload": _SINK.format(service="Roboflow's platform"),
     "roboflow_core/roboflow_custom_metadata@": _SINK.format(service="Roboflow's platform"),
     "RoboflowCustomMetadata": _SINK.format(service="Roboflow's platform"),
     "roboflow_core/model_monitoring_inference_aggregator@": _SINK.format(

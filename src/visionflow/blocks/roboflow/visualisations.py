@@ -68,9 +68,24 @@ class Visualisation(Block):
     def annotator(self, **fields: Any) -> Any:
         raise TypeError(f"visualisation {type(self).__name__} does not define annotator()")
 
+    def cached_annotator(self, **fields: Any) -> Any:
+        """``annotator(**fields)``, built once per step and distinct field values: the
+        annotators keep only their settings between calls, and some cost more to build
+        than to draw with (a font to load); a step's fields rarely change between runs."""
+        try:
+            key = tuple(sorted((name, _hashable(value)) for name, value in fields.items()))
+        except TypeError:  # a value that cannot be a key: build it afresh
+            return self.annotator(**fields)
+        cache = self.__dict__.setdefault("_annotators", {})
+        if key not in cache:
+            if len(cache) >= _ANNOTATORS_KEPT:  # fields from parameters may keep changing
+                cache.clear()
+            cache[key] = self.annotator(**fields)
+        return cache[key]
+
     def draw(self, scene: np.ndarray, predictions: sv.Detections, **fields: Any) -> np.ndarray:
         """``scene`` with ``predictions`` drawn on it (the annotator draws in place)."""
-        return self.annotator(**fields).annotate(scene=scene, detections=predictions)
+        return self.cached_annotator(**fields).annotate(scene=scene, detections=predictions)
 
     def run(
         self, image: WorkflowImage, predictions: sv.Detections, copy_image: bool, **fields: Any
@@ -87,6 +102,20 @@ class Visualisation(Block):
             scene = scene.copy()
         # the same image (id, origin, place) with new pixels, as Roboflow's copy_and_replace
         return {"image": image.with_pixels(self.draw(scene, predictions, **fields))}
+
+
+_ANNOTATORS_KEPT = 16
+
+
+def _hashable(value: Any) -> Any:
+    """A field value as a cache key: palettes by their colours (a palette is no key; a
+    colour is, and cheaply: writing each as hex cost ten times the annotator it found)."""
+    if isinstance(value, sv.ColorPalette):
+        return type(value).__name__, tuple(value.colors)
+    if isinstance(value, list | tuple):
+        return tuple(_hashable(item) for item in value)
+    hash(value)  # raises TypeError for anything else that cannot be a key
+    return value
 
 
 def _drawable_in_place(pixels: np.ndarray) -> bool:
@@ -343,14 +372,16 @@ class LabelVisualization(Visualisation):
             return scene
         if text_size_mode == "Automatic":
             text_scale = automatic_text_scale(text_scale, *scene.shape[:2])
-        annotator = sv.LabelAnnotator(
-            text_position=sv.Position[text_position],
-            text_color=colour(text_color),
-            text_scale=text_scale,
-            **style,
+        annotator = self.cached_annotator(
+            text_position=text_position, text_color=text_color, text_scale=text_scale, **style
         )
         labels = label_texts(predictions, text)
         return annotator.annotate(scene=scene, detections=predictions, labels=labels)
+
+    def annotator(self, text_position: str, text_color: str, **style: Any) -> Any:
+        return sv.LabelAnnotator(
+            text_position=sv.Position[text_position], text_color=colour(text_color), **style
+        )
 
 
 class PolygonVisualizationV2(Visualisation):
@@ -394,8 +425,8 @@ class HaloVisualization(Visualisation):
     """A soft glow of each mask's colour around it (supervision's HaloAnnotator)."""
 
     class Manifest(Visualisation.Manifest):
-        # v1 (and its alias HaloVisualization) draws with Roboflow's own older halo, not
-        # supervision's, and ignores kernel_size: not offered, its pixels differ
+        # v1 (and its alias HaloVisualization) draws Roboflow's own older halo, not
+        # supervision's: see visualisations_overlays.HaloVisualizationV1
         type: Literal["roboflow_core/halo_visualization@v2"]
         predictions: Selector(kinds=SEGMENTATION_KINDS)
         opacity: Selector(kinds=["float_zero_to_one"]) | ZeroToOne = 0.8
