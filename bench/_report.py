@@ -23,7 +23,7 @@ class Row:
         return {True: "PASS", False: "MISS", None: ""}[self.passed]
 
 
-COLUMNS = (("measurement", 44), ("value", 18), ("target", 14), ("status", 6))
+COLUMNS = (("measurement", 48), ("value", 18), ("target", 14), ("status", 6))
 
 
 def print_header(title: str) -> None:

@@ -1,13 +1,17 @@
 """What Roboflow's image and visualisation blocks cost against calling OpenCV / supervision
 directly. Prints figures, asserts nothing.
 
-    .venv/bin/python bench/blocks.py            # the full run (about 70 s on 2 cores)
+    .venv/bin/python bench/blocks.py            # the full run (about 2 min on 2 cores)
     .venv/bin/python bench/blocks.py --quick    # a smoke run with fewer repeats
+    .venv/bin/python bench/blocks.py --only 2   # one figure
 
-Figure 1 (bench/README.md explains it): for each block, images/s of a one-step workflow
-(Roboflow's document format) on skimage's astronaut (512x512, BGR) at batch 1, against the
-same OpenCV / supervision call made directly on the numpy array (with the copy the block
-must make, e.g. ``copy_image``), sampled alternately in the same process; best of N.
+Figures 1 and 2 (bench/README.md explains them): for each block, images/s of a one-step
+workflow (Roboflow's document format) at batch 1, against the same OpenCV / supervision call
+made directly on the numpy array (with the copy the block must make, e.g. ``copy_image``),
+sampled alternately in the same process; best of N. Figure 1 on skimage's astronaut
+(512x512, BGR), figure 2 on the astronaut scaled to a full-HD camera frame (1920x1080, the
+frames video workflows see), boxes, masks and zone scaled with it. The engine's cost per
+run is the same at both sizes; the operations cost more on the larger frame.
 """
 
 from __future__ import annotations
@@ -42,18 +46,21 @@ BOXES = [
 CLASSES = ["face", "flag", "helmet", "hand", "badge"]
 
 
-def astronaut() -> np.ndarray:
-    """skimage's astronaut, 512x512, BGR (as OpenCV reads images)."""
+def astronaut(size: tuple[int, int] = (512, 512)) -> np.ndarray:
+    """skimage's astronaut, BGR (as OpenCV reads images), at ``size`` (width, height)."""
     from skimage import data
 
-    return np.ascontiguousarray(data.astronaut()[:, :, ::-1])
+    pixels = np.ascontiguousarray(data.astronaut()[:, :, ::-1])
+    return pixels if size == (512, 512) else cv2.resize(pixels, size)
 
 
-def roboflow_predictions(with_masks: bool) -> dict[str, Any]:
-    """The boxes in Roboflow's JSON form (centre, size); with an octagon outline each when
-    ``with_masks`` (an instance segmentation)."""
+def roboflow_predictions(with_masks: bool, size: tuple[int, int] = (512, 512)) -> dict[str, Any]:
+    """The boxes (scaled from the 512x512 astronaut to ``size``) in Roboflow's JSON form
+    (centre, size); with an octagon outline each when ``with_masks`` (a segmentation)."""
     predictions = []
-    for class_id, ((x1, y1, x2, y2), name) in enumerate(zip(BOXES, CLASSES, strict=True)):
+    sx, sy = size[0] / 512, size[1] / 512
+    scaled = [[x1 * sx, y1 * sy, x2 * sx, y2 * sy] for x1, y1, x2, y2 in BOXES]
+    for class_id, ((x1, y1, x2, y2), name) in enumerate(zip(scaled, CLASSES, strict=True)):
         item = {
             "x": (x1 + x2) / 2,
             "y": (y1 + y2) / 2,
@@ -67,7 +74,7 @@ def roboflow_predictions(with_masks: bool) -> dict[str, Any]:
         if with_masks:
             item["points"] = _octagon(x1, y1, x2, y2)
         predictions.append(item)
-    return {"image": {"width": 512, "height": 512}, "predictions": predictions}
+    return {"image": {"width": size[0], "height": size[1]}, "predictions": predictions}
 
 
 def _octagon(x1: float, y1: float, x2: float, y2: float) -> list[dict[str, float]]:
@@ -209,17 +216,29 @@ def definition(case: Case) -> dict[str, Any]:
 # --- figure 1 ----------------------------------------------------------------------------
 
 
-def figure_blocks(settings: Settings) -> list[Row]:
-    print_header("[1] One-step workflow vs the direct OpenCV / supervision call (512x512, batch 1)")
+def figure_small(settings: Settings) -> list[Row]:
+    return figure_blocks(settings, 1, (512, 512))
+
+
+def figure_full_hd(settings: Settings) -> list[Row]:
+    return figure_blocks(settings, 2, (1920, 1080))
+
+
+def figure_blocks(settings: Settings, number: int, size: tuple[int, int]) -> list[Row]:
+    width, height = size
+    print_header(
+        f"[{number}] One-step workflow vs the direct OpenCV / supervision call "
+        f"({width}x{height}, batch 1)"
+    )
     # OpenCV's own threads (2 here) make its filters slower and erratic on a busy 2-core
     # machine (a 5x5 Gaussian: ~265 us with one thread, 400-470 us with two); one thread
     # gives both sides the same, steady cost.
     cv2.setNumThreads(1)
-    pixels = astronaut()
+    pixels = astronaut(size)
     # Read once, as the engine reads Roboflow's JSON, and given to both sides as the same
     # supervision.Detections: the figure is about the block, not about parsing its input.
     detections = {
-        kind: deserialize_detections(roboflow_predictions(kind == "masks"), "predictions")
+        kind: deserialize_detections(roboflow_predictions(kind == "masks", size), "predictions")
         for kind in ("boxes", "masks")
     }
     rows = []
@@ -243,7 +262,7 @@ def figure_blocks(settings: Settings) -> list[Row]:
         rows.append(
             print_row(
                 Row(
-                    case.label,
+                    f"{case.label} [{number}]",
                     f"{engine_rate:.0f} images/s",
                     f">= {TARGET:.2f}x direct",
                     share >= TARGET,
@@ -253,7 +272,8 @@ def figure_blocks(settings: Settings) -> list[Row]:
                 )
             )
         )
-    rows.extend(_floor_rows(pixels, detections["boxes"], settings))
+    if number == 1:
+        rows.extend(_floor_rows(pixels, detections["boxes"], settings))
     return rows
 
 
@@ -340,7 +360,7 @@ def _check_same_pixels(
 
 # --- main --------------------------------------------------------------------------------
 
-FIGURES = {1: figure_blocks}
+FIGURES = {1: figure_small, 2: figure_full_hd}
 
 
 def main(argv: list[str] | None = None) -> None:

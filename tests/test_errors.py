@@ -7,7 +7,13 @@ from typing import Literal
 import pytest
 
 from visionflow import Block, Output, Workflow
-from visionflow.errors import ManifestError, ModelError, StepExecutionError, WorkflowError
+from visionflow.errors import (
+    ManifestError,
+    ModelError,
+    RuntimeInputError,
+    StepExecutionError,
+    WorkflowError,
+)
 
 
 def test_the_text_is_rendered_from_the_fields_as_they_are_now():
@@ -44,6 +50,21 @@ def test_at_keeps_the_fields_of_errors_built_differently():
         "run 3 steps 'crop': step 'crop' (DynamicCrop) failed for element (1,): "
         "ValueError: bad pixel"
     )
+
+
+def test_a_blocks_own_error_gives_its_hint_to_the_step_error():
+    # a block raising a WorkflowError with a hint (a value it cannot draw, a field it cannot
+    # read): the hint is the step error's hint, not a line inside its message
+    cause = RuntimeInputError(
+        "the zone needs two [x, y] points", place="field 'zone'", hint="give [[x1, y1], [x2, y2]]"
+    )
+    error = StepExecutionError("line", "LineCounterZoneVisualization", cause, index=(0,))
+    assert error.hint == "give [[x1, y1], [x2, y2]]"
+    assert error.message == (
+        "step 'line' (LineCounterZoneVisualization) failed for element (0,): RuntimeInputError: "
+        "field 'zone': the zone needs two [x, y] points"
+    )
+    assert error.to_dict()["hint"] == "give [[x1, y1], [x2, y2]]"
 
 
 class NeedsACalibration(Block):

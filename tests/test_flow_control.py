@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
+import pytest
+
 from visionflow import Block, Output, Selector, Workflow
+from visionflow.errors import ManifestError
 
 
 def out(name, selector):
@@ -59,6 +62,16 @@ def test_unselected_elements_are_none_downstream_and_merge_takes_default():
         {"double": 40, "plus_one": 41, "merged": 41},
         {"double": 22, "plus_one": 23, "merged": 23},
     ]
+
+
+def test_merge_refuses_an_empty_data_list_at_compile_time():
+    # Roboflow's manifest wants at least one item in data (its engine refuses [] too)
+    definition = branch_on_threshold()
+    definition["steps"][-1]["data"] = []
+    with pytest.raises(ManifestError) as refused:
+        Workflow.compile(definition)
+    assert refused.value.place == "steps[3] 'merged' field 'data'"
+    assert "at least 1 item" in refused.value.message
 
 
 def test_scalar_decision_applies_to_the_whole_branch():

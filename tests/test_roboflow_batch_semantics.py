@@ -215,13 +215,19 @@ def test_gates_of_different_origins_on_a_step_fed_no_batch_are_a_compile_error()
                 "kind": ["integer"],
                 "dimensionality": 2,
             },
+            {"type": "WorkflowParameter", "name": "fallback"},
         ],
         "dynamic_blocks_definitions": [SPLIT],
         "steps": [
             {"type": "Split", "name": "split", "items": "$inputs.lists"},
             number_gate("inner_gate", "$inputs.inner", "$steps.emit"),
             number_gate("item_gate", "$steps.split.item", "$steps.emit"),
-            {"type": "roboflow_core/first_non_empty_or_default@v1", "name": "emit", "data": []},
+            # fed no batch: a parameter only (Roboflow's manifest wants one item at least)
+            {
+                "type": "roboflow_core/first_non_empty_or_default@v1",
+                "name": "emit",
+                "data": ["$inputs.fallback"],
+            },
         ],
         "outputs": [{"type": "JsonField", "name": "label", "selector": "$steps.emit.output"}],
     }

@@ -1,7 +1,7 @@
 """Roboflow's OCR stitching, detections difference, overlap analysis, cosine similarity,
 compound model, VLM-as-detector and list roll-up blocks (blocks/roboflow/ocr_stitching.py,
-fusion_changes.py, similarity.py, compound_models.py, vlm.py, fusion_rollup.py), run from
-documents as Roboflow writes them.
+fusion_changes.py, similarity.py, compound_models.py, vlm_detections.py, fusion_rollup.py),
+run from documents as Roboflow writes them.
 
 Every expected value written out below is what Roboflow's own engine (inference-core 1.8.3)
 gave for the same document and the same detections (the compound model blocks, which that
@@ -20,7 +20,7 @@ from skimage import data
 
 from markers import installed
 from visionflow import Workflow
-from visionflow.errors import ModelNotFoundError, WorkflowError
+from visionflow.errors import ManifestError, ModelNotFoundError, WorkflowError
 
 
 def detections(boxes, names, confidences=None, ids=None, class_ids=None, masks=None):
@@ -482,7 +482,24 @@ def test_detections_inference_slicer_is_slice_detect_stitch(astronaut):
     assert found.data["image_dimensions"].tolist() == [[512, 512]] * 3  # on the whole image
 
 
-# --- vlm_as_detector (blocks/roboflow/vlm.py) -----------------------------------------------
+@pytest.mark.parametrize("field", ["overlap_ratio_width", "overlap_ratio_height"])
+def test_detections_inference_slicer_refuses_a_whole_overlap_at_compile_time(field):
+    # a literal ratio of 1 would never move on to the next slice: refused with its field
+    # named when the document compiles, not when it runs
+    step = {
+        "type": "RoboflowDetectionsInferenceSlicer",
+        "name": "detection",
+        "image": "$inputs.image",
+        "model_id": "faces/1",
+        field: 1.0,
+    }
+    with pytest.raises(ManifestError) as refused:
+        Workflow.compile(image_document([step], {"result": "$steps.detection.predictions"}))
+    assert refused.value.place == f"steps[0] 'detection' field '{field}'"
+    assert "less than 1" in refused.value.message
+
+
+# --- vlm_as_detector (blocks/roboflow/vlm_detections.py) ------------------------------------
 
 
 def vlm_detector(version: str, model_type: str, task_type: str = "object-detection") -> Workflow:

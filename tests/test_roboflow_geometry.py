@@ -482,6 +482,39 @@ def test_image_stack_keeps_the_last_frames_newest_first():
     )
 
 
+def test_image_stack_a_smaller_size_keeps_the_oldest_frames():
+    document_ = {
+        "version": "1.0",
+        "inputs": [
+            {"type": "WorkflowImage", "name": "image"},
+            {"type": "WorkflowParameter", "name": "size"},
+        ],
+        "steps": [
+            {
+                "type": "roboflow_core/image_stack@v1",
+                "name": "s",
+                "image": "$inputs.image",
+                "stack_size": "$inputs.size",
+            }
+        ],
+        "outputs": [{"type": "JsonField", "name": "out", "selector": "$steps.s.frames"}],
+    }
+    workflow = Workflow.compile(document_)
+
+    def shades(frame: int, size: int) -> list[int]:
+        image = np.full((64, 64, 3), frame * 25, np.uint8)  # frame k: grey k * 25
+        frames = workflow.run(image=image, size=size)[0]["out"]
+        return [
+            round(cv2.imdecode(np.frombuffer(f, np.uint8), cv2.IMREAD_GRAYSCALE).mean()) // 25
+            for f in frames
+        ]
+
+    runs = [shades(frame, size) for frame, size in [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]]
+    assert runs[-1] == [5, 4, 3, 2, 1]
+    # Roboflow's engine gives these frames (6, 3, 2: the oldest kept), then 7, 6, 3 and 8, 7, 6, 3
+    assert [shades(6, 3), shades(7, 3), shades(8, 4)] == [[6, 3, 2], [7, 6, 3], [8, 7, 6, 3]]
+
+
 def test_image_stack_clear_empties_the_stack_first():
     step = {"type": "roboflow_core/image_stack@v1", "image": "$inputs.image", "clear": True}
     workflow = Workflow.compile(document(step))

@@ -438,6 +438,26 @@ def slack(**fields: Any) -> dict:
     }
 
 
+@pytest.mark.parametrize(
+    "token", [["xoxb-1234-secret-token"], {"value": "xoxb-1234-secret-token"}, 1234567890]
+)
+def test_a_secret_of_the_wrong_type_is_not_quoted_in_the_compile_error(token, outbound):
+    with pytest.raises(ManifestError) as refused:
+        compiled(slack(slack_token=token))
+    error = refused.value
+    assert error.place == "steps[0] 'notify' field 'slack_token'"
+    assert f"(found a {type(token).__name__}, not shown: the field takes a secret)" in (
+        error.message
+    )
+    for text in (error.message, str(error), json.dumps(error.to_dict())):
+        assert "xoxb" not in text and "1234567890" not in text
+
+
+def test_a_field_without_secrets_still_quotes_what_it_found(outbound):
+    with pytest.raises(ManifestError, match=r"\(found \['C042'\]\)"):
+        compiled(slack(slack_token="$inputs.token", channel=["C042"]))
+
+
 @pytest.fixture
 def slack_api(service, monkeypatch) -> HTTPService:
     monkeypatch.setenv("VISIONFLOW_SLACK_API_URL", service.url + "/api")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -68,7 +69,7 @@ class InputDefinition(_Strict):
     def is_batch_oriented(self) -> bool:
         return self.type != "parameter"
 
-    @property
+    @functools.cached_property  # read for every element of every run
     def kinds(self) -> frozenset[str]:
         return frozenset(["image"]) if self.type == "image" else frozenset(self.kind)
 

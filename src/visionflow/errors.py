@@ -135,10 +135,18 @@ class StepExecutionError(WorkflowError):
         self.cause = cause
         self.index = index
         where = f" for element {index}" if index is not None else ""
+        # a block's own WorkflowError keeps its hint as this error's hint (not in the text)
+        hint = cause.hint if isinstance(cause, WorkflowError) else None
+        text = _without_hint(cause) if hint else str(cause)
         super().__init__(
-            f"step '{step}' ({block_type}) failed{where}: {type(cause).__name__}: {cause}",
+            f"step '{step}' ({block_type}) failed{where}: {type(cause).__name__}: {text}",
             place=f"steps '{step}'",
+            hint=hint,
         )
+
+
+def _without_hint(error: WorkflowError) -> str:
+    return f"{error.place}: {error.message}" if error.place else error.message
 
 
 class ExpressionEvaluationError(WorkflowError):

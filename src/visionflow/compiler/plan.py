@@ -94,6 +94,9 @@ class StepPlan:
     batch_compounds: bool = field(init=False)  # lists/dicts of selectors given as Batches
     compound_fields: dict[str, FieldBinding] = field(init=False)
     runs_unchosen: bool = field(init=False)  # see __post_init__
+    # a step called once per element with plain values (no gates, batches, nesting or empty
+    # values): the engine's short path (step_runner._run_plain); its fields' sources
+    plain_sources: list[tuple[str, Source, bool]] | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.accepts_batches = self.block.accepts_batches
@@ -116,6 +119,23 @@ class StepPlan:
                 for binding in ([f.selector] if f.selector else f.compound.values())
             )
         )
+        self.plain_sources = self._plain_sources()
+
+    def _plain_sources(self) -> list[tuple[str, Source, bool]] | None:
+        """(field, source, is a scalar) of each selector field when the step is plain."""
+        plain = not (
+            self.is_flow_control
+            or self.accepts_batches
+            or self.accepts_empty
+            or self.output_offset
+            or self.follows is not None
+            or self.gates
+            or self.compound_fields
+        ) and all(f.selector.mode in ("direct", "scalar") for f in self.column_fields)
+        if not plain:
+            return None
+        fields = self.column_fields
+        return [(f.name, f.selector.source, f.selector.mode == "scalar") for f in fields]
 
 
 @dataclass(frozen=True)

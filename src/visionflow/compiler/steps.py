@@ -123,8 +123,13 @@ def _manifest_error(error: ValidationError, manifest_class, raw: dict, place: st
         {_readable(item, infos) for item in errors if item["loc"][:1] == (field_name,)}
     )
     found = raw.get(field_name)
+    # a field that takes a secret never has its value quoted: a token given literally, even
+    # of the wrong type, must not reach error texts, logs or the server's answers
+    shown = repr(found)
+    if any("secret" in info.kinds for info in infos):
+        shown = f"a {type(found).__name__}, not shown: the field takes a secret"
     return ManifestError(
-        f"field '{field_name}' is invalid: {'; or '.join(messages)} (found {found!r})",
+        f"field '{field_name}' is invalid: {'; or '.join(messages)} (found {shown})",
         place=f"{place} field '{field_name}'",
         # only where a text taken for a selector may have been meant as a literal
         hint="write $$ to start a literal text with $" if infos and _dollar(found) else None,

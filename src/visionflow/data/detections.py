@@ -71,7 +71,7 @@ def class_names(detections: sv.Detections) -> list[str]:
 def to_root_coordinates(detections: sv.Detections) -> sv.Detections:
     """A copy of ``detections`` moved from the image it was predicted on to the root image."""
     offsets = detections.data.get(ROOT_PARENT_OFFSET)
-    if offsets is None or len(detections) == 0 or not offsets.any():
+    if offsets is None or len(detections) == 0 or not np.count_nonzero(offsets):
         return detections
     moved = detections[np.arange(len(detections))]  # indexing copies every array
     shift = offsets.astype(moved.xyxy.dtype)

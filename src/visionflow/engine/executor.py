@@ -17,7 +17,7 @@ from visionflow.data.sources import LOCAL, ImagePolicy
 from visionflow.engine.inputs import InputLoader
 from visionflow.engine.outputs import ResultBuilder
 from visionflow.engine.parameter_checks import parameter_checks
-from visionflow.engine.scheduler import run_steps
+from visionflow.engine.scheduler import run_in_order, run_steps, runs_in_order
 from visionflow.engine.state import RunState
 
 DEFAULT_MAX_CONCURRENT_STEPS = max(4, min(16, (os.cpu_count() or 2) * 4))
@@ -52,12 +52,16 @@ class Executor:
         self._inputs = InputLoader(plan.inputs, image_policy)
         self._parameter_checks = parameter_checks(plan)
         self._results = ResultBuilder(plan.outputs, plan.steps)
+        self._in_order = runs_in_order(plan, self.max_concurrent_steps)
 
     def run(self, inputs: dict[str, Any]) -> list[dict[str, Any]]:
         state = RunState()
         size = self._inputs.load(inputs, state)
         for check in self._parameter_checks:
             check(state.input_values[check.parameter])
-        pool = step_threads() if self.max_concurrent_steps > 1 else None
-        run_steps(self.plan, state, pool, self._dependents, self.max_concurrent_steps)
+        if self._in_order:
+            run_in_order(self.plan, state)
+        else:
+            pool = step_threads() if self.max_concurrent_steps > 1 else None
+            run_steps(self.plan, state, pool, self._dependents, self.max_concurrent_steps)
         return self._results(state, size)

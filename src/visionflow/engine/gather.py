@@ -358,7 +358,7 @@ def _without_missing(elements, literals, columns, compounds) -> StepInputs:
     # values only (a scalar selector field is a literal; compounds resolved, with MISSING
     # where one of their batch-oriented values is missing).
     missing = MISSING
-    if not any(v is missing or v is None for column in columns.values() for v in column):
+    if not _holds_empty(columns, missing):
         return StepInputs(elements, literals, columns, compounds)
     keep = [
         position
@@ -371,6 +371,16 @@ def _without_missing(elements, literals, columns, compounds) -> StepInputs:
         {name: [column[p] for p in keep] for name, column in columns.items()},
         _kept_compounds(compounds, keep),
     )
+
+
+def _holds_empty(columns: dict[str, list], missing: Any) -> bool:
+    """Whether a column holds a missing or None value (plain loops: run for every step of
+    every run, where a generator costs more than the check)."""
+    for column in columns.values():
+        for value in column:
+            if value is missing or value is None:
+                return True
+    return False
 
 
 def _kept_compounds(compounds, keep: list[int]):

@@ -36,6 +36,10 @@ class InputLoader:
         self.batch_inputs = [item for item in declared if item.is_batch_oriented]
         self.parameters = [item for item in declared if not item.is_batch_oriented]
         self.policy = policy
+        # every batch input one level deep: a run given one value for each (the common
+        # call, one image) is laid out directly, without the general batch bookkeeping
+        self._flat = all(item.dimensionality == 1 for item in self.batch_inputs)
+        self._first_places = {item.name: f"inputs '{item.name}'[0]" for item in declared}
 
     def load(self, given: dict[str, Any], state: RunState) -> int:
         """Fill ``state`` with the inputs; returns the batch size (number of result dicts)."""
@@ -48,6 +52,8 @@ class InputLoader:
             )
         for item in self.parameters:
             state.input_values[item.name] = _parameter_value(item, given)
+        if self._flat and self._one_element(given):
+            return self._load_one(given, state)
         batches = {item.name: _batch_values(item, given) for item in self.batch_inputs}
         size = _batch_size(batches)
         state.add_level(ROOT_LINEAGE, {(): [(position,) for position in range(size)]})
@@ -58,6 +64,28 @@ class InputLoader:
             listed = isinstance(given.get(item.name), list | tuple)
             state.input_values[item.name] = _lay_out(item, values, state, self.policy, listed)
         return size
+
+
+    def _one_element(self, given: dict[str, Any]) -> bool:
+        """Whether every batch input is given one value (no list, no stack of images)."""
+        for item in self.batch_inputs:
+            value = given.get(item.name)
+            if isinstance(value, list | tuple) or (
+                isinstance(value, np.ndarray) and item.type == "image" and value.ndim == 4
+            ):
+                return False
+        return True
+
+    def _load_one(self, given: dict[str, Any], state: RunState) -> int:
+        """``load`` for a batch of one: each batch input's value (or default) at (0,)."""
+        state.add_level(ROOT_LINEAGE, {(): [(0,)]})
+        for item in self.batch_inputs:
+            (value,) = _batch_values(item, given)
+            place = self._first_places[item.name]
+            state.input_values[item.name] = {
+                (0,): _element(item, value, (0,), self.policy, False, place)
+            }
+        return 1
 
 
 def _has_default(item: InputDefinition) -> bool:
@@ -158,9 +186,15 @@ def _lay_out(
 
 
 def _element(
-    item: InputDefinition, value: Any, index: Index, policy: ImagePolicy, listed: bool
+    item: InputDefinition,
+    value: Any,
+    index: Index,
+    policy: ImagePolicy,
+    listed: bool,
+    place: str | None = None,
 ) -> Any:
-    place = f"inputs '{item.name}'{''.join(f'[{position}]' for position in index)}"
+    if place is None:
+        place = f"inputs '{item.name}'{''.join(f'[{position}]' for position in index)}"
     if item.type == "image":
         return load_image(value, place=place, policy=policy)
     if value is None:  # an empty element, whatever the kind (Roboflow's rule)
@@ -190,6 +224,8 @@ def _predictions(item: InputDefinition, value: Any, place: str, position: Index)
     (the input and the ``position`` in the list given), ``dets`` (one value for all)."""
     if value is None:  # an empty element, as Roboflow's engine lets it through
         return None
+    if type(value).__name__ == "Detections":  # read already (supervision's own type)
+        return value
     detections, classification, only_predictions = _prediction_kinds(item.kinds)
     if not (detections or classification) or not (isinstance(value, dict) or only_predictions):
         return value

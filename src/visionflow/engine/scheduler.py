@@ -2,8 +2,9 @@
 
 A step whose dependencies are done is ready. When several are ready, all but one go to a
 thread pool (at most ``limit - 1`` at a time) and one runs on the calling thread; a lone
-ready step runs inline, so a plain chain pays no thread hand-off at all. Only this loop
-writes the run state.
+ready step runs inline, so a plain chain pays no thread hand-off at all. A plan in which no
+two steps can ever run at once (a chain, or one step per run) goes through ``run_in_order``,
+which skips that bookkeeping. Only these loops write the run state.
 """
 
 from __future__ import annotations
@@ -49,3 +50,27 @@ def run_steps(
     finally:
         if running:
             wait(running)  # let started steps end before the error propagates
+
+
+def runs_in_order(plan: Plan, limit: int) -> bool:
+    """Whether no two steps of ``plan`` could ever run at the same time: one step at a time
+    is allowed, or each step in the order needs the one before it (directly or not)."""
+    if limit <= 1:
+        return True
+    needs: dict[str, set[str]] = {}
+    for name in plan.order:  # a topological order: a step's dependencies come first
+        found = set(plan.steps[name].depends_on)
+        for dependency in plan.steps[name].depends_on:
+            found |= needs[dependency]
+        needs[name] = found
+    return all(
+        earlier in needs[later] for earlier, later in zip(plan.order, plan.order[1:], strict=False)
+    )
+
+
+def run_in_order(plan: Plan, state: RunState) -> None:
+    """The steps one after the other, in the plan's order (see ``runs_in_order``)."""
+    steps = plan.steps
+    for name in plan.order:
+        step = steps[name]
+        commit(step, run_step(step, state), state)

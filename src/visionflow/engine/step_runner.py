@@ -2,28 +2,37 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from visionflow.blocks.api import FlowControl
 from visionflow.compiler.plan import StepPlan
 from visionflow.engine.gather import StepInputs, gather
-from visionflow.engine.state import Index, RunState
+from visionflow.engine.state import MISSING, Index, RunState, pick
 from visionflow.errors import StepExecutionError
 from visionflow.selectors import step_name
 
 
-@dataclass
 class StepResult:
-    """What a step made: rows by index, new nesting (children), flow decisions."""
+    """What a step made: rows by index, new nesting (children), flow decisions (a plain
+    class with slots: one is made for every step of every run)."""
 
-    rows: dict[Index, dict] = field(default_factory=dict)
-    children: dict[Index, list[Index]] | None = None
-    decisions: dict[Index, frozenset[str]] | None = None
+    __slots__ = ("children", "decisions", "rows")
+
+    def __init__(
+        self,
+        rows: dict[Index, dict] | None = None,
+        children: dict[Index, list[Index]] | None = None,
+        decisions: dict[Index, frozenset[str]] | None = None,
+    ):
+        self.rows = {} if rows is None else rows
+        self.children = children
+        self.decisions = decisions
 
 
 def run_step(step: StepPlan, state: RunState) -> StepResult:
     """Run ``step`` on its elements (reads ``state``, never writes it: see ``commit``)."""
+    if step.plain_sources is not None:
+        return _run_plain(step, state)
     inputs = gather(step, state)
     if not inputs.elements:
         return StepResult(children={} if step.output_offset == 1 else None)
@@ -36,6 +45,40 @@ def run_step(step: StepPlan, state: RunState) -> StepResult:
         return _following(step, inputs, outcomes)
     _check_rows(step, outcomes, inputs.elements)
     return StepResult(rows=dict(zip(inputs.elements, outcomes, strict=True)))
+
+
+def _run_plain(step: StepPlan, state: RunState) -> StepResult:
+    """``run_step`` for a plain step (``StepPlan.plain_sources``), the most common kind: the
+    same rules as ``gather`` (an element whose value is missing or None is skipped; an
+    empty scalar made by a step skips them all), without its general bookkeeping."""
+    rows: dict[Index, dict] = {}
+    literals = step.literals
+    sources = step.plain_sources
+    run = step.block.run
+    expected = step.outputs.keys()
+    for index in state.elements_at(step.lineage):
+        kwargs = dict(literals)
+        for name, source, scalar in sources:
+            if scalar:
+                value = state.scalar(source)
+                if value is MISSING or (value is None and source.origin == "step"):
+                    return StepResult()
+            else:
+                value = state.rows_for(source).get(index, MISSING)
+                if value is not MISSING and source.origin == "step" and source.output:
+                    value = pick(value, source.output)
+                if value is MISSING or value is None:
+                    break  # an empty value: the element does not run
+            kwargs[name] = value
+        else:
+            try:
+                outcome = run(**kwargs)
+            except Exception as error:
+                raise StepExecutionError(step.name, step.block_type, error, index) from error
+            if type(outcome) is not dict or not outcome.keys() >= expected:
+                raise _bad_result(step, f"a dict with outputs {sorted(expected)}", outcome)
+            rows[index] = outcome
+    return StepResult(rows=rows)
 
 
 def commit(step: StepPlan, result: StepResult, state: RunState) -> None:

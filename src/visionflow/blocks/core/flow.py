@@ -92,7 +92,7 @@ class FirstNonEmptyOrDefault(Block):
             "FirstNonEmptyOrDefault",
             "roboflow_core/first_non_empty_or_default@v1",
         ]
-        data: list[Selector()]
+        data: Annotated[list[Selector()], Field(min_length=1)]  # at least one, as Roboflow's
         default: Any = None
 
     outputs = [Output("output")]

@@ -48,6 +48,7 @@ def load_blocks() -> list[type[Block]]:
         visualisations_rich_label,
         visualisations_text,
         vlm,
+        vlm_detections,
         zone_visualisations,
     )
 
@@ -68,6 +69,7 @@ def load_blocks() -> list[type[Block]]:
         *flow.BLOCKS,
         *inner_workflow.BLOCKS,
         *formatters.BLOCKS,
+        *vlm.BLOCKS,
         *cache.BLOCKS,
         *aggregation.BLOCKS,
         *sampling.BLOCKS,
@@ -85,5 +87,5 @@ def load_blocks() -> list[type[Block]]:
         *ocr_stitching.BLOCKS,
         *similarity.BLOCKS,
         *compound_models.BLOCKS,
-        *vlm.BLOCKS,
+        *vlm_detections.BLOCKS,
     ]

@@ -24,7 +24,12 @@ from visionflow.blocks.core.roboflow_models import (
     RoboflowObjectDetectionModel,
     parameter_selector,
 )
-from visionflow.blocks.roboflow.fusion import RoboflowDetectionsStitch, slice_places
+from visionflow.blocks.roboflow.fusion import (
+    OVERLAP_RATIO,
+    RoboflowDetectionsStitch,
+    check_overlap_ratios,
+    slice_places,
+)
 from visionflow.data.image import WorkflowImage
 from visionflow.errors import WorkflowError
 
@@ -51,6 +56,22 @@ def _model_step(
             error.place = field + prefix + error.place[len(field) :]
         raise
     return block
+
+
+def _detector_step(models: Any, manifest: BlockManifest, prefix: str = "", **fields: Any) -> Block:
+    """The compound step's object detection model, from its ``<prefix>model_id`` and
+    ``<prefix>class_agnostic_nms`` fields (and any further model ``fields``)."""
+    return _model_step(
+        RoboflowObjectDetectionModel,
+        models,
+        manifest.name,
+        {
+            "model_id": getattr(manifest, prefix + "model_id"),
+            "class_agnostic_nms": getattr(manifest, prefix + "class_agnostic_nms") or False,
+            **fields,
+        },
+        prefix=prefix,
+    )
 
 
 class DetectionAndClassification(Block):
@@ -83,16 +104,8 @@ class DetectionAndClassification(Block):
     init_parameters = ["models"]
 
     def setup(self, manifest: BlockManifest) -> None:
-        self.detector = _model_step(
-            RoboflowObjectDetectionModel,
-            self.models,
-            manifest.name,
-            {
-                "model_id": manifest.detector_model_id,
-                "class_agnostic_nms": manifest.detector_class_agnostic_nms or False,
-                "max_candidates": manifest.max_candidates,
-            },
-            prefix="detector_",
+        self.detector = _detector_step(
+            self.models, manifest, "detector_", max_candidates=manifest.max_candidates
         )
         self.classifier = _model_step(
             RoboflowClassificationModel,
@@ -177,8 +190,8 @@ class DetectionsInferenceSlicer(Block):
         confidence: parameter_selector("float") | UNIT_INTERVAL = 0.4
         slice_width: parameter_selector("integer") | PositiveInt = 320
         slice_height: parameter_selector("integer") | PositiveInt = 320
-        overlap_ratio_width: parameter_selector("float") | UNIT_INTERVAL = 0.2
-        overlap_ratio_height: parameter_selector("float") | UNIT_INTERVAL = 0.2
+        overlap_ratio_width: parameter_selector("float") | OVERLAP_RATIO = 0.2
+        overlap_ratio_height: parameter_selector("float") | OVERLAP_RATIO = 0.2
         overlap_filtering_strategy: parameter_selector("string") | Literal["none", "nms", "nmm"] = (
             "nms"
         )
@@ -189,15 +202,7 @@ class DetectionsInferenceSlicer(Block):
     init_parameters = ["models"]
 
     def setup(self, manifest: BlockManifest) -> None:
-        self.detector = _model_step(
-            RoboflowObjectDetectionModel,
-            self.models,
-            manifest.name,
-            {
-                "model_id": manifest.model_id,
-                "class_agnostic_nms": manifest.class_agnostic_nms or False,
-            },
-        )
+        self.detector = _detector_step(self.models, manifest)
         self.stitch = RoboflowDetectionsStitch()
 
     def run(
@@ -214,9 +219,7 @@ class DetectionsInferenceSlicer(Block):
         overlap_filtering_strategy: str,
         iou_threshold: float,
     ) -> list[dict[str, Any]]:
-        for name, ratio in (("width", overlap_ratio_width), ("height", overlap_ratio_height)):
-            if not 0 <= ratio < 1:  # a run's value: the manifest checks literals only
-                raise ValueError(f"overlap_ratio_{name} must be at least 0 and below 1: {ratio}")
+        check_overlap_ratios(overlap_ratio_width, overlap_ratio_height)
         results = []
         for image in images:
             places = slice_places(

@@ -1,6 +1,6 @@
 """Roboflow's formatter blocks: CSV rows, JSON fields, the current time, text templates and
 secrets read from environment variables (issue 12); the VLM formatters live in ``vlm.py``
-and are listed here."""
+(a VLM's text as a classification) and ``vlm_detections.py`` (as detections)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from visionflow.blocks.api import Batch, Block, BlockManifest, Output, Selector
 from visionflow.blocks.core._expressions import roboflow_operations
-from visionflow.blocks.roboflow.vlm import VLMAsClassifier, VLMAsClassifierV1
 from visionflow.errors import EnvironmentAccessNotAllowedError, ExpressionError
 from visionflow.kinds import register_kind
 from visionflow.selectors import looks_like_selector
@@ -421,6 +420,4 @@ BLOCKS: list[type[Block]] = [
     CurrentTime,
     StringTemplate,
     EnvironmentSecretsStore,
-    VLMAsClassifier,
-    VLMAsClassifierV1,
 ]

@@ -31,6 +31,17 @@ from visionflow.data.image import WorkflowImage
 STITCHED_KINDS = ["object_detection_prediction", "instance_segmentation_prediction"]
 
 
+# a slice's overlap with the next, as a share of the slice: 1 would never move on
+OVERLAP_RATIO = Annotated[float, Field(ge=0, lt=1)]
+
+
+def check_overlap_ratios(width: float, height: float) -> None:
+    """A run's overlap ratios (a selector's values: the manifest checks literals only)."""
+    for name, ratio in (("overlap_ratio_width", width), ("overlap_ratio_height", height)):
+        if not 0 <= ratio < 1:
+            raise ValueError(f"{name} must be at least 0 and below 1, not {ratio}")
+
+
 class RoboflowDetectionsStitch(Block):
     """Detections made on crops or slices of ``reference_image`` (one level deeper) moved
     into its coordinates and merged; ``overlap_filtering_strategy`` then drops (``nms``) or
@@ -131,12 +142,8 @@ class ImageSlicer(Block):
         image: Selector(kinds=["image"]) = Field(validation_alias=AliasChoices("image", "images"))
         slice_width: Selector(kinds=["integer"]) | PositiveInt = 640
         slice_height: Selector(kinds=["integer"]) | PositiveInt = 640
-        overlap_ratio_width: (
-            Selector(kinds=["float_zero_to_one"]) | Annotated[float, Field(ge=0, lt=1)]
-        ) = 0.2
-        overlap_ratio_height: (
-            Selector(kinds=["float_zero_to_one"]) | Annotated[float, Field(ge=0, lt=1)]
-        ) = 0.2
+        overlap_ratio_width: Selector(kinds=["float_zero_to_one"]) | OVERLAP_RATIO = 0.2
+        overlap_ratio_height: Selector(kinds=["float_zero_to_one"]) | OVERLAP_RATIO = 0.2
 
     outputs = [Output("slices", kinds=["image"])]
     output_dimensionality_offset = 1
@@ -155,12 +162,7 @@ class ImageSlicer(Block):
         for name, value in (("slice_width", slice_width), ("slice_height", slice_height)):
             if int(value) < 1:  # a selector's value, not checked by the manifest
                 raise ValueError(f"{name} must be a positive number of pixels, not {value}")
-        for name, ratio in (
-            ("overlap_ratio_width", overlap_ratio_width),
-            ("overlap_ratio_height", overlap_ratio_height),
-        ):
-            if not 0 <= ratio < 1:
-                raise ValueError(f"{name} must be at least 0 and below 1, not {ratio}")
+        check_overlap_ratios(overlap_ratio_width, overlap_ratio_height)
         tiles = slice_places(
             (image.width, image.height),
             (int(slice_width), int(slice_height)),

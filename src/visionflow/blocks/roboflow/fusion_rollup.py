@@ -188,6 +188,15 @@ def _linked_groups(count: int, linked: Callable[[int, int], bool]) -> list[list[
     return list(groups.values())
 
 
+def _linked(shared: float, area_a: float, area_b: float, threshold: float) -> bool:
+    """Whether two detections sharing ``shared`` of their areas are merged: any overlap
+    when ``threshold`` is 0 or below, else an intersection over union of ``threshold``."""
+    if threshold <= 0:
+        return shared > 0
+    union = area_a + area_b - shared
+    return (shared / union if union > 0 else 0.0) >= threshold
+
+
 def _merged_boxes(found: list[dict], strategy: str, threshold: float) -> list[dict]:
     boxes = np.array([entry["bbox"] for entry in found], dtype=np.float64)
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
@@ -196,10 +205,7 @@ def _merged_boxes(found: list[dict], strategy: str, threshold: float) -> list[di
         width = max(0.0, min(boxes[i, 2], boxes[j, 2]) - max(boxes[i, 0], boxes[j, 0]))
         height = max(0.0, min(boxes[i, 3], boxes[j, 3]) - max(boxes[i, 1], boxes[j, 1]))
         shared = width * height
-        if threshold <= 0:
-            return shared > 0
-        union = areas[i] + areas[j] - shared
-        return (shared / union if union > 0 else 0.0) >= threshold
+        return _linked(shared, areas[i], areas[j], threshold)
 
     merged = []
     for group in _linked_groups(len(found), linked):
@@ -226,10 +232,7 @@ def _merged_masks(found: list[dict], strategy: str, threshold: float) -> list[di
         if ax2 <= bx1 or bx2 <= ax1 or ay2 <= by1 or by2 <= ay1:
             return False  # boxes apart: masks apart
         shared = int(np.count_nonzero(masks[i] & masks[j]))
-        if threshold <= 0:
-            return shared > 0
-        union = areas[i] + areas[j] - shared
-        return (shared / union if union > 0 else 0.0) >= threshold
+        return _linked(shared, areas[i], areas[j], threshold)
 
     merged = []
     for group in _linked_groups(len(found), linked):

@@ -1,5 +1,5 @@
-"""Roboflow's image stack (issue 12): the last frames of each video kept as JPEG bytes, newest
-first, as Roboflow's ``image_stack`` block keeps them.
+"""Roboflow's image stack (issue 12): frames of each video kept as JPEG bytes, newest first,
+as Roboflow's ``image_stack`` block keeps them (see ImageStack for which frames).
 
 Its state belongs to the step (one block instance per compiled step) and lives as long as the
 compiled workflow; runs may be concurrent, so it is changed under a lock. A still image is a
@@ -33,11 +33,17 @@ def _in_range(name: str, value: Any, low: int, high: int) -> Any:
 
 
 class ImageStack(Block):
-    """Keeps the last ``stack_size`` frames (1-64) of each video: ``frames`` are their JPEG
+    """Keeps up to ``stack_size`` frames (1-64) of each video: ``frames`` are their JPEG
     bytes (quality 75), newest first, each shrunk (area interpolation, aspect kept) to fit
     ``resolution_width`` x ``resolution_height`` (64-1920 x 64-1080); ``frames_count`` how
-    many. ``clear`` empties the stack before the frame is added. Values from parameters out
-    of range are clamped, as in Roboflow's block.
+    many. While ``stack_size`` stays the same these are the last frames. ``clear`` empties
+    the stack before the frame is added. Values from parameters out of range are clamped,
+    as in Roboflow's block.
+
+    A ``stack_size`` smaller than the last run's keeps the OLDEST frames that fit, then the
+    new frame pushes out the oldest of them, as Roboflow's block does (it rebuilds its
+    newest-first queue, which keeps the queue's tail): frames 5..1 kept, a run of frame 6 at
+    size 3 gives 6, 3, 2. A larger size keeps every frame.
     """
 
     class Manifest(Block.Manifest):
@@ -93,6 +99,8 @@ class ImageStack(Block):
                 key = _stream(frame, index)
                 stack = self._stacks.get(key)
                 if stack is None or stack.maxlen != size:
+                    # a smaller size keeps the oldest frames (the newest-first queue's tail),
+                    # as Roboflow's block does
                     stack = self._stacks[key] = deque(stack or (), maxlen=size)
                 if _at(clear, position):
                     stack.clear()

@@ -14,6 +14,7 @@ from pydantic import Field
 from visionflow.blocks.api import Block, Output, Selector
 from visionflow.blocks.core.crops import DETECTION_KINDS
 from visionflow.blocks.roboflow.detections import SEGMENTATION, rotated_rect
+from visionflow.blocks.roboflow.visualisations import ANCHORS
 from visionflow.data.detections import (
     CLASS_NAME,
     DETECTION_ID,
@@ -22,18 +23,7 @@ from visionflow.data.detections import (
 )
 
 KEYPOINT = "KEYPOINT"
-AnchorPoint = Literal[
-    "CENTER",
-    "CENTER_LEFT",
-    "CENTER_RIGHT",
-    "TOP_CENTER",
-    "TOP_LEFT",
-    "TOP_RIGHT",
-    "BOTTOM_LEFT",
-    "BOTTOM_CENTER",
-    "BOTTOM_RIGHT",
-    "KEYPOINT",
-]
+AnchorPoint = Literal[ANCHORS, "KEYPOINT"]
 NEAREST_DISTANCE = "nearest_target_distance"
 AREA_PX, AREA_CONVERTED = "area_px", "area_converted"  # Roboflow's names for the areas
 TIE_PIXELS = 1.0  # targets within a pixel of the nearest are all matched, as Roboflow's

@@ -2,12 +2,22 @@
 subtraction (the foreground mask as an image) and motion detection (moving regions as
 detections, a motion flag, an alarm when motion starts, and the regions' outlines).
 
-Both learn the background over consecutive frames, so they keep state: one background
-model per video stream, made on a stream's first frame with that frame's ``history`` and
-``threshold`` (as Roboflow's blocks make theirs). A frame of a video is keyed by its video's
-identifier; still images (whose video metadata is their own id, made up per image) all
-share the step's one model, as Roboflow's blocks keep one per step. Runs may be concurrent,
-so a stream's model is used under a lock: frames of one stream are applied one at a time.
+Both learn the background over consecutive frames, so they keep state in the step (one
+block instance per compiled step, living as long as the compiled workflow), made on the
+first image with that image's ``history`` and ``threshold`` (as Roboflow's blocks make
+theirs; later values of those fields are not read).
+
+What happens today: images carry no video identifier yet (their video metadata names the
+image itself: video inputs come with issue 13), so every image is a still image and all the
+images a step sees, in one run or in many, elements of one batch or not, share the step's
+one background model, as Roboflow's blocks share theirs among still images.
+
+What will change with video inputs (issue 13): the frames of a video will be keyed by its
+video identifier, each video with a model of its own (at most MOST_STREAMS per step, the
+least recently seen forgotten); still images will keep sharing the one model.
+
+Runs may be concurrent, so a model is used under a lock: its frames are applied one at a
+time.
 """
 
 from __future__ import annotations
@@ -36,7 +46,8 @@ SIMPLIFY = 0.01  # outlines are simplified by 1 % of their perimeter, as Roboflo
 
 def stream_key(image: WorkflowImage) -> str:
     """The video a frame belongs to; one shared key for still images (and their crops),
-    whose metadata names the image itself."""
+    whose metadata names the image itself: today every image (no video inputs before
+    issue 13)."""
     video = image.video_metadata.video_identifier
     return STILL if video in (image.image_id, image.origin.root_id) else video
 
@@ -68,9 +79,10 @@ def _mog2(history: int, threshold: int) -> cv2.BackgroundSubtractorMOG2:
 
 
 class BackgroundSubtraction(Block):
-    """The frame's foreground against the background learned from the stream's earlier
-    frames (OpenCV's MOG2, ``history`` frames, squared Mahalanobis ``threshold``), as a
-    three-channel image: 255 moving, 127 shadow, 0 background."""
+    """The frame's foreground against the background learned from the earlier frames the
+    step saw (OpenCV's MOG2, ``history`` frames, squared Mahalanobis ``threshold``), as a
+    three-channel image: 255 moving, 127 shadow, 0 background. Today all images share the
+    step's one background; per video once video inputs exist (see the module docstring)."""
 
     class Manifest(Block.Manifest):
         type: Literal["roboflow_core/background_subtraction@v1"]
@@ -99,11 +111,13 @@ class MotionDetection(Block):
     larger than ``minimum_contour_area`` (and of three points or more) are the moving
     regions, clipped to ``detection_zone`` (a polygon, or its JSON text) when given.
 
-    ``motion``: some region was found; ``alarm``: motion now and none on the stream's
-    previous frame; ``detections``: each region's outline (simplified by 1 % of its
-    perimeter) as a box, class ``motion`` (id 0), confidence 1; ``motion_zones``: those
-    outlines as lists of ``[x, y]``. With ``suppress_first_detections``, a stream's first
-    ``history`` frames only teach the model: no motion, and the alarm's memory is kept.
+    ``motion``: some region was found; ``alarm``: motion now and none on the previous frame
+    the step saw (today any image; once video inputs exist, the same video's);
+    ``detections``: each region's outline (simplified by 1 % of its perimeter) as a box,
+    class ``motion`` (id 0), confidence 1; ``motion_zones``: those outlines as lists of
+    ``[x, y]``. With ``suppress_first_detections``, the model's first
+    ``history`` frames only teach it: no motion, and the alarm's memory is kept. The model
+    and its memory are the step's, shared by all images today (see the module docstring).
     """
 
     class Manifest(Block.Manifest):

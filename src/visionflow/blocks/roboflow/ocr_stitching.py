@@ -8,6 +8,7 @@ threshold of all the gaps) and ``collimate`` (chains of boxes that follow one an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -56,13 +57,10 @@ class StitchOCRDetectionsV1(Block):
         delimiter: str,
         **_: Any,
     ) -> list[dict[str, Any]] | dict[str, Any]:
-        if not isinstance(predictions, Batch):  # one value, not a batch: one text
-            return self.run(Batch([predictions], [()]), reading_direction, tolerance, delimiter)[0]
-        direction = _direction(predictions, reading_direction)
-        return [
-            {"ocr_text": _by_rounded_lines(found, direction, tolerance, delimiter)}
-            for found in predictions
-        ]
+        def stitch(found: sv.Detections, direction: str) -> str:
+            return _by_rounded_lines(found, direction, tolerance, delimiter)
+
+        return _stitched(predictions, reading_direction, stitch)
 
 
 class StitchOCRDetectionsV2(Block):
@@ -103,21 +101,28 @@ class StitchOCRDetectionsV2(Block):
         otsu_threshold_multiplier: float,
         collimate_tolerance: int,
     ) -> list[dict[str, Any]] | dict[str, Any]:
-        if not isinstance(predictions, Batch):  # one value, not a batch: one text
-            fields = (stitching_algorithm, reading_direction, tolerance, delimiter,
-                      otsu_threshold_multiplier, collimate_tolerance)  # fmt: skip
-            return self.run(Batch([predictions], [()]), *fields)[0]
-        direction = _direction(predictions, reading_direction)
-        texts = []
-        for found in predictions:
+        def stitch(found: sv.Detections, direction: str) -> str:
             if stitching_algorithm == "otsu":
-                text = _by_otsu_words(found, direction, delimiter, otsu_threshold_multiplier)
-            elif stitching_algorithm == "collimate":
-                text = _by_chains(found, direction, delimiter, collimate_tolerance)
-            else:
-                text = _by_rounded_lines(found, direction, tolerance, delimiter)
-            texts.append({"ocr_text": text})
-        return texts
+                return _by_otsu_words(found, direction, delimiter, otsu_threshold_multiplier)
+            if stitching_algorithm == "collimate":
+                return _by_chains(found, direction, delimiter, collimate_tolerance)
+            return _by_rounded_lines(found, direction, tolerance, delimiter)
+
+        return _stitched(predictions, reading_direction, stitch)
+
+
+def _stitched(
+    predictions: Batch | sv.Detections,
+    reading_direction: str,
+    stitch: Callable[[sv.Detections, str], str],
+) -> list[dict[str, Any]] | dict[str, Any]:
+    """``{"ocr_text": ...}`` for each element of ``predictions`` (one value, not a batch:
+    one text), read in the direction ``reading_direction`` resolves to for the batch."""
+    single = not isinstance(predictions, Batch)
+    batch = Batch([predictions], [()]) if single else predictions
+    direction = _direction(batch, reading_direction)
+    texts = [{"ocr_text": stitch(found, direction)} for found in batch]
+    return texts[0] if single else texts
 
 
 def _direction(predictions: Batch, reading_direction: str) -> str:
@@ -141,15 +146,19 @@ def _names(detections: sv.Detections) -> np.ndarray:
     return np.asarray(names)
 
 
+def _as_lines(boxes: np.ndarray, direction: str) -> np.ndarray:
+    """``boxes`` as read along lines: for a vertical direction columns are read as lines,
+    so x and y swap roles."""
+    return boxes[:, [1, 0, 3, 2]] if direction in VERTICAL else boxes
+
+
 def _by_rounded_lines(
     detections: sv.Detections, direction: str, tolerance: int, delimiter: str
 ) -> str:
     if len(detections) == 0:
         return ""
     names = _names(detections)
-    boxes = detections.xyxy.round().astype(int)
-    if direction in VERTICAL:  # read columns as lines: x and y swap roles
-        boxes = boxes[:, [1, 0, 3, 2]]
+    boxes = _as_lines(detections.xyxy.round().astype(int), direction)
     lines: dict[float, list[int]] = {}
     for position, key in enumerate(np.round(boxes[:, 1] / tolerance) * tolerance):
         lines.setdefault(float(key), []).append(position)
@@ -171,9 +180,7 @@ def _by_otsu_words(
     if len(detections) == 0:
         return ""
     names = _names(detections)
-    boxes = detections.xyxy
-    if direction in VERTICAL:
-        boxes = boxes[:, [1, 0, 3, 2]]
+    boxes = _as_lines(detections.xyxy, direction)
     along = (boxes[:, 0] + boxes[:, 2]) / 2
     across = (boxes[:, 1] + boxes[:, 3]) / 2
     widths = boxes[:, 2] - boxes[:, 0]
@@ -260,9 +267,7 @@ def _by_chains(detections: sv.Detections, direction: str, delimiter: str, tolera
     if len(detections) == 0:
         return ""
     names = _names(detections)
-    boxes = detections.xyxy
-    if direction in VERTICAL:
-        boxes = boxes[:, [1, 0, 3, 2]]
+    boxes = _as_lines(detections.xyxy, direction)
     along = (boxes[:, 0] + boxes[:, 2]) / 2
     across = (boxes[:, 1] + boxes[:, 3]) / 2
     heights = boxes[:, 3] - boxes[:, 1]

@@ -12,18 +12,24 @@ never appears in a log, an output or an error.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import threading
 import time
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import field_validator
 
 from visionflow.blocks.api import Block, BlockManifest, Output, Selector
 from visionflow.blocks.roboflow.outbound import check_outbound
+from visionflow.blocks.roboflow.sinks import (
+    at_least_one_entry,
+    check_texts,
+    entries_limit,
+    log_entry,
+    log_extension,
+    stamped_name,
+)
 from visionflow.errors import BlockLoadingError, ManifestError, RuntimeInputError
 
 ENDPOINT_URL = "VISIONFLOW_S3_ENDPOINT_URL"
@@ -81,12 +87,7 @@ class S3Sink(Block):
         aws_secret_access_key: Selector(["secret", "string"]) | str | None = None  # type: ignore[valid-type]
         aws_region: Selector(["string"]) | str | None = None  # type: ignore[valid-type]
 
-        @field_validator("max_entries_per_file")
-        @classmethod
-        def _at_least_one(cls, value: Any) -> Any:
-            if isinstance(value, int) and value < 1:
-                raise ValueError("max_entries_per_file must be at least 1")
-            return value
+        _at_least_one = field_validator("max_entries_per_file")(at_least_one_entry)
 
     outputs = [Output("error_status", kinds=["boolean"]), Output("message", kinds=["string"])]
     service = "an S3 bucket"
@@ -133,7 +134,7 @@ class S3Sink(Block):
         aws_region: str | None = None,
     ) -> dict[str, Any]:
         check_outbound(self.service)  # the switch may change after compile
-        _check_texts(
+        check_texts(
             content=content,
             bucket_name=bucket_name,
             s3_prefix=s3_prefix,
@@ -151,20 +152,19 @@ class S3Sink(Block):
             key = _new_key(s3_prefix, file_name_prefix, file_type)
             body, content_type = content, CONTENT_TYPES[file_type]
             return self._upload(secrets, aws_region, bucket_name, key, body, content_type)
-        limit = _entries_limit(max_entries_per_file)
+        limit = entries_limit(max_entries_per_file)
         with self._lock:  # the upload too: a later run's object may not be overtaken
-            entry = _entry(content, file_type)
+            starts = self._key is None or len(self._entries) >= limit
+            entry = log_entry(content, file_type, continued=not starts)
             if entry is None:
                 _log.warning("S3 sink: the content is not JSON; nothing uploaded")
                 return _result(True, INVALID_JSON)
-            if self._key is None or len(self._entries) >= limit:
-                extension = "jsonl" if file_type == "json" else file_type
+            if starts:
+                extension = log_extension(file_type)
                 self._key, self._entries = _new_key(s3_prefix, file_name_prefix, extension), []
-            elif file_type == "csv":
-                entry = "\n".join(entry.split("\n")[1:])  # the object has the header already
-            self._entries.append(entry if entry.endswith("\n") else entry + "\n")
+            self._entries.append(entry)
             body = "".join(self._entries)
-            content_type = CONTENT_TYPES["jsonl" if file_type == "json" else file_type]
+            content_type = CONTENT_TYPES[log_extension(file_type)]
             return self._upload(secrets, aws_region, bucket_name, self._key, body, content_type)
 
     def _upload(
@@ -238,20 +238,8 @@ class S3Sink(Block):
         return client
 
 
-def _entry(content: str, file_type: str) -> str | None:
-    """The text an append log takes (JSON as one line), or None: not JSON."""
-    if file_type != "json":
-        return content
-    try:
-        return json.dumps(json.loads(content))
-    except (ValueError, RecursionError):  # RecursionError: nested too deep
-        return None
-
-
 def _new_key(s3_prefix: str, file_name_prefix: str, extension: str) -> str:
-    # Roboflow's names: local time to the microsecond
-    stamp = datetime.now().strftime("%Y_%m_%d_%H_%M_%S_%f")
-    name = f"{file_name_prefix.rstrip('/')}_{stamp}.{extension}"
+    name = stamped_name(file_name_prefix.rstrip("/"), extension)
     return f"{s3_prefix.rstrip('/')}/{name}" if s3_prefix else name
 
 
@@ -266,27 +254,3 @@ def _without(text: str, secrets: tuple[str, str]) -> str:
 
 def _result(error: bool, message: str) -> dict[str, Any]:
     return {"error_status": error, "message": message}
-
-
-def _entries_limit(value: int | str) -> int:
-    try:
-        limit = int(value)
-    except (TypeError, ValueError):
-        limit = 0
-    if isinstance(value, bool) or limit < 1:
-        raise RuntimeInputError(
-            f"max_entries_per_file is {value!r}; it must be a whole number of at least 1",
-            place="field 'max_entries_per_file'",
-            hint="give max_entries_per_file a number such as 1024",
-        )
-    return limit
-
-
-def _check_texts(**values: Any) -> None:
-    for name, value in values.items():
-        if not isinstance(value, str):
-            raise RuntimeInputError(
-                f"{name} is a {type(value).__name__}; it must be a text",
-                place=f"field '{name}'",
-                hint=f"give {name} a string",
-            )

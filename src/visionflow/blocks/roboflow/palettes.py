@@ -10,6 +10,8 @@ from typing import Literal
 
 import supervision as sv
 
+from visionflow.selectors import looks_like_selector
+
 # Roboflow's palette names (those it offers; "Matplotlib X" is matplotlib's colour map X)
 PALETTES = Literal[
     "DEFAULT",
@@ -68,6 +70,15 @@ def colour(text: str) -> sv.Color:
         f"unknown colour {text!r}: write #RRGGBB, rgb(R, G, B), bgr(B, G, R) or a name "
         "(WHITE, BLACK, RED, GREEN, BLUE, YELLOW, ROBOFLOW, GREY)"
     )
+
+
+def known_colour(cls: type, value: object) -> object:
+    """A manifest's check of a colour field: a literal must be a colour :func:`colour`
+    knows (its ValueError is reported under the field's name); a selector is checked when
+    it gives its value. Used as ``field_validator("field")(known_colour)``."""
+    if not looks_like_selector(value):
+        colour(value)  # type: ignore[arg-type]
+    return value
 
 
 def palette(name: str, size: int, custom_colours: list[str]) -> sv.ColorPalette:

@@ -152,7 +152,9 @@ class IdentifyChanges(Block):
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.dot(a, b) / np.sqrt(np.vdot(a, a) * np.vdot(b, b)))
+    """Their cosine; NaN beside an all-zero vector, as Roboflow's (quietly: not a fault)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(np.dot(a, b) / np.sqrt(np.vdot(a, a) * np.vdot(b, b)))
 
 
 class IdentifyOutliers(Block):

@@ -43,6 +43,43 @@ def _prefix_problem(prefix: str) -> str | None:
     return None
 
 
+# The naming and append-log rules the local file sink and the S3 sink share (Roboflow's)
+
+
+def stamped_name(prefix: str, extension: str) -> str:
+    """``<prefix>_<YYYY_MM_DD_HH_MM_SS_microseconds>.<extension>``, local time."""
+    return f"{prefix}_{datetime.now().strftime('%Y_%m_%d_%H_%M_%S_%f')}.{extension}"
+
+
+def log_extension(file_type: str) -> str:
+    return "jsonl" if file_type == "json" else file_type  # an append log holds JSON lines
+
+
+def with_newline(content: str) -> str:
+    return content if content.endswith("\n") else content + "\n"
+
+
+def log_entry(content: str, file_type: str, continued: bool) -> str | None:
+    """The text an append log takes for ``content`` (None: JSON that does not parse):
+    JSON as one line, a CSV entry without its header line when ``continued`` (the log has
+    it already), ending in a newline."""
+    if file_type == "json":
+        try:
+            content = json.dumps(json.loads(content))
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
+            return None
+    elif file_type == "csv" and continued:
+        content = "\n".join(content.split("\n")[1:])
+    return with_newline(content)
+
+
+def at_least_one_entry(cls: type, value: Any) -> Any:
+    """The manifests' check of a literal ``max_entries_per_file``."""
+    if isinstance(value, int) and value < 1:
+        raise ValueError("max_entries_per_file must be at least 1")
+    return value
+
+
 class LocalFileSink(Block):
     """Saves ``content`` (text: CSV, JSON or plain) as files under ``target_directory``,
     named ``<file_name_prefix>_<YYYY_MM_DD_HH_MM_SS_microseconds>.<file_type>``.
@@ -65,12 +102,7 @@ class LocalFileSink(Block):
         file_name_prefix: Selector(["string"]) | str = "workflow_output"  # type: ignore[valid-type]
         max_entries_per_file: int | Selector(["integer", "string"]) = 1024  # type: ignore[valid-type]
 
-        @field_validator("max_entries_per_file")
-        @classmethod
-        def _at_least_one(cls, value: Any) -> Any:
-            if isinstance(value, int) and value < 1:
-                raise ValueError("max_entries_per_file must be at least 1")
-            return value
+        _at_least_one = field_validator("max_entries_per_file")(at_least_one_entry)
 
         @field_validator("file_name_prefix")
         @classmethod
@@ -110,29 +142,25 @@ class LocalFileSink(Block):
         _check_allowed_directory(target_directory)
         if output_mode == "separate_files":
             return _save_separate(content, file_type, target_directory, file_name_prefix)
-        limit = _entries_limit(max_entries_per_file)
+        limit = entries_limit(max_entries_per_file)
         with self._lock:
             return self._append(content, file_type, target_directory, file_name_prefix, limit)
 
     def _append(
         self, content: str, file_type: str, directory: str, prefix: str, limit: int
     ) -> dict[str, Any]:
-        if file_type == "json":
-            try:  # one document a line
-                content = json.dumps(json.loads(content))
-            except (ValueError, RecursionError):  # RecursionError: nested too deep
-                return _result(INVALID_JSON)
-        if self._log_path is None or self._entries >= limit:
-            extension = "jsonl" if file_type == "json" else file_type
+        starts = self._log_path is None or self._entries >= limit
+        entry = log_entry(content, file_type, continued=not starts)
+        if entry is None:
+            return _result(INVALID_JSON)
+        if starts:
             try:
-                path = _create(lambda: _new_path(directory, prefix, extension), "")
+                path = _create(lambda: _new_path(directory, prefix, log_extension(file_type)), "")
             except OSError:
                 return _result(CANNOT_CREATE)
             self._log_path, self._entries = path, 0
-        elif file_type == "csv":
-            content = "\n".join(content.split("\n")[1:])  # the file has the header already
         try:
-            _write(self._log_path, _line(content), os.O_APPEND)
+            _write(self._log_path, entry, os.O_APPEND)
         except OSError:
             return _result(CANNOT_APPEND)
         self._entries += 1
@@ -141,7 +169,7 @@ class LocalFileSink(Block):
 
 def _save_separate(content: str, file_type: str, directory: str, prefix: str) -> dict:
     try:
-        _create(lambda: _new_path(directory, prefix, file_type), _line(content))
+        _create(lambda: _new_path(directory, prefix, file_type), with_newline(content))
     except OSError as error:
         return _result(str(error))
     return _result(None)
@@ -150,8 +178,7 @@ def _save_separate(content: str, file_type: str, directory: str, prefix: str) ->
 def _new_path(directory: str, prefix: str, extension: str) -> str:
     """The absolute path of a new file, checked to be inside ``directory`` with links
     followed (a linked sub-folder may not lead out)."""
-    stamp = datetime.now().strftime("%Y_%m_%d_%H_%M_%S_%f")
-    path = os.path.abspath(os.path.join(directory, f"{prefix}_{stamp}.{extension}"))
+    path = os.path.abspath(os.path.join(directory, stamped_name(prefix, extension)))
     _check_inside(path, directory, "target_directory")
     return path
 
@@ -178,15 +205,11 @@ def _write(path: str, text: str, flags: int) -> None:
         file.write(text)
 
 
-def _line(content: str) -> str:
-    return content if content.endswith("\n") else content + "\n"
-
-
 def _result(error: str | None) -> dict[str, Any]:
     return {"error_status": error is not None, "message": error or SAVED}
 
 
-def _entries_limit(value: int | str) -> int:
+def entries_limit(value: int | str) -> int:
     try:
         limit = int(value)
     except (TypeError, ValueError):
@@ -200,18 +223,19 @@ def _entries_limit(value: int | str) -> int:
     return limit
 
 
-def _check_run_values(content: Any, directory: Any, prefix: Any) -> None:
-    for name, value in (
-        ("content", content),
-        ("target_directory", directory),
-        ("file_name_prefix", prefix),
-    ):
+def check_texts(**values: Any) -> None:
+    """A run's values that must be texts (a step output may give anything)."""
+    for name, value in values.items():
         if not isinstance(value, str):
             raise RuntimeInputError(
                 f"{name} is a {type(value).__name__}; it must be a text",
                 place=f"field '{name}'",
                 hint=f"give {name} a string",
             )
+
+
+def _check_run_values(content: Any, directory: Any, prefix: Any) -> None:
+    check_texts(content=content, target_directory=directory, file_name_prefix=prefix)
     if problem := _prefix_problem(prefix):
         raise FileWriteNotAllowedError(
             f"file_name_prefix {prefix!r} {problem}",

@@ -19,13 +19,14 @@ from supervision.detection.compact_mask import CompactMask
 
 from visionflow.blocks.api import Block, Output, Selector
 from visionflow.blocks.core.crops import DETECTION_KINDS
-from visionflow.blocks.roboflow.palettes import PALETTES, colour, palette
+from visionflow.blocks.roboflow.palettes import PALETTES, colour, known_colour, palette
 from visionflow.data.image import WorkflowImage
 from visionflow.selectors import looks_like_selector
 
 SEGMENTATION_KINDS = ["instance_segmentation_prediction"]
 
-POSITIONS = Literal[
+# supervision's anchors of a box (sv.Position), as Roboflow's blocks name them
+ANCHORS = Literal[
     "CENTER",
     "CENTER_LEFT",
     "CENTER_RIGHT",
@@ -35,8 +36,8 @@ POSITIONS = Literal[
     "BOTTOM_LEFT",
     "BOTTOM_CENTER",
     "BOTTOM_RIGHT",
-    "CENTER_OF_MASS",
 ]
+POSITIONS = Literal[ANCHORS, "CENTER_OF_MASS"]
 ZeroToOne = Annotated[float, Field(ge=0, le=1)]
 
 
@@ -73,7 +74,8 @@ class Visualisation(Block):
         annotators keep only their settings between calls, and some cost more to build
         than to draw with (a font to load); a step's fields rarely change between runs."""
         try:
-            key = tuple(sorted((name, _hashable(value)) for name, value in fields.items()))
+            # unsorted: a step gives its fields in one order (another order only misses)
+            key = tuple([(name, _hashable(value)) for name, value in fields.items()])
         except TypeError:  # a value that cannot be a key: build it afresh
             return self.annotator(**fields)
         cache = self.__dict__.setdefault("_annotators", {})
@@ -108,14 +110,30 @@ _ANNOTATORS_KEPT = 16
 
 
 def _hashable(value: Any) -> Any:
-    """A field value as a cache key: palettes by their colours (a palette is no key; a
-    colour is, and cheaply: writing each as hex cost ten times the annotator it found)."""
+    """A field value as a cache key: a palette by its identity (``palette`` gives the same
+    object for the same fields; hashing its colours cost more than the annotator found)."""
     if isinstance(value, sv.ColorPalette):
-        return type(value).__name__, tuple(value.colors)
+        return _SameObject(value)
     if isinstance(value, list | tuple):
         return tuple(_hashable(item) for item in value)
     hash(value)  # raises TypeError for anything else that cannot be a key
     return value
+
+
+class _SameObject:
+    """A key equal only to keys of the very same object, which it holds (so its id cannot
+    be reused by another object while the key lives)."""
+
+    __slots__ = ("held",)
+
+    def __init__(self, held: Any):
+        self.held = held
+
+    def __hash__(self) -> int:
+        return id(self.held)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _SameObject) and other.held is self.held
 
 
 def _drawable_in_place(pixels: np.ndarray) -> bool:
@@ -350,12 +368,7 @@ class LabelVisualization(Visualisation):
         text_padding: Selector(kinds=["integer"]) | int = 10
         border_radius: Selector(kinds=["integer"]) | int = 0
 
-        @field_validator("text_color")
-        @classmethod
-        def _known_colour(cls, value: Any) -> Any:
-            if not looks_like_selector(value):
-                colour(value)  # raises ValueError, reported under the field's name
-            return value
+        _known_colour = field_validator("text_color")(known_colour)
 
     def draw(
         self,
@@ -483,12 +496,7 @@ class BackgroundColorVisualization(Visualisation):
         color: Selector(kinds=["string"]) | str = "BLACK"
         opacity: Selector(kinds=["float_zero_to_one"]) | ZeroToOne = 0.5
 
-        @field_validator("color")
-        @classmethod
-        def _known_colour(cls, value: Any) -> Any:
-            if not looks_like_selector(value):
-                colour(value)  # raises ValueError, reported under the field's name
-            return value
+        _known_colour = field_validator("color")(known_colour)
 
     def annotator(self, color: str, opacity: float) -> Any:
         return sv.BackgroundOverlayAnnotator(color=colour(color), opacity=opacity)

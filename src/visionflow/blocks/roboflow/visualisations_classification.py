@@ -15,9 +15,12 @@ import supervision as sv
 from pydantic import field_validator
 
 from visionflow.blocks.api import Selector
-from visionflow.blocks.roboflow.palettes import colour
-from visionflow.blocks.roboflow.visualisations import LabelVisualization, Visualisation
-from visionflow.selectors import looks_like_selector
+from visionflow.blocks.roboflow.palettes import known_colour
+from visionflow.blocks.roboflow.visualisations import (
+    ANCHORS,
+    LabelVisualization,
+    Visualisation,
+)
 
 # Roboflow's estimate of one label line: OpenCV's 20-pixel text height scaled, padding
 # above and below, the stroke on both sides, and a 5-pixel gap
@@ -39,20 +42,7 @@ class ClassificationLabelVisualization(Visualisation):
         text: (
             Selector(kinds=["string"]) | Literal["Class", "Confidence", "Class and Confidence"]
         ) = "Class"
-        text_position: (
-            Selector(kinds=["string"])
-            | Literal[
-                "CENTER",
-                "CENTER_LEFT",
-                "CENTER_RIGHT",
-                "TOP_CENTER",
-                "TOP_LEFT",
-                "TOP_RIGHT",
-                "BOTTOM_LEFT",
-                "BOTTOM_CENTER",
-                "BOTTOM_RIGHT",
-            ]
-        ) = "TOP_LEFT"
+        text_position: Selector(kinds=["string"]) | ANCHORS = "TOP_LEFT"
         text_color: Selector(kinds=["string"]) | str = "WHITE"
         text_scale: Selector(kinds=["float"]) | float = 1.0
         text_thickness: Selector(kinds=["integer"]) | int = 1
@@ -67,12 +57,7 @@ class ClassificationLabelVisualization(Visualisation):
         def _ignored(cls, value: Any) -> None:
             return None
 
-        @field_validator("text_color")
-        @classmethod
-        def _known_colour(cls, value: Any) -> Any:
-            if not looks_like_selector(value):
-                colour(value)  # raises ValueError, reported under the field's name
-            return value
+        _known_colour = field_validator("text_color")(known_colour)
 
     annotator = LabelVisualization.annotator  # the same LabelAnnotator from the same fields
 

@@ -10,10 +10,9 @@ import supervision as sv
 from pydantic import AliasChoices, Field, field_validator
 
 from visionflow.blocks.api import Block, Selector
-from visionflow.blocks.roboflow.palettes import colour
+from visionflow.blocks.roboflow.palettes import colour, known_colour
 from visionflow.blocks.roboflow.visualisations import Visualisation
 from visionflow.data.detections import KEYPOINTS_CLASS_NAME, KEYPOINTS_CONFIDENCE, KEYPOINTS_XY
-from visionflow.selectors import looks_like_selector
 
 
 class KeypointVisualization(Visualisation):
@@ -41,12 +40,7 @@ class KeypointVisualization(Visualisation):
         radius: Selector(kinds=["integer"]) | int = 10
         edges: Selector(kinds=["list_of_values"]) | list[tuple[int, int]] | None = None
 
-        @field_validator("color", "text_color")
-        @classmethod
-        def _known_colour(cls, value: Any) -> Any:
-            if not looks_like_selector(value):
-                colour(value)  # raises ValueError, reported under the field's name
-            return value
+        _known_colour = field_validator("color", "text_color")(known_colour)
 
     def annotator(
         self,

@@ -14,14 +14,13 @@ from supervision.annotators.utils import resolve_color
 
 from visionflow.blocks.api import Block, Selector
 from visionflow.blocks.core.crops import DETECTION_KINDS
-from visionflow.blocks.roboflow.palettes import colour
+from visionflow.blocks.roboflow.palettes import colour, known_colour
 from visionflow.blocks.roboflow.visualisations import (
     SEGMENTATION_KINDS,
     Visualisation,
     ZeroToOne,
 )
 from visionflow.data.image import WorkflowImage
-from visionflow.selectors import looks_like_selector
 
 
 class ModelComparisonVisualization(Visualisation):
@@ -45,12 +44,7 @@ class ModelComparisonVisualization(Visualisation):
         background_color: Selector(kinds=["string"]) | str = "BLACK"
         opacity: Selector(kinds=["float_zero_to_one"]) | ZeroToOne = 0.7
 
-        @field_validator("color_a", "color_b", "background_color")
-        @classmethod
-        def _known_colour(cls, value: Any) -> Any:
-            if not looks_like_selector(value):
-                colour(value)  # raises ValueError, reported under the field's name
-            return value
+        _known_colour = field_validator("color_a", "color_b", "background_color")(known_colour)
 
     def run(
         self,

@@ -22,14 +22,13 @@ import supervision as sv
 from pydantic import BeforeValidator, Field, field_validator
 
 from visionflow.blocks.api import Selector
-from visionflow.blocks.roboflow.palettes import colour
+from visionflow.blocks.roboflow.palettes import colour, known_colour
 from visionflow.blocks.roboflow.visualisations import (
     LABEL_TEXTS,
     POSITIONS,
     Visualisation,
     label_texts,
 )
-from visionflow.selectors import looks_like_selector
 
 FONTS_DIR_VARIABLE = "VISIONFLOW_FONTS_DIR"
 
@@ -153,12 +152,7 @@ class RichLabelVisualization(Visualisation):
         border_radius: Selector(kinds=["integer"]) | int = 0
         max_line_length: Selector(kinds=["integer"]) | PositiveInt | None = None
 
-        @field_validator("text_color")
-        @classmethod
-        def _known_colour(cls, value: Any) -> Any:
-            if not looks_like_selector(value):
-                colour(value)  # raises ValueError, reported under the field's name
-            return value
+        _known_colour = field_validator("text_color")(known_colour)
 
     def draw(
         self,

@@ -26,8 +26,9 @@ from pydantic import AliasChoices, Field, field_validator
 
 from visionflow.blocks.api import Block, Output, Selector
 from visionflow.blocks.core.crops import DETECTION_KINDS
-from visionflow.blocks.roboflow.palettes import colour
+from visionflow.blocks.roboflow.palettes import colour, known_colour
 from visionflow.blocks.roboflow.visualisations import (
+    ANCHORS,
     POSITIONS,
     Visualisation,
     ZeroToOne,
@@ -35,7 +36,6 @@ from visionflow.blocks.roboflow.visualisations import (
 )
 from visionflow.data.image import WorkflowImage
 from visionflow.errors import RuntimeInputError
-from visionflow.selectors import looks_like_selector
 
 ZONE_GREEN = "#5bb573"  # Roboflow's default colour of zones, lines and paths
 AtLeastOne = Annotated[int, Field(ge=1)]
@@ -51,12 +51,7 @@ class _Drawing(Block):
         copy_image: Selector(kinds=["boolean"]) | bool = True
         color: Selector(kinds=["string"]) | str = ZONE_GREEN
 
-        @field_validator("color")
-        @classmethod
-        def _known_colour(cls, value: Any) -> Any:
-            if not looks_like_selector(value):
-                colour(value)  # raises ValueError, reported under the field's name
-            return value
+        _known_colour = field_validator("color")(known_colour)
 
     outputs = IMAGE_OUTPUT
 
@@ -258,17 +253,6 @@ class TraceVisualization(_Remembering):
         )
 
 
-HEATMAP_POSITIONS = Literal[
-    "CENTER",
-    "CENTER_LEFT",
-    "CENTER_RIGHT",
-    "TOP_CENTER",
-    "TOP_LEFT",
-    "TOP_RIGHT",
-    "BOTTOM_CENTER",
-    "BOTTOM_LEFT",
-    "BOTTOM_RIGHT",
-]
 # Roboflow forgets a track's last place once it has not moved for this long (seconds),
 # looking at most this often: a track seen again after that starts anew
 _STALE_AFTER, _FORGET_EVERY = 60.0, 10.0
@@ -291,7 +275,7 @@ class HeatmapVisualization(_Remembering):
         predictions: Selector(kinds=DETECTION_KINDS)
         copy_image: Selector(kinds=["boolean"]) | bool = True
         metadata: Selector(kinds=["video_metadata"]) | None = None
-        position: Selector(kinds=["string"]) | HEATMAP_POSITIONS = "BOTTOM_CENTER"
+        position: Selector(kinds=["string"]) | ANCHORS = "BOTTOM_CENTER"
         opacity: Selector(kinds=["float"]) | float = 0.2
         radius: Selector(kinds=["integer"]) | int = 40
         kernel_size: Selector(kinds=["integer"]) | int = 25

@@ -1,0 +1,146 @@
+"""The engine's short paths (a plain step without gather's machinery; steps run one after
+the other when none can overlap) give what the general paths give, on the same plans."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pytest
+
+from visionflow import Block, Output, Selector, Workflow
+from visionflow.engine.scheduler import runs_in_order
+from visionflow.errors import StepExecutionError
+
+
+class Echo(Block):
+    """Gives ``value`` back; None when ``value`` is "nothing" (an empty value downstream)."""
+
+    class Manifest(Block.Manifest):
+        type: Literal["test/echo@v1"]
+        value: Selector() | Any
+        suffix: Selector() | Any = ""
+
+    outputs = [Output("value"), Output("size", kinds=["integer"])]
+
+    def run(self, value: Any, suffix: Any = "") -> dict[str, Any]:
+        if value == "boom":
+            raise ValueError("boom is not a value")
+        shown = None if value == "nothing" else f"{value}{suffix or ''}"
+        return {"value": shown, "size": len(str(value))}
+
+
+def step(name: str, value: str, **fields: Any) -> dict[str, Any]:
+    return {"type": "test/echo@v1", "name": name, "value": value, **fields}
+
+
+def document(steps: list[dict], outputs: dict[str, str]) -> dict[str, Any]:
+    return {
+        "version": "1.0",
+        "inputs": [
+            {"type": "WorkflowBatchInput", "name": "words", "kind": ["string"]},
+            {"type": "WorkflowParameter", "name": "suffix", "default_value": None},
+        ],
+        "steps": steps,
+        "outputs": [
+            {"type": "JsonField", "name": name, "selector": selector}
+            for name, selector in outputs.items()
+        ],
+    }
+
+
+CHAIN = document(
+    [
+        step("a", "$inputs.words", suffix="$inputs.suffix"),
+        step("b", "$steps.a.value", suffix="!"),
+        step("c", "$steps.b.value"),
+    ],
+    {"a": "$steps.a.value", "c": "$steps.c.value", "all_b": "$steps.b.*", "size": "$steps.c.size"},
+)
+# a scalar made by a step, then read by a step per element (None: every element skipped)
+FROM_A_SCALAR = document(
+    [
+        {"type": "test/echo@v1", "name": "s", "value": "$inputs.suffix"},
+        step("e", "$inputs.words", suffix="$steps.s.value"),
+    ],
+    {"e": "$steps.e.value"},
+)
+PARALLEL = document(
+    [step("x", "$inputs.words"), step("y", "$inputs.words", suffix="?")],
+    {"x": "$steps.x.value", "y": "$steps.y.value"},
+)
+
+
+def general(workflow: Workflow) -> Workflow:
+    """The same plan made to take the general paths only."""
+    executor = workflow._executor
+    executor._in_order = False
+    for planned in executor.plan.steps.values():
+        planned.plain_sources = None
+    return workflow
+
+
+def both(definition: dict) -> tuple[Workflow, Workflow]:
+    short = Workflow.compile(definition, blocks=[Echo], cache=False)
+    assert all(s.plain_sources is not None for s in short.plan.steps.values())
+    return short, general(Workflow.compile(definition, blocks=[Echo], cache=False))
+
+
+@pytest.mark.parametrize(
+    ("definition", "inputs"),
+    [
+        (CHAIN, {"words": ["cat", "nothing", None, "dog"]}),
+        (CHAIN, {"words": "cat", "suffix": "s"}),
+        (CHAIN, {"words": ["cat", "dog"], "suffix": None}),
+        (FROM_A_SCALAR, {"words": ["cat", "dog"], "suffix": "nothing"}),
+        (FROM_A_SCALAR, {"words": ["cat", "dog"], "suffix": "-"}),
+        (PARALLEL, {"words": ["cat", None]}),
+    ],
+)
+def test_short_paths_give_what_the_general_paths_give(definition, inputs):
+    short, long = both(definition)
+    assert short.run(**inputs) == long.run(**inputs)
+
+
+def test_the_values_of_the_short_paths():
+    short, _ = both(CHAIN)
+    [cat, nothing, empty] = short.run(words=["cat", "nothing", None])
+    assert cat == {"a": "cat", "c": "cat!", "all_b": {"value": "cat!", "size": 3}, "size": 4}
+    # "nothing" gives None: the steps reading it do not run for that element
+    assert nothing == {"a": None, "c": None, "all_b": {"value": None, "size": None}, "size": None}
+    assert empty == nothing  # a None element is an empty value from the start
+    [skipped] = both(FROM_A_SCALAR)[0].run(words=["cat"], suffix="nothing")
+    assert skipped == {"e": None}
+
+
+def test_a_failing_element_is_named_on_both_paths():
+    short, long = both(CHAIN)
+    errors = []
+    for workflow in (short, long):
+        with pytest.raises(StepExecutionError) as caught:
+            workflow.run(words=["cat", "boom"])
+        errors.append((caught.value.step, caught.value.index, caught.value.message))
+    assert errors[0] == errors[1] == (
+        "a",
+        (1,),
+        "step 'a' (test/echo@v1) failed for element (1,): ValueError: boom is not a value",
+    )
+
+
+def test_which_plans_run_their_steps_in_order():
+    def plan(definition: dict) -> Any:
+        return Workflow.compile(definition, blocks=[Echo], cache=False).plan
+
+    assert runs_in_order(plan(CHAIN), limit=8)  # each step needs the one before it
+    assert runs_in_order(plan(FROM_A_SCALAR), limit=8)
+    assert not runs_in_order(plan(PARALLEL), limit=8)  # x and y may run at once
+    assert runs_in_order(plan(PARALLEL), limit=1)  # one step at a time anyway
+    diamond = document(
+        [
+            step("top", "$inputs.words"),
+            step("left", "$steps.top.value"),
+            step("right", "$steps.top.value", suffix="?"),
+            step("bottom", "$steps.left.value", suffix="$steps.right.value"),
+        ],
+        {"bottom": "$steps.bottom.value"},
+    )
+    assert not runs_in_order(plan(diamond), limit=8)
