@@ -26,11 +26,13 @@ INPUT_TYPE_ALIASES = {
     "batch": "batch",
     "WorkflowBatchInput": "batch",
     "WorkflowInstanceSegmentation": "batch",
+    "WorkflowVideoMetadata": "batch",
 }
 
 # Roboflow's typed batch inputs: a batch whose kind the type name says.
 TYPED_BATCH_KINDS = {
     "WorkflowInstanceSegmentation": ["instance_segmentation_prediction"],
+    "WorkflowVideoMetadata": ["video_metadata"],
 }
 
 

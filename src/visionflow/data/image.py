@@ -67,8 +67,9 @@ class VideoMetadata(NamedTuple):
     video_identifier: str
     frame_number: int
     frame_timestamp: datetime.datetime
-    fps: float
+    fps: float | None
     comes_from_video_file: bool | None
+    measured_fps: float | None = None  # a live source's rate as measured while reading
 
 
 class WorkflowImage:
@@ -79,7 +80,7 @@ class WorkflowImage:
     (6, 4)
     """
 
-    __slots__ = ("_numpy", "image_id", "origin", "parent_id", "parent_place", "source")
+    __slots__ = ("_numpy", "image_id", "origin", "parent_id", "parent_place", "source", "video")
 
     def __init__(
         self,
@@ -90,6 +91,7 @@ class WorkflowImage:
         origin: ImageOrigin | None = None,
         source: str | None = None,
         parent_place: OriginCoordinates | None = None,
+        video: VideoMetadata | None = None,
     ):
         self._numpy = pixels
         self.image_id = image_id or _next_id()
@@ -98,6 +100,7 @@ class WorkflowImage:
         self.origin = origin or ImageOrigin(self.image_id, 0, 0, width, height)
         self.source = source
         self.parent_place = parent_place  # where a crop sits in its direct parent
+        self.video = video  # a video frame's metadata; None for a still image (and a crop)
 
     @property
     def numpy(self) -> np.ndarray:
@@ -112,8 +115,17 @@ class WorkflowImage:
 
     @property
     def video_metadata(self) -> VideoMetadata:
-        """The frame's place in its video; a still image's, as Roboflow gives it."""
+        """The frame's place in its video; a still image's (or a crop's) as Roboflow gives
+        it: frame 0 of a video of its own, read now, 30 fps."""
+        if self.video is not None:
+            return self.video
         return VideoMetadata(self.image_id, 0, datetime.datetime.now(), 30, None)
+
+    @property
+    def video_id(self) -> str | None:
+        """The video this frame belongs to; None for a still image or a crop (state kept
+        per video by stateful blocks is shared by a step's still images)."""
+        return None if self.video is None else self.video.video_identifier
 
     @property
     def parent_metadata(self) -> ParentMetadata:
@@ -176,6 +188,7 @@ class WorkflowImage:
             origin=self.origin,
             source=self.source,
             parent_place=self.parent_place,
+            video=self.video,
         )
 
     def region(
@@ -184,6 +197,9 @@ class WorkflowImage:
         """An image made from a region of this one whose top-left is at (x_min, y_min) here.
 
         The pixels may be a crop, a warped or padded version of it: only the place counts.
+        Made without an ``image_id`` (an operation's result: blurred, warped, drawn) it is
+        still a frame of this image's video; a crop, given its own id, is a still image of
+        its own, as in Roboflow's engine.
         """
         root = self.origin
         origin = ImageOrigin(
@@ -195,7 +211,12 @@ class WorkflowImage:
         )
         place = OriginCoordinates(x_min, y_min, self.width, self.height)
         return WorkflowImage(
-            pixels, image_id=image_id, parent_id=self.image_id, origin=origin, parent_place=place
+            pixels,
+            image_id=image_id,
+            parent_id=self.image_id,
+            origin=origin,
+            parent_place=place,
+            video=self.video if image_id is None else None,
         )
 
     def __repr__(self) -> str:

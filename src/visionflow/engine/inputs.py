@@ -16,6 +16,7 @@ import numpy as np
 from visionflow.compiler.dimensions import input_lineage
 from visionflow.data.image import load_image
 from visionflow.data.sources import LOCAL, ImagePolicy
+from visionflow.data.video_metadata import read_video_metadata
 from visionflow.definition import InputDefinition
 from visionflow.engine.state import Index, RunState
 from visionflow.errors import RuntimeInputError
@@ -26,6 +27,7 @@ from visionflow.serialization import deserialize_classification, deserialize_det
 ROOT_LINEAGE = input_lineage(1)
 DETECTION_KINDS = frozenset(DETECTIONS)
 CLASSIFICATION = "classification_prediction"
+_VIDEO_METADATA = frozenset(["video_metadata"])
 
 
 class InputLoader:
@@ -61,7 +63,7 @@ class InputLoader:
             values = batches[item.name]
             if len(values) == 1 and size > 1:
                 values = values * size  # one value is broadcast to the whole batch
-            listed = isinstance(given.get(item.name), list | tuple)
+            listed = _listed_values(given.get(item.name))
             state.input_values[item.name] = _lay_out(item, values, state, self.policy, listed)
         return size
 
@@ -70,7 +72,7 @@ class InputLoader:
         """Whether every batch input is given one value (no list, no stack of images)."""
         for item in self.batch_inputs:
             value = given.get(item.name)
-            if isinstance(value, list | tuple) or (
+            if _listed_values(value) or (
                 isinstance(value, np.ndarray) and item.type == "image" and value.ndim == 4
             ):
                 return False
@@ -86,6 +88,12 @@ class InputLoader:
                 (0,): _element(item, value, (0,), self.policy, False, place)
             }
         return 1
+
+
+def _listed_values(value: Any) -> bool:
+    """Whether a value given for a batch input is a batch of values: a list or a tuple, but
+    not a named tuple (a record such as ``VideoMetadata`` is one value)."""
+    return isinstance(value, list) or (isinstance(value, tuple) and not hasattr(value, "_fields"))
 
 
 def _has_default(item: InputDefinition) -> bool:
@@ -104,7 +112,7 @@ def _batch_values(item: InputDefinition, given: dict[str, Any]) -> list:
     value = given[item.name]
     if isinstance(value, np.ndarray) and item.type == "image" and value.ndim == 4:
         return list(value)
-    if isinstance(value, list | tuple):
+    if _listed_values(value):
         if not value:
             raise RuntimeInputError(
                 f"input '{item.name}' is an empty batch", place=f"inputs '{item.name}'"
@@ -199,6 +207,8 @@ def _element(
         return load_image(value, place=place, policy=policy)
     if value is None:  # an empty element, whatever the kind (Roboflow's rule)
         return None
+    if item.kinds == _VIDEO_METADATA:
+        return read_video_metadata(value, place)
     if not value_fits(item.kinds, value):  # a batch's elements are held to its kinds too
         raise RuntimeInputError(
             f"input '{item.name}' expects {_kinds_text(item)} elements, found {shown_value(value)}",

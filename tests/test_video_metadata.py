@@ -1,0 +1,86 @@
+"""Video frames: images carrying their video's metadata, and WorkflowVideoMetadata inputs."""
+
+from __future__ import annotations
+
+import datetime
+
+import numpy as np
+import pytest
+
+from visionflow import Workflow
+from visionflow.data.image import VideoMetadata, WorkflowImage
+from visionflow.errors import RuntimeInputError
+
+FRAME = VideoMetadata(
+    "camera-1",
+    12,
+    datetime.datetime(2026, 12, 7, 12, 0, 0, tzinfo=datetime.UTC),
+    25.0,
+    False,
+    measured_fps=24.5,
+)
+
+
+def test_a_frame_keeps_its_video_through_operations_but_not_into_crops():
+    frame = WorkflowImage(np.zeros((40, 60, 3), np.uint8), video=FRAME)
+    assert frame.video_id == "camera-1" and frame.video_metadata == FRAME
+    assert frame.with_pixels(frame.numpy.copy()).video_id == "camera-1"  # drawn on
+    assert frame.region(frame.numpy[::2, ::2], 0, 0).video_id == "camera-1"  # resized
+    crop = frame.crop(10, 10, 30, 30, crop_id="crop-1")
+    assert crop.video_id is None  # a crop is a still image of its own, as in Roboflow
+    assert crop.video_metadata.video_identifier == "crop-1"
+    still = WorkflowImage(np.zeros((4, 4, 3), np.uint8))
+    assert still.video_id is None and still.video_metadata.frame_number == 0
+
+
+def metadata_document() -> dict:
+    return {
+        "version": "1.0",
+        "inputs": [{"type": "WorkflowVideoMetadata", "name": "meta"}],
+        "steps": [],
+        "outputs": [{"type": "JsonField", "name": "meta", "selector": "$inputs.meta"}],
+    }
+
+
+def test_video_metadata_given_as_json_is_read_into_its_type():
+    workflow = Workflow.compile(metadata_document())
+    [declared] = workflow.plan.inputs
+    assert (declared.type, declared.kind) == ("batch", ["video_metadata"])
+    [result] = workflow.run(
+        meta={
+            "video_identifier": "camera-1",
+            "frame_number": 12,
+            "frame_timestamp": "2026-12-07T12:00:00+00:00",
+            "fps": 25,
+            "measured_fps": 24.5,
+            "comes_from_video_file": False,
+        }
+    )
+    assert result["meta"] == FRAME
+    [again] = workflow.run(meta=FRAME)
+    assert again["meta"] is FRAME
+
+
+@pytest.mark.parametrize(
+    ("given", "place", "message"),
+    [
+        ({"frame_number": 1}, "inputs 'meta'[0] 'video_identifier'",
+         "video metadata needs 'video_identifier', a text"),
+        ({"video_identifier": "v", "frame_number": -1}, "inputs 'meta'[0] 'frame_number'",
+         "expected a whole number >= 0, found -1"),
+        ({"video_identifier": "v", "fps": 0}, "inputs 'meta'[0] 'fps'",
+         "frames per second must be above 0, found 0"),
+        ({"video_identifier": "v", "frame_timestamp": "yesterday"},
+         "inputs 'meta'[0] 'frame_timestamp'",
+         "expected a time (ISO 8601 text, seconds since 1970, or a datetime), found 'yesterday'"),
+        ({"video_identifier": "v", "fps_declared": 3}, "inputs 'meta'[0]",
+         "unknown video metadata field(s) 'fps_declared'"),
+        ("camera-1", "inputs 'meta'[0]",
+         "expected video metadata {video_identifier, frame_number, frame_timestamp, fps, "
+         "comes_from_video_file, measured_fps}, found str"),
+    ],
+)  # fmt: skip
+def test_malformed_video_metadata_is_an_error_at_its_field(given, place, message):
+    with pytest.raises(RuntimeInputError) as caught:
+        Workflow.compile(metadata_document()).run(meta=given)
+    assert (caught.value.place, caught.value.message) == (place, message)
