@@ -18,6 +18,14 @@ $(VENV)/.installed-zoo: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --no-deps $(ZOO_PACKAGES)
 	touch $@
 
+# Roboflow's trackers package (the trackers_* blocks). It asks for opencv-python, which
+# would clash with the headless OpenCV installed here: --no-deps (its other needs are ours).
+TRACKERS_PACKAGE := trackers==2.4.0
+
+$(VENV)/.installed-trackers: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --no-deps $(TRACKERS_PACKAGE)
+	touch $@
+
 $(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[demo]"
 	touch $@
@@ -26,7 +34,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@ $(VENV)/.installed-demo
 
-demo: $(VENV)/.installed-demo $(VENV)/.installed-zoo
+demo: $(VENV)/.installed-demo $(VENV)/.installed-zoo $(VENV)/.installed-trackers
 	$(BIN)/python examples/demo.py
 
 # The lineage tests start a real PostgreSQL and open pages in headless Chromium: install
@@ -40,14 +48,14 @@ test-system-packages:
 			>/dev/null) || echo "could not install$$missing: their tests will skip"; \
 	fi
 
-test: $(VENV)/.installed-dev $(VENV)/.installed-zoo test-system-packages
+test: $(VENV)/.installed-dev $(VENV)/.installed-zoo $(VENV)/.installed-trackers test-system-packages
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
-bench: $(VENV)/.installed-dev $(VENV)/.installed-zoo
+bench: $(VENV)/.installed-dev $(VENV)/.installed-zoo $(VENV)/.installed-trackers
 	$(BIN)/python bench/engine_overhead.py
 	$(BIN)/python bench/models.py
 	$(BIN)/python bench/server.py

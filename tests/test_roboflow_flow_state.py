@@ -8,6 +8,7 @@ definitions and the same sequences of runs, run beside these tests on 2026-12-07
 
 from __future__ import annotations
 
+import datetime
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -18,6 +19,8 @@ from skimage import data
 
 from visionflow import Workflow
 from visionflow.blocks.roboflow.cache import WorkflowCache
+from visionflow.blocks.video_state import VideoStates
+from visionflow.data.image import VideoMetadata, WorkflowImage
 from visionflow.errors import FlowControlError, ManifestError, WorkflowError
 
 
@@ -209,6 +212,22 @@ def test_cache_get_reads_what_an_earlier_run_stored_per_image_of_the_batch():
     ]
 
 
+def test_cache_entries_of_a_video_are_its_own_wherever_its_frames_are_in_the_batch():
+    workflow = compile_(cache_document())
+
+    def at(video: str, number: int) -> WorkflowImage:
+        meta = VideoMetadata(video, number, datetime.datetime(2026, 1, 1), 10.0, True)
+        return WorkflowImage(COFFEE, video=meta)
+
+    def run(mode: str, frames: list[WorkflowImage], values: list) -> list:
+        return [row["got"] for row in workflow.run(image=frames, mode=mode, v=values)]
+
+    run("write", [at("a", 0), at("b", 0)], ["for a", "for b"])
+    assert run("read", [at("b", 1), at("a", 1)], [0, 0]) == ["for b", "for a"]
+    assert workflow.end_video("a") is True  # its source ended: its entries go
+    assert run("read", [at("b", 2), at("a", 2)], [0, 0]) == ["for b", False]
+
+
 def test_each_compiled_workflow_has_a_cache_of_its_own():
     # Roboflow shares one cache in the whole process; here two workflows never meet
     writer, reader = compile_(cache_document()), compile_(cache_document())
@@ -218,15 +237,18 @@ def test_each_compiled_workflow_has_a_cache_of_its_own():
 
 
 def test_the_cache_is_bounded_the_least_recently_used_going_first():
-    cache = WorkflowCache(max_streams=2, max_keys=2)
-    cache.set("video 1", "a", 1)
-    cache.set("video 1", "b", 2)
-    assert cache.get("video 1", "a") == 1  # now "b" is the least recently used key
-    cache.set("video 1", "c", 3)
-    assert [cache.get("video 1", key) for key in "abc"] == [1, False, 3]
-    cache.set("video 2", "a", 4)
-    cache.set("video 3", "a", 5)  # a third stream: the least recently used one goes
-    assert [cache.get(video, "a") for video in ("video 1", "video 2", "video 3")] == [False, 4, 5]
+    cache = WorkflowCache(VideoStates(most_videos=2), max_places=2, max_keys=2)
+    cache.set("video 1", None, "a", 1)
+    cache.set("video 1", None, "b", 2)
+    assert cache.get("video 1", None, "a") == 1  # now "b" is the least recently used key
+    cache.set("video 1", None, "c", 3)
+    assert [cache.get("video 1", None, key) for key in "abc"] == [1, False, 3]
+    cache.set("video 2", None, "a", 4)
+    cache.set("video 3", None, "a", 5)  # a third video: the least recently used one goes
+    assert [cache.get(v, None, "a") for v in ("video 2", "video 3", "video 1")] == [4, 5, False]
+    for place in range(3):  # still images' places: the least recently used goes
+        cache.set(None, (place,), "a", place)
+    assert [cache.get(None, (place,), "a") for place in range(3)] == [False, 1, 2]
 
 
 # --- data_aggregator ------------------------------------------------------------------------

@@ -515,6 +515,26 @@ def test_image_stack_a_smaller_size_keeps_the_oldest_frames():
     assert [shades(6, 3), shades(7, 3), shades(8, 4)] == [[6, 3, 2], [7, 6, 3], [8, 7, 6, 3]]
 
 
+def test_image_stack_keeps_a_stack_per_video_dropped_when_the_video_ends():
+    import datetime
+
+    from visionflow.data.image import VideoMetadata, WorkflowImage
+
+    step = {"type": "roboflow_core/image_stack@v1", "image": "$inputs.image", "stack_size": 3}
+    workflow = Workflow.compile(document(step), cache=False)
+
+    def count(video: str, number: int, position: int = 0) -> list[int]:
+        meta = VideoMetadata(video, number, datetime.datetime(2026, 1, 1), 10.0, True)
+        frames = [WorkflowImage(np.zeros((64, 64, 3), np.uint8), video=meta)]
+        frames.insert(position, WorkflowImage(np.zeros((64, 64, 3), np.uint8)))  # a still
+        return [row["out"]["frames_count"] for row in workflow.run(image=frames)]
+
+    # a video's stack wherever its frame is in the batch; a still image's by its place
+    assert [count("a", 0), count("b", 0, 1), count("a", 1, 1)] == [[1, 1], [1, 1], [2, 2]]
+    assert workflow.end_video("a") is True
+    assert count("a", 2) == [2, 1]  # the still at place 0: its second frame
+
+
 def test_image_stack_clear_empties_the_stack_first():
     step = {"type": "roboflow_core/image_stack@v1", "image": "$inputs.image", "clear": True}
     workflow = Workflow.compile(document(step))

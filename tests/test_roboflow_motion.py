@@ -10,6 +10,7 @@ shape, pixel sum and SHA-256 (first 16 hex digits) of their bytes.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 
@@ -18,8 +19,7 @@ import pytest
 import skimage.data
 
 from visionflow import Workflow
-from visionflow.blocks.roboflow.motion import STILL, stream_key
-from visionflow.data.image import WorkflowImage
+from visionflow.data.image import VideoMetadata, WorkflowImage
 from visionflow.errors import ManifestError, StepExecutionError
 from visionflow.serialization import serialize
 
@@ -198,10 +198,29 @@ def test_each_compiled_workflow_and_each_step_has_its_own_background():
     assert first.run(image=sequence[0])[0]["out"]["motion"] is True
 
 
-def test_still_images_share_the_steps_background():
-    image = WorkflowImage(frames(1)[0])
-    assert stream_key(image) == STILL
-    assert stream_key(image.crop(0, 0, 50, 50)) == STILL
+def test_each_video_has_its_own_background_and_ending_it_forgets_it():
+    compiled = workflow({**MOTION, "history": 1})
+    sequence = frames(3)
+
+    def at(video: str, number: int, pixels: np.ndarray) -> WorkflowImage:
+        meta = VideoMetadata(video, number, datetime.datetime(2026, 1, 1), 10.0, True)
+        return WorkflowImage(pixels, video=meta)
+
+    for number, pixels in enumerate(sequence):
+        compiled.run(image=at("a", number, pixels))
+    # video b's first frame: its own background, still learning
+    assert compiled.run(image=at("b", 0, sequence[2]))[0]["out"]["motion"] is False
+    assert compiled.run(image=at("a", 3, sequence[0]))[0]["out"]["motion"] is True
+    assert compiled.end_video("a") is True
+    assert compiled.run(image=at("a", 4, sequence[0]))[0]["out"]["motion"] is False
+
+
+def test_still_images_and_crops_share_the_steps_background():
+    compiled = workflow({**MOTION, "history": 1})
+    sequence = frames(3)
+    for pixels in sequence:
+        compiled.run(image=WorkflowImage(pixels))
+    assert compiled.run(image=WorkflowImage(sequence[0]))[0]["out"]["motion"] is True
 
 
 def test_motion_detection_refuses_a_zone_that_is_not_json():

@@ -5,6 +5,7 @@ the time, so they are checked for their form."""
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from visionflow import Workflow
 from visionflow.blocks.roboflow.flow import _differs
 from visionflow.blocks.roboflow.sinks import _create
+from visionflow.data.image import VideoMetadata, WorkflowImage
 from visionflow.errors import (
     FileWriteNotAllowedError,
     ManifestError,
@@ -325,6 +327,28 @@ def test_rate_limiter_counts_video_time_of_the_reference_image():
     # a still image is frame 0 of its own video: always the same time, as in Roboflow
     step = {**RATE, "cooldown_seconds": 0.001, "video_reference_image": "$inputs.image"}
     assert gated_runs(step, [1], [2]) == [[1], [None]]
+
+
+def video_frame(video: str, number: int) -> WorkflowImage:
+    meta = VideoMetadata(video, number, datetime.datetime(2026, 1, 1), 10.0, True)
+    return WorkflowImage(np.zeros((8, 8, 3), np.uint8), video=meta)
+
+
+def test_rate_limiter_and_delta_filter_keep_state_per_video():
+    step = {**RATE, "cooldown_seconds": 1, "video_reference_image": "$inputs.image"}
+    limiter, delta = compile_(gated_document(step)), compile_(gated_document(DELTA))
+    # (video, frame number at 10 fps, value): each video has its own cooldown and last value
+    runs = [("a", 0, 1), ("b", 50, 1), ("a", 5, 1), ("b", 55, 2), ("a", 10, 1), ("b", 60, 2)]
+    passed = [
+        [workflow.run(image=video_frame(v, n), value=[x])[0]["o"] for v, n, x in runs]
+        for workflow in (limiter, delta)
+    ]
+    assert passed == [[1, 1, None, None, 1, 2], [1, 1, None, 2, None, None]]
+    assert limiter.end_video("a") and delta.end_video("a")  # video a starts anew
+    assert [w.run(image=video_frame("a", 11), value=[1])[0]["o"] for w in (limiter, delta)] == [
+        1,
+        1,
+    ]
 
 
 def test_rate_limiter_fields_as_roboflow_declares_them():

@@ -19,7 +19,7 @@ TRACKED_INPUTS = [
     *IMAGE_INPUT,
     {"type": "WorkflowBatchInput", "name": "boxes", "kind": ["object_detection_prediction"]},
 ]
-# Roboflow's WorkflowVideoMetadata input arrives with issue 13: a batch of that kind meanwhile
+# video metadata as a batch of its kind (a WorkflowVideoMetadata input gives the same)
 VIDEO_INPUT = {"type": "WorkflowBatchInput", "name": "video", "kind": ["video_metadata"]}
 POLYGON = [[100, 100], [400, 120], [350, 400], [80, 300]]
 
@@ -259,6 +259,24 @@ def test_a_trace_is_supervisions_trace_annotator_over_consecutive_runs():
         assert np.array_equal(result["image"].numpy, expected)
 
 
+def test_a_trace_is_kept_per_video_and_dropped_when_the_video_ends():
+    from visionflow.data.image import VideoMetadata, WorkflowImage
+
+    step = {"type": "roboflow_core/trace_visualization@v1", "predictions": "$inputs.boxes"}
+    compiled = workflow(step, TRACKED_INPUTS)
+
+    def drawn(video: str, number: int) -> np.ndarray:
+        meta = VideoMetadata(video, number, datetime.datetime(2026, 1, 1), 30.0, True)
+        image = WorkflowImage(astronaut(), video=meta)
+        return compiled.run(image=image, boxes=[tracked(number)])[0]["image"].numpy
+
+    first = [drawn("a", 0), drawn("a", 1)]
+    assert np.array_equal(drawn("b", 0), first[0])  # video b's traces start on their own
+    assert not np.array_equal(drawn("a", 0), first[0])  # video a's go on
+    assert compiled.end_video("a") is True
+    assert np.array_equal(drawn("a", 0), first[0])  # and start anew once it ended
+
+
 def test_a_heatmap_is_supervisions_heatmap_annotator_over_consecutive_runs():
     step = {"type": "HeatmapVisualization", "predictions": "$inputs.boxes",
             "ignore_stationary": False, "radius": 30}  # fmt: skip
@@ -393,7 +411,7 @@ def test_a_step_keeps_a_bounded_number_of_remembering_annotators():
     for length in range(1, 101):
         compiled.run(image=astronaut(), boxes=[tracked(0)], length=length)
     block = compiled.plan.steps["draw"].block
-    assert len(block._annotators) == 64
+    assert len(block.memory(None)["annotators"]) == 64  # still images: one state
     # the most recently used are the ones kept: the last length's trace goes on growing
     [result] = compiled.run(image=astronaut(), boxes=[tracked(1)], length=100)
     expected = sv.TraceAnnotator(color=sv.ColorPalette.DEFAULT, trace_length=100, thickness=1)

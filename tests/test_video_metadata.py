@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any, Literal
 
 import numpy as np
 import pytest
 
-from visionflow import Workflow
+from visionflow import Block, Output, Selector, Workflow
+from visionflow.blocks.video_state import VideoStates
 from visionflow.data.image import VideoMetadata, WorkflowImage
 from visionflow.errors import RuntimeInputError
 
@@ -84,3 +86,55 @@ def test_malformed_video_metadata_is_an_error_at_its_field(given, place, message
     with pytest.raises(RuntimeInputError) as caught:
         Workflow.compile(metadata_document()).run(meta=given)
     assert (caught.value.place, caught.value.message) == (place, message)
+
+
+class CountFrames(Block):
+    """How many frames of its video the step has seen (state per video)."""
+
+    class Manifest(Block.Manifest):
+        type: Literal["test/count_frames@v1"]
+        image: Selector(kinds=["image"])
+
+    outputs = [Output("seen", kinds=["integer"])]
+    init_parameters = ["video_states"]
+
+    def __init__(self, video_states: Any):
+        self.video_states = video_states
+
+    def run(self, image: WorkflowImage) -> dict[str, Any]:
+        counter = self.video_states.get(self, image.video_id, lambda: [0])
+        counter[0] += 1
+        return {"seen": counter[0]}
+
+
+def frame(video: str | None) -> WorkflowImage:
+    pixels = np.zeros((8, 8, 3), np.uint8)
+    if video is None:
+        return WorkflowImage(pixels)
+    return WorkflowImage(pixels, video=FRAME._replace(video_identifier=video))
+
+
+def test_state_is_kept_per_video_and_dropped_when_the_video_ends():
+    definition = {
+        "inputs": [{"type": "WorkflowImage", "name": "image"}],
+        "steps": [{"type": "test/count_frames@v1", "name": "count", "image": "$inputs.image"}],
+        "outputs": [{"type": "JsonField", "name": "seen", "selector": "$steps.count.seen"}],
+    }
+    workflow = Workflow.compile(definition, blocks=[CountFrames], cache=False)
+    seen = [
+        r["seen"] for r in workflow.run(image=[frame("a"), frame("b"), frame("a"), frame(None)])
+    ]
+    assert seen == [1, 1, 2, 1]
+    assert [r["seen"] for r in workflow.run(image=[frame("a"), frame(None)])] == [3, 2]
+    assert workflow.end_video("a") is True and workflow.end_video("a") is False
+    assert workflow.run(image=frame("a")) == [{"seen": 1}]  # a new start for video a
+    assert workflow.run(image=frame("b")) == [{"seen": 2}]
+    other = Workflow.compile(definition, blocks=[CountFrames], cache=False)
+    assert other.run(image=frame("b")) == [{"seen": 1}]  # each compiled workflow its own
+
+
+def test_a_store_keeps_at_most_its_number_of_videos():
+    states = VideoStates(most_videos=2)
+    for video in ("a", "b", "c"):
+        states.get("step", video, dict)
+    assert states.videos() == ["b", "c"]  # the least recently seen went first

@@ -251,3 +251,20 @@ class OutboundSinkNotAllowedError(CustomCodeNotAllowedError):
     403, as for custom code)."""
 
     code = "outbound_sink_not_allowed"
+
+
+class StreamPipelineError(WorkflowError):
+    """A video pipeline cannot be set up as asked: no image input to give frames to (or
+    several and none chosen), no image output to write as video, a sink that cannot open."""
+
+    code = "invalid_stream_pipeline"
+
+
+# --- video and streams (streams/sources.py) -------------------------------------------------
+
+
+class SourceError(WorkflowError):
+    """A video source cannot be opened or read: a missing or undecodable file, a folder
+    with no images, a stream or camera that does not answer; ``place`` names the source."""
+
+    code = "video_source_error"

@@ -23,7 +23,12 @@ from visionflow.errors import RuntimeInputError
 
 # Per-detection fields some blocks add, given in the JSON under their own names: a code's
 # decoded text (barcodes, QR codes), areas (mask area measurement), nearest distances.
-EXTRA_FIELDS = ("data", "area_px", "area_converted", "nearest_target_distance")
+EXTRA_FIELDS = (
+    *("data", "area_px", "area_converted", "nearest_target_distance"),
+    # Roboflow's video analytics (time in zone, path deviation, velocity)
+    *("path_deviation", "time_in_zone", "velocity", "speed", "smoothed_velocity"),
+    "smoothed_speed",
+)
 
 
 def serialize(value: Any) -> Any:
@@ -98,6 +103,8 @@ def serialize_detections(detections) -> dict[str, Any]:
             "detection_id": ids[position],
             "parent_id": None if parents is None else str(parents[position]),
         }
+        if detections.tracker_id is not None:  # a tracker's id, as Roboflow's JSON has it
+            prediction["tracker_id"] = int(detections.tracker_id[position])
         prediction.update(_keypoints(detections, position))
         for key in EXTRA_FIELDS:  # what Roboflow's blocks add that its JSON carries
             if key in detections.data:

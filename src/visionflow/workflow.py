@@ -15,6 +15,7 @@ from visionflow.engine import Executor
 
 if TYPE_CHECKING:
     from visionflow.models.library import ModelLimits
+    from visionflow.streams.pipeline import VideoPipeline
 
 _cache: PlanCache[Workflow] = PlanCache()  # thread-safe: it holds its own lock
 
@@ -117,6 +118,24 @@ class Workflow:
 
             return to_json(results)
         return results
+
+    def end_video(self, video_id: str) -> bool:
+        """Forget the state this workflow's stateful steps (trackers, zones, motion) keep
+        for ``video_id``: its source ended. Whether there was any."""
+        states = self.plan.video_states
+        return states.end(video_id) if states is not None else False
+
+    def stream(self, sources: Any, **options: Any) -> VideoPipeline:
+        """A pipeline running this workflow on the frames of ``sources`` (video files,
+        folders of images, webcams, RTSP/HTTP URLs, or FrameSource objects), several
+        sources' frames batched into one run; options as ``VideoPipeline``'s.
+
+        >>> for result in workflow.stream("traffic.mp4"):  # doctest: +SKIP
+        ...     print(result.frame_number, result.outputs)
+        """
+        from visionflow.streams.pipeline import VideoPipeline
+
+        return VideoPipeline(self, sources, **options)
 
     @property
     def inputs(self) -> dict[str, dict[str, Any]]:

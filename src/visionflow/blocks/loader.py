@@ -196,9 +196,12 @@ def _check_kinds(kinds: Sequence[str], what: str) -> None:
         )
 
 
-COMPILER_PARAMETERS = frozenset({"allow_custom_code", "image_policy", "workflow_state"})
+COMPILER_PARAMETERS = frozenset(
+    {"allow_custom_code", "image_policy", "workflow_state", "video_states"}
+)
 """Init parameters only the compiler gives (whoever compiles decides, nobody else);
-``workflow_state`` is a dict shared by the steps of one compiled plan, never by two plans."""
+``workflow_state`` is a dict shared by the steps of one compiled plan, never by two plans;
+``video_states`` that plan's per-video state (``blocks/video_state.py``)."""
 
 
 def resolve_init_parameters(

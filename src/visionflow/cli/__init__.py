@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from visionflow.cli import _dataset, _lineage, _serve
+from visionflow.cli import _dataset, _lineage, _serve, _video
 from visionflow.cli._printing import (
     console,
     echo_json,
@@ -283,6 +283,11 @@ app.command(
     "run-dataset",
     epilog="Example: [bold]visionflow run-dataset faces.yaml --input photos/ --output out/[/]",
 )(_dataset.run_dataset)
+app.command(
+    "run-video",
+    epilog="Example: [bold]visionflow run-video count.yaml traffic.mp4 "
+    "--output-video out.mp4 --jsonl out.jsonl[/]",
+)(_video.run_video)
 app.add_typer(_lineage.lineage_app, name="lineage")
 
 

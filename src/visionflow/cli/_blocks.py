@@ -63,6 +63,10 @@ MODULE_CATEGORIES = {
     "visionflow.blocks.roboflow.sampling": "analytics",
     "visionflow.blocks.roboflow.outbound": "sinks",
     "visionflow.blocks.roboflow.zone_visualisations": "visualisations",
+    "visionflow.blocks.roboflow.video_analytics": "video",
+    "visionflow.blocks.roboflow.video_buffers": "video",
+    "visionflow.blocks.roboflow.video_tracks": "video",
+    "visionflow.blocks.roboflow.trackers": "video",
     "visionflow.blocks.dynamic": "defined in the document",
 }
 
@@ -74,6 +78,7 @@ CATEGORY_ORDER = (
     "flow control",
     "formatters",
     "analytics",
+    "video",
     "visualisations",
     "sinks",
     "functional dialect",

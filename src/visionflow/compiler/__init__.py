@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from visionflow.blocks.api import is_flow_control_block
 from visionflow.blocks.loader import BlockRegistry, resolve_init_parameters
+from visionflow.blocks.video_state import VideoStates
 from visionflow.compiler.dimensions import StepLayout, gates_of, input_source
 from visionflow.compiler.graph import build_graph, predecessors_of, topological_order
 from visionflow.compiler.inner_workflows import inline_inner_workflows, with_child_blocks
@@ -90,6 +91,7 @@ def _compile_plan(
         "allow_custom_code": allow_custom_code,  # never from the document or init parameters
         "image_policy": image_policy or LOCAL,  # the same: where images may come from
         "workflow_state": {},  # shared by this plan's steps only (e.g. Roboflow's cache)
+        "video_states": VideoStates(),  # this plan's per-video state (trackers, zones)
     }
     plans = {
         name: _step_plan(
@@ -104,7 +106,13 @@ def _compile_plan(
         for name in order
     }
     return Plan(
-        definition, list(definition.inputs), plans, order, outputs, dict(definition.settings)
+        definition,
+        list(definition.inputs),
+        plans,
+        order,
+        outputs,
+        dict(definition.settings),
+        video_states=given["video_states"],
     )
 
 

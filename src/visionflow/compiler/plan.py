@@ -154,6 +154,7 @@ class Plan:
     order: list[str]  # a topological order of step names
     outputs: list[OutputPlan]
     settings: dict[str, Any] = field(default_factory=dict)
+    video_states: Any = None  # blocks.video_state.VideoStates of this plan's steps
 
     def dependents(self) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {name: [] for name in self.steps}

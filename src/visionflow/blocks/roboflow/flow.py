@@ -2,11 +2,11 @@
 that keep state across runs: the rate limiter (a cooldown between the times a branch runs)
 and the delta filter (a branch that runs only when a value changes).
 
-Their state belongs to the step (one block instance per compiled step, as in Roboflow) and
-lives as long as the compiled workflow; runs may be concurrent, so it is changed under a
-lock. State kept per video stream comes with video inputs (issue 13): until then a still
-image is keyed by its place in the input batch, which is what Roboflow's engine does for
-still images (their video id is the input's name and position).
+Their state is kept per video through the compiled plan's ``video_states`` (a video's
+dropped by ``Workflow.end_video``); runs may be concurrent, so it is changed under the
+step's lock. The delta filter keys a still image by its place in the input batch, which is
+what Roboflow's engine does for still images (their video id is the input's name and
+position).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ class RateLimiter(Block):
     """Runs ``next_steps`` at most once every ``cooldown_seconds``: the first time, then only
     when that long has passed since the branch last ran (elements of a batch count one by
     one). With ``video_reference_image``, time is the frame's time in its video (frame
-    number / fps), so a video read faster than real time is limited in video time; a still
-    image is frame 0, as in Roboflow.
+    number / fps), so a video read faster than real time is limited in video time, and each
+    video has its own cooldown; a still image is frame 0, as in Roboflow.
     """
 
     class Manifest(Block.Manifest):
@@ -40,11 +40,11 @@ class RateLimiter(Block):
 
     outputs = []
     category = "flow control"
+    init_parameters = ["video_states"]
 
     def __init__(self, **init_parameters: Any):
         super().__init__(**init_parameters)
         self._lock = threading.Lock()
-        self._last_run: float | None = None
 
     def run(
         self,
@@ -54,10 +54,12 @@ class RateLimiter(Block):
         video_reference_image: WorkflowImage | None,
     ) -> FlowControl:
         now = _frame_time(video_reference_image)
+        video = video_reference_image.video_id if video_reference_image is not None else None
         with self._lock:
-            if self._last_run is not None and now - self._last_run < cooldown_seconds:
+            last_run = self.video_states.get(self, video, dict)  # {"at": seconds}
+            if "at" in last_run and now - last_run["at"] < cooldown_seconds:
                 return FlowControl([])
-            self._last_run = now
+            last_run["at"] = now
         return FlowControl(next_steps)
 
 
@@ -72,8 +74,8 @@ def _frame_time(image: WorkflowImage | None) -> float:
 
 class DeltaFilter(Block):
     """Runs ``next_steps`` for an element only when ``value`` differs from the value last
-    seen for the same image stream (the first value always passes): e.g. write a count to a
-    file only when it changes.
+    seen for the same image stream (a frame's video, a still image's place in the batch; the
+    first value always passes): e.g. write a count to a file only when it changes.
     """
 
     class Manifest(Block.Manifest):
@@ -85,20 +87,23 @@ class DeltaFilter(Block):
     outputs = []
     category = "flow control"
     accepts_batches = True  # the element's place in the batch keys a still image's stream
+    init_parameters = ["video_states"]
 
     def __init__(self, **init_parameters: Any):
         super().__init__(**init_parameters)
         self._lock = threading.Lock()
-        self._last: dict[tuple[int, ...], Any] = {}
 
     def run(self, image: Batch, value: Any, next_steps: list[str]) -> list[FlowControl]:
         decisions = []
         with self._lock:
-            for position, (index, _) in enumerate(image.items()):
+            for position, (index, frame) in enumerate(image.items()):
                 current = value[position] if isinstance(value, Batch) else value
-                changed = index not in self._last or _differs(self._last[index], current)
+                # the video's last value; still images': one per place in the batch
+                last = self.video_states.get(self, frame.video_id, dict)
+                place = None if frame.video_id is not None else index
+                changed = place not in last or _differs(last[place], current)
                 if changed:
-                    self._last[index] = current
+                    last[place] = current
                 decisions.append(FlowControl(next_steps if changed else []))
         return decisions
 

@@ -1,11 +1,11 @@
 """Roboflow's image stack (issue 12): frames of each video kept as JPEG bytes, newest first,
 as Roboflow's ``image_stack`` block keeps them (see ImageStack for which frames).
 
-Its state belongs to the step (one block instance per compiled step) and lives as long as the
-compiled workflow; runs may be concurrent, so it is changed under a lock. A still image is a
-stream of its own keyed by its place in the input batch, as in Roboflow's engine (whose still
-images take their input's name as video id), so running a workflow again on a still image
-adds to the same stack.
+Its state is kept per video through the compiled plan's ``video_states`` (a video's stack
+dropped by ``Workflow.end_video``); runs may be concurrent, so it is changed under the step's
+lock. A still image is a stream of its own keyed by its place in the input batch, as in
+Roboflow's engine (whose still images take their input's name as video id), so running a
+workflow again on a still image adds to the same stack.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import numpy as np
 from pydantic import field_validator
 
 from visionflow.blocks.api import Batch, Block, Output, Selector
-from visionflow.data.image import WorkflowImage
 
 MAX_FRAMES = 64
 MAX_WIDTH, MAX_HEIGHT = 1920, 1080
@@ -76,10 +75,11 @@ class ImageStack(Block):
     category = "image operations"
     accepts_batches = True  # a still image's stream is its place in the batch
 
+    init_parameters = ["video_states"]
+
     def __init__(self, **init_parameters: Any):
         super().__init__(**init_parameters)
         self._lock = threading.Lock()
-        self._stacks: dict[Any, deque[bytes]] = {}
 
     def run(
         self,
@@ -96,12 +96,14 @@ class ImageStack(Block):
             height = max(64, min(int(_at(resolution_height, position)), MAX_HEIGHT))
             compressed = _jpeg(frame.numpy, width, height)
             with self._lock:
-                key = _stream(frame, index)
-                stack = self._stacks.get(key)
+                # a video's one stack; still images': one per place in the batch
+                stacks: dict[Any, deque[bytes]] = self.video_states.get(self, frame.video_id, dict)
+                key = None if frame.video_id is not None else (index[0] if index else 0)
+                stack = stacks.get(key)
                 if stack is None or stack.maxlen != size:
                     # a smaller size keeps the oldest frames (the newest-first queue's tail),
                     # as Roboflow's block does
-                    stack = self._stacks[key] = deque(stack or (), maxlen=size)
+                    stack = stacks[key] = deque(stack or (), maxlen=size)
                 if _at(clear, position):
                     stack.clear()
                 stack.appendleft(compressed)
@@ -112,14 +114,6 @@ class ImageStack(Block):
 
 def _at(value: Any, position: int) -> Any:
     return value[position] if isinstance(value, Batch) else value
-
-
-def _stream(image: WorkflowImage, index: tuple[int, ...]) -> Any:
-    """A video's id; a still image (a video of its own) by its place in the batch."""
-    video = image.video_metadata.video_identifier
-    if video in (image.image_id, image.origin.root_id):
-        return ("still image", index[0] if index else 0)
-    return video
 
 
 def _jpeg(pixels: np.ndarray, max_width: int, max_height: int) -> bytes:

@@ -7,14 +7,9 @@ block instance per compiled step, living as long as the compiled workflow), made
 first image with that image's ``history`` and ``threshold`` (as Roboflow's blocks make
 theirs; later values of those fields are not read).
 
-What happens today: images carry no video identifier yet (their video metadata names the
-image itself: video inputs come with issue 13), so every image is a still image and all the
-images a step sees, in one run or in many, elements of one batch or not, share the step's
-one background model, as Roboflow's blocks share theirs among still images.
-
-What will change with video inputs (issue 13): the frames of a video will be keyed by its
-video identifier, each video with a model of its own (at most MOST_STREAMS per step, the
-least recently seen forgotten); still images will keep sharing the one model.
+The model is kept per video through the compiled plan's ``video_states`` (a frame's video
+identifier; dropped by ``Workflow.end_video``): each video has a model of its own, and
+still images (and crops) share one model per step, as Roboflow's blocks share theirs.
 
 Runs may be concurrent, so a model is used under a lock: its frames are applied one at a
 time.
@@ -24,7 +19,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import OrderedDict
 from typing import Annotated, Any, Literal
 
 import cv2
@@ -38,37 +32,14 @@ from visionflow.data.image import WorkflowImage
 
 IMAGE = Field(validation_alias=AliasChoices("image", "images"))
 Positive = Annotated[int, Field(gt=0)]
-STILL = "still images"  # the stream key every still image shares
-MOST_STREAMS = 64  # background models kept per step
 FINE = 1 << 16  # zone clipping runs on a grid this many steps a pixel
 SIMPLIFY = 0.01  # outlines are simplified by 1 % of their perimeter, as Roboflow's
 
 
-def stream_key(image: WorkflowImage) -> str:
-    """The video a frame belongs to; one shared key for still images (and their crops),
-    whose metadata names the image itself: today every image (no video inputs before
-    issue 13)."""
-    video = image.video_metadata.video_identifier
-    return STILL if video in (image.image_id, image.origin.root_id) else video
-
-
-class _Streams:
-    """Per-stream state of one step, made on first use; each stream has its own lock
-    (frames of a stream are applied in order, one at a time). The streams least recently
-    seen are forgotten past MOST_STREAMS: a background model holds several frames."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._states: OrderedDict[str, tuple[threading.Lock, dict[str, Any]]] = OrderedDict()
-
-    def get(self, key: str) -> tuple[threading.Lock, dict[str, Any]]:
-        with self._lock:
-            if key not in self._states:
-                self._states[key] = (threading.Lock(), {})
-                if len(self._states) > MOST_STREAMS:
-                    self._states.popitem(last=False)
-            self._states.move_to_end(key)
-            return self._states[key]
+def _video_state(block: Block, image: WorkflowImage) -> tuple[threading.Lock, dict[str, Any]]:
+    """The step's (lock, state) for the frame's video: frames of a video are applied in
+    order, one at a time."""
+    return block.video_states.get(block, image.video_id, lambda: (threading.Lock(), {}))
 
 
 def _mog2(history: int, threshold: int) -> cv2.BackgroundSubtractorMOG2:
@@ -81,8 +52,8 @@ def _mog2(history: int, threshold: int) -> cv2.BackgroundSubtractorMOG2:
 class BackgroundSubtraction(Block):
     """The frame's foreground against the background learned from the earlier frames the
     step saw (OpenCV's MOG2, ``history`` frames, squared Mahalanobis ``threshold``), as a
-    three-channel image: 255 moving, 127 shadow, 0 background. Today all images share the
-    step's one background; per video once video inputs exist (see the module docstring)."""
+    three-channel image: 255 moving, 127 shadow, 0 background. Each video has its own
+    background; still images share the step's one (see the module docstring)."""
 
     class Manifest(Block.Manifest):
         type: Literal["roboflow_core/background_subtraction@v1"]
@@ -92,12 +63,10 @@ class BackgroundSubtraction(Block):
 
     outputs = [Output("image", kinds=["image"])]
 
-    def __init__(self, **init_parameters: Any):
-        super().__init__(**init_parameters)
-        self._streams = _Streams()
+    init_parameters = ["video_states"]
 
     def run(self, image: WorkflowImage, threshold: int = 16, history: int = 30) -> dict:
-        lock, state = self._streams.get(stream_key(image))
+        lock, state = _video_state(self, image)
         with lock:
             if "model" not in state:
                 state["model"] = _mog2(history, threshold)
@@ -112,12 +81,12 @@ class MotionDetection(Block):
     regions, clipped to ``detection_zone`` (a polygon, or its JSON text) when given.
 
     ``motion``: some region was found; ``alarm``: motion now and none on the previous frame
-    the step saw (today any image; once video inputs exist, the same video's);
+    the step saw of the same video (still images: any still image);
     ``detections``: each region's outline (simplified by 1 % of its perimeter) as a box,
     class ``motion`` (id 0), confidence 1; ``motion_zones``: those outlines as lists of
     ``[x, y]``. With ``suppress_first_detections``, the model's first
     ``history`` frames only teach it: no motion, and the alarm's memory is kept. The model
-    and its memory are the step's, shared by all images today (see the module docstring).
+    and its memory are kept per video (see the module docstring).
     """
 
     class Manifest(Block.Manifest):
@@ -137,9 +106,7 @@ class MotionDetection(Block):
         Output("motion_zones", kinds=["list_of_values"]),
     ]
 
-    def __init__(self, **init_parameters: Any):
-        super().__init__(**init_parameters)
-        self._streams = _Streams()
+    init_parameters = ["video_states"]
 
     def run(
         self,
@@ -152,7 +119,7 @@ class MotionDetection(Block):
         suppress_first_detections: bool = True,
     ) -> dict:
         zone = _zone(detection_zone)
-        lock, state = self._streams.get(stream_key(image))
+        lock, state = _video_state(self, image)
         with lock:
             if "model" not in state:
                 state.update(model=_mog2(history, threshold), frames=0, motion=False)

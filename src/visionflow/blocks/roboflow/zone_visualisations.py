@@ -3,12 +3,12 @@ drawn with OpenCV as Roboflow's blocks draw them, and the traces and heatmaps of
 detections drawn with supervision's ``TraceAnnotator`` and ``HeatMapAnnotator``.
 
 Traces and heatmaps remember earlier frames (the annotator holds each track's path or the
-heat so far), so each step keeps its annotators on its own block instance, one per video
-stream and settings (the 64 most recently drawn), never shared between steps or
-workflows. A frame of a video keys its video's annotator; all still images of a step
-share one, as in Roboflow's engine (where a still image's video is the input it was given
-as), so consecutive runs of one compiled workflow on still images with tracked detections
-draw one growing trace.
+heat so far), so each step keeps its annotators per video through the compiled plan's
+``video_states`` (dropped by ``Workflow.end_video``), one per settings (the 64 most
+recently drawn for a video), never shared between steps or workflows. All still images of
+a step share one, as in Roboflow's engine (where a still image's video is the input it was
+given as), so consecutive runs of one compiled workflow on still images with tracked
+detections draw one growing trace.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from visionflow.errors import RuntimeInputError
 
 ZONE_GREEN = "#5bb573"  # Roboflow's default colour of zones, lines and paths
 AtLeastOne = Annotated[int, Field(ge=1)]
-MOST_ANNOTATORS = 64  # trace / heatmap annotators kept per step (videos x settings)
+MOST_ANNOTATORS = 64  # trace / heatmap annotators a step keeps per video (one per settings)
 IMAGE_OUTPUT = [Output("image", kinds=["image"])]
 
 
@@ -181,34 +181,34 @@ class ReferencePathVisualization(_Drawing):
         return {"image": image.with_pixels(drawn)}
 
 
-def video_of(image: WorkflowImage) -> str | None:
-    """The video identifier of a frame; None for a still image (whose metadata names the
-    image itself): the still images of a step share one state, as in Roboflow's engine."""
-    video = image.video_metadata.video_identifier
-    return None if video == image.image_id else video
-
-
 class _Remembering(Visualisation):
     """A visualisation whose annotator remembers earlier frames: one annotator per video
-    stream and settings, kept on the step's block instance; drawing is serialised per step,
+    and settings, in the step's state for that video; drawing is serialised per step,
     since an annotator's memory changes with every frame it draws."""
+
+    init_parameters = ["video_states"]
 
     def __init__(self, **init_parameters: Any):
         super().__init__(**init_parameters)
         self._lock = threading.Lock()
-        self._annotators: OrderedDict[tuple, Any] = OrderedDict()
+
+    def memory(self, video: str | None) -> dict[str, Any]:
+        """The step's state for ``video``: its annotators by settings, and what else the
+        block remembers of it (a heatmap's track places). Call under the step's lock."""
+        return self.video_states.get(self, video, lambda: {"annotators": OrderedDict()})
 
     def draw(self, scene: np.ndarray, predictions: sv.Detections, **fields: Any) -> np.ndarray:
-        key = fields.pop("state_key")
+        video, key = fields.pop("state_key")
         with self._lock:
-            annotator = self._annotators.get(key)
+            annotators = self.memory(video)["annotators"]
+            annotator = annotators.get(key)
             if annotator is None:
-                annotator = self._annotators[key] = self.annotator(**fields)
-                # many videos, or settings from a parameter that keeps changing: the least
-                # recently drawn are forgotten (a heatmap's annotator holds a frame of heat)
-                if len(self._annotators) > MOST_ANNOTATORS:
-                    self._annotators.popitem(last=False)
-            self._annotators.move_to_end(key)
+                annotator = annotators[key] = self.annotator(**fields)
+                # settings from a parameter that keeps changing: the least recently drawn
+                # are forgotten (a heatmap's annotator holds a frame of heat)
+                if len(annotators) > MOST_ANNOTATORS:
+                    annotators.popitem(last=False)
+            annotators.move_to_end(key)
             return annotator.annotate(scene=scene, detections=predictions)
 
 
@@ -239,7 +239,7 @@ class TraceVisualization(_Remembering):
             )
         palette = (fields["color_palette"], fields["palette_size"], *fields["custom_colors"])
         settings = (fields["color_axis"], fields["position"], *palette)
-        key = (video_of(image), *settings, fields["trace_length"], fields["thickness"])
+        key = (image.video_id, (*settings, fields["trace_length"], fields["thickness"]))
         return super().run(image, predictions, copy_image, state_key=key, **fields)
 
     def annotator(
@@ -284,12 +284,6 @@ class HeatmapVisualization(_Remembering):
         ignore_stationary: Selector(kinds=["boolean"]) | bool = True
         motion_threshold: Selector(kinds=["integer"]) | int = 25
 
-    def __init__(self, **init_parameters: Any):
-        super().__init__(**init_parameters)
-        # per video: tracker id -> (x, y, when it last moved)
-        self._places: dict[str | None, dict[int, tuple[float, float, float]]] = {}
-        self._last_forgetting = time.monotonic()
-
     def run(
         self,
         image: WorkflowImage,
@@ -300,11 +294,11 @@ class HeatmapVisualization(_Remembering):
         motion_threshold: int,
         **fields: Any,
     ) -> dict[str, Any]:
-        video = _metadata_video(metadata) if metadata is not None else video_of(image)
+        video = _metadata_video(metadata) if metadata is not None else image.video_id
         if ignore_stationary and predictions.tracker_id is not None:
             with self._lock:
                 predictions = self._moving(video, predictions, fields["position"], motion_threshold)
-        key = (video, *(fields[name] for name in sorted(fields)))
+        key = (video, tuple(fields[name] for name in sorted(fields)))
         return super().run(image, predictions, copy_image, state_key=key, **fields)
 
     def _moving(
@@ -313,8 +307,13 @@ class HeatmapVisualization(_Remembering):
         """The detections whose track moved ``threshold`` pixels or more since it last
         moved; each new track's place is remembered, and such moves update it."""
         now = time.monotonic()
-        self._forget_stale(now)
-        places = self._places.setdefault(video, {})
+        # per video: tracker id -> (x, y, when it last moved), stale tracks forgotten
+        memory = self.memory(video)
+        places = memory.setdefault("places", {})
+        if now - memory.setdefault("forgotten_at", now) >= _FORGET_EVERY:
+            for track in [t for t, (_, _, when) in places.items() if now - when > _STALE_AFTER]:
+                del places[track]
+            memory["forgotten_at"] = now
         anchors = found.get_anchors_coordinates(anchor=sv.Position[position])
         moving = []
         for index, (tracker_id, (x, y)) in enumerate(zip(found.tracker_id, anchors, strict=True)):
@@ -327,16 +326,6 @@ class HeatmapVisualization(_Remembering):
                 moving.append(index)
                 places[track] = (x, y, now)
         return found[np.array(moving)] if moving else sv.Detections.empty()
-
-    def _forget_stale(self, now: float) -> None:
-        if now - self._last_forgetting < _FORGET_EVERY:
-            return
-        for video, places in list(self._places.items()):
-            for track in [t for t, (_, _, when) in places.items() if now - when > _STALE_AFTER]:
-                del places[track]
-            if not places:
-                del self._places[video]
-        self._last_forgetting = now
 
     def annotator(self, position: str, **settings: Any) -> sv.HeatMapAnnotator:
         return sv.HeatMapAnnotator(position=sv.Position[position], **settings)

@@ -1,0 +1,161 @@
+"""One reader thread per frame source, each feeding the frames the pipeline takes from.
+
+A file source's reader reads up to ``AHEAD`` frames ahead, then waits until half of them
+are taken (every frame is processed; decoding overlaps the runs, and the two threads wake
+each other once per few frames, not per frame); a live source's reader replaces a frame
+not yet taken by the newer one (stale frames are dropped, the latest is processed) and
+counts the frame it dropped. ``source_status`` reads a feed's figures for the status.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+_log = logging.getLogger("visionflow.streams")
+
+RECENT = 256  # results kept per source for its fps and latency figures
+AHEAD = 4  # frames a file's reader reads ahead of the pipeline
+
+
+@dataclass
+class Feed:
+    """A source, its slot and its counters; guarded by the pipeline's condition."""
+
+    source: Any  # a visionflow.streams.sources.FrameSource
+    frames: deque = field(default_factory=deque)  # read, waiting to be taken (sources.Frame)
+    ended: bool = False  # the source gave its last frame (or failed)
+    finished: bool = False  # ended and its last frame ran: its video state is dropped
+    stopped: bool = False
+    dropped: int = 0  # frames a newer frame replaced before the pipeline took them
+    processed: int = 0
+    failed: int = 0
+    last_error: str | None = None
+    result_times: deque = field(default_factory=lambda: deque(maxlen=RECENT))
+    latencies: deque = field(default_factory=lambda: deque(maxlen=RECENT))
+    thread: threading.Thread | None = None
+    closed: bool = False
+    last_frame_at: float = 0.0  # when the reader last gave a frame (time.monotonic())
+
+    @property
+    def identifier(self) -> str:
+        return self.source.identifier
+
+    @property
+    def is_live(self) -> bool:
+        return bool(self.source.is_live)
+
+    def state(self) -> str:
+        if self.finished:
+            return "ended"
+        return "stopped" if self.stopped else "running"
+
+    def record(self, latency: float, error: BaseException | None) -> None:
+        self.result_times.append(time.monotonic())
+        self.latencies.append(latency)
+        if error is None:
+            self.processed += 1
+        else:
+            self.failed += 1
+            self.last_error = str(error)
+
+
+def start_reader(feed: Feed, condition: threading.Condition, stopping: threading.Event) -> None:
+    """Read ``feed``'s source on a daemon thread until it ends or the pipeline stops."""
+    feed.last_frame_at = time.monotonic()  # a live source's first frame is waited for too
+    feed.thread = threading.Thread(
+        target=_read,
+        args=(feed, condition, stopping),
+        name=f"source {feed.identifier}",
+        daemon=True,  # a live source blocked in read() must not keep the process alive
+    )
+    feed.thread.start()
+
+
+def _read(feed: Feed, condition: threading.Condition, stopping: threading.Event) -> None:
+    try:
+        while not stopping.is_set():
+            frame = feed.source.read()
+            with condition:
+                if frame is None:
+                    break
+                if len(feed.frames) >= AHEAD and not feed.is_live:
+                    while len(feed.frames) > AHEAD // 2 and not stopping.is_set():
+                        condition.wait()  # a file gives every frame: wait for room
+                if stopping.is_set():
+                    break
+                if feed.is_live:
+                    feed.dropped += len(feed.frames)  # the older frame is stale
+                    feed.frames.clear()
+                feed.frames.append(frame)
+                feed.last_frame_at = time.monotonic()
+                condition.notify_all()
+    except Exception as error:  # a source that fails ends alone; the others go on
+        _log.error("source %s failed: %s", feed.identifier, error)
+        feed.last_error = str(error)
+    finally:
+        with condition:
+            feed.ended = True
+            condition.notify_all()
+        close_source(feed, condition)
+
+
+def close_source(feed: Feed, condition: threading.Condition) -> None:
+    """Close the source once (its reader when it exits, or the pipeline for a stuck one)."""
+    with condition:
+        if feed.closed:
+            return
+        feed.closed = True
+    try:
+        feed.source.close()
+    except Exception as error:  # closing is best effort: the pipeline is ending anyway
+        _log.warning("closing source %s: %s", feed.identifier, error)
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """Where one source stands; fps and latencies over its last results."""
+
+    source: str
+    state: str  # running / stopped / ended
+    fps: float | None
+    latency_s: float | None  # the last frame's, capture to result
+    latency_p50_s: float | None
+    latency_p99_s: float | None
+    frames_read: int
+    processed: int
+    failed: int
+    dropped: int
+    reconnects: int
+    last_error: str | None
+
+
+def source_status(feed: Feed) -> SourceStatus:
+    times, latencies = list(feed.result_times), sorted(feed.latencies)
+    span = times[-1] - times[0] if len(times) > 1 else 0.0
+    fps = (len(times) - 1) / span if span > 0 else None
+    source = feed.source
+    return SourceStatus(
+        source=feed.identifier,
+        state=feed.state(),
+        fps=fps,
+        latency_s=feed.latencies[-1] if feed.latencies else None,
+        latency_p50_s=_percentile(latencies, 0.5),
+        latency_p99_s=_percentile(latencies, 0.99),
+        frames_read=int(getattr(source, "frames_read", 0)),
+        processed=feed.processed,
+        failed=feed.failed,
+        dropped=int(getattr(source, "frames_dropped", 0)) + feed.dropped,
+        reconnects=int(getattr(source, "reconnects", 0)),
+        last_error=feed.last_error,
+    )
+
+
+def _percentile(ordered: list[float], share: float) -> float | None:
+    if not ordered:
+        return None
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]

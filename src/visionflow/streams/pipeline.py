@@ -1,0 +1,377 @@
+"""A video pipeline: frame sources -> one ``Workflow.run`` per batch of frames -> sinks.
+
+Each batch holds at most one frame per source (one batch element per source), so model
+steps get the frames of several cameras at once. File sources give every frame; live ones
+their latest (see ``_feeds.py``). ``max_fps`` paces the batches.
+
+    pipeline = workflow.stream(["a.mp4", "b.mp4"], sinks=[JsonLinesSink("out.jsonl")])
+    for result in pipeline:          # starts it; ends when both files have ended
+        print(result.source, result.frame_number, result.outputs)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from visionflow.data.image import WorkflowImage
+from visionflow.errors import StreamPipelineError
+from visionflow.streams._feeds import (
+    AHEAD,
+    Feed,
+    SourceStatus,
+    close_source,
+    source_status,
+    start_reader,
+)
+
+_log = logging.getLogger("visionflow.streams")
+
+COLLECT_S = 0.05  # how long a batch waits for the other live sources' frames
+SILENT_S = 1.0  # a live source with no frame for this long is not waited for (reconnecting)
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    """A frame's results: ``outputs`` (the workflow's result dict for it) or the ``error``
+    that made it fail; ``latency_s`` from the frame's capture to its result."""
+
+    source: str
+    frame: Any  # a visionflow.streams.sources.Frame
+    outputs: dict[str, Any] | None
+    error: BaseException | None
+    latency_s: float
+
+    @property
+    def frame_number(self) -> int:
+        return self.frame.metadata.frame_number
+
+
+@dataclass(frozen=True)
+class PipelineStatus:
+    state: str  # created / running / stopped / ended
+    sources: list[SourceStatus]
+    batches: int
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+class VideoPipeline:
+    """Frames of ``sources`` through ``workflow``, results to ``on_result``, ``sinks`` and
+    iteration. ``start()`` / ``stop()`` / ``join()``, or ``with`` (stops at its end).
+
+    ``sources``: opened FrameSource objects (as ``open_source`` gives them) or what
+    ``open_source`` takes (a video file, a folder or glob of images, a webcam index, an
+    rtsp:// or http(s):// URL), opened here; the pipeline closes them when it ends or
+    stops. ``image_input``: the
+    workflow's image input to give frames to (needed only if it has several);
+    ``metadata_input``: its ``WorkflowVideoMetadata`` input (found when it declares one);
+    ``parameters``: values of its other inputs, the same for every run;
+    ``source_options``: ``open_source``'s options (``every_nth``, ``latest_only``, ...)
+    for the sources given by name.
+    """
+
+    def __init__(
+        self,
+        workflow: Any,
+        sources: Sequence[Any] | Any,
+        *,
+        on_result: Callable[[StreamResult], None] | None = None,
+        max_fps: float | None = None,
+        image_input: str | None = None,
+        metadata_input: str | None = None,
+        parameters: dict[str, Any] | None = None,
+        sinks: Sequence[Any] = (),
+        source_options: dict[str, Any] | None = None,
+    ):
+        if max_fps is not None and not max_fps > 0:
+            raise StreamPipelineError(
+                f"max_fps must be above 0, found {max_fps}",
+                place="max_fps",
+                hint="leave it out to process frames as fast as they come",
+            )
+        if isinstance(sources, str | int | os.PathLike) or hasattr(sources, "read"):
+            sources = [sources]
+        self.workflow = workflow
+        self.image_input = _image_input(workflow, image_input)
+        self.metadata_input = _metadata_input(workflow, metadata_input)
+        self.parameters = dict(parameters or {})
+        self._keeps_video_state = _keeps_video_state(workflow)
+        self.on_result = on_result
+        self.max_fps = max_fps
+        self.sinks = list(sinks)
+        self._condition = threading.Condition()
+        self._feeds: list[Feed] = []
+        try:
+            for source in sources:
+                self._feeds.append(Feed(_opened(source, source_options or {})))
+        except BaseException:  # a source that cannot open: those opened before close
+            for feed in self._feeds:
+                close_source(feed, self._condition)
+            raise
+        if not self._feeds:
+            raise StreamPipelineError("no source given", place="sources")
+        self._stopping = threading.Event()
+        self._runner: threading.Thread | None = None  # the thread running the batches
+        self._state = "created"
+        self._batches = 0
+        self._failure: BaseException | None = None
+        self._done = threading.Event()  # set once the sinks are closed
+
+    # --- the front door -----------------------------------------------------------------
+
+    def start(self) -> VideoPipeline:
+        """Open the sinks, then read the sources and run on threads of their own."""
+        if self._runner is None:
+            self._open()
+            self._runner = threading.Thread(target=self._run, name="video pipeline", daemon=True)
+            self._runner.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop after the batch in progress; its results still reach every sink."""
+        self._stopping.set()
+        with self._condition:
+            self._condition.notify_all()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until the pipeline has ended or stopped (sinks closed); whether it has.
+        A failure of a sink or a callback that stopped it is raised here."""
+        # an Event, not Thread.join: a Ctrl-C inside Thread.join (Python 3.11) marks the
+        # thread finished while it still runs, and the process would leave the sinks open
+        if self._runner is None:
+            return True
+        if self._runner is threading.current_thread():  # from a callback: it cannot wait
+            return self._done.is_set()
+        if not self._done.wait(timeout):
+            return False
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+        return True
+
+    def __iter__(self) -> Iterator[StreamResult]:
+        """The results as they come: iterating starts the pipeline and runs it in the
+        iterating thread (no hand-over between threads); leaving the loop early stops it."""
+        if self._runner is not None:
+            raise StreamPipelineError(
+                "the pipeline was started before it was iterated",
+                place="iteration",
+                hint="iterate it without calling start() (iterating starts it), or "
+                "give on_result to a pipeline you start",
+            )
+        self._open()
+        self._runner = threading.current_thread()
+        try:
+            for results in self._batches_run():
+                yield from results
+        finally:
+            if not all(feed.finished for feed in self._feeds):
+                self.stop()  # left early, or a sink or the callback failed
+            self._finish()
+
+    def __enter__(self) -> VideoPipeline:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        self.join()
+
+    def status(self) -> PipelineStatus:
+        with self._condition:
+            sources = [source_status(feed) for feed in self._feeds]
+        return PipelineStatus(self._state, sources, self._batches)
+
+    # --- the run ------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        opened = []
+        try:
+            for sink in self.sinks:
+                sink.open(self.workflow, [feed.source for feed in self._feeds])
+                opened.append(sink)
+        except BaseException:
+            for sink in opened:
+                sink.close()
+            for feed in self._feeds:  # the pipeline owns its sources: it will never run
+                close_source(feed, self._condition)
+            raise
+        self._state = "running"
+        for feed in self._feeds:
+            start_reader(feed, self._condition, self._stopping)
+
+    def _run(self) -> None:
+        try:
+            for _ in self._batches_run():
+                pass
+        except BaseException as error:  # a sink or a callback failed: stop, say why
+            _log.exception("the video pipeline stopped")
+            self._failure = error
+        finally:
+            self._finish()
+
+    def _batches_run(self) -> Iterator[list[StreamResult]]:
+        """Each batch's results, once they reached the sinks and the callback."""
+        next_start = time.monotonic()
+        while (batch := self._next_batch()) is not None:
+            if self.max_fps is not None:  # pace the batches, not the reading
+                # a stop cuts the wait short; the batch was taken, so it still runs
+                self._stopping.wait(max(0.0, next_start - time.monotonic()))
+                next_start = max(next_start + 1 / self.max_fps, time.monotonic())
+            yield self._deliver(batch, self._outcomes(batch))
+
+    def _next_batch(self) -> list[tuple[Feed, Any]] | None:
+        """One frame of each source that has one (file sources always wait their turn);
+        None once every source has ended or the pipeline stops."""
+        deadline = None
+        with self._condition:
+            while not self._stopping.is_set():
+                self._drop_ended_videos()
+                active = [feed for feed in self._feeds if not feed.finished]
+                if not active:
+                    return None
+                ready = [feed for feed in active if feed.frames]
+                late = [feed for feed in active if not feed.frames and _awaited(feed)]
+                files_late = any(not feed.is_live for feed in late)
+                if ready and not late:
+                    break
+                if ready and not files_late:
+                    deadline = deadline or time.monotonic() + COLLECT_S
+                    if time.monotonic() >= deadline:
+                        break
+                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                self._condition.wait(wait)
+            else:
+                return None
+            batch = [(feed, feed.frames.popleft()) for feed in ready]
+            if any(len(feed.frames) == AHEAD // 2 for feed in ready):
+                self._condition.notify_all()  # a file's reader waits for this much room
+        return batch
+
+    def _drop_ended_videos(self) -> None:
+        # a source that ended and whose last frame ran: its video state goes
+        for feed in self._feeds:
+            if feed.ended and not feed.frames and not feed.finished:
+                feed.finished = True
+                self.workflow.end_video(feed.identifier)
+
+    def _outcomes(self, batch: list[tuple[Feed, Any]]) -> list[tuple[dict | None, Any]]:
+        """(outputs, error) per frame: one run for the batch. If it fails, each frame runs
+        alone, so that only a failing frame fails; not in a workflow keeping state per
+        video (a tracker would see the other frames twice): there the batch's frames fail."""
+        frames = [frame for _, frame in batch]
+        try:
+            results = self.workflow.run(self._inputs(frames))
+        except Exception as error:
+            if len(frames) == 1 or self._keeps_video_state:
+                for feed, frame in batch:
+                    _log.warning(
+                        "frame %s of %s failed: %s", frame.metadata.frame_number, feed.identifier,
+                        error,
+                    )  # fmt: skip
+                return [(None, error)] * len(frames)
+            return [outcome for item in batch for outcome in self._outcomes([item])]
+        self._batches += 1
+        if len(results) != len(frames):  # a workflow with no per-element output
+            results = results * len(frames)
+        return [(result, None) for result in results]
+
+    def _inputs(self, frames: list[Any]) -> dict[str, Any]:
+        inputs = dict(self.parameters)
+        inputs[self.image_input] = [
+            WorkflowImage(frame.pixels, video=frame.metadata) for frame in frames
+        ]
+        if self.metadata_input is not None:
+            inputs[self.metadata_input] = [frame.metadata for frame in frames]
+        return inputs
+
+    def _deliver(self, batch: list[tuple[Feed, Any]], outcomes: list) -> list[StreamResult]:
+        done, results = time.monotonic(), []
+        for (feed, frame), (outputs, error) in zip(batch, outcomes, strict=True):
+            result = StreamResult(feed.identifier, frame, outputs, error, done - frame.captured_at)
+            with self._condition:
+                feed.record(result.latency_s, error)
+            for sink in self.sinks:
+                sink.write(result)
+            if self.on_result is not None:
+                self.on_result(result)
+            results.append(result)
+        return results
+
+    def _finish(self) -> None:
+        stopped = self._stopping.is_set()
+        self.stop()  # readers of files waiting for a slot leave
+        for feed in self._feeds:
+            close_source(feed, self._condition)  # a live reader waiting in read() returns
+        for feed in self._feeds:
+            if feed.thread is not None:
+                feed.thread.join(1.0)
+            with self._condition:
+                feed.stopped = stopped and not feed.finished
+        errors = []
+        for sink in self.sinks:  # every sink closed (flushed), whatever the others do
+            try:
+                sink.close()
+            except Exception as error:
+                _log.exception("closing a sink failed")
+                errors.append(error)
+        if errors and self._failure is None:
+            self._failure = errors[0]
+        self._state = "stopped" if stopped else "ended"
+        self._done.set()
+
+
+def _opened(source: Any, options: dict[str, Any]) -> Any:
+    if hasattr(source, "read") and hasattr(source, "identifier"):
+        return source
+    from visionflow.streams.sources import open_source
+
+    return open_source(source, **options)
+
+
+def _image_input(workflow: Any, wanted: str | None) -> str:
+    images = [n for n, i in workflow.inputs.items() if i["type"] == "image"]
+    if wanted is not None and wanted in images:
+        return wanted
+    if wanted is None and len(images) == 1:
+        return images[0]
+    raise StreamPipelineError(
+        f"the workflow's image inputs are {images or 'none'}; "
+        + ("choose one" if wanted is None else f"'{wanted}' is not one of them"),
+        place="image_input",
+        hint="a video pipeline gives each frame to one image input (--image-input)",
+    )
+
+
+def _metadata_input(workflow: Any, wanted: str | None) -> str | None:
+    found = [n for n, i in workflow.inputs.items() if "video_metadata" in i["kinds"]]
+    if wanted is None:
+        return found[0] if len(found) == 1 else None
+    if wanted not in found:
+        raise StreamPipelineError(
+            f"'{wanted}' is not a WorkflowVideoMetadata input of the workflow "
+            f"(those are {found or 'none'})",
+            place="metadata_input",
+        )
+    return wanted
+
+
+def _awaited(feed: Feed) -> bool:
+    """Whether a batch waits for this source's next frame: a file's, always (until it
+    ends); a live one's, unless it has been silent (lost, reconnecting)."""
+    if feed.ended:
+        return False
+    return not feed.is_live or time.monotonic() - feed.last_frame_at < SILENT_S
+
+
+def _keeps_video_state(workflow: Any) -> bool:
+    steps = getattr(getattr(workflow, "plan", None), "steps", {})
+    return any("video_states" in step.block.init_parameters for step in steps.values())

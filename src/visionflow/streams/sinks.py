@@ -1,0 +1,175 @@
+"""Where a video pipeline's results go: an annotated video file, JSON lines.
+
+A sink is opened with the workflow and the sources when the pipeline starts, given each
+result in order (``write``), and closed, flushed, when the pipeline ends or stops (a stop
+by Ctrl-C included): every frame processed before a stop is in every sink.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from visionflow.data.image import WorkflowImage
+from visionflow.errors import StreamPipelineError
+
+DEFAULT_FPS = 30.0  # for a source that declares no frame rate (a folder of images)
+_FOURCC = {".avi": "MJPG", ".mkv": "MJPG"}  # anything else: MPEG-4 part 2 ("mp4v")
+
+
+class Sink(Protocol):
+    def open(self, workflow: Any, sources: list[Any]) -> None: ...
+    def write(self, result: Any) -> None: ...  # a pipeline.StreamResult
+    def close(self) -> None: ...
+
+
+class JsonLinesSink:
+    """One JSON line per frame: ``source``, ``frame_number``, ``frame_timestamp``, the
+    serialised ``outputs`` (null for a frame that failed) and ``error`` (null, or the
+    error's code, place, message and hint). Images are written as their size only, unless
+    ``images=True`` (base64 JPEG: large). The path ``-`` is the standard output."""
+
+    def __init__(self, path: str | Path, *, images: bool = False):
+        self.path = Path(path)
+        self.images = images
+        self._file: Any = None
+
+    def open(self, workflow: Any, sources: list[Any]) -> None:
+        if str(self.path) == "-":
+            self._file = sys.stdout
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = self.path.open("w", encoding="utf-8")
+
+    def write(self, result: Any) -> None:
+        from visionflow.serialization import serialize
+
+        outputs = result.outputs
+        if outputs is not None and not self.images:
+            outputs = _sizes_for_images(outputs)
+        line = {
+            "source": result.source,
+            "frame_number": result.frame_number,
+            "frame_timestamp": result.frame.metadata.frame_timestamp,
+            "outputs": outputs,
+            "error": _error(result.error),
+        }
+        self._file.write(json.dumps(serialize(line), ensure_ascii=False) + "\n")
+        self._file.flush()  # a reader following the file sees each frame as it comes
+
+    def close(self) -> None:
+        if self._file is sys.stdout:
+            self._file.flush()
+        elif self._file is not None:
+            self._file.close()
+        self._file = None
+
+
+class VideoFileSink:
+    """The workflow's image output (``image_output``: needed if it has several) written
+    as a video at each source's fps; one file per source when there are several, named by
+    the source (``out.mp4`` -> ``out-clip.mp4`` for ``videos/clip.mp4``). A frame whose run
+    failed, or that gave no image, is written as read, so the video keeps its length.
+    ``.avi``: Motion JPEG; otherwise MPEG-4 part 2 (what OpenCV's wheels encode)."""
+
+    def __init__(self, path: str | Path, *, image_output: str | None = None):
+        self.path = Path(path)
+        self.image_output = image_output
+        self._paths: dict[str, Path] = {}
+        self._fps: dict[str, float] = {}
+        self._writers: dict[str, Any] = {}
+        self._sizes: dict[str, tuple[int, int]] = {}
+
+    def open(self, workflow: Any, sources: list[Any]) -> None:
+        self.image_output = _image_output(workflow, self.image_output)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        names = [_file_part(source.identifier) for source in sources]
+        for position, (source, name) in enumerate(zip(sources, names, strict=True)):
+            path = self.path
+            if len(sources) > 1:
+                name = name if names.count(name) == 1 else f"{position}-{name}"
+                path = self.path.with_name(f"{self.path.stem}-{name}{self.path.suffix}")
+            self._paths[source.identifier] = path
+            self._fps[source.identifier] = float(source.fps or DEFAULT_FPS)
+
+    def paths(self) -> dict[str, Path]:
+        """Source identifier -> the video file written for it."""
+        return dict(self._paths)
+
+    def write(self, result: Any) -> None:
+        image = (result.outputs or {}).get(self.image_output)
+        pixels = image.numpy if isinstance(image, WorkflowImage) else result.frame.pixels
+        writer = self._writers.get(result.source) or self._open_writer(result.source, pixels)
+        width, height = self._sizes[result.source]
+        if pixels.shape[1] != width or pixels.shape[0] != height:
+            import cv2
+
+            pixels = cv2.resize(pixels, (width, height))  # a video keeps its first size
+        if pixels.ndim == 2:
+            pixels = np.repeat(pixels[:, :, None], 3, axis=2)
+        writer.write(np.ascontiguousarray(pixels, dtype=np.uint8))
+
+    def _open_writer(self, source: str, pixels: np.ndarray) -> Any:
+        import cv2
+
+        path = self._paths[source]
+        height, width = pixels.shape[:2]
+        fourcc = cv2.VideoWriter_fourcc(*_FOURCC.get(path.suffix.lower(), "mp4v"))
+        writer = cv2.VideoWriter(str(path), fourcc, self._fps[source], (width, height))
+        if not writer.isOpened():
+            raise StreamPipelineError(
+                f"cannot write a video to '{path}'",
+                place="output video",
+                hint="use a .mp4 or .avi file in a folder you can write to",
+            )
+        self._writers[source], self._sizes[source] = writer, (width, height)
+        return writer
+
+    def close(self) -> None:
+        for writer in self._writers.values():
+            writer.release()  # writes the file's index: a video not released is unreadable
+        self._writers.clear()
+
+
+def _image_output(workflow: Any, wanted: str | None) -> str:
+    images = [n for n, o in workflow.outputs.items() if "image" in o["kinds"]]
+    if wanted is not None and wanted in images:
+        return wanted
+    if wanted is None and len(images) == 1:
+        return images[0]
+    raise StreamPipelineError(
+        f"the workflow's image outputs are {images or 'none'}; "
+        + ("choose one to write as video" if wanted is None else f"'{wanted}' is not one"),
+        place="output video",
+        hint="name the output to write (--video-output), or add an output of an image "
+        "(e.g. an annotation step's image)",
+    )
+
+
+def _file_part(identifier: str) -> str:
+    """A source identifier (a path, a URL) as a short file name part."""
+    name = Path(str(identifier)).stem or str(identifier)  # clip.mp4 -> clip, rtsp://h/live -> live
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[-60:]
+
+
+def _error(error: BaseException | None) -> dict[str, Any] | None:
+    if error is None:
+        return None
+    if hasattr(error, "to_dict"):
+        return error.to_dict()
+    return {"code": type(error).__name__, "place": None, "message": str(error), "hint": None}
+
+
+def _sizes_for_images(value: Any) -> Any:
+    if isinstance(value, WorkflowImage):
+        return {"type": "image", "width": value.width, "height": value.height}
+    if isinstance(value, dict):
+        return {key: _sizes_for_images(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_sizes_for_images(item) for item in value]
+    return value

@@ -1,0 +1,476 @@
+"""Where frames come from: video files, image sequences, webcams and RTSP/HTTP streams.
+
+``open_source(spec)`` picks the kind of source from ``spec``; every kind is a
+``FrameSource`` whose ``read()`` gives the next ``Frame`` (pixels and their
+``VideoMetadata``) or None once the source has ended.
+
+Files (videos, images) are read on demand: every frame (or every n-th), none lost, and
+their end is the source's end. Live sources (webcams, streams) run at the camera's pace
+whatever the reader does, so a thread reads them; by default only the newest frame waits
+for ``read()`` (``latest_only``: a slow workflow works on the present, not on a backlog),
+and a lost stream reconnects with growing pauses until ``close()``.
+
+>>> with open_source("clip.mp4", every_nth=2) as source:  # doctest: +SKIP
+...     for frame in source:
+...         print(frame.metadata.frame_number)   # 1, 3, 5, ...
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import glob
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import cv2
+import numpy as np
+
+from visionflow.data.image import VideoMetadata
+from visionflow.errors import SourceError
+
+_log = logging.getLogger("visionflow.streams")
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "http", "https"})
+# OpenCV's FFmpeg waits for a silent stream this long (ms) before a read fails, which is
+# also the longest close() may wait for the reader thread.
+_STREAM_TIMEOUTS = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 5000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 5000]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame: BGR uint8 pixels, its place in its video, and when it was captured
+    (``time.monotonic()``: the start of the frame's latency)."""
+
+    pixels: np.ndarray
+    metadata: VideoMetadata
+    captured_at: float
+
+
+class FrameSource:
+    """A source of frames: ``read()`` until None, then ``close()`` (or ``with``, or
+    iterate). ``open_source`` gives it opened.
+
+    Counters for a status: ``frames_read`` (given out by ``read()``), ``frames_dropped``
+    (captured, then replaced by a newer frame before anyone read them) and ``reconnects``
+    (times a lost stream came back); ``frame_count``: how many frames ``read()`` will
+    give, where a file says (None for a live source).
+    """
+
+    is_live: bool = False
+
+    def __init__(self, identifier: str):
+        self.identifier = identifier
+        self.fps: float | None = None
+        self.frame_count: int | None = None
+        self.frames_read = 0
+        self.frames_dropped = 0
+        self.reconnects = 0
+
+    def open(self) -> None:
+        raise NotImplementedError
+
+    def read(self) -> Frame | None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> FrameSource:
+        return self  # open_source gives it opened
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[Frame]:
+        while (frame := self.read()) is not None:
+            yield frame
+
+    def _error(self, message: str, hint: str) -> SourceError:
+        return SourceError(message, place=f"source '{self.identifier}'", hint=hint)
+
+
+def _declared_fps(capture: cv2.VideoCapture) -> float | None:
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    return float(fps) if fps and np.isfinite(fps) and fps > 0 else None
+
+
+# --- files -------------------------------------------------------------------------------
+
+
+class VideoFileSource(FrameSource):
+    """A video file OpenCV reads (its FFmpeg: mp4, avi, mkv, mov, ...). Frame n (from 1)
+    is stamped ``start + (n - 1) / fps``: its place in the file, not when it was read."""
+
+    def __init__(self, path: str, identifier: str, every_nth: int = 1):
+        super().__init__(identifier)
+        self.path = path
+        self.every_nth = every_nth
+        self._capture: cv2.VideoCapture | None = None
+        self._position = 0  # index in the file of the next frame the capture gives
+        self._wanted = 0  # index of the next frame read() gives
+        self._start = datetime.datetime.now()
+        self._lock = threading.Lock()  # close() from another thread waits for a read
+
+    def open(self) -> None:
+        if not os.path.isfile(self.path):
+            raise self._error(
+                f"no video file at '{self.path}'",
+                f"check the path (a relative one is read from {os.getcwd()})",
+            )
+        capture = cv2.VideoCapture(self.path)
+        if not capture.isOpened():
+            raise self._error(
+                "OpenCV cannot read this file as a video",
+                "check that it is a whole video file (mp4, avi, mkv, mov...); "
+                "re-encode it with ffmpeg if another player opens it",
+            )
+        self._capture, self.fps = capture, _declared_fps(capture)
+        frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))  # from the header: may be absent
+        self.frame_count = -(-frames // self.every_nth) if frames > 0 else None
+        self._start = datetime.datetime.now()
+
+    def read(self) -> Frame | None:
+        with self._lock:
+            if self._capture is None:
+                return None
+            while self._position < self._wanted:  # skipped frames: grabbed, not decoded
+                if not self._capture.grab():
+                    return self._end()
+                self._position += 1
+            ok, pixels = self._capture.read()
+            if not ok:
+                return self._end()
+            index = self._position
+            self._position += 1
+            self._wanted = index + self.every_nth
+            self.frames_read += 1
+            return Frame(pixels, self._metadata(index), time.monotonic())
+
+    def _metadata(self, index: int) -> VideoMetadata:
+        offset = datetime.timedelta(seconds=index / self.fps) if self.fps else None
+        stamp = self._start + offset if offset is not None else datetime.datetime.now()
+        return VideoMetadata(self.identifier, index + 1, stamp, self.fps, True)
+
+    def _end(self) -> None:
+        self._capture.release()
+        self._capture = None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._capture is not None:
+                self._end()
+
+
+class ImageSequenceSource(FrameSource):
+    """Image files as the frames of one video, in natural order (frame2 before frame10).
+    With ``fps`` frame n is stamped ``start + (n - 1) / fps`` and counts as from a file;
+    without, it is stamped when read."""
+
+    def __init__(self, paths: list[str], identifier: str, every_nth: int = 1, fps=None):
+        super().__init__(identifier)
+        self.paths = paths[::every_nth]
+        self.every_nth = every_nth
+        self.fps = fps
+        self.frame_count = len(self.paths)
+        self._next = 0
+        self._start = datetime.datetime.now()
+
+    def open(self) -> None:
+        self._next, self._start = 0, datetime.datetime.now()
+
+    def read(self) -> Frame | None:
+        if self._next >= len(self.paths):
+            return None
+        path, index = self.paths[self._next], self._next * self.every_nth
+        self._next += 1
+        pixels = cv2.imread(path, cv2.IMREAD_COLOR)
+        if pixels is None:
+            raise self._error(
+                f"frame {index + 1} '{path}' is not an image OpenCV can read",
+                "remove or replace that file (or leave it out of the pattern)",
+            )
+        if self.fps:
+            stamp = self._start + datetime.timedelta(seconds=index / self.fps)
+        else:
+            stamp = datetime.datetime.now()
+        metadata = VideoMetadata(self.identifier, index + 1, stamp, self.fps, bool(self.fps))
+        self.frames_read += 1
+        return Frame(pixels, metadata, time.monotonic())
+
+    def close(self) -> None:
+        self._next = len(self.paths)
+
+
+def _natural_key(path: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path)]
+
+
+def _image_paths(spec: str) -> list[str]:
+    if os.path.isdir(spec):
+        names = (os.path.join(spec, name) for name in os.listdir(spec))
+    elif os.path.isfile(spec):
+        names = iter([spec])
+    else:
+        names = glob.iglob(spec)
+    images = (p for p in names if os.path.isfile(p) and Path(p).suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(images, key=_natural_key)
+
+
+# --- live sources ------------------------------------------------------------------------
+
+
+class LiveSource(FrameSource):
+    """A camera or stream read by its own thread at its own pace.
+
+    ``latest_only``: one frame waits for ``read()``, a newer one replaces it (counted in
+    ``frames_dropped``); otherwise up to ``backlog`` frames wait and the thread waits when
+    they are full. A lost stream reconnects after ``first_delay`` seconds, doubling up to
+    ``max_delay`` (each try logged at WARNING), until ``close()``; with ``reconnect=False``
+    a lost stream ends the source.
+    """
+
+    is_live = True
+    first_delay = 0.5
+    max_delay = 10.0
+    backlog = 64
+
+    def __init__(
+        self,
+        identifier: str,
+        connect: Callable[[], cv2.VideoCapture],
+        *,
+        latest_only: bool = True,
+        reconnect: bool = True,
+        unreachable: tuple[str, str] = ("cannot be opened", "check the source"),
+    ):
+        super().__init__(identifier)
+        self.latest_only = latest_only
+        self.reconnect = reconnect
+        self._connect = connect
+        self._unreachable = unreachable  # (why, hint) when the first connection fails
+        self._waiting: collections.deque[Frame] = collections.deque()
+        self._changed = threading.Condition()
+        self._stop = threading.Event()
+        self._ended = False
+        self._thread: threading.Thread | None = None
+        self._captured = 0
+        self._capture_times: collections.deque[float] = collections.deque(maxlen=30)
+        self.measured_fps: float | None = None  # frames a second over the last 30 captured
+
+    def open(self) -> None:
+        if self._thread is not None:
+            return  # one reader thread per source
+        capture = self._connect()
+        if not capture.isOpened():
+            capture.release()
+            raise self._error(*self._unreachable)
+        self.fps = _declared_fps(capture)
+        self._thread = threading.Thread(
+            target=self._run, args=(capture,), name=f"source {self.identifier}", daemon=True
+        )
+        self._thread.start()
+
+    def read(self) -> Frame | None:
+        if self._thread is None:
+            return None  # never opened
+        with self._changed:
+            while not self._waiting and not self._ended and not self._stop.is_set():
+                self._changed.wait()
+            if self._stop.is_set() or not self._waiting:
+                return None
+            self.frames_read += 1
+            self._changed.notify_all()  # room in the backlog
+            return self._waiting.popleft()
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._changed:
+            self._changed.notify_all()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=_STREAM_TIMEOUTS[3] / 1000 + 1)
+
+    def _run(self, capture: cv2.VideoCapture | None) -> None:
+        try:
+            while capture is not None and not self._stop.is_set():
+                ok, pixels = capture.read()
+                if ok:
+                    self._offer(self._frame(pixels))
+                    continue
+                capture.release()
+                if self.reconnect:
+                    capture = self._reconnected()
+                    continue
+                capture = None
+                if not self._stop.is_set():
+                    _log.warning("video source '%s': stream lost; it ends", self.identifier)
+        finally:
+            if capture is not None:
+                capture.release()
+            with self._changed:
+                self._ended = True
+                self._changed.notify_all()
+
+    def _frame(self, pixels: np.ndarray) -> Frame:
+        now = time.monotonic()
+        self._captured += 1
+        times = self._capture_times  # touched by this thread only
+        times.append(now)
+        if len(times) >= 2 and times[-1] > times[0]:
+            self.measured_fps = (len(times) - 1) / (times[-1] - times[0])
+        metadata = VideoMetadata(
+            self.identifier, self._captured, datetime.datetime.now(), self.fps, False,
+            self.measured_fps,
+        )  # fmt: skip
+        return Frame(pixels, metadata, now)
+
+    def _offer(self, frame: Frame) -> None:
+        with self._changed:
+            if self.latest_only:
+                self.frames_dropped += len(self._waiting)
+                self._waiting.clear()
+            else:
+                while len(self._waiting) >= self.backlog and not self._stop.is_set():
+                    self._changed.wait(0.1)
+            self._waiting.append(frame)
+            self._changed.notify_all()
+
+    def _reconnected(self) -> cv2.VideoCapture | None:
+        """A new capture once the stream answers again; None if closed first."""
+        delay, attempt = self.first_delay, 0
+        while not self._stop.is_set():
+            attempt += 1
+            _log.warning(
+                "video source '%s': stream lost; reconnecting in %.3g s (attempt %d)",
+                self.identifier, delay, attempt,
+            )  # fmt: skip
+            if self._stop.wait(delay):
+                return None
+            capture = self._connect()
+            if capture.isOpened():
+                _log.warning("video source '%s': reconnected", self.identifier)
+                self.reconnects += 1
+                self._capture_times.clear()  # the rate before the loss says nothing now
+                self.measured_fps = None
+                return capture
+            capture.release()
+            delay = min(delay * 2, self.max_delay)
+        return None
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
+    netloc = f"{parts.username}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _stream_source(url: str, identifier: str | None, **options) -> LiveSource:
+    shown = _without_password(url)
+    why = (
+        "OpenCV could not open this stream: nothing answers there, it refused, "
+        "or it sends no video OpenCV reads"
+    )
+    hint = "check that a player (ffplay, VLC) opens the URL from this machine, credentials too"
+    return LiveSource(
+        identifier or shown,
+        lambda: cv2.VideoCapture(url, cv2.CAP_FFMPEG, _STREAM_TIMEOUTS),
+        unreachable=(why, hint),
+        **options,
+    )
+
+
+def _webcam_source(index: int, identifier: str | None, **options) -> LiveSource:
+    why = f"no camera answers at device index {index}"
+    hint = "list the cameras (v4l2-ctl --list-devices) and check no other program holds it"
+    return LiveSource(
+        identifier or f"webcam-{index}",
+        lambda: cv2.VideoCapture(index),
+        unreachable=(why, hint),
+        **options,
+    )
+
+
+# --- choosing the source -----------------------------------------------------------------
+
+
+def open_source(
+    spec: str | int | os.PathLike,
+    *,
+    identifier: str | None = None,
+    every_nth: int = 1,
+    latest_only: bool | None = None,
+    reconnect: bool = True,
+    fps: float | None = None,
+) -> FrameSource:
+    """The opened source ``spec`` names.
+
+    ``spec``: a video file, a folder, glob (``"frames/*.png"``) or single image file (a
+    sequence of images), a webcam's device index (``0`` or ``"0"``), or an ``rtsp://``,
+    ``rtmp://`` or ``http(s)://`` stream. ``identifier`` names the video in the frames'
+    metadata (default: the spec, a URL without its password). Files give every
+    ``every_nth`` frame; live sources keep only the newest frame unless
+    ``latest_only=False`` (files ignore it: they wait for the reader). ``fps``: a sequence
+    of images' frame rate. Raises ``SourceError`` naming the source and why.
+    """
+    name = str(spec) if not isinstance(spec, os.PathLike) else os.fspath(spec)
+    if isinstance(every_nth, bool) or not isinstance(every_nth, int) or every_nth < 1:
+        raise SourceError(
+            f"every_nth must be a whole number from 1, found {every_nth!r}",
+            place=f"source '{name}'",
+            hint="1 reads every frame, 2 every other one, ...",
+        )
+    source = _choose(spec, name, identifier, every_nth, latest_only, reconnect, fps)
+    source.open()
+    return source
+
+
+def _choose(spec, name, identifier, every_nth, latest_only, reconnect, fps) -> FrameSource:
+    live = {"latest_only": True if latest_only is None else latest_only, "reconnect": reconnect}
+    is_index = isinstance(spec, int) and not isinstance(spec, bool)
+    if fps is not None and (is_index or "://" in name or _is_video_file(name)):
+        raise SourceError(
+            "fps is for a sequence of images; a video or stream declares its own",
+            place=f"source '{name}'",
+            hint="leave fps out",
+        )
+    if is_index or (isinstance(spec, str) and spec.isdigit()):
+        return _webcam_source(int(spec), identifier, **live)
+    if "://" in name:
+        scheme = name.split("://", 1)[0].lower()
+        if scheme not in STREAM_SCHEMES:
+            raise SourceError(
+                f"'{scheme}://' is not a stream visionflow reads",
+                place=f"source '{_without_password(name)}'",
+                hint="use rtsp://, rtmp://, http:// or https:// (or a file path)",
+            )
+        return _stream_source(name, identifier, **live)
+    if _is_video_file(name):
+        return VideoFileSource(name, identifier or name, every_nth)
+    paths = _image_paths(name)
+    if not paths:
+        why = "no images in this folder" if os.path.isdir(name) else "no file matches this"
+        raise SourceError(
+            f"{why} ({', '.join(sorted(IMAGE_SUFFIXES))} are read as images)",
+            place=f"source '{name}'",
+            hint="check the path or pattern; a video file must exist to be read",
+        )
+    return ImageSequenceSource(paths, identifier or name, every_nth, fps)
+
+
+def _is_video_file(name: str) -> bool:
+    """Anything that is not a folder, an image or a glob pattern: OpenCV tells."""
+    if os.path.isdir(name) or Path(name).suffix.lower() in IMAGE_SUFFIXES:
+        return False
+    return os.path.exists(name) or not any(char in name for char in "*?[")
