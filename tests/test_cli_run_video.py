@@ -180,3 +180,88 @@ def test_ctrl_c_stops_with_every_processed_frame_in_the_sinks(tmp_path, workflow
     assert [r["frame_number"] for r in records] == list(range(1, len(records) + 1))
     assert video_frames(out) == (len(records), WIDTH, HEIGHT)
     assert f"{clip}: {len(records)} frames processed" in stderr
+
+
+def test_a_source_that_fails_is_reported_with_its_place_and_hint_and_the_others_go_on(
+    tmp_path, workflow
+):
+    clip = write_video(tmp_path / "clip.mp4", 4)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    (folder / "frame1.png").write_bytes(b"not a png")  # corrupt from its first image
+    (folder / "notes.txt").write_text("not an image either: left out")
+    out, jsonl = tmp_path / "out.mp4", tmp_path / "out.jsonl"
+    result = runner.invoke(
+        app,
+        ["run-video", str(workflow), str(clip), str(folder), "--output-video", str(out),
+         "--jsonl", str(jsonl), "--no-progress"],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.stderr.split())
+    assert f"error [video_source_error] at source '{folder}'" in text
+    assert f"frame 1 '{folder / 'frame1.png'}' is not an image OpenCV can read" in text
+    assert "hint: remove or replace that file" in text
+    assert [r["frame_number"] for r in lines_of(jsonl)] == [1, 2, 3, 4]
+    assert video_frames(tmp_path / "out-clip.mp4") == (4, WIDTH, HEIGHT)
+    assert f"video written to {tmp_path / 'out-clip.mp4'}" in result.stderr
+    assert not (tmp_path / "out-frames.mp4").exists()
+    assert "out-frames.mp4" not in result.stderr  # no frame, no video: none is claimed
+
+
+def test_a_second_ctrl_c_while_the_outputs_close_waits_for_them(tmp_path, workflow, capsys):
+    import os
+    import threading
+
+    from visionflow import Workflow
+    from visionflow.cli._video import _follow
+    from visionflow.streams.sinks import JsonLinesSink
+
+    said: list[str] = []
+
+    class ImpatientUser(JsonLinesSink):
+        """A sink during whose closing the user presses Ctrl-C again."""
+
+        def close(self) -> None:
+            os.kill(os.getpid(), signal.SIGINT)
+            deadline = time.monotonic() + 30  # a bound for a stuck test, not a measure
+            while "stopping:" not in "".join(said) and time.monotonic() < deadline:
+                said.append(capsys.readouterr().err)
+                time.sleep(0.01)
+            super().close()
+
+    def first_ctrl_c(result) -> None:
+        if result.frame_number == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    clip = write_video(tmp_path / "clip.mp4", 200)
+    sink = ImpatientUser(tmp_path / "out.jsonl")
+    pipeline = Workflow.compile(workflow).stream(str(clip), sinks=[sink], on_result=first_ctrl_c)
+    assert threading.current_thread() is threading.main_thread()  # where signals land
+    assert _follow(pipeline, progress=False) is True
+    assert pipeline.status().state == "stopped" and sink._file is None  # closed
+    assert "Ctrl-C again quits without" in "".join(said)
+    records = lines_of(tmp_path / "out.jsonl")
+    assert [r["frame_number"] for r in records] == list(range(1, len(records) + 1))
+
+
+def test_an_output_of_several_images_per_frame_is_no_video(tmp_path):
+    document = tmp_path / "tiles.yaml"
+    document.write_text(
+        'version: "1.0"\n'
+        "inputs: [{type: WorkflowImage, name: image}]\n"
+        "steps:\n"
+        "  - {type: roboflow_core/image_slicer@v1, name: tiles, image: $inputs.image,\n"
+        "     slice_width: 32, slice_height: 32}\n"
+        "outputs: [{type: JsonField, name: tiles, selector: $steps.tiles.slices}]\n"
+    )
+    clip = write_video(tmp_path / "clip.mp4", 2)
+    out = tmp_path / "o.mp4"
+    for chosen in ([], ["--video-output", "tiles"]):
+        refused = runner.invoke(
+            app, ["run-video", str(document), str(clip), "--output-video", str(out), *chosen]
+        )
+        assert refused.exit_code == 1
+        text = " ".join(refused.stderr.split())
+        assert "error [invalid_stream_pipeline] at output video" in text
+        assert "the output 'tiles' gives several images per frame (crops, tiles)" in text
+        assert not out.exists()

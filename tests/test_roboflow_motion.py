@@ -215,6 +215,27 @@ def test_each_video_has_its_own_background_and_ending_it_forgets_it():
     assert compiled.run(image=at("a", 4, sequence[0]))[0]["out"]["motion"] is False
 
 
+def test_a_step_keeps_the_backgrounds_of_its_64_most_recent_videos():
+    # a background model is frame-sized: a step keeps 64 videos' (the least recent go),
+    # not one for each of the store's 1024 videos
+    from visionflow.blocks.roboflow.motion import MOST_VIDEOS
+
+    compiled = workflow({**MOTION, "history": 1})
+    sequence = frames(3)
+
+    def at(video: str, number: int, pixels: np.ndarray) -> WorkflowImage:
+        meta = VideoMetadata(video, number, datetime.datetime(2026, 1, 1), 10.0, True)
+        return WorkflowImage(pixels, video=meta)
+
+    for number, pixels in enumerate(sequence):
+        compiled.run(image=[at("a", number, pixels), at("b", number, pixels)])
+    for other in range(MOST_VIDEOS - 1):  # a is now the least recently seen, then b
+        compiled.run(image=at(f"other {other}", 0, sequence[0]))
+    assert compiled.run(image=at("b", 3, sequence[0]))[0]["out"]["motion"] is True  # kept
+    assert compiled.run(image=at("a", 3, sequence[0]))[0]["out"]["motion"] is False  # new
+    assert MOST_VIDEOS == 64
+
+
 def test_still_images_and_crops_share_the_steps_background():
     compiled = workflow({**MOTION, "history": 1})
     sequence = frames(3)

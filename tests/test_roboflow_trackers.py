@@ -243,6 +243,23 @@ def test_tracks_a_face_moving_across_a_video_as_roboflows_engine(type_):
     assert "|".join(tracked) == ROBOFLOW_ON_FACES[type_]
 
 
+def test_byte_track_numbers_tracks_started_together_in_supervisions_order():
+    """Four tracks start on frame 1 beside five known ones: supervision (0.30.9, as Roboflow's
+    engine runs it) numbers them in the order of its set of unmatched detections (8, 5, 6,
+    7 here, not ascending), and so must we."""
+    from visionflow.blocks.roboflow.byte_track import ByteTrack
+
+    known = [(40 + 60 * i, 40, 80 + 60 * i, 80, 0.9, 0) for i in range(5)]
+    new = [(40 + 60 * i, 300, 80 + 60 * i, 340, 0.9, 0) for i in range(4)]
+    tracker = ByteTrack()
+    for rows in (known, known + new):
+        tracker.update(detections(rows))
+    found = tracker.update(detections(known + new))
+    # sv.ByteTrack().update_with_detections on the same three frames
+    assert found.tracker_id.tolist() == [1, 2, 3, 4, 5, 7, 8, 9, 6]
+    assert found.xyxy[:, 1].tolist() == [40] * 5 + [300] * 4
+
+
 def test_interleaved_videos_keep_separate_tracks():
     workflow = Workflow.compile(definition("roboflow_core/trackers_sort@v1"), cache=False)
     ids: dict[str, list] = {"a": [], "b": []}
@@ -282,7 +299,8 @@ def test_byte_tracker_v1_needs_the_videos_fps():
     metadata = VideoMetadata("vid", 0, START, None, True)
     with pytest.raises(StepExecutionError) as caught:
         workflow.run(image=frame("vid", 0), meta=metadata, boxes=[detections(BOXES[0])])
-    assert "video 'vid' has no fps" in caught.value.message
+    assert "field 'metadata': video 'vid' has no fps" in caught.value.message
+    assert caught.value.hint.startswith("give the video's fps in its metadata")
 
 
 def test_a_package_tracker_without_the_trackers_package_is_a_compile_error(monkeypatch):
@@ -311,3 +329,20 @@ def test_roboflows_trace_definitions_run_on_a_video(path):
     drawn = result["visualization"].numpy
     assert drawn.shape == (600, 740, 3)
     assert not np.array_equal(drawn, moving_astronaut(3))  # the face's trace is drawn
+
+
+@pytest.mark.parametrize("type_", [f"roboflow_core/byte_tracker@v{n}" for n in (1, 2, 3)])
+def test_byte_tracker_names_detections_without_confidences_and_takes_an_empty_frame(type_):
+    workflow = Workflow.compile(definition(type_), cache=False)
+    image = frame("vid", 0)
+    given = {"meta": image.video_metadata} if type_.endswith("@v1") else {}
+    empty = sv.Detections(xyxy=np.zeros((0, 4)))  # no confidences, none needed
+    [result] = workflow.run(image=image, boxes=[empty], **given)
+    assert len(result["tracked_detections"]) == 0
+    unsure = sv.Detections(xyxy=np.array([[10.0, 10, 50, 50]]), class_id=np.array([0]))
+    with pytest.raises(StepExecutionError) as caught:
+        workflow.run(image=frame("vid", 1), boxes=[unsure], **given)
+    assert "field 'detections': ByteTrack needs detections with confidences" in (
+        caught.value.message
+    )
+    assert caught.value.hint.startswith("give the detections of a model")

@@ -329,6 +329,16 @@ def test_a_frame_delay_offset_out_of_range_is_a_compile_error(offset):
     assert "offset" in str(caught.value)
 
 
+def test_a_frame_delay_offset_from_a_parameter_is_checked_with_a_hint():
+    definition = buffers_definition("$inputs.offset")
+    definition["inputs"].append({"type": "WorkflowParameter", "name": "offset"})
+    workflow = Workflow.compile(definition, cache=False)
+    with pytest.raises(StepExecutionError) as caught:
+        workflow.run(image=frame("a", 0, 10), value=1, offset=5)
+    assert "field 'offset': offset is a whole number of frames back" in caught.value.message
+    assert caught.value.hint == "give offset as -1 for the previous frame"
+
+
 TRACKS = {
     "version": "1.0",
     "inputs": [
@@ -420,3 +430,50 @@ def test_stabilize_class_lock_and_event_log_over_two_videos_give_roboflows_value
                 )
                 results.append(shown_tracks(result))
     assert results == ROBOFLOW_TRACKS
+
+
+def test_a_video_that_never_ends_keeps_a_bounded_number_of_tracks():
+    # a live stream's tracks come and go: past 4096 tracks, the least recently seen are
+    # forgotten (velocity starts again from 0, time in zone from entering now)
+    from visionflow.blocks.roboflow.video_analytics import MOST_TRACKS
+
+    definition = {
+        "inputs": [
+            {"type": "WorkflowImage", "name": "image"},
+            {"type": "WorkflowBatchInput", "name": "dets", "kind": ["object_detection_prediction"]},
+        ],
+        "steps": [
+            step("velocity@v1", "v", image=IMAGE, detections=DETS),
+            step("time_in_zone@v2", "z", image=IMAGE, detections=DETS, zone=ZONE),
+            step(
+                "path_deviation_analytics@v2",
+                "p",
+                image=IMAGE,
+                detections=DETS,
+                reference_path=[[0, 0], [10, 0]],
+            ),
+        ],
+        "outputs": [
+            {"type": "JsonField", "name": "v", "selector": "$steps.v.velocity_detections"},
+            {"type": "JsonField", "name": "z", "selector": "$steps.z.timed_detections"},
+            {"type": "JsonField", "name": "p", "selector": "$steps.p.path_deviation_detections"},
+        ],
+    }
+    workflow = Workflow.compile(definition, cache=False)
+    many = [(90, 40, 110, 60, track) for track in range(MOST_TRACKS + 1)]  # track 0 goes
+    workflow.run(image=frame("live", 0, 10), dets=tracks(many))
+    moved = [(100, 40, 120, 60, 1), (100, 40, 120, 60, 0)]
+    [result] = workflow.run(image=frame("live", 1, 10), dets=tracks(moved))
+    assert result["v"].data["speed"].tolist() == [100.0, 0.0]  # 10 px in 0.1 s; forgotten
+    assert result["z"].data["time_in_zone"].tolist() == [0.1, 0.0]
+    # track 1's path has two points; track 0's starts again at this frame
+    assert np.round(result["p"].data["path_deviation"], 3).tolist() == [111.803, 120.83]
+    memory = workflow.plan.video_states
+    for block in {id(b): b for b in _blocks(workflow)}.values():
+        state = memory.get(block, "live", dict)
+        sizes = [len(v) for v in (state.values() if isinstance(state, dict) else [state])]
+        assert max(sizes) <= MOST_TRACKS
+
+
+def _blocks(workflow: Workflow) -> list:
+    return [s.block for s in workflow.plan.steps.values()]

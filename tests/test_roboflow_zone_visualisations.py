@@ -277,6 +277,29 @@ def test_a_trace_is_kept_per_video_and_dropped_when_the_video_ends():
     assert np.array_equal(drawn("a", 0), first[0])  # and start anew once it ended
 
 
+def test_a_step_draws_for_its_64_most_recent_videos():
+    # a heatmap holds a frame of heat per video: a step keeps 64 videos' annotators (the
+    # least recently drawn go), not one for each of the store's 1024 videos
+    from visionflow.blocks.roboflow.zone_visualisations import MOST_VIDEOS
+    from visionflow.data.image import VideoMetadata, WorkflowImage
+
+    step = {"type": "roboflow_core/trace_visualization@v1", "predictions": "$inputs.boxes"}
+    compiled = workflow(step, TRACKED_INPUTS)
+
+    def drawn(video: str, number: int) -> np.ndarray:
+        meta = VideoMetadata(video, number, datetime.datetime(2026, 1, 1), 30.0, True)
+        image = WorkflowImage(astronaut(), video=meta)
+        return compiled.run(image=image, boxes=[tracked(number)])[0]["image"].numpy
+
+    first = drawn("a", 0)
+    drawn("b", 0)
+    for other in range(MOST_VIDEOS - 1):  # a is now the least recently drawn, then b
+        drawn(f"other {other}", 0)
+    assert not np.array_equal(drawn("b", 0), first)  # b's trace goes on
+    assert np.array_equal(drawn("a", 0), first)  # a's was forgotten: it starts anew
+    assert MOST_VIDEOS == 64
+
+
 def test_a_heatmap_is_supervisions_heatmap_annotator_over_consecutive_runs():
     step = {"type": "HeatmapVisualization", "predictions": "$inputs.boxes",
             "ignore_stationary": False, "radius": 30}  # fmt: skip

@@ -206,3 +206,32 @@ def test_bytes_and_times_become_text():
         "day": "2026-12-07",
     }
     assert json.loads(json.dumps(serialized)) == serialized
+
+
+def test_tracked_detections_with_analytics_read_back_to_the_same_json():
+    # a tracker's ids and what the video analytics add (time in zone, velocity) are in the
+    # JSON; given back as an input they are read, so the JSON written again is the same
+    from visionflow.serialization import deserialize_detections
+
+    tracked = sv.Detections(
+        xyxy=np.array([[1.0, 2, 11, 22], [5, 5, 9, 9]]),
+        confidence=np.array([0.9, 0.8]),
+        class_id=np.array([0, 1]),
+        tracker_id=np.array([3, 4]),
+        data={
+            "class_name": np.array(["car", "person"]),
+            "time_in_zone": np.array([0.0, 1.5]),
+            "velocity": np.array([[1.0, 2.0], [0.0, 0.0]]),
+            "speed": np.array([2.25, 0.0]),
+        },
+    )
+    sent = json.loads(json.dumps(serialize(tracked)))
+    assert [p["tracker_id"] for p in sent["predictions"]] == [3, 4]
+    assert [p["velocity"] for p in sent["predictions"]] == [[1.0, 2.0], [0.0, 0.0]]
+    back = deserialize_detections(sent, "dets")
+    assert serialize(back) == sent
+    assert back.data["velocity"].tolist() == [[1.0, 2.0], [0.0, 0.0]]
+    assert back[np.array([False, True])].data["time_in_zone"].tolist() == [1.5]
+    odd = json.loads(json.dumps(sent))  # not numbers on every detection: kept as given
+    odd["predictions"][0]["velocity"], odd["predictions"][1]["velocity"] = "fast", [1]
+    assert serialize(deserialize_detections(odd, "dets")) == odd

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -15,7 +16,7 @@ from skimage import data
 from visionflow import Block, Output, Selector, Workflow
 from visionflow.data.image import VideoMetadata, WorkflowImage
 from visionflow.errors import StreamPipelineError
-from visionflow.streams.pipeline import VideoPipeline
+from visionflow.streams.pipeline import Clock, VideoPipeline
 from visionflow.streams.sinks import JsonLinesSink, VideoFileSink
 from visionflow.streams.sources import Frame, FrameSource, open_source
 
@@ -235,12 +236,35 @@ def test_in_a_workflow_keeping_video_state_a_failing_batch_fails_whole():
     ]  # fmt: skip
 
 
+class RecordingClock(Clock):
+    """The real clock, noting the times it gave and the deadlines it was asked to wait for."""
+
+    def __init__(self):
+        self.given: list[float] = []
+        self.deadlines: list[float] = []
+
+    def now(self) -> float:
+        self.given.append(super().now())
+        return self.given[-1]
+
+    def wait_until(self, deadline: float, stop) -> None:
+        self.deadlines.append(deadline)
+        super().wait_until(deadline, stop)
+
+
 def test_max_fps_paces_the_runs_and_a_file_still_gives_every_frame():
-    started = time.monotonic()
-    results = list(compiled().stream(PictureFrames("a", 6), max_fps=50))
+    clock = RecordingClock()
+    results = list(compiled().stream(PictureFrames("a", 6), max_fps=50, clock=clock))
     assert [r.frame_number for r in results] == [1, 2, 3, 4, 5, 6]
-    # a lower bound only (never flaky): 6 batches at most 50 a second span 5/50 s or more
-    assert time.monotonic() - started >= 5 / 50
+    # each batch is taken no sooner than 1/50 s after the one before (then the end is found)
+    assert len(clock.given) == 6
+    assert clock.deadlines == [taken + 1 / 50 for taken in clock.given]
+
+
+def test_without_max_fps_nothing_waits():
+    clock = RecordingClock()
+    assert len(list(compiled().stream(PictureFrames("a", 3), clock=clock))) == 3
+    assert (clock.given, clock.deadlines) == ([], [])
 
 
 def test_max_fps_must_be_positive():
@@ -416,3 +440,281 @@ def test_a_live_stream_that_is_lost_and_comes_back_runs_on_beside_a_file(tmp_pat
     assert [r["frame_number"] for r in records if r["source"] == "file"] == list(
         range(1, file.processed + 1)
     )  # a file gives every frame
+
+
+class GatedCamera(FrameSource):
+    """A live camera that captures a frame only when the test lets it (``allow``)."""
+
+    is_live = True
+
+    def __init__(self, identifier: str):
+        super().__init__(identifier)
+        self.fps, self.closed = 10.0, False
+        self._allowed = threading.Semaphore(0)
+
+    def allow(self, frames: int) -> None:
+        self._allowed.release(frames)
+
+    def open(self) -> None:
+        pass
+
+    def read(self) -> Frame | None:
+        while not self._allowed.acquire(timeout=0.01):
+            if self.closed:
+                return None
+        self.frames_read += 1
+        number = self.frames_read
+        meta = VideoMetadata(self.identifier, number, _start(number, 10.0), 10.0, False)
+        return Frame(moving_picture(number), meta, time.monotonic())
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_with_max_fps_a_live_source_runs_its_newest_frame_not_one_taken_before_the_wait():
+    camera = GatedCamera("gate")
+    numbers: list[int] = []
+
+    class LetThreeFramesCome(Clock):
+        def wait_until(self, deadline, stop) -> None:
+            dropped = pipeline.status().sources[0].dropped
+            camera.allow(3)  # while the pipeline waits, three frames come; two go stale
+            wait_for(lambda: pipeline.status().sources[0].dropped == dropped + 2, "3 frames")
+            super().wait_until(deadline, stop)
+
+    def take(result) -> None:
+        numbers.append(result.frame_number)
+        if len(numbers) == 3:
+            pipeline.stop()
+
+    pipeline = stateless().stream(camera, max_fps=1000, clock=LetThreeFramesCome(), on_result=take)
+    camera.allow(1)
+    pipeline.start()
+    assert pipeline.join(60) is True
+    assert numbers == [1, 4, 7]
+    assert pipeline.status().sources[0].dropped == 4
+
+
+def source_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("source ")]
+
+
+def test_a_pipeline_stopped_before_it_started_closes_its_sources_and_their_threads():
+    from mjpeg_server import MjpegServer
+
+    with MjpegServer(fps=30) as camera:
+        pipeline = stateless().stream(camera.url)
+        assert source_threads() == [f"source {camera.url}"]  # the camera's reader
+        pipeline.stop()
+        pipeline.stop()  # twice: nothing more
+        assert source_threads() == []
+        assert pipeline.join() is True and pipeline.status().state == "stopped"
+        assert pipeline.status().sources[0].state == "stopped"
+        pipeline.start()  # stays stopped
+        assert list(pipeline) == [] and source_threads() == []
+
+
+def test_every_thread_ends_with_the_pipeline_a_live_source_included(tmp_path: Path):
+    from mjpeg_server import MjpegServer
+
+    with MjpegServer(fps=30) as camera:
+        seen = []
+
+        def stop_at_the_third(result) -> None:
+            seen.append(result)
+            if len(seen) == 3:
+                pipeline.stop()
+
+        sinks = [JsonLinesSink(tmp_path / "out.jsonl")]
+        pipeline = stateless().stream(
+            [camera.url, PictureFrames("a", 1000)], on_result=stop_at_the_third, sinks=sinks
+        )
+        pipeline.start()
+        assert pipeline.join(60) is True
+        assert source_threads() == []
+        assert not any(t.name == "video pipeline" and t.is_alive() for t in threading.enumerate())
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == len(seen)
+
+
+def test_a_source_that_fails_is_named_in_the_status_and_the_others_go_on(tmp_path: Path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for number in (1, 2):
+        cv2.imwrite(str(folder / f"frame{number}.png"), moving_picture(number))
+    (folder / "frame3.png").write_bytes(b"not a png")
+    lines = JsonLinesSink(tmp_path / "out.jsonl")
+    with stateless().stream([str(folder), PictureFrames("a", 5)], sinks=[lines]) as pipeline:
+        pipeline.join()
+    frames, a = pipeline.status().sources
+    assert (frames.state, frames.processed, frames.failed) == ("failed", 2, 0)
+    assert frames.error == {
+        "code": "video_source_error",
+        "place": f"source '{folder}'",
+        "message": f"frame 3 '{folder / 'frame3.png'}' is not an image OpenCV can read",
+        "hint": "remove or replace that file (or leave it out of the pattern)",
+    }
+    assert (a.state, a.processed, a.error) == ("ended", 5, None)
+    records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [(r["source"], r["frame_number"]) for r in records if r["source"] != "a"] == [
+        (str(folder), 1), (str(folder), 2)
+    ]  # fmt: skip
+
+
+def test_a_source_whose_read_raises_is_named_with_a_hint():
+    class Broken(PictureFrames):
+        def read(self) -> Frame | None:
+            if self.frames_read == 2:
+                raise RuntimeError("the device went away")
+            return super().read()
+
+    pipeline = stateless().stream(Broken("cam", 5))
+    assert [r.frame_number for r in pipeline] == [1, 2]
+    [status] = pipeline.status().sources
+    assert status.state == "failed" and pipeline.status().state == "ended"
+    assert status.error["code"] == "RuntimeError" and status.error["place"] == "source 'cam'"
+    assert status.error["message"] == "the device went away" and status.error["hint"]
+
+
+def test_a_workflow_without_an_image_input_is_refused_clearly():
+    definition = {
+        "version": "1.0",
+        "inputs": [{"type": "WorkflowParameter", "name": "x"}],
+        "steps": [],
+        "outputs": [{"type": "JsonField", "name": "x", "selector": "$inputs.x"}],
+    }
+    with pytest.raises(StreamPipelineError) as caught:
+        Workflow.compile(definition).stream(PictureFrames("a", 1))
+    assert caught.value.message == "the workflow has no image input to give the frames to"
+    assert caught.value.place == "image_input" and "WorkflowImage" in caught.value.hint
+
+
+def write_clip(path: Path, frames: int, fps: float) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (WIDTH, HEIGHT))
+    for number in range(1, frames + 1):
+        writer.write(moving_picture(number))
+    writer.release()
+    return path
+
+
+def test_the_video_of_every_nth_frame_keeps_the_files_duration(tmp_path: Path):
+    clip = write_clip(tmp_path / "clip.mp4", 12, 12.0)
+    video = VideoFileSink(tmp_path / "out.mp4")
+    pipeline = compiled().stream(str(clip), sinks=[video], source_options={"every_nth": 3})
+    assert [r.frame_number for r in pipeline] == [1, 4, 7, 10]
+    assert read_video(tmp_path / "out.mp4") == (4, WIDTH, HEIGHT, 4.0)  # 4 frames, 1 s
+
+
+def test_a_live_sources_video_is_written_at_the_rate_its_frames_came(tmp_path: Path):
+    class EightAFrameSecond(PictureFrames):
+        """A live camera whose frames were captured 1/8 s apart (their capture times)."""
+
+        def read(self) -> Frame | None:
+            frame = super().read()
+            if frame is None:
+                return None
+            return Frame(frame.pixels, frame.metadata, 1000.0 + frame.metadata.frame_number / 8)
+
+    camera = EightAFrameSecond("cam", 20, fps=25.0)  # it declares 25 (as MJPEG streams do)
+    camera.is_live, camera.latest_only = True, False  # none dropped: 1/8 s between all
+    video = VideoFileSink(tmp_path / "cam.mp4")
+    results = list(compiled().stream(camera, sinks=[video]))
+    assert len(results) == 20
+    assert read_video(tmp_path / "cam.mp4") == (20, WIDTH, HEIGHT, 8.0)
+
+
+def test_a_gray_or_four_channel_image_output_is_written(tmp_path: Path):
+    from visionflow.streams.pipeline import StreamResult
+
+    sink = VideoFileSink(tmp_path / "out.avi")
+    sink.open(compiled(), [PictureFrames("a", 2)])
+    frame = PictureFrames("a", 2).read()
+    gray = WorkflowImage(np.full((HEIGHT, WIDTH), 200, np.uint8))
+    bgra = WorkflowImage(np.full((HEIGHT, WIDTH, 4), 100, np.uint8))
+    for image in (gray, bgra):
+        sink.write(StreamResult("a", frame, {"annotated": image}, None, 0.0))
+    sink.close()
+    capture = cv2.VideoCapture(str(tmp_path / "out.avi"))
+    levels = []
+    while (read := capture.read())[0]:
+        levels.append(round(float(read[1].mean())))
+    capture.release()
+    assert len(levels) == 2 and abs(levels[0] - 200) <= 2 and abs(levels[1] - 100) <= 2
+
+
+def test_a_frame_too_large_for_mpeg4_is_refused_with_its_size(tmp_path: Path):
+    class Wide(PictureFrames):
+        def read(self) -> Frame | None:
+            frame = super().read()
+            wide = None if frame is None else np.zeros((16, 9000, 3), np.uint8)
+            return frame and Frame(wide, frame.metadata, frame.captured_at)
+
+    pipeline = stateless().stream(Wide("a", 2), sinks=[VideoFileSink(tmp_path / "o.mp4")])
+    with pytest.raises(StreamPipelineError) as caught:
+        pipeline.start().join()
+    assert caught.value.message == f"cannot write a 9000x16 video to '{tmp_path / 'o.mp4'}'"
+    assert ".avi" in caught.value.hint
+
+
+def test_two_sources_of_one_name_are_refused_and_closed():
+    first, second = PictureFrames("a", 2), PictureFrames("a", 2)
+    with pytest.raises(StreamPipelineError) as caught:
+        compiled().stream([first, second])
+    assert caught.value.place == "sources"
+    assert caught.value.message == "several sources are named 'a'"
+    assert "identifier" in caught.value.hint and first.closed and second.closed
+
+
+def test_a_live_source_opened_to_keep_every_frame_loses_none_in_the_pipeline():
+    camera = GatedCamera("gate")
+    camera.latest_only = False  # as open_source(..., latest_only=False) gives it
+    numbers: list[int] = []
+
+    def take(result) -> None:
+        numbers.append(result.frame_number)
+        if result.frame_number == 1:  # four frames come while the first one's run ends
+            camera.allow(4)
+            wait_for(lambda: camera.frames_read == 5, "four more frames")
+        if result.frame_number == 5:
+            pipeline.stop()
+
+    pipeline = stateless().stream(camera, on_result=take)
+    camera.allow(1)
+    pipeline.start()
+    assert pipeline.join(60) is True
+    assert numbers == [1, 2, 3, 4, 5] and pipeline.status().sources[0].dropped == 0
+
+
+def test_join_before_start_is_refused_not_waited_for_ever():
+    source = PictureFrames("a", 3)
+    pipeline = stateless().stream(source)
+    with pytest.raises(StreamPipelineError) as caught:
+        pipeline.join()
+    assert (caught.value.place, caught.value.message) == (
+        "join",
+        "join() on a pipeline that was not started",
+    )
+    assert "start()" in caught.value.hint and not source.closed
+    pipeline.stop()  # a pipeline that will not run: its sources close
+    assert source.closed and pipeline.join() is True
+
+
+def test_a_callback_that_fails_stops_everything_and_is_raised_by_join(tmp_path: Path):
+    from mjpeg_server import MjpegServer
+
+    def fail_at_the_third(result) -> None:
+        if result.source == "a" and result.frame_number == 3:
+            raise RuntimeError("the callback broke")
+
+    with MjpegServer(fps=30) as camera:
+        lines = JsonLinesSink(tmp_path / "out.jsonl")
+        pipeline = stateless().stream(
+            [camera.url, PictureFrames("a", 1000)], on_result=fail_at_the_third, sinks=[lines]
+        )
+        pipeline.start()
+        with pytest.raises(RuntimeError, match="the callback broke"):
+            pipeline.join(60)
+        assert source_threads() == [] and pipeline.status().state == "stopped"
+        assert [s.state for s in pipeline.status().sources] == ["stopped", "stopped"]
+    records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    processed = sum(s.processed for s in pipeline.status().sources)
+    assert len(records) == processed and records[-1]["frame_number"] == 3

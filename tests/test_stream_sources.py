@@ -327,6 +327,8 @@ def test_a_down_server_refuses_the_first_connection(server):
         ("clip.mp4", {"every_nth": 0}, "every_nth must be a whole number from 1, found 0"),
         ("rtsp://127.0.0.1/x", {"fps": 5}, "fps is for a sequence of images; a video or "
          "stream declares its own"),
+        ("frames/*.png", {"fps": -5}, "fps must be a number above 0, found -5"),
+        ("frames/*.png", {"fps": 0}, "fps must be a number above 0, found 0"),
     ],
 )  # fmt: skip
 def test_wrong_options_are_refused(spec, options, message):
@@ -343,3 +345,37 @@ def test_import_visionflow_does_not_import_the_streams():
     )
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert completed.stdout.strip() == "[False, False]"
+
+
+@pytest.mark.parametrize(
+    "options", [{"fps": 5}, {"every_nth": 0}, {}], ids=["fps", "every_nth", "malformed-port"]
+)
+def test_a_stream_password_is_never_shown_in_an_error(options):
+    port = "port" if not options else str(closed_port())  # a port that is no number, too
+    url = f"rtsp://admin:secret@127.0.0.1:{port}/live"
+    error = error_of(url, **options)
+    assert "secret" not in str(error) and "secret" not in error.place
+    assert error.place == f"source 'rtsp://admin@127.0.0.1:{port}/live'"
+
+
+def test_a_video_file_cut_short_says_so(tmp_path, caplog):
+    path = tmp_path / "cut.avi"  # Motion JPEG: the header counts the frames, first
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 96))
+    for index in range(50):
+        writer.write(drawn_frame(index % 16))
+    writer.release()
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) * 6 // 10])  # a copy cut off
+    with open_source(path) as source:
+        frames = list(source)
+    assert 0 < len(frames) < 50 and source.frame_count == 50
+    assert caplog.messages == [
+        f"video source '{path}': the file ended after {len(frames)} frames; its header "
+        "declares 50: it may be cut short"
+    ]
+
+
+def test_a_whole_video_file_says_nothing(video, caplog):
+    with open_source(video, every_nth=5) as source:
+        assert len(list(source)) == 3
+    assert caplog.messages == []

@@ -138,3 +138,26 @@ def test_a_store_keeps_at_most_its_number_of_videos():
     for video in ("a", "b", "c"):
         states.get("step", video, dict)
     assert states.videos() == ["b", "c"]  # the least recently seen went first
+
+
+def test_a_video_named_like_anything_keeps_its_own_state_apart_from_still_images():
+    states = VideoStates()
+    still = states.get("step", None, lambda: ["still"])
+    for name in ("(still images)", "None", ""):  # names a stream may be given
+        assert states.get("step", name, lambda: ["video"]) == ["video"]
+        assert states.end(name) is True
+    assert states.get("step", None, list) is still  # the still images' state is untouched
+    assert states.videos() == [None]
+
+
+def test_an_owner_may_keep_fewer_videos_than_the_store():
+    states = VideoStates()
+    for video in ("a", "b", "c"):
+        states.get("heavy", video, lambda video=video: [video], most=2)
+        states.get("light", video, lambda video=video: [video])
+    assert states.get("heavy", "a", lambda: ["again"], most=2) == ["again"]  # a was dropped
+    assert states.get("light", "a", list) == ["a"]  # the other owner kept its state
+    assert states.get("heavy", "c", list, most=2) == ["c"]
+    assert states.end("c") is True  # ended: c no longer counts against heavy's two
+    states.get("heavy", "d", lambda: ["d"], most=2)
+    assert states.get("heavy", "a", list, most=2) == ["again"]

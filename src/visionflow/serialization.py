@@ -210,7 +210,30 @@ def deserialize_detections(value: Any, parent_id: str, policy: ImagePolicy = LOC
         detections.data[det.IMAGE_DIMENSIONS] = np.array([size] * len(rows), dtype=int)
         detections.data[det.ROOT_PARENT_DIMENSIONS] = np.array([size] * len(rows), dtype=int)
     detections.data.update(_read_keypoints(rows))
+    detections.data.update(_read_extra_fields(rows))
     return detections
+
+
+def _read_extra_fields(rows: list[_Row]) -> dict[str, np.ndarray]:
+    """The fields blocks add (``EXTRA_FIELDS``: time in zone, velocity, ...) that every
+    detection carries, as they were written: the JSON written again is the same."""
+    found = {}
+    for key in EXTRA_FIELDS:
+        if not all(key in row.item for row in rows):
+            continue  # on some detections only: no column to keep them in
+        values = [row.item[key] for row in rows]
+        if all(map(_is_number, values)) or all(
+            isinstance(v, list) and v and all(map(_is_number, v)) for v in values
+        ):
+            try:  # numbers, or lists of them (velocity): an array, as the block gave
+                found[key] = np.array(values)
+                continue
+            except ValueError:  # lists of several lengths
+                pass
+        found[key] = np.empty(len(rows), dtype=object)  # one JSON value each, as given
+        for position, value in enumerate(values):
+            found[key][position] = value
+    return found
 
 
 def deserialize_classification(value: Any, parent_id: str) -> dict[str, Any]:

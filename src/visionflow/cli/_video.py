@@ -67,7 +67,9 @@ def run_video(
     and zones keep their state per source. It ends when every file has ended.
 
     Ctrl-C stops it cleanly (exit code 130): every frame processed is in --jsonl and
-    --output-video. A frame whose run fails is reported and skipped (exit code 1).
+    --output-video. A frame whose run fails is reported and skipped (exit code 1); a
+    source that fails (a corrupt image in a folder) ends, reported (exit code 1), and the
+    others go on.
     """
     from visionflow import Workflow
     from visionflow.streams.sinks import JsonLinesSink, VideoFileSink
@@ -87,17 +89,17 @@ def run_video(
             sinks=sinks,
             source_options={"every_nth": every_nth},
         )
-        pipeline.start()
         interrupted = _follow(pipeline, progress=not no_progress)
     _report(pipeline, sinks)
     if interrupted:
         raise typer.Exit(130)  # the shell's code for a stop by Ctrl-C
-    if any(source.failed for source in pipeline.status().sources):
+    if any(source.failed or source.error for source in pipeline.status().sources):
         raise typer.Exit(1)
 
 
 def _follow(pipeline: Any, progress: bool) -> bool:
-    """Wait for the pipeline, drawing the progress line; whether Ctrl-C stopped it."""
+    """Start the pipeline and wait for it, drawing the progress line; whether Ctrl-C
+    stopped it. Started inside the ``try``: a Ctrl-C at any moment of the run is a stop."""
     from rich.text import Text
 
     live = None
@@ -110,18 +112,34 @@ def _follow(pipeline: Any, progress: bool) -> bool:
             live = Live(console=console, refresh_per_second=1 / REFRESH_S)
             live.start()
     try:
+        pipeline.start()
         while not pipeline.join(REFRESH_S):
             if live is not None:
                 live.update(Text(progress_line(pipeline.status())))  # Text: no markup
         return False
     except KeyboardInterrupt:
         pipeline.stop()  # the batch in progress still reaches the sinks, then they close
-        pipeline.join()
+        _join_through_interrupts(pipeline)
         return True
     finally:
         if live is not None:
             live.update(Text(progress_line(pipeline.status())))
             live.stop()
+
+
+def _join_through_interrupts(pipeline: Any) -> None:
+    """Wait for the sinks to close: a second Ctrl-C (impatience) would leave the video
+    unreadable, so it only says so; a third quits at once."""
+    warned = False
+    while True:
+        try:
+            pipeline.join()
+            return
+        except KeyboardInterrupt:
+            if warned:
+                raise
+            warned = True
+            typer.echo("stopping: closing the outputs; Ctrl-C again quits without", err=True)
 
 
 def progress_line(status: Any) -> str:
@@ -143,8 +161,14 @@ def progress_line(status: Any) -> str:
 
 
 def _report(pipeline: Any, sinks: list[Any]) -> None:
+    from types import SimpleNamespace
+
+    from visionflow.cli._printing import print_error
+
     status = pipeline.status()
     for source in status.sources:
+        if source.error is not None:  # the source itself failed (a corrupt image, ...)
+            print_error(SimpleNamespace(**source.error))
         failed = f", {source.failed} failed ({source.last_error})" if source.failed else ""
         typer.echo(
             f"{source.source}: {source.processed} frames processed, {source.dropped} dropped"
@@ -153,4 +177,5 @@ def _report(pipeline: Any, sinks: list[Any]) -> None:
         )
     for sink in sinks:
         for path in getattr(sink, "paths", lambda: {})().values():
-            typer.echo(f"video written to {path}", err=True)
+            if path.exists():  # a source that gave no frame has no video
+                typer.echo(f"video written to {path}", err=True)

@@ -38,7 +38,7 @@ _api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="The 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
     """A FastAPI app serving visionflow as ``settings`` say (defaults: loopback, strict)."""
-    from visionflow.server import routes, workflow_routes
+    from visionflow.server import pipelines, routes, workflow_routes
 
     state = ServerState.create(settings or ServerSettings())
     keyed = state.settings.api_key is not None
@@ -53,14 +53,17 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         description="Run, validate, describe and manage deep-learning workflows. Errors are "
         '`{"error": {"code", "place", "message", "hint"}}` with a 4xx status when the request '
         "can be fixed.",
+        lifespan=pipelines.lifespan,  # pipelines stop with the server
     )
     app.state.visionflow = state
+    app.state.pipelines = pipelines.Pipelines(state.settings.max_pipelines)
     install_error_handlers(app)
     app.include_router(routes.public)
     # without a key there is nothing to check: no dependency to solve on every request
     guarded = [Depends(_check_api_key)] if keyed else []
     app.include_router(routes.router, dependencies=guarded)
     app.include_router(workflow_routes.router, dependencies=guarded)
+    app.include_router(pipelines.router, dependencies=guarded)
     if keyed:
         app.add_api_route(
             "/openapi.json",

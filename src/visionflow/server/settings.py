@@ -108,6 +108,10 @@ class ServerSettings:
         16, "Model pools kept loaded; the least recently used idle one makes room."
     )
     url_timeout_seconds: float = setting(10.0, "Seconds an image URL may take to download.")
+    allow_webcams: bool = setting(
+        False, "Video pipelines may read this machine's cameras (a source given as a device index)."
+    )
+    max_pipelines: int = setting(4, "Video pipelines running at once (POST /pipelines).")
     access_log: bool = setting(True, "Log every request.")
     log_level: str = setting("info", "uvicorn's log level (critical, error, warning, info, debug).")
 
@@ -135,6 +139,7 @@ class ServerSettings:
             "max_model_input_side",
             "max_model_timeout_ms",
             "max_loaded_models",
+            "max_pipelines",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, found {getattr(self, name)}")

@@ -1,10 +1,11 @@
 """One reader thread per frame source, each feeding the frames the pipeline takes from.
 
-A file source's reader reads up to ``AHEAD`` frames ahead, then waits until half of them
-are taken (every frame is processed; decoding overlaps the runs, and the two threads wake
-each other once per few frames, not per frame); a live source's reader replaces a frame
-not yet taken by the newer one (stale frames are dropped, the latest is processed) and
-counts the frame it dropped. ``source_status`` reads a feed's figures for the status.
+A file source's reader (or a live source's opened with ``latest_only=False``) reads up to
+``AHEAD`` frames ahead, then waits until half of them are taken (every frame is processed;
+decoding overlaps the runs, and the two threads wake each other once per few frames, not
+per frame); a live source's reader replaces a frame not yet taken by the newer one (stale
+frames are dropped, the latest is processed) and counts the frame it dropped.
+``source_status`` reads a feed's figures for the status.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Feed:
     processed: int = 0
     failed: int = 0
     last_error: str | None = None
+    error: dict[str, Any] | None = None  # why the source itself failed (code, place, ...)
     result_times: deque = field(default_factory=lambda: deque(maxlen=RECENT))
     latencies: deque = field(default_factory=lambda: deque(maxlen=RECENT))
     thread: threading.Thread | None = None
@@ -49,7 +51,14 @@ class Feed:
     def is_live(self) -> bool:
         return bool(self.source.is_live)
 
+    @property
+    def keeps_every_frame(self) -> bool:
+        """A file, or a live source opened with ``latest_only=False``: none is dropped."""
+        return not self.is_live or not getattr(self.source, "latest_only", True)
+
     def state(self) -> str:
+        if self.error is not None:
+            return "failed"
         if self.finished:
             return "ended"
         return "stopped" if self.stopped else "running"
@@ -83,20 +92,24 @@ def _read(feed: Feed, condition: threading.Condition, stopping: threading.Event)
             with condition:
                 if frame is None:
                     break
-                if len(feed.frames) >= AHEAD and not feed.is_live:
+                if len(feed.frames) >= AHEAD and feed.keeps_every_frame:
                     while len(feed.frames) > AHEAD // 2 and not stopping.is_set():
                         condition.wait()  # a file gives every frame: wait for room
                 if stopping.is_set():
                     break
-                if feed.is_live:
+                if not feed.keeps_every_frame:
                     feed.dropped += len(feed.frames)  # the older frame is stale
                     feed.frames.clear()
                 feed.frames.append(frame)
                 feed.last_frame_at = time.monotonic()
                 condition.notify_all()
     except Exception as error:  # a source that fails ends alone; the others go on
-        _log.error("source %s failed: %s", feed.identifier, error)
-        feed.last_error = str(error)
+        _log.error(  # a bug in a source's own code keeps its traceback
+            "source %s failed: %s", feed.identifier, error, exc_info=not hasattr(error, "to_dict")
+        )
+        with condition:
+            feed.last_error = str(error)
+            feed.error = _described(error, feed.identifier)
     finally:
         with condition:
             feed.ended = True
@@ -116,12 +129,23 @@ def close_source(feed: Feed, condition: threading.Condition) -> None:
         _log.warning("closing source %s: %s", feed.identifier, error)
 
 
+def _described(error: Exception, identifier: str) -> dict[str, Any]:
+    if hasattr(error, "to_dict"):  # a SourceError names the source and gives a hint
+        return error.to_dict()
+    return {
+        "code": type(error).__name__,
+        "place": f"source '{identifier}'",
+        "message": str(error),
+        "hint": "the source's read() failed: see the log for its traceback",
+    }
+
+
 @dataclass(frozen=True)
 class SourceStatus:
     """Where one source stands; fps and latencies over its last results."""
 
     source: str
-    state: str  # running / stopped / ended
+    state: str  # running / stopped / ended / failed (the source itself: see ``error``)
     fps: float | None
     latency_s: float | None  # the last frame's, capture to result
     latency_p50_s: float | None
@@ -132,6 +156,7 @@ class SourceStatus:
     dropped: int
     reconnects: int
     last_error: str | None
+    error: dict[str, Any] | None = None  # the source's own failure: code, place, message, hint
 
 
 def source_status(feed: Feed) -> SourceStatus:
@@ -152,6 +177,7 @@ def source_status(feed: Feed) -> SourceStatus:
         dropped=int(getattr(source, "frames_dropped", 0)) + feed.dropped,
         reconnects=int(getattr(source, "reconnects", 0)),
         last_error=feed.last_error,
+        error=feed.error,
     )
 
 

@@ -36,6 +36,18 @@ COLLECT_S = 0.05  # how long a batch waits for the other live sources' frames
 SILENT_S = 1.0  # a live source with no frame for this long is not waited for (reconnecting)
 
 
+class Clock:
+    """The time ``max_fps`` paces the runs by: ``now()`` (seconds, monotonic) and
+    ``wait_until(deadline, stop)`` (returns at ``deadline`` or once ``stop`` is set).
+    A pipeline takes another as ``clock=`` (one that records what it is asked, say)."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def wait_until(self, deadline: float, stop: threading.Event) -> None:
+        stop.wait(max(0.0, deadline - time.monotonic()))
+
+
 @dataclass(frozen=True)
 class StreamResult:
     """A frame's results: ``outputs`` (the workflow's result dict for it) or the ``error``
@@ -91,6 +103,7 @@ class VideoPipeline:
         parameters: dict[str, Any] | None = None,
         sinks: Sequence[Any] = (),
         source_options: dict[str, Any] | None = None,
+        clock: Clock | None = None,
     ):
         if max_fps is not None and not max_fps > 0:
             raise StreamPipelineError(
@@ -107,6 +120,7 @@ class VideoPipeline:
         self._keeps_video_state = _keeps_video_state(workflow)
         self.on_result = on_result
         self.max_fps = max_fps
+        self.clock = clock or Clock()
         self.sinks = list(sinks)
         self._condition = threading.Condition()
         self._feeds: list[Feed] = []
@@ -119,6 +133,17 @@ class VideoPipeline:
             raise
         if not self._feeds:
             raise StreamPipelineError("no source given", place="sources")
+        names = [feed.identifier for feed in self._feeds]
+        if len(set(names)) < len(names):  # one video state, one video file, one status each
+            for feed in self._feeds:
+                close_source(feed, self._condition)
+            twice = sorted({name for name in names if names.count(name) > 1})
+            raise StreamPipelineError(
+                f"several sources are named {twice[0]!r}",
+                place="sources",
+                hint="give each its own identifier (open_source(spec, identifier=...)); "
+                "trackers keep their state, and sinks their files, per identifier",
+            )
         self._stopping = threading.Event()
         self._runner: threading.Thread | None = None  # the thread running the batches
         self._state = "created"
@@ -129,25 +154,52 @@ class VideoPipeline:
     # --- the front door -----------------------------------------------------------------
 
     def start(self) -> VideoPipeline:
-        """Open the sinks, then read the sources and run on threads of their own."""
-        if self._runner is None:
+        """Open the sinks, then read the sources and run on threads of their own (a
+        pipeline stopped before it started stays stopped)."""
+        with self._condition:  # a stop() from another thread sees it started, or not at all
+            if self._runner is not None or self._done.is_set():
+                return self
+            runner = threading.Thread(target=self._run, name="video pipeline", daemon=True)
+            self._runner = runner
+        try:
             self._open()
-            self._runner = threading.Thread(target=self._run, name="video pipeline", daemon=True)
-            self._runner.start()
+        except BaseException:  # a sink that cannot open: it never runs (sources closed)
+            self._state = "stopped"
+            self._done.set()
+            raise
+        runner.start()
         return self
 
     def stop(self) -> None:
-        """Stop after the batch in progress; its results still reach every sink."""
+        """Stop after the batch in progress; its results still reach every sink. Before
+        ``start()``, the sources are closed now (a camera's reader thread ends)."""
         self._stopping.set()
         with self._condition:
             self._condition.notify_all()
+            unstarted = self._runner is None and not self._done.is_set()
+            if unstarted:
+                self._runner = _NEVER  # start() and iterating now do nothing
+        if unstarted:
+            for feed in self._feeds:
+                close_source(feed, self._condition)
+                feed.stopped = True
+            self._state = "stopped"
+            self._done.set()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until the pipeline has ended or stopped (sinks closed); whether it has.
-        A failure of a sink or a callback that stopped it is raised here."""
+        A failure of a sink or a callback that stopped it is raised here; so is a join
+        before ``start()``, which would wait for ever."""
         # an Event, not Thread.join: a Ctrl-C inside Thread.join (Python 3.11) marks the
         # thread finished while it still runs, and the process would leave the sinks open
-        if self._runner is None:
+        if self._runner is None:  # waiting would wait for ever (its sources stay open)
+            raise StreamPipelineError(
+                "join() on a pipeline that was not started",
+                place="join",
+                hint="call start() first (or iterate over the pipeline, or use it in a with "
+                "block); stop() closes a pipeline that will not run",
+            )
+        if self._runner is _NEVER:
             return True
         if self._runner is threading.current_thread():  # from a callback: it cannot wait
             return self._done.is_set()
@@ -161,6 +213,8 @@ class VideoPipeline:
     def __iter__(self) -> Iterator[StreamResult]:
         """The results as they come: iterating starts the pipeline and runs it in the
         iterating thread (no hand-over between threads); leaving the loop early stops it."""
+        if self._runner is _NEVER:
+            return  # stopped before it started
         if self._runner is not None:
             raise StreamPipelineError(
                 "the pipeline was started before it was iterated",
@@ -215,17 +269,22 @@ class VideoPipeline:
         except BaseException as error:  # a sink or a callback failed: stop, say why
             _log.exception("the video pipeline stopped")
             self._failure = error
+            self._stopping.set()  # a stop: its state and its sources' say "stopped"
         finally:
             self._finish()
 
     def _batches_run(self) -> Iterator[list[StreamResult]]:
         """Each batch's results, once they reached the sinks and the callback."""
-        next_start = time.monotonic()
-        while (batch := self._next_batch()) is not None:
-            if self.max_fps is not None:  # pace the batches, not the reading
-                # a stop cuts the wait short; the batch was taken, so it still runs
-                self._stopping.wait(max(0.0, next_start - time.monotonic()))
-                next_start = max(next_start + 1 / self.max_fps, time.monotonic())
+        deadline = None
+        while True:
+            # paced before taking, so a live source's newest frame runs; a stop cuts it short
+            if deadline is not None and not self._stopping.is_set():
+                self.clock.wait_until(deadline, self._stopping)
+            batch = self._next_batch()
+            if batch is None:
+                return
+            if self.max_fps is not None:  # the next batch is taken 1 / max_fps after this one
+                deadline = self.clock.now() + 1 / self.max_fps
             yield self._deliver(batch, self._outcomes(batch))
 
     def _next_batch(self) -> list[tuple[Feed, Any]] | None:
@@ -329,6 +388,9 @@ class VideoPipeline:
         self._done.set()
 
 
+_NEVER = threading.Thread(name="never started")  # the runner of a pipeline stopped unstarted
+
+
 def _opened(source: Any, options: dict[str, Any]) -> Any:
     if hasattr(source, "read") and hasattr(source, "identifier"):
         return source
@@ -343,6 +405,12 @@ def _image_input(workflow: Any, wanted: str | None) -> str:
         return wanted
     if wanted is None and len(images) == 1:
         return images[0]
+    if not images:
+        raise StreamPipelineError(
+            "the workflow has no image input to give the frames to",
+            place="image_input",
+            hint="declare one: inputs: [{type: WorkflowImage, name: image}], and use it",
+        )
     raise StreamPipelineError(
         f"the workflow's image inputs are {images or 'none'}; "
         + ("choose one" if wanted is None else f"'{wanted}' is not one of them"),

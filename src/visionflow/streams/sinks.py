@@ -75,15 +75,22 @@ class VideoFileSink:
     as a video at each source's fps; one file per source when there are several, named by
     the source (``out.mp4`` -> ``out-clip.mp4`` for ``videos/clip.mp4``). A frame whose run
     failed, or that gave no image, is written as read, so the video keeps its length.
+
+    The frame rate: a file's own divided by its ``every_nth`` (the frames written span the
+    file's time); a live source's, the rate its first ``LIVE_SAMPLE`` frames written were
+    captured at (dropped frames and ``max_fps`` included), held back until then.
     ``.avi``: Motion JPEG; otherwise MPEG-4 part 2 (what OpenCV's wheels encode)."""
+
+    LIVE_SAMPLE = 16  # frames of a live source measured before its video opens
 
     def __init__(self, path: str | Path, *, image_output: str | None = None):
         self.path = Path(path)
         self.image_output = image_output
         self._paths: dict[str, Path] = {}
-        self._fps: dict[str, float] = {}
+        self._fps: dict[str, float | None] = {}  # None: a live source's, measured
         self._writers: dict[str, Any] = {}
         self._sizes: dict[str, tuple[int, int]] = {}
+        self._pending: dict[str, list[tuple[np.ndarray, float]]] = {}
 
     def open(self, workflow: Any, sources: list[Any]) -> None:
         self.image_output = _image_output(workflow, self.image_output)
@@ -95,7 +102,12 @@ class VideoFileSink:
                 name = name if names.count(name) == 1 else f"{position}-{name}"
                 path = self.path.with_name(f"{self.path.stem}-{name}{self.path.suffix}")
             self._paths[source.identifier] = path
-            self._fps[source.identifier] = float(source.fps or DEFAULT_FPS)
+            if getattr(source, "is_live", False):
+                self._fps[source.identifier] = None
+                self._pending[source.identifier] = []
+            else:
+                every_nth = getattr(source, "every_nth", 1) or 1
+                self._fps[source.identifier] = float(source.fps or DEFAULT_FPS) / every_nth
 
     def paths(self) -> dict[str, Path]:
         """Source identifier -> the video file written for it."""
@@ -103,16 +115,31 @@ class VideoFileSink:
 
     def write(self, result: Any) -> None:
         image = (result.outputs or {}).get(self.image_output)
-        pixels = image.numpy if isinstance(image, WorkflowImage) else result.frame.pixels
-        writer = self._writers.get(result.source) or self._open_writer(result.source, pixels)
-        width, height = self._sizes[result.source]
+        pixels = _bgr(image.numpy if isinstance(image, WorkflowImage) else result.frame.pixels)
+        pending = self._pending.get(result.source)
+        if pending is not None:  # a live source: measuring its rate
+            pending.append((pixels, result.frame.captured_at))
+            if len(pending) >= self.LIVE_SAMPLE:
+                self._flush_pending(result.source)
+            return
+        self._write(result.source, pixels)
+
+    def _write(self, source: str, pixels: np.ndarray) -> None:
+        writer = self._writers.get(source) or self._open_writer(source, pixels)
+        width, height = self._sizes[source]
         if pixels.shape[1] != width or pixels.shape[0] != height:
             import cv2
 
             pixels = cv2.resize(pixels, (width, height))  # a video keeps its first size
-        if pixels.ndim == 2:
-            pixels = np.repeat(pixels[:, :, None], 3, axis=2)
-        writer.write(np.ascontiguousarray(pixels, dtype=np.uint8))
+        writer.write(pixels)
+
+    def _flush_pending(self, source: str) -> None:
+        pending = self._pending.pop(source)
+        times = [captured for _, captured in pending]
+        span = times[-1] - times[0] if len(times) > 1 else 0.0
+        self._fps[source] = (len(times) - 1) / span if span > 0 else DEFAULT_FPS
+        for pixels, _ in pending:
+            self._write(source, pixels)
 
     def _open_writer(self, source: str, pixels: np.ndarray) -> Any:
         import cv2
@@ -120,24 +147,60 @@ class VideoFileSink:
         path = self._paths[source]
         height, width = pixels.shape[:2]
         fourcc = cv2.VideoWriter_fourcc(*_FOURCC.get(path.suffix.lower(), "mp4v"))
-        writer = cv2.VideoWriter(str(path), fourcc, self._fps[source], (width, height))
+        fps = _writable(self._fps[source])
+        writer = cv2.VideoWriter(str(path), fourcc, fps, (width, height))
         if not writer.isOpened():
             raise StreamPipelineError(
-                f"cannot write a video to '{path}'",
+                f"cannot write a {width}x{height} video to '{path}'",
                 place="output video",
-                hint="use a .mp4 or .avi file in a folder you can write to",
+                hint="use a .mp4 or .avi file in a folder you can write to; MPEG-4 (.mp4) "
+                "refuses very large frames, Motion JPEG (.avi) takes them",
             )
         self._writers[source], self._sizes[source] = writer, (width, height)
         return writer
 
     def close(self) -> None:
-        for writer in self._writers.values():
-            writer.release()  # writes the file's index: a video not released is unreadable
-        self._writers.clear()
+        try:
+            for source in list(self._pending):  # a live source that gave few frames
+                if self._pending[source]:
+                    self._flush_pending(source)
+        finally:
+            for writer in self._writers.values():
+                writer.release()  # writes the file's index: a video not released is unreadable
+            self._writers.clear()
+            self._pending.clear()
+
+
+def _writable(fps: float) -> float:
+    """``fps`` as MPEG-4 takes it: OpenCV gives FFmpeg a time base of 1000 / (1000 x fps),
+    whose denominator must stay under 65536 (97.087 fails, 97.09 is fine)."""
+    return round(fps, 2) if fps < 600 else float(round(fps))
+
+
+def _bgr(pixels: np.ndarray) -> np.ndarray:
+    """Pixels as a video frame takes them: 3 channels (BGR), uint8, contiguous."""
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[:, :, None], 3, axis=2)
+    elif pixels.shape[2] == 1:
+        pixels = np.repeat(pixels, 3, axis=2)
+    elif pixels.shape[2] == 4:
+        pixels = pixels[:, :, :3]  # BGRA: the alpha channel goes
+    return np.ascontiguousarray(pixels, dtype=np.uint8)
 
 
 def _image_output(workflow: Any, wanted: str | None) -> str:
-    images = [n for n, o in workflow.outputs.items() if "image" in o["kinds"]]
+    outputs = workflow.outputs
+    several = [n for n, o in outputs.items() if "image" in o["kinds"] and o["dimensionality"] > 1]
+    images = [n for n, o in outputs.items() if "image" in o["kinds"] and n not in several]
+    if wanted in several or (wanted is None and several and not images):
+        name = wanted or several[0]
+        raise StreamPipelineError(
+            f"the output '{name}' gives several images per frame (crops, tiles); a video "
+            "takes one image per frame",
+            place="output video",
+            hint="write an output of one image per frame (the frame, or an annotation "
+            "step's image); the crops go to --jsonl",
+        )
     if wanted is not None and wanted in images:
         return wanted
     if wanted is None and len(images) == 1:

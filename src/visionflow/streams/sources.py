@@ -144,10 +144,12 @@ class VideoFileSource(FrameSource):
                 return None
             while self._position < self._wanted:  # skipped frames: grabbed, not decoded
                 if not self._capture.grab():
+                    self._say_if_cut_short()
                     return self._end()
                 self._position += 1
             ok, pixels = self._capture.read()
             if not ok:
+                self._say_if_cut_short()
                 return self._end()
             index = self._position
             self._position += 1
@@ -159,6 +161,14 @@ class VideoFileSource(FrameSource):
         offset = datetime.timedelta(seconds=index / self.fps) if self.fps else None
         stamp = self._start + offset if offset is not None else datetime.datetime.now()
         return VideoMetadata(self.identifier, index + 1, stamp, self.fps, True)
+
+    def _say_if_cut_short(self) -> None:
+        # a truncated file (a copy cut off, a recording that crashed) reads as a shorter one
+        if self.frame_count is not None and self.frames_read < self.frame_count:
+            _log.warning(
+                "video source '%s': the file ended after %d frames; its header declares %d: "
+                "it may be cut short", self.identifier, self.frames_read, self.frame_count,
+            )  # fmt: skip
 
     def _end(self) -> None:
         self._capture.release()
@@ -367,12 +377,15 @@ class LiveSource(FrameSource):
 
 
 def _without_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
-    netloc = f"{parts.username}@{host}" + (f":{parts.port}" if parts.port else "")
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
+        netloc = f"{parts.username}@{host}" + (f":{parts.port}" if parts.port else "")
+    except ValueError:  # a malformed URL (its port): drop what follows the user name
+        return re.sub(r"^([^:/]+://[^:/@]*):[^@]*@", r"\1@", url)
     return urlunsplit(parts._replace(netloc=netloc))
 
 
@@ -428,8 +441,14 @@ def open_source(
     if isinstance(every_nth, bool) or not isinstance(every_nth, int) or every_nth < 1:
         raise SourceError(
             f"every_nth must be a whole number from 1, found {every_nth!r}",
-            place=f"source '{name}'",
+            place=f"source '{_without_password(name)}'",
             hint="1 reads every frame, 2 every other one, ...",
+        )
+    if fps is not None and (isinstance(fps, bool) or not isinstance(fps, int | float) or fps <= 0):
+        raise SourceError(  # frames stamped backwards, or all at one time, would mislead
+            f"fps must be a number above 0, found {fps!r}",
+            place=f"source '{_without_password(name)}'",
+            hint="the sequence's frame rate, e.g. 25; leave it out to stamp frames when read",
         )
     source = _choose(spec, name, identifier, every_nth, latest_only, reconnect, fps)
     source.open()
@@ -442,7 +461,7 @@ def _choose(spec, name, identifier, every_nth, latest_only, reconnect, fps) -> F
     if fps is not None and (is_index or "://" in name or _is_video_file(name)):
         raise SourceError(
             "fps is for a sequence of images; a video or stream declares its own",
-            place=f"source '{name}'",
+            place=f"source '{_without_password(name)}'",
             hint="leave fps out",
         )
     if is_index or (isinstance(spec, str) and spec.isdigit()):

@@ -255,18 +255,20 @@ def _fused(costs: np.ndarray, detections: list[Track]) -> np.ndarray:
 
 
 def _assign(costs: np.ndarray, limit: float) -> tuple[list, list[int], list[int]]:
-    """Least-cost pairs at most ``limit``; the rows and columns left, in order."""
+    """Least-cost pairs at most ``limit``; the rows and columns left."""
     rows, columns = costs.shape
     if costs.size == 0:
         return [], list(range(rows)), list(range(columns))
     capped = np.where(costs > limit, limit + 1e-4, costs)
     rows_taken, columns_taken = linear_sum_assignment(capped)
     pairs = [(r, c) for r, c in zip(rows_taken, columns_taken, strict=True) if costs[r, c] <= limit]
-    taken_rows, taken_columns = {r for r, _ in pairs}, {c for _, c in pairs}
+    # The rows and columns left come in the order of a set difference, as in supervision: not
+    # always ascending past 8 (a set's hash order), and that order decides which new track
+    # gets which id, so it is kept.
     return (
         pairs,
-        [r for r in range(rows) if r not in taken_rows],
-        [c for c in range(columns) if c not in taken_columns],
+        list(set(range(rows)) - {r for r, _ in pairs}),
+        list(set(range(columns)) - {c for _, c in pairs}),
     )
 
 

@@ -34,12 +34,15 @@ IMAGE = Field(validation_alias=AliasChoices("image", "images"))
 Positive = Annotated[int, Field(gt=0)]
 FINE = 1 << 16  # zone clipping runs on a grid this many steps a pixel
 SIMPLIFY = 0.01  # outlines are simplified by 1 % of their perimeter, as Roboflow's
+MOST_VIDEOS = 64  # background models a step keeps (each frame-sized: the least recent go)
 
 
 def _video_state(block: Block, image: WorkflowImage) -> tuple[threading.Lock, dict[str, Any]]:
     """The step's (lock, state) for the frame's video: frames of a video are applied in
     order, one at a time."""
-    return block.video_states.get(block, image.video_id, lambda: (threading.Lock(), {}))
+    return block.video_states.get(
+        block, image.video_id, lambda: (threading.Lock(), {}), most=MOST_VIDEOS
+    )
 
 
 def _mog2(history: int, threshold: int) -> cv2.BackgroundSubtractorMOG2:

@@ -23,7 +23,7 @@ from pydantic import Field
 from visionflow.blocks.api import Block, BlockManifest, Output, Selector
 from visionflow.blocks.roboflow.byte_track import ByteTrack
 from visionflow.data.image import VideoMetadata, WorkflowImage
-from visionflow.errors import BlockLoadingError
+from visionflow.errors import BlockLoadingError, RuntimeInputError
 
 Ratio = Annotated[float, Field(ge=0, le=1)]
 Count = Annotated[int, Field(ge=0)]
@@ -98,6 +98,15 @@ class _ByteTracker(_Tracker):
         self, video: VideoMetadata, detections: sv.Detections, fps: float, **fields: Any
     ) -> tuple[_Video, sv.Detections]:
         cache_size = fields.pop("instances_cache_size", CACHE_SIZE)
+        if detections.confidence is None:  # ByteTrack weighs each match by its confidence
+            if len(detections):
+                raise RuntimeInputError(
+                    "ByteTrack needs detections with confidences, these have none",
+                    place="field 'detections'",
+                    hint="give the detections of a model (with a confidence each), or "
+                    "use roboflow_core/trackers_sort@v1, which needs none",
+                )
+            detections = _with_confidences(detections)  # a frame without detections
         state = self._video(
             video.video_identifier, lambda: ByteTrack(frame_rate=fps, **fields), cache_size
         )
@@ -119,9 +128,12 @@ class ByteTrackerV1(_ByteTracker):
 
     def run(self, metadata: VideoMetadata, detections: sv.Detections, **fields: Any) -> dict:
         if not metadata.fps:
-            raise ValueError(  # Roboflow's v1 refuses too; v2 and later take 0
+            raise RuntimeInputError(  # Roboflow's v1 refuses too; v2 and later take 0
                 f"video {metadata.video_identifier!r} has no fps; "
-                "roboflow_core/byte_tracker@v1 needs it to make its tracker"
+                "roboflow_core/byte_tracker@v1 needs it to make its tracker",
+                place="field 'metadata'",
+                hint="give the video's fps in its metadata (byte_tracker v2 and v3 take a "
+                "video without one, but then drop a lost track at once)",
             )
         _, tracked = self._track(metadata, detections, metadata.fps, **fields)
         return {"tracked_detections": tracked}
@@ -163,6 +175,12 @@ class ByteTrackerV3(_ByteTracker):
         fps = image.video_metadata.fps or 0
         state, tracked = self._track(_video(image), detections, fps, **fields)
         return _split(tracked, state.ids)
+
+
+def _with_confidences(empty: sv.Detections) -> sv.Detections:
+    found = empty[np.zeros(0, dtype=bool)]
+    found.confidence = np.zeros(0, dtype=np.float32)
+    return found
 
 
 def _video(image: WorkflowImage) -> VideoMetadata:

@@ -11,6 +11,7 @@ Roboflow's engine reckons it, never this machine's clock at run time.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -26,6 +27,16 @@ BOXES = ["object_detection_prediction", "instance_segmentation_prediction"]
 AtLeastOne = Annotated[int, Field(ge=1)]
 Positive = Annotated[float, Field(gt=0)]
 MOST_ZONE_SETS = 100  # zone sets time_in_zone v3 keeps per video (a zone from a parameter)
+# tracks a block remembers per video: a live stream never ends, and its tracks come and go
+# (the least recently seen are forgotten first)
+MOST_TRACKS = 4096
+
+
+def _recent(memory: OrderedDict, track: Any) -> None:
+    """``track`` was seen on this frame: it is forgotten last; the oldest go past MOST_TRACKS."""
+    memory.move_to_end(track)
+    while len(memory) > MOST_TRACKS:
+        memory.popitem(last=False)
 
 
 def frame_seconds(metadata: VideoMetadata) -> float:
@@ -221,7 +232,9 @@ class TimeInZoneV1(_PerVideo):
             return [sv.PolygonZone(polygon=p, triggering_anchors=anchor) for p in polygons]
 
         with self._lock:
-            state = self.state(_video(image, metadata), lambda: {"zones": {}, "entered": {}})
+            state = self.state(
+                _video(image, metadata), lambda: {"zones": {}, "entered": OrderedDict()}
+            )
             made = state["zones"]
             if key not in made:
                 made[key] = zones()  # the first zone for v1 / v2: Roboflow keeps it
@@ -246,7 +259,7 @@ class TimeInZoneV1(_PerVideo):
     def _times(
         found: sv.Detections,
         inside: np.ndarray,
-        entered: dict[Any, float],
+        entered: OrderedDict[Any, float],
         now: float,
         remove: bool,
         reset: bool,
@@ -265,6 +278,7 @@ class TimeInZoneV1(_PerVideo):
                 continue
             kept.append(index)
             times.append(now - entered.setdefault(track, now))
+            _recent(entered, track)
         return kept, times
 
 
@@ -333,7 +347,9 @@ class VelocityV1(_PerVideo):
         velocity = np.zeros((len(found), 2))
         smoothed = np.zeros((len(found), 2))
         with self._lock:
-            state = self.state(image.video_id, lambda: {"last": {}, "smoothed": {}})
+            state = self.state(
+                image.video_id, lambda: {"last": OrderedDict(), "smoothed": OrderedDict()}
+            )
             for index, track in enumerate(found.tracker_id.tolist()):
                 moved = np.zeros(2)
                 if track in state["last"]:
@@ -348,6 +364,8 @@ class VelocityV1(_PerVideo):
                 )
                 state["last"][track] = (centres[index], now)
                 state["smoothed"][track] = average
+                _recent(state["last"], track)
+                _recent(state["smoothed"], track)
                 velocity[index], smoothed[index] = moved, average
         result = found[np.arange(len(found))]  # a copy: the input stays as it was
         result.data["velocity"] = velocity / pixels_per_meter
@@ -384,9 +402,10 @@ class PathDeviationV1(_PerVideo):
         anchors = found.get_anchors_coordinates(anchor=sv.Position(triggering_anchor))
         distances = np.zeros(len(found), dtype=np.float64)
         with self._lock:
-            paths = self.state(_video(image, metadata), dict)
+            paths = self.state(_video(image, metadata), OrderedDict)
             for index, track in enumerate(found.tracker_id.tolist()):
                 path = paths.setdefault(track, [])
+                _recent(paths, track)
                 path.append(anchors[index])
                 distances[index] = frechet_distance(np.array(path), reference)
         result = found[np.arange(len(found))]

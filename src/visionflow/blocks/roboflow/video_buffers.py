@@ -79,7 +79,9 @@ class FrameDelay(_Remembering):
         try:
             offset = _checked_offset(offset)
         except ValueError as error:  # an offset from a parameter
-            raise RuntimeInputError(str(error), place="field 'offset'") from None
+            raise RuntimeInputError(
+                str(error), place="field 'offset'", hint="give offset as -1 for the previous frame"
+            ) from None
         number = image.video_metadata.frame_number
         with self._lock:
             memory = self.video_states.get(self, image.video_id, lambda: {"deepest": 0})

@@ -40,6 +40,7 @@ from visionflow.errors import RuntimeInputError
 ZONE_GREEN = "#5bb573"  # Roboflow's default colour of zones, lines and paths
 AtLeastOne = Annotated[int, Field(ge=1)]
 MOST_ANNOTATORS = 64  # trace / heatmap annotators a step keeps per video (one per settings)
+MOST_VIDEOS = 64  # videos a step draws for at once (a heatmap holds a frame of heat)
 IMAGE_OUTPUT = [Output("image", kinds=["image"])]
 
 
@@ -195,7 +196,9 @@ class _Remembering(Visualisation):
     def memory(self, video: str | None) -> dict[str, Any]:
         """The step's state for ``video``: its annotators by settings, and what else the
         block remembers of it (a heatmap's track places). Call under the step's lock."""
-        return self.video_states.get(self, video, lambda: {"annotators": OrderedDict()})
+        return self.video_states.get(
+            self, video, lambda: {"annotators": OrderedDict()}, most=MOST_VIDEOS
+        )
 
     def draw(self, scene: np.ndarray, predictions: sv.Detections, **fields: Any) -> np.ndarray:
         video, key = fields.pop("state_key")
