@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 import yaml
 
-from _mjpeg import Camera, stamped_number
+from _mjpeg import stamped_camera, stamped_number
 from _report import Row, print_header, print_row, run_figures
 from visionflow import Workflow
 from visionflow.cli._video import run_video
@@ -257,7 +257,7 @@ def figure_live(settings: Settings) -> list[Row]:
     camera_latency: list[float] = []  # from the camera making the frame to its result
     lock = threading.Lock()
 
-    with Camera(moving_shapes, fps=FPS) as camera:
+    with stamped_camera(moving_shapes, fps=FPS) as camera:
 
         def record(result: Any) -> None:
             done = time.monotonic()

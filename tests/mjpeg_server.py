@@ -56,6 +56,7 @@ class MjpegServer:
         self.fps = fps
         self.make_frame = make_frame
         self.frames_made = 0
+        self.made_at: dict[int, float] = {}  # frame index % 65536 -> when it was made
         self.connections_served = 0
         self._jpeg: bytes | None = None
         self._changed = threading.Condition()
@@ -101,8 +102,11 @@ class MjpegServer:
     def _produce(self) -> None:
         start = time.monotonic()
         while not self._stopped.is_set():
-            _ok, jpeg = cv2.imencode(".jpg", self.make_frame(self.frames_made))
+            pixels = self.make_frame(self.frames_made)
+            made = time.monotonic()  # the camera's shutter: a frame's latency starts here
+            _ok, jpeg = cv2.imencode(".jpg", pixels)
             with self._changed:
+                self.made_at[self.frames_made % 65536] = made
                 self._jpeg = jpeg.tobytes()
                 self.frames_made += 1
                 self._changed.notify_all()
