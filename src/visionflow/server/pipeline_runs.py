@@ -213,38 +213,24 @@ class Hub:
             self._watchers.discard(waiter)
 
 
-class _HubFile:
-    """What ``JsonLinesSink`` writes its lines to: the hub, with the result's image."""
-
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
-        self.result: Any = None
-
-    def write(self, line: str) -> None:
-        outputs, wanted = self.result.outputs or {}, self.hub.preview_output
-        self.hub.publish(line, self.result.source, outputs.get(wanted) if wanted else None)
-
-    def flush(self) -> None:
-        pass
-
-
 class HubSink(JsonLinesSink):
     """The pipeline's sink: each result's line, exactly as the JSON-lines sink writes it
-    (one writer of the format), and its preview image, to the hub."""
+    (``JsonLinesSink.line``: one writer of the format), and its preview image, to the hub."""
 
     def __init__(self, hub: Hub) -> None:
         super().__init__("-")
-        self._hub_file = _HubFile(hub)
+        self.hub = hub
 
     def open(self, workflow: Any, sources: list[Any]) -> None:
-        self._file = self._hub_file
+        pass  # nothing to open: lines go to the hub
 
     def write(self, result: Any) -> None:
-        self._hub_file.result = result
-        super().write(result)
+        outputs, wanted = result.outputs or {}, self.hub.preview_output
+        preview = outputs.get(wanted) if wanted else None
+        self.hub.publish(self.line(result) + "\n", result.source, preview)
 
     def close(self) -> None:
-        self._file = None
+        pass
 
 
 # --- the runs of one server ------------------------------------------------------------------

@@ -47,6 +47,11 @@ class JsonLinesSink:
         self._file = self.path.open("w", encoding="utf-8")
 
     def write(self, result: Any) -> None:
+        self._file.write(self.line(result) + "\n")
+        self._file.flush()  # a reader following the file sees each frame as it comes
+
+    def line(self, result: Any) -> str:
+        """A result's JSON line (without its newline): the one writer of this format."""
         from visionflow.serialization import serialize
 
         outputs = result.outputs
@@ -59,8 +64,7 @@ class JsonLinesSink:
             "outputs": outputs,
             "error": _error(result.error),
         }
-        self._file.write(json.dumps(serialize(line), ensure_ascii=False) + "\n")
-        self._file.flush()  # a reader following the file sees each frame as it comes
+        return json.dumps(serialize(line), ensure_ascii=False)
 
     def close(self) -> None:
         if self._file is sys.stdout:
