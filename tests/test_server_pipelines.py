@@ -20,6 +20,9 @@ import pytest
 
 from mjpeg_server import MjpegServer, frame_index_of
 from test_server import API_KEY, RunningServer, serving
+from visionflow import Client
+from visionflow.client import ServerError
+from visionflow.errors import WorkflowError
 
 WIDTH, HEIGHT, FRAMES = 160, 96, 12
 
@@ -389,3 +392,28 @@ def test_pipelines_stop_when_the_server_shuts_down(folder, camera):
         while camera._clients and time.monotonic() < deadline:  # the camera's client left
             time.sleep(0.05)
         assert not camera._clients
+
+
+def test_the_client_starts_follows_lists_and_forgets_pipelines(server, video):
+    with Client(server.url, api_key=API_KEY) as client:
+        pipeline = client.start_pipeline([str(video)], workflow=CROP, every_nth=4)
+        lines = list(client.follow_pipeline(pipeline["id"]))
+        assert [line["frame_number"] for line in lines] == [1, 5, 9]
+        assert lines[0]["outputs"]["crop"] == {"type": "image", "width": 80, "height": 48}
+        assert client.pipeline(pipeline["id"])["status"]["state"] == "ended"
+        assert pipeline["id"] in [item["id"] for item in client.pipelines()]
+        assert client.stop_pipeline(pipeline["id"])["status"]["state"] == "ended"
+        assert client.delete_pipeline(pipeline["id"])["deleted"] == pipeline["id"]
+        assert pipeline["id"] not in [item["id"] for item in client.pipelines()]
+        with pytest.raises(ServerError) as caught:
+            client.pipeline(pipeline["id"])
+        assert (caught.value.status, caught.value.code) == (404, "not_found")
+        with pytest.raises(ServerError) as caught:
+            list(client.follow_pipeline(pipeline["id"]))
+        assert (caught.value.status, caught.value.code) == (404, "not_found")
+        with pytest.raises(WorkflowError) as caught:
+            client.pipeline("../workflows")  # never reaches another address
+        assert caught.value.place == "pipeline_id"
+        with pytest.raises(ServerError) as caught:
+            client.start_pipeline(["/etc/passwd"], workflow=CROP)
+        assert (caught.value.status, caught.value.code) == (403, "input_source_not_allowed")

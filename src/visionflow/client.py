@@ -15,8 +15,10 @@ the server to fetch where it allows that. The server's errors are raised as
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -159,6 +161,61 @@ class Client:
     def delete(self, name: str) -> dict[str, Any]:
         return self._call("DELETE", _workflow_path(name))
 
+    # --- video pipelines ---------------------------------------------------------------
+
+    def start_pipeline(
+        self,
+        sources: list[str | int],
+        *,
+        workflow: Any = None,
+        name: str | None = None,
+        version: int | None = None,
+        dialect: str | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """Start a pipeline on the server: a workflow (inline, or registered by ``name``) on
+        the frames of ``sources`` (files inside the server's allowed folders, stream URLs
+        where allowed, camera indexes where allowed); ``options`` as the server takes them
+        (``max_fps``, ``every_nth``, ``latest_only``, ``image_input``, ``parameters``,
+        ``preview_output``). Returns its status, with its ``id``."""
+        body: dict[str, Any] = {"sources": list(sources), "dialect": dialect, **options}
+        if workflow is not None:
+            body["workflow"] = _document(workflow)
+        if name is not None:
+            _workflow_path(name)  # the same check as for a registered workflow's address
+            body |= {"name": name, "version": version}
+        return self._call("POST", "/pipelines", json=body)
+
+    def pipelines(self) -> list[dict[str, Any]]:
+        """The server's pipelines: running, and those ended in the last minutes."""
+        return self._call("GET", "/pipelines")["pipelines"]
+
+    def pipeline(self, pipeline_id: str) -> dict[str, Any]:
+        return self._call("GET", _pipeline_path(pipeline_id))
+
+    def stop_pipeline(self, pipeline_id: str) -> dict[str, Any]:
+        """Stop it after its batch in progress; it stays listed, stopped."""
+        return self._call("POST", f"{_pipeline_path(pipeline_id)}/stop")
+
+    def delete_pipeline(self, pipeline_id: str) -> dict[str, Any]:
+        """Stop it and forget it."""
+        return self._call("DELETE", _pipeline_path(pipeline_id))
+
+    def follow_pipeline(self, pipeline_id: str, *, queue: int = 256) -> Iterator[dict[str, Any]]:
+        """Its results, one dict per frame (as the JSON-lines sink writes them), until it
+        ends or stops; ``{"dropped": n, ...}`` where this client fell ``queue`` lines behind."""
+        path = f"{_pipeline_path(pipeline_id)}/results"
+        try:
+            with self._http.stream("GET", path, params={"queue": queue}, timeout=None) as answer:
+                if answer.status_code >= 400:
+                    answer.read()
+                    _raise_for(answer)
+                for line in answer.iter_lines():
+                    if line:
+                        yield json.loads(line)
+        except httpx.TransportError as error:
+            raise _unreachable(self._http.base_url, error) from None
+
     def _call(self, method: str, path: str, **options: Any) -> Any:
         response = self._send(method, path, **options)
         _raise_for(response)
@@ -168,15 +225,29 @@ class Client:
         try:
             return self._http.request(method, path, **options)
         except httpx.TransportError as error:
-            raise ServerError(
-                0,
-                {
-                    "code": "server_unreachable",
-                    "place": str(self._http.base_url),
-                    "message": f"no answer from the server: {type(error).__name__}: {error}",
-                    "hint": "check the URL, and that `visionflow serve` runs there",
-                },
-            ) from None
+            raise _unreachable(self._http.base_url, error) from None
+
+
+def _unreachable(url: Any, error: Exception) -> ServerError:
+    return ServerError(
+        0,
+        {
+            "code": "server_unreachable",
+            "place": str(url),
+            "message": f"no answer from the server: {type(error).__name__}: {error}",
+            "hint": "check the URL, and that `visionflow serve` runs there",
+        },
+    )
+
+
+def _pipeline_path(pipeline_id: str) -> str:
+    if not isinstance(pipeline_id, str) or not WORKFLOW_NAME.fullmatch(pipeline_id):
+        raise WorkflowError(
+            f"{pipeline_id!r} is not a pipeline id",
+            place="pipeline_id",
+            hint="use the id start_pipeline() or pipelines() gave",
+        )
+    return f"/pipelines/{quote(pipeline_id, safe='')}"
 
 
 def _workflow_path(name: str) -> str:
