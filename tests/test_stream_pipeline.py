@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from skimage import data
 
+from test_video_metadata import CountFrames  # the per-video counter: one for both files
 from visionflow import Block, Output, Selector, Workflow
 from visionflow.data.image import VideoMetadata, WorkflowImage
 from visionflow.errors import StreamPipelineError
@@ -65,25 +66,6 @@ def _start(number: int, fps: float):
     return start + datetime.timedelta(seconds=(number - 1) / fps)
 
 
-class CountFrames(Block):
-    """How many frames of its video the step has seen (state per video)."""
-
-    class Manifest(Block.Manifest):
-        type: Literal["test/stream_count@v1"]
-        image: Selector(kinds=["image"])
-
-    outputs = [Output("seen", kinds=["integer"])]
-    init_parameters = ["video_states"]
-
-    def __init__(self, video_states: Any):
-        self.video_states = video_states
-
-    def run(self, image: WorkflowImage) -> dict[str, Any]:
-        counter = self.video_states.get(self, image.video_id, lambda: [0])
-        counter[0] += 1
-        return {"seen": counter[0]}
-
-
 class BatchSize(Block):
     """How many frames came to the step in the call (the batch of the run)."""
 
@@ -124,7 +106,7 @@ DEFINITION = {
         {"type": "WorkflowVideoMetadata", "name": "meta"},
     ],
     "steps": [
-        {"type": "test/stream_count@v1", "name": "count", "image": "$inputs.image"},
+        {"type": "test/count_frames@v1", "name": "count", "image": "$inputs.image"},
         {"type": "test/stream_batch_size@v1", "name": "batch", "image": "$inputs.image"},
         {"type": "test/stream_stamp@v1", "name": "stamp", "image": "$inputs.image"},
     ],

@@ -17,6 +17,7 @@ and a lost stream reconnects with growing pauses until ``close()``.
 
 from __future__ import annotations
 
+import abc
 import collections
 import datetime
 import glob
@@ -55,7 +56,7 @@ class Frame:
     captured_at: float
 
 
-class FrameSource:
+class FrameSource(abc.ABC):
     """A source of frames: ``read()`` until None, then ``close()`` (or ``with``, or
     iterate). ``open_source`` gives it opened.
 
@@ -75,14 +76,17 @@ class FrameSource:
         self.frames_dropped = 0
         self.reconnects = 0
 
+    @abc.abstractmethod
     def open(self) -> None:
-        raise NotImplementedError
+        """Start reading (open_source calls it)."""
 
+    @abc.abstractmethod
     def read(self) -> Frame | None:
-        raise NotImplementedError
+        """The next frame; None once the source has ended."""
 
+    @abc.abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Stop reading and release the source."""
 
     def __enter__(self) -> FrameSource:
         return self  # open_source gives it opened
