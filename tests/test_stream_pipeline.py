@@ -680,6 +680,27 @@ def test_join_before_start_is_refused_not_waited_for_ever():
     assert source.closed and pipeline.join() is True
 
 
+def test_several_files_read_ahead_on_one_thread_that_ends_with_a_stop(tmp_path: Path):
+    sources = [PictureFrames("a", 4), PictureFrames("b", 6)]
+    seen = []
+
+    def stop_at_the_fifth(result) -> None:
+        seen.append((result.source, result.frame_number))
+        if len(seen) == 5:
+            pipeline.stop()  # the batch in progress, (a 3, b 3), still ends
+
+    lines = JsonLinesSink(tmp_path / "out.jsonl")
+    pipeline = stateless().stream(sources, on_result=stop_at_the_fifth, sinks=[lines])
+    pipeline.start()
+    assert pipeline.join(60) is True
+    assert seen == [("a", 1), ("b", 1), ("a", 2), ("b", 2), ("a", 3), ("b", 3)]
+    records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [(r["source"], r["frame_number"]) for r in records] == seen
+    assert all(source.closed for source in sources)
+    assert [s.state for s in pipeline.status().sources] == ["stopped", "stopped"]
+    assert not any(t.name.startswith("video files") for t in threading.enumerate())
+
+
 def test_a_callback_that_fails_stops_everything_and_is_raised_by_join(tmp_path: Path):
     from mjpeg_server import MjpegServer
 

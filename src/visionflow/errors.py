@@ -268,3 +268,25 @@ class SourceError(WorkflowError):
     with no images, a stream or camera that does not answer; ``place`` names the source."""
 
     code = "video_source_error"
+
+
+# --- running on Ray (distributed/) ----------------------------------------------------------
+
+
+class RayNotInstalledError(WorkflowError):
+    """``--ray`` was asked for and Ray is not installed: the ``ray`` extra installs it."""
+
+    code = "ray_not_installed"
+
+
+class ClusterUnreachableError(WorkflowError):
+    """No Ray cluster answers at the address given; ``place`` is that address."""
+
+    code = "ray_cluster_unreachable"
+
+
+class RayScalingError(WorkflowError):
+    """A Ray scaling figure given on the command line is out of range (fewer than one
+    actor, a minimum above the maximum); ``place`` names the figure."""
+
+    code = "invalid_ray_scaling"

@@ -29,7 +29,31 @@ from visionflow.cli._printing import (
     shown,
 )
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode="rich")
+# Options whose value may be left out (`--ray` alone: a Ray started here). Click options
+# take one value or none, so a bare one is given the empty value before parsing. What
+# follows is its value only if it can be a Ray address (HOST:PORT, ray://..., auto,
+# local): an option, or the workflow file in `run-dataset --ray faces.yaml`, is not.
+OPTIONAL_VALUES = ("--ray",)
+
+
+def _is_ray_address(arg: str) -> bool:
+    return not arg.startswith("-") and (":" in arg or arg in ("auto", "local"))
+
+
+class _Commands(typer.core.TyperGroup):
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        bare = [
+            i
+            for i, arg in enumerate(args)
+            if arg in OPTIONAL_VALUES and (i + 1 == len(args) or not _is_ray_address(args[i + 1]))
+        ]
+        given = [f"{arg}=" if i in bare else arg for i, arg in enumerate(args)]
+        return super().parse_args(ctx, given)
+
+
+app = typer.Typer(
+    cls=_Commands, no_args_is_help=True, add_completion=False, rich_markup_mode="rich"
+)
 
 WorkflowFile = Annotated[Path, typer.Argument(help="The workflow document (.yaml, .yml or .json).")]
 Dialect = Annotated[

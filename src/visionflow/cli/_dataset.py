@@ -10,6 +10,8 @@ import typer
 from visionflow.cli._printing import print_error, reported
 from visionflow.cli._serve import ModelMaps, map_models
 
+LOCAL_RAY = ""  # what `--ray` alone gives (cli/__init__.py): a Ray started by this process
+
 
 def run_dataset(
     workflow: Annotated[Path, typer.Argument(help="The workflow document.")],
@@ -30,11 +32,14 @@ def run_dataset(
     ] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
     batch_size: Annotated[
-        int,
+        int | None,
         typer.Option(
-            "--batch-size", min=1, help="Images per workflow run (model steps get them at once)."
+            "--batch-size",
+            min=1,
+            help="Images per workflow run (model steps get them at once). Default: 8; with "
+            "--ray, the batch size of the workflow's models (8 without models).",
         ),
-    ] = 8,
+    ] = None,
     max_image_pixels: Annotated[
         int,
         typer.Option(
@@ -44,6 +49,34 @@ def run_dataset(
         ),
     ] = 100_000_000,  # data.sources.DEFAULT_MAX_PIXELS (not imported: the CLI starts light)
     model_maps: ModelMaps = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="[ADDRESS]",
+            help="Compute the predictions on Ray actors, each holding the compiled workflow: "
+            "--ray alone starts Ray here; --ray HOST:PORT joins that cluster's head. Every "
+            "node must see the input and output folders at the same paths (shared storage).",
+            rich_help_panel="Ray",
+        ),
+    ] = None,
+    actors: Annotated[
+        str | None,
+        typer.Option(
+            metavar="N|MIN-MAX",
+            help="With --ray: N actors, or a pool growing from MIN to MAX with the work. "
+            "Default: the models' min and max workers.",
+            rich_help_panel="Ray",
+        ),
+    ] = None,
+    actor_cpus: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="With --ray: CPUs each actor reserves. Default: the models' intra-op threads.",
+            rich_help_panel="Ray",
+        ),
+    ] = None,
 ) -> None:
     """Run a workflow on each image of a folder: a JSON file per image, COCO for detections.
 
@@ -51,13 +84,20 @@ def run_dataset(
     task with its inputs (dataset version, workflow, model weights) and outputs.
     Ctrl-C stops it cleanly (exit code 130); --resume continues where it stopped. An image
     that cannot be read or whose run fails is listed and skipped (exit code 1); the others go on.
+    With --ray, actors on a Ray cluster compute the predictions; this process writes the
+    files and records the lineage, as in a local run.
     """
     from visionflow.datasets.runner import DatasetRunInterrupted, run_dataset
     from visionflow.lineage.api import Lineage
 
+    if ray is None and (actors is not None or actor_cpus is not None):
+        raise typer.BadParameter("--actors and --actor-cpus need --ray")
     lineage = Lineage(strict=True) if strict_lineage else Lineage()
     with reported():
         map_models(model_maps)
+        predictions = None
+        if ray is not None:
+            predictions = _on_ray(ray, actors, batch_size, actor_cpus, model_maps)
         try:
             summary = run_dataset(
                 workflow,
@@ -67,8 +107,9 @@ def run_dataset(
                 image_input=image_input,
                 lineage=lineage,
                 progress=not no_progress,
-                batch_size=batch_size,
+                batch_size=batch_size or 8,
                 max_image_pixels=max_image_pixels,
+                predictions=predictions,
             )
         except DatasetRunInterrupted as stopped:
             print_error(stopped)
@@ -88,3 +129,31 @@ def run_dataset(
             err=True,
         )
         raise typer.Exit(1)
+
+
+def _on_ray(address: str, actors: str | None, batch_size, actor_cpus, model_maps):
+    """The Ray side of the run, connected now: an unreachable cluster fails before anything
+    is written."""
+    from visionflow.distributed.cluster import absolute_model_maps, connect
+    from visionflow.distributed.datasets import RayPredictions
+
+    low, high = _actor_range(actors)
+    address = None if address == LOCAL_RAY else address
+    connect(address)
+    return RayPredictions(
+        address=address,
+        min_actors=low,
+        max_actors=high,
+        batch_size=batch_size,
+        actor_cpus=actor_cpus,
+        model_maps=absolute_model_maps(model_maps or ()),
+    )
+
+
+def _actor_range(actors: str | None) -> tuple[int | None, int | None]:
+    if actors is None:
+        return None, None
+    low, _, high = actors.partition("-")
+    if not low.strip().isdigit() or not (high or low).strip().isdigit():
+        raise typer.BadParameter(f"'{actors}' is not N or MIN-MAX", param_hint="--actors")
+    return int(low), int(high or low)

@@ -74,7 +74,84 @@ def serve(**options: Any) -> None:
             "can run workflows (give --api-key or VISIONFLOW_API_KEY)",
             err=True,
         )
-    serve_forever(settings)
+    if options.get("ray") is None:
+        given = [name for name in _REPLICA_OPTIONS if options.get(name) is not None]
+        if given:
+            raise typer.BadParameter(f"{_flag_of(given[0])} needs --ray")
+        serve_forever(settings)
+        return
+    _serve_on_ray(settings, options)
+
+
+def _serve_on_ray(settings: ServerSettings, options: dict[str, Any]) -> None:
+    """``--ray [ADDRESS]``: the same API from Ray Serve (distributed/serving.py)."""
+    from visionflow.cli._printing import reported
+    from visionflow.distributed.cluster import require_ray
+
+    with reported():
+        require_ray()  # before serving's import: the error that names the extra
+        from visionflow.distributed.serving import ServeOptions, serve_forever
+
+        replicas = ServeOptions(
+            min_replicas=options.get("min_replicas"),
+            max_replicas=options.get("max_replicas"),
+            batch_size=options.get("replica_batch_size"),
+            max_batch_delay_s=None
+            if options.get("replica_batch_delay_ms") is None
+            else options["replica_batch_delay_ms"] / 1000,
+            replica_cpus=options.get("replica_cpus"),
+        )
+        # `--ray` alone arrives as "" (cli/__init__.py OPTIONAL_VALUES): a Ray started here
+        serve_forever(settings, options["ray"] or None, replicas)
+
+
+_REPLICA_OPTIONS = (
+    "min_replicas", "max_replicas", "replica_batch_size", "replica_batch_delay_ms", "replica_cpus",
+)  # fmt: skip
+
+
+def _flag_of(option: str) -> str:
+    return "--" + option.replace("_", "-")
+
+
+# `--ray` and the replicas' figures: not server settings (the local server has none of them)
+_RAY_OPTIONS = [
+    inspect.Parameter(
+        "ray",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=typer.Option(
+            None,
+            "--ray",
+            metavar="[ADDRESS]",
+            help="Serve from Ray Serve: on the cluster whose head is at ADDRESS (host:port), "
+            "or on a Ray started here when no address is given. The same API; each workflow "
+            "gets replicas and request batching from its models' performance properties.",
+            show_default=False,
+            rich_help_panel="Ray",
+        ),
+        annotation=str | None,
+    ),
+    *(
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(None, help=text, show_default=False, rich_help_panel="Ray"),
+            annotation=kind | None,
+        )
+        for name, kind, text in (
+            ("min_replicas", int, "With --ray: fewest replicas per workflow (default: the "
+             "largest min_workers of its models, else 1)."),
+            ("max_replicas", int, "With --ray: most replicas per workflow, for autoscaling "
+             "(default: the largest max_workers of its models, else 1)."),
+            ("replica_batch_size", int, "With --ray: most requests merged into one run "
+             "(default: the largest batch_size of its models, else 8)."),
+            ("replica_batch_delay_ms", float, "With --ray: how long a partial batch waits "
+             "(default: the largest max_batch_delay_ms of its models, else 0)."),
+            ("replica_cpus", float, "With --ray: CPUs each replica reserves (default: the "
+             "largest intra_op_threads of its models, else 1)."),
+        )
+    ),
+]  # fmt: skip
 
 
 # `serve`'s options are the server settings' fields (server/settings.py): names, types,
@@ -121,7 +198,7 @@ def _settings(options: dict[str, Any]) -> ServerSettings:
 
 _hints = get_type_hints(ServerSettings)
 serve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-    [_option(setting, _hints[setting.name]) for setting in fields(ServerSettings)]
+    [_option(setting, _hints[setting.name]) for setting in fields(ServerSettings)] + _RAY_OPTIONS
 )
 
 

@@ -49,19 +49,11 @@ def predict_batch(
 def _records(workflow: Any, input_name: str, output: Path, loaded: list) -> dict[str, dict | str]:
     from visionflow import serialize
 
-    try:
-        results = workflow.run({input_name: [pixels for _, pixels in loaded]})
-    except WorkflowError as error:
-        if len(loaded) == 1:
-            return {loaded[0][0]: str(error)}
-        # one image failed the whole batch: run each alone, so that only it fails
-        return {
-            name: outcome
-            for item in loaded
-            for name, outcome in _records(workflow, input_name, output, [item]).items()
-        }
+    results = run_alone_on_failure(workflow, input_name, [pixels for _, pixels in loaded])
     return {
-        name: {
+        name: result
+        if isinstance(result, str)
+        else {
             "image": name,
             "width": pixels.shape[1],
             "height": pixels.shape[0],
@@ -69,3 +61,14 @@ def _records(workflow: Any, input_name: str, output: Path, loaded: list) -> dict
         }
         for (name, pixels), result in zip(loaded, results, strict=True)
     }
+
+
+def run_alone_on_failure(workflow: Any, input_name: str, images: list) -> list[Any]:
+    """The workflow's result for each image from one run; when an image fails that run,
+    each image runs alone, so that only it fails (its entry is then why, a ``str``)."""
+    try:
+        return workflow.run({input_name: images})
+    except WorkflowError as error:
+        if len(images) == 1:
+            return [str(error)]
+        return [run_alone_on_failure(workflow, input_name, [image])[0] for image in images]

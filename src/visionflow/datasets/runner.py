@@ -17,6 +17,7 @@ An image that cannot be read, or whose run fails, fails alone: it is listed in
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,41 @@ class DatasetRunInterrupted(DatasetRunError):
     code = "dataset_run_interrupted"
 
 
+@dataclass(frozen=True)
+class DatasetJob:
+    """What computing a run's predictions needs: the workflow (compiled here, and its
+    document, for processes that compile their own), the image input, folders, policy."""
+
+    workflow: Any
+    workflow_file: Path
+    dialect: str | None
+    input_name: str
+    images: Path
+    output: Path
+    policy: ImagePolicy
+
+
+Outcome = dict | str  # an image's predictions record, or why it failed
+Predictions = Callable[[DatasetJob, list[str]], Iterable[tuple[str, Outcome]]]
+"""Computes the predictions of the named images, yielding each as it is ready (in any
+order); image outputs are written under ``job.output``, the predictions files are not."""
+
+
+def local_predictions(batch_size: int) -> Predictions:
+    """Predictions in this process, ``batch_size`` images a workflow run."""
+    if batch_size < 1:
+        raise DatasetRunError(f"batch size {batch_size} is not positive", place="--batch-size")
+
+    def predictions(job: DatasetJob, names: list[str]) -> Iterator[tuple[str, Outcome]]:
+        for start in range(0, len(names), batch_size):
+            batch = names[start : start + batch_size]
+            yield from predict_batch(
+                job.workflow, job.input_name, job.images, job.output, batch, job.policy
+            ).items()
+
+    return predictions
+
+
 @dataclass
 class RunSummary:
     output: Path
@@ -69,15 +105,18 @@ def run_dataset(
     dialect: str | None = None,
     batch_size: int = 8,
     max_image_pixels: int = DEFAULT_MAX_PIXELS,
+    predictions: Predictions | None = None,
 ) -> RunSummary:
     """Run ``workflow_file`` on each image under ``images``; write predictions to ``output``.
 
     Images go through the workflow ``batch_size`` at a time (one run each), so model steps
     get batches; a stop loses at most the batch in progress, which a resume runs again.
     An image over ``max_image_pixels`` (read from its header, before decoding) fails alone.
+    ``predictions`` computes them elsewhere (``visionflow.distributed.datasets.
+    RayPredictions``: on a Ray cluster); this process still writes every file of the run
+    but the image outputs, and records the lineage.
     """
-    if batch_size < 1:
-        raise DatasetRunError(f"batch size {batch_size} is not positive", place="--batch-size")
+    predictions = predictions or local_predictions(batch_size)
     from visionflow import Workflow
     from visionflow.compiler import definition_hash
     from visionflow.lineage import versions
@@ -95,7 +134,7 @@ def run_dataset(
         max_pixels=max_image_pixels, switches=(("pixels", "run with a larger --max-image-pixels"),)
     )
     workflow = Workflow.compile(workflow_file, dialect=dialect, image_policy=policy)
-    input_name = _image_input(workflow, image_input)
+    input_name = image_input_of(workflow, image_input)
     names = image_files(images)
     contents = versions.folder_contents(images)  # what the recorded dataset version holds
     run = {
@@ -128,17 +167,15 @@ def run_dataset(
     done = [name for name in names if _prediction_path(output, name).is_file()]
     todo = [name for name in names if name not in set(done)]
     failed: dict[str, str] = {}
+    job = DatasetJob(workflow, workflow_file, dialect, input_name, images, output, policy)
     try:
         with _ProgressBar(progress, len(names), len(done)) as advance:
-            for start in range(0, len(todo), batch_size):
-                batch = todo[start : start + batch_size]
-                outcomes = predict_batch(workflow, input_name, images, output, batch, policy)
-                for name, outcome in outcomes.items():
-                    if isinstance(outcome, str):  # this image failed, with why; others go on
-                        failed[name] = outcome
-                    else:
-                        write_json(_prediction_path(output, name), outcome)  # last: it is done
-                    advance()
+            for name, outcome in predictions(job, todo) if todo else ():
+                if isinstance(outcome, str):  # this image failed, with why; others go on
+                    failed[name] = outcome
+                else:
+                    write_json(_prediction_path(output, name), outcome)  # last: it is done
+                advance()
     except KeyboardInterrupt:
         finished = sum(_prediction_path(output, name).is_file() for name in names)
         write_json(output / "run.json", {**run, "images": len(names), "status": "interrupted"})
@@ -149,6 +186,7 @@ def run_dataset(
             place=str(output),
             hint="run the same command with --resume to finish the others",
         ) from None
+    failed = {name: failed[name] for name in names if name in failed}  # in the run's order
     finished = [name for name in names if name not in failed]
     coco = _write_coco(workflow, output, finished)
     record_outputs(lineage, run["task_id"], output, coco, len(finished))
@@ -163,7 +201,8 @@ def run_dataset(
     return RunSummary(output, len(names), ran, len(done), run["task_id"], coco, failed)
 
 
-def _image_input(workflow, wanted: str | None) -> str:
+def image_input_of(workflow, wanted: str | None) -> str:
+    """The image input a dataset run fills: ``wanted``, or the workflow's only one."""
     images = [
         n for n, i in workflow.inputs.items() if "image" in i["kinds"] and i["dimensionality"]
     ]

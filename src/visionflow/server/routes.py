@@ -133,15 +133,25 @@ async def _run(state: ServerState, body: RunRequest, uploads: dict[str, list[byt
     # only names of registered workflows become label values: their number is bounded
     label = "inline" if body.name is None else "unknown"
 
-    def work() -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    def prepare() -> tuple[dict[str, Any] | None, Workflow, dict[str, Any]]:
         nonlocal label
         registered, workflow = _resolve(state, body)
         label = registered["name"] if registered else label
         inputs = decode_inputs(workflow.inputs, body.inputs, uploads, state.limits)
+        return registered, workflow, inputs
+
+    def work() -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        registered, workflow, inputs = prepare()
         return registered, workflow.run(inputs, serialize=True)
 
     try:
-        registered, outputs = await anyio.to_thread.run_sync(work, limiter=state.runs)
+        if state.runner is None:
+            registered, outputs = await anyio.to_thread.run_sync(work, limiter=state.runs)
+        else:  # checked and decoded here, run elsewhere (serve --ray): the same errors
+            registered, workflow, inputs = await anyio.to_thread.run_sync(
+                prepare, limiter=state.runs
+            )
+            outputs = await state.runner(body, registered, workflow, inputs)
     except WorkflowError:
         state.metrics.runs.labels(label, "error").inc()
         raise

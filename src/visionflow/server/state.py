@@ -17,6 +17,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,6 +33,10 @@ from visionflow.server.metrics import ServerMetrics
 from visionflow.server.registry import WorkflowStore
 from visionflow.server.settings import ServerSettings
 from visionflow.workflow import Workflow
+
+Runner = Callable[[Any, dict[str, Any] | None, Workflow, dict[str, Any]], Awaitable[list[Any]]]
+"""Runs a resolved request elsewhere: (the request, its registered name and version or None,
+the compiled workflow, the decoded inputs) -> the serialized outputs (``serve --ray``)."""
 
 
 def document_key(document: Any, dialect: str | None) -> bytes | None:
@@ -59,6 +64,8 @@ class ServerState:
     """At most ``max_concurrent_runs`` runs on worker threads at once."""
     documents: PlanCache[Workflow] = field(default_factory=lambda: PlanCache(size=64))
     """Compiled inline documents by ``document_key``; only those that compiled."""
+    runner: Runner | None = None
+    """Where runs go once decoded (``serve --ray``: a Ray Serve deployment); None: here."""
 
     @classmethod
     def create(cls, settings: ServerSettings) -> ServerState:

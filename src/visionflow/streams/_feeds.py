@@ -1,10 +1,15 @@
-"""One reader thread per frame source, each feeding the frames the pipeline takes from.
+"""The feeds the pipeline takes frames from: a live source's read by a thread of its own,
+a file's read on demand by the pipeline's own thread.
 
-A file source's reader (or a live source's opened with ``latest_only=False``) reads up to
-``AHEAD`` frames ahead, then waits until half of them are taken (every frame is processed;
-decoding overlaps the runs, and the two threads wake each other once per few frames, not
-per frame); a live source's reader replaces a frame not yet taken by the newer one (stale
-frames are dropped, the latest is processed) and counts the frame it dropped.
+A live source's reader replaces a frame not yet taken by the newer one (stale frames are
+dropped, the latest is processed) and counts the frame it dropped; one opened with
+``latest_only=False`` reads up to ``AHEAD`` frames ahead, then waits until half of them
+are taken. A file source (``read_inline``) has no thread: it is read when the pipeline
+needs its next frame. A reader thread only pays where decoding overlaps the run with a
+core to spare; on 2 busy cores it does not: a frame decoded on one core and run on another
+misses the cache, and the threads hand over (locks, wake-ups, the GIL); with a light
+workflow such readers ran at 0.5-0.65x of a plain loop there, the file read inline at
+0.85-0.95x (bench/video.py); read in the running thread, the frame is still in the cache.
 ``source_status`` reads a feed's figures for the status.
 """
 
@@ -20,7 +25,7 @@ from typing import Any
 _log = logging.getLogger("visionflow.streams")
 
 RECENT = 256  # results kept per source for its fps and latency figures
-AHEAD = 4  # frames a file's reader reads ahead of the pipeline
+AHEAD = 4  # frames a live source read with latest_only=False gets ahead of the pipeline
 
 
 @dataclass
@@ -39,7 +44,7 @@ class Feed:
     error: dict[str, Any] | None = None  # why the source itself failed (code, place, ...)
     result_times: deque = field(default_factory=lambda: deque(maxlen=RECENT))
     latencies: deque = field(default_factory=lambda: deque(maxlen=RECENT))
-    thread: threading.Thread | None = None
+    thread: threading.Thread | None = None  # its reader; None for a file, read inline
     closed: bool = False
     last_frame_at: float = 0.0  # when the reader last gave a frame (time.monotonic())
 
@@ -50,6 +55,11 @@ class Feed:
     @property
     def is_live(self) -> bool:
         return bool(self.source.is_live)
+
+    @property
+    def read_inline(self) -> bool:
+        """A file (any source that is not live): the pipeline's thread reads it itself."""
+        return not self.is_live
 
     @property
     def keeps_every_frame(self) -> bool:
@@ -85,6 +95,23 @@ def start_reader(feed: Feed, condition: threading.Condition, stopping: threading
     feed.thread.start()
 
 
+def read_inline(feed: Feed, condition: threading.Condition) -> None:
+    """Read a file source's next frame on the calling thread into its feed (or mark it
+    ended, and close it, once it has no more or it fails)."""
+    try:
+        frame = feed.source.read()
+    except Exception as error:  # a source that fails ends alone; the others go on
+        _failed(feed, condition, error)
+        frame = None
+    with condition:
+        if frame is not None:
+            feed.frames.append(frame)
+            feed.last_frame_at = time.monotonic()
+            return
+        feed.ended = True
+    close_source(feed, condition)
+
+
 def _read(feed: Feed, condition: threading.Condition, stopping: threading.Event) -> None:
     try:
         while not stopping.is_set():
@@ -104,17 +131,21 @@ def _read(feed: Feed, condition: threading.Condition, stopping: threading.Event)
                 feed.last_frame_at = time.monotonic()
                 condition.notify_all()
     except Exception as error:  # a source that fails ends alone; the others go on
-        _log.error(  # a bug in a source's own code keeps its traceback
-            "source %s failed: %s", feed.identifier, error, exc_info=not hasattr(error, "to_dict")
-        )
-        with condition:
-            feed.last_error = str(error)
-            feed.error = _described(error, feed.identifier)
+        _failed(feed, condition, error)
     finally:
         with condition:
             feed.ended = True
             condition.notify_all()
         close_source(feed, condition)
+
+
+def _failed(feed: Feed, condition: threading.Condition, error: Exception) -> None:
+    _log.error(  # a bug in a source's own code keeps its traceback
+        "source %s failed: %s", feed.identifier, error, exc_info=not hasattr(error, "to_dict")
+    )
+    with condition:
+        feed.last_error = str(error)
+        feed.error = _described(error, feed.identifier)
 
 
 def close_source(feed: Feed, condition: threading.Condition) -> None:

@@ -16,6 +16,8 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,13 +28,16 @@ from visionflow.streams._feeds import (
     Feed,
     SourceStatus,
     close_source,
+    read_inline,
     source_status,
     start_reader,
 )
+from visionflow.streams._memory import keep_freed_frames
 
 _log = logging.getLogger("visionflow.streams")
 
 COLLECT_S = 0.05  # how long a batch waits for the other live sources' frames
+READ_AHEAD_FILES = 2  # this many files or more: read on a thread while the batch runs
 SILENT_S = 1.0  # a live source with no frame for this long is not waited for (reconnecting)
 
 
@@ -149,6 +154,9 @@ class VideoPipeline:
         self._state = "created"
         self._batches = 0
         self._failure: BaseException | None = None
+        # several files: one thread reads their next frames while the batch runs (_read_files)
+        self._files_reader: ThreadPoolExecutor | None = None
+        self._files_read: Future | None = None  # its read of the next batch's frames
         self._done = threading.Event()  # set once the sinks are closed
 
     # --- the front door -----------------------------------------------------------------
@@ -227,6 +235,7 @@ class VideoPipeline:
         try:
             for results in self._batches_run():
                 yield from results
+                del results  # let the batch's frames go before the next are read (_run)
         finally:
             if not all(feed.finished for feed in self._feeds):
                 self.stop()  # left early, or a sink or the callback failed
@@ -259,13 +268,18 @@ class VideoPipeline:
                 close_source(feed, self._condition)
             raise
         self._state = "running"
+        keep_freed_frames()  # frames not faulted in anew at every batch (_memory.py)
         for feed in self._feeds:
-            start_reader(feed, self._condition, self._stopping)
+            if not feed.read_inline:  # a file is read by the running thread (_feeds.py)
+                start_reader(feed, self._condition, self._stopping)
 
     def _run(self) -> None:
         try:
-            for _ in self._batches_run():
-                pass
+            for results in self._batches_run():
+                # dropped before the next frames are read: a batch's frames and images kept
+                # alive meanwhile made a light workflow ~40% slower (the next frame decodes
+                # into memory no longer in the cache; bench/video.py)
+                del results
         except BaseException as error:  # a sink or a callback failed: stop, say why
             _log.exception("the video pipeline stopped")
             self._failure = error
@@ -286,10 +300,17 @@ class VideoPipeline:
             if self.max_fps is not None:  # the next batch is taken 1 / max_fps after this one
                 deadline = self.clock.now() + 1 / self.max_fps
             yield self._deliver(batch, self._outcomes(batch))
+            del batch  # not alive while the next frames are read (see _run)
 
     def _next_batch(self) -> list[tuple[Feed, Any]] | None:
         """One frame of each source that has one (file sources always wait their turn);
         None once every source has ended or the pipeline stops."""
+        if self._files_read is not None:  # read while the last batch ran
+            files_read, self._files_read = self._files_read, None
+            files_read.result()
+        if self._stopping.is_set():
+            return None
+        self._read_files()  # files first, outside the lock: the live ones go on
         deadline = None
         with self._condition:
             while not self._stopping.is_set():
@@ -313,7 +334,26 @@ class VideoPipeline:
             batch = [(feed, feed.frames.popleft()) for feed in ready]
             if any(len(feed.frames) == AHEAD // 2 for feed in ready):
                 self._condition.notify_all()  # a file's reader waits for this much room
+        self._read_ahead()
         return batch
+
+    def _read_files(self) -> None:
+        """The next frame of each file source that has none waiting."""
+        for feed in self._feeds:
+            if feed.read_inline and not feed.frames and not feed.ended:
+                read_inline(feed, self._condition)
+
+    def _read_ahead(self) -> None:
+        """With several files, read their next frames on one thread while this batch runs.
+        Decoding (OpenCV's read) and most blocks release the GIL, so on two cores the two
+        overlap; one file alone gains nothing (its frame, decoded on the other core, is
+        no longer in this core's cache: bench/video.py), so it is read when needed."""
+        files = [f for f in self._feeds if f.read_inline and not f.ended and not f.frames]
+        if len(files) < READ_AHEAD_FILES or self._stopping.is_set():
+            return
+        if self._files_reader is None:
+            self._files_reader = ThreadPoolExecutor(1, thread_name_prefix="video files")
+        self._files_read = self._files_reader.submit(self._read_files)
 
     def _drop_ended_videos(self) -> None:
         # a source that ended and whose last frame ran: its video state goes
@@ -368,6 +408,10 @@ class VideoPipeline:
     def _finish(self) -> None:
         stopped = self._stopping.is_set()
         self.stop()  # readers of files waiting for a slot leave
+        if self._files_reader is not None:  # its read in progress ends before files close
+            reading = [self._files_read] if self._files_read is not None else []
+            stuck = futures_wait(reading, timeout=1.0).not_done  # as long as a reader's join
+            self._files_reader.shutdown(wait=not stuck)  # its thread gone, unless stuck
         for feed in self._feeds:
             close_source(feed, self._condition)  # a live reader waiting in read() returns
         for feed in self._feeds:
