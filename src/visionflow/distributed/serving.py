@@ -101,9 +101,8 @@ def _replica_server_on_loopback() -> None:
     reach a replica at its node's address, so a loopback node loses nothing by it; on any
     other node, or a Ray without that hook, Serve's own choice stands.
     """
-    from ray.serve._private import replica
-
     import ray
+    from ray.serve._private import replica
 
     original = getattr(replica, "add_port_to_grpc_server", None)
     if original is None or ray.util.get_node_ip_address() != "127.0.0.1":

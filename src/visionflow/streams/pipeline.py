@@ -37,7 +37,7 @@ from visionflow.streams._memory import keep_freed_frames
 _log = logging.getLogger("visionflow.streams")
 
 COLLECT_S = 0.05  # how long a batch waits for the other live sources' frames
-READ_AHEAD_FILES = 2  # this many files or more: read on a thread while the batch runs
+READ_AHEAD_FILES = 1  # this many files or more: read on a thread while the batch runs
 SILENT_S = 1.0  # a live source with no frame for this long is not waited for (reconnecting)
 
 
@@ -344,10 +344,11 @@ class VideoPipeline:
                 read_inline(feed, self._condition)
 
     def _read_ahead(self) -> None:
-        """With several files, read their next frames on one thread while this batch runs.
-        Decoding (OpenCV's read) and most blocks release the GIL, so on two cores the two
-        overlap; one file alone gains nothing (its frame, decoded on the other core, is
-        no longer in this core's cache: bench/video.py), so it is read when needed."""
+        """Read the files' next frames on one thread while this batch runs. Decoding
+        (OpenCV's read) and most blocks release the GIL, so on two cores the two overlap:
+        one file at 1.19-1.20x a plain loop's frames/s on an idle 2-core machine, against
+        0.87-0.92x read in turn (bench/video.py). On cores busy with other work the gain
+        goes (the thread waits for a core) but the frames are the same."""
         files = [f for f in self._feeds if f.read_inline and not f.ended and not f.frames]
         if len(files) < READ_AHEAD_FILES or self._stopping.is_set():
             return
