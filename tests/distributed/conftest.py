@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from listeners import parents as process_parents
+from listeners import processes
 
 # Read by Ray when it is imported: no cluster mode, so every process it starts, this
 # driver included, takes 127.0.0.1 as its address. Set before Ray is first imported.
@@ -124,14 +127,16 @@ def ray_cluster() -> Iterator[RayCluster]:
     finally:
         ray.shutdown()
         _stop_processes_of(temp_dir)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _stop_processes_of(temp_dir: Path) -> None:
     """Stop this cluster's processes only: ``ray stop`` would stop every Ray on the machine,
     other test sessions' included. Ours name ``temp_dir`` on their command line; their
     children (workers, agents) are found by parent."""
-    parents = _parents()
-    ours = {pid for pid, command in _processes().items() if str(temp_dir) in command}
+    parents = process_parents()
+    ours = {pid for pid, command in processes().items() if str(temp_dir) in command}
     pid = os.getpid()
     while pid > 1:  # never this process nor its ancestors
         ours.discard(pid)
@@ -145,29 +150,6 @@ def _stop_processes_of(temp_dir: Path) -> None:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and any(_alive(pid) for pid in ours):
             time.sleep(0.2)
-
-
-def _processes() -> dict[int, str]:
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                found[int(entry.name)] = (
-                    (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                )
-    return found
-
-
-def _parents() -> dict[int, int]:
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                # the field after the ")" closing the process name is the state, then the ppid
-                found[int(entry.name)] = int(
-                    (entry / "stat").read_text().rpartition(")")[2].split()[1]
-                )
-    return found
 
 
 def _alive(pid: int) -> bool:

@@ -17,7 +17,7 @@ def processes() -> dict[int, str]:
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
                 found[int(entry.name)] = (
-                    (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                    (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
                 )
     return found
 

@@ -101,6 +101,23 @@ def connect_in_new_process(address: str, env: dict[str, str]) -> dict:
     return json.loads(found.stdout.strip().splitlines()[-1])
 
 
+def test_a_ray_started_here_is_new_and_listens_on_loopback_only(ray_cluster):
+    # as a user's shell would be: no loopback switch set, a cluster already running here
+    env = {k: v for k, v in ray_cluster.env.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
+    found = run_python(
+        "import json, sys\n"
+        "from visionflow.distributed import connect\n"
+        "connect(None)\n"
+        "import ray\n"
+        "context = ray.get_runtime_context()\n"
+        "print(json.dumps([ray.util.get_node_ip_address(), context.gcs_address]))\n",
+        env,
+    )
+    node_address, gcs_address = json.loads(found.stdout.strip().splitlines()[-1])
+    assert node_address == "127.0.0.1"
+    assert gcs_address.startswith("127.0.0.1:") and gcs_address != ray_cluster.address
+
+
 def test_connect_to_an_address_where_nothing_listens_is_refused_naming_it(ray_cluster):
     address = f"127.0.0.1:{free_port()}"
     error = connect_in_new_process(address, ray_cluster.env)

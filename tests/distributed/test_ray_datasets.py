@@ -20,7 +20,11 @@ from skimage import data
 pytest.importorskip("sqlalchemy")
 
 from visionflow.datasets.runner import DatasetRunError, run_dataset
-from visionflow.distributed.datasets import RayPredictions, run_workflow_on_dataset
+from visionflow.distributed.datasets import (
+    BATCH_RETRIES,
+    RayPredictions,
+    run_workflow_on_dataset,
+)
 from visionflow.lineage.api import Lineage
 from visionflow.lineage.queries import lineage_graph, list_tasks
 from visionflow.lineage.store import Store
@@ -268,6 +272,57 @@ def test_an_actor_that_dies_is_replaced_and_its_batch_retried(photos, local, ray
     store.close()
 
 
+# A step that kills its actor every time it meets the rocket (427 pixels high), leaving a
+# numbered marker per death.
+DIE_ALWAYS = """
+def run(self, image):
+    if image.height == 427:
+        deaths = len(os.listdir(MARKERS))
+        open(f"{MARKERS}/{deaths}", "w").close()
+        os._exit(1)
+    return {"height": image.height}
+"""
+
+
+def test_a_batch_that_kills_every_actor_stops_the_run_after_its_retries(
+    photos, ray_cluster, tmp_path
+):
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    workflow = with_step(
+        tmp_path, "DieAlways", DIE_ALWAYS, ["import os", f"MARKERS = {str(markers)!r}"]
+    )
+    with pytest.raises(DatasetRunError) as stopped:
+        run_dataset(
+            workflow, photos, tmp_path / "out", lineage=lineage_in(tmp_path), progress=False,
+            predictions=RayPredictions(min_actors=1, max_actors=1, batch_size=1),
+        )  # fmt: skip
+    assert len(list(markers.iterdir())) == BATCH_RETRIES + 1  # the first try and each retry
+    assert stopped.value.message.startswith("the Ray run stopped: ")
+    assert f"an actor that died {BATCH_RETRIES + 1} times on one batch" in stopped.value.hint
+
+
+# A step whose output is the length of a visionflow variable as the actor sees it.
+READ_VARIABLE = """
+def run(self, image):
+    return {"height": len(os.environ.get("VISIONFLOW_TEST_FORWARDED", ""))}
+"""
+
+
+def test_the_actors_see_the_visionflow_variables_of_the_run(
+    photos, ray_cluster, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("VISIONFLOW_TEST_FORWARDED", "forwarded")  # 9 characters
+    workflow = with_step(tmp_path, "ReadVariable", READ_VARIABLE, ["import os"])
+    output = tmp_path / "out"
+    run_dataset(
+        workflow, photos, output, lineage=lineage_in(tmp_path), progress=False,
+        predictions=RayPredictions(min_actors=1, max_actors=1, batch_size=2),
+    )  # fmt: skip
+    heights = {name: r["outputs"]["height"] for name, r in predictions(output).items()}
+    assert heights == {f"{name}.json": 9 for name in FILES if name != "broken.png"}
+
+
 def test_a_dataset_from_python_gets_its_outputs_per_row(photos, local, ray_cluster):
     import ray
 
@@ -320,8 +375,9 @@ def test_the_ray_options_are_checked_before_ray_starts(photos, tmp_path):
     assert without_ray.exit_code == 2
     assert "--actors and --actor-cpus need --ray" in without_ray.output
     # `--ray` alone is a flag (Ray started here): it does not take the next option as address
-    bad_range = runner.invoke(app, [*args, "--ray", "--actors", "2-x"])
-    assert bad_range.exit_code == 2 and "'2-x' is not N or MIN-MAX" in bad_range.output
+    for given in ("2-x", "2-", "-2"):
+        bad_range = runner.invoke(app, [*args, "--ray", "--actors", given])
+        assert bad_range.exit_code == 2 and f"'{given}' is not N or MIN-MAX" in bad_range.output
 
 
 def test_ray_alone_before_the_workflow_leaves_it_the_workflow(photos, tmp_path):
@@ -362,8 +418,8 @@ def test_the_work_crosses_to_a_second_node(photos, local, ray_cluster, second_no
     )
     workflow = tmp_path / "where.yaml"
     workflow.write_text(yaml.safe_dump(document, sort_keys=False))
-    # 3 actors of 1 CPU on a head of 2 CPUs and a node of 1: one actor runs on the node;
-    # batches of 1 image, one at a time, and the run starts once all three are up
+    # 3 actors of 1 CPU on a head of 2 CPUs and a node of 2: at least one actor runs on the
+    # node; batches of 1 image, one at a time, and the run starts once all three are up
     on_three = RayPredictions(min_actors=3, max_actors=3, batch_size=1, actor_cpus=1)
     output = tmp_path / "out"
     summary = run_dataset(

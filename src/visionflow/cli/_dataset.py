@@ -153,7 +153,7 @@ def _on_ray(address: str, actors: str | None, batch_size, actor_cpus, model_maps
 def _actor_range(actors: str | None) -> tuple[int | None, int | None]:
     if actors is None:
         return None, None
-    low, _, high = actors.partition("-")
-    if not low.strip().isdigit() or not (high or low).strip().isdigit():
+    low, dash, high = actors.partition("-")
+    if not low.strip().isdigit() or not (high if dash else low).strip().isdigit():
         raise typer.BadParameter(f"'{actors}' is not N or MIN-MAX", param_hint="--actors")
     return int(low), int(high or low)

@@ -86,9 +86,11 @@ def serve(**options: Any) -> None:
 def _serve_on_ray(settings: ServerSettings, options: dict[str, Any]) -> None:
     """``--ray [ADDRESS]``: the same API from Ray Serve (distributed/serving.py)."""
     from visionflow.cli._printing import reported
-    from visionflow.distributed.cluster import require_ray
+    from visionflow.distributed.cluster import keep_local_ray_on_loopback, require_ray
 
     with reported():
+        if not options.get("ray"):  # a Ray started here: on loopback, set before its import
+            keep_local_ray_on_loopback()
         require_ray()  # before serving's import: the error that names the extra
         from visionflow.distributed.serving import ServeOptions, serve_forever
 

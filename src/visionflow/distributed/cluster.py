@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
@@ -32,6 +33,27 @@ def require_ray() -> ModuleType:
     return ray
 
 
+def forwarded_environment() -> dict[str, str]:
+    """The variables of this process that change what visionflow does (``VISIONFLOW_*``:
+    plugins, model folders, the outbound-sink and custom-code switches, keys; Roboflow's
+    ``WORKFLOWS_PLUGINS``), for the actors and replicas to run as this process would. The
+    cluster is the user's own: its processes get the same keys a local run reads."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name.startswith("VISIONFLOW_") or name == "WORKFLOWS_PLUGINS"
+    }
+
+
+def keep_local_ray_on_loopback() -> None:
+    """Before Ray is imported: a Ray started here (``--ray`` without an address) then
+    takes 127.0.0.1 and listens there only, not on the machine's network address, where
+    anyone reaching its ports could run code. No effect on joining a cluster, nor once
+    Ray is imported (it reads the variable then), nor if the variable is set already."""
+    if "ray" not in sys.modules:
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+
 def connect(address: str | None) -> None:
     """Connect this process to Ray: the connection it has, if any; a Ray started here
     when ``address`` is None; else the cluster at ``address`` (``host:port`` of its head,
@@ -39,13 +61,17 @@ def connect(address: str | None) -> None:
 
     >>> connect("127.0.0.1:6379")  # doctest: +SKIP
     """
+    if address is None:
+        keep_local_ray_on_loopback()
     ray = require_ray()
     if ray.is_initialized():
         return
     if address is None:
         # a Ray for this command alone: no dashboard port opened unasked; the actors' own
         # log lines would break into the progress bar (their failures still arrive as errors)
-        ray.init(include_dashboard=False, log_to_driver=False)
+        # "local": a new Ray, never the last one `ray start` left on this machine, which
+        # Ray's own default would join (say `--ray auto` for that)
+        ray.init(address="local", include_dashboard=False, log_to_driver=False)
         return
     endpoint = _endpoint(address)
     if endpoint is not None and (why := _answers_grpc(*endpoint)) is not None:

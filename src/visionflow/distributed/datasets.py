@@ -13,14 +13,14 @@ it on the batches Ray gives it. Two ways in:
   Dataset of the serialised outputs, for pipelines that are Ray Data already.
 
 Faults: Ray restarts an actor that dies (``max_restarts=-1``) and retries the batch it
-held (``max_task_retries=-1``); Ray Data emits a batch's rows only once it completed,
+held (up to ``BATCH_RETRIES`` times: a batch that kills every actor stops the run, as a
+crash stops a local one); Ray Data emits a batch's rows only once it completed,
 so a retried batch yields its rows once, and the driver writes each predictions file once.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +31,7 @@ import numpy as np
 from visionflow.data.sources import DEFAULT_MAX_PIXELS, ImagePolicy
 from visionflow.datasets.predict import predict_batch, run_alone_on_failure
 from visionflow.datasets.runner import DatasetJob, DatasetRunError, Outcome, image_input_of
-from visionflow.distributed.cluster import connect, require_ray
+from visionflow.distributed.cluster import connect, forwarded_environment, require_ray
 from visionflow.distributed.scaling import RayScaling, scaling_of
 from visionflow.errors import WorkflowError
 
@@ -40,7 +40,9 @@ if TYPE_CHECKING:
 
 # What the actors' processes must see as the driver does: where plugin blocks and extra
 # models are (a worker's environment is its raylet's, not the driver's).
-FORWARDED_VARIABLES = ("VISIONFLOW_PLUGINS", "WORKFLOWS_PLUGINS", "VISIONFLOW_MODELS")
+BATCH_RETRIES = 3
+"""How many times a batch whose actor died is sent again (to a restarted actor) before the
+run stops: a batch that kills every actor it meets would otherwise be retried forever."""
 # A dataset run starts once its fewest actors are up, so the first ready does not take the
 # work of the others; a cluster that cannot place them in this time is an error, not a hang.
 ACTORS_START_S = 600
@@ -218,7 +220,10 @@ class RayPredictions:
             raise DatasetRunError(
                 f"the Ray run stopped: {' '.join(str(error).split())[:400]}",
                 place=self.address or "local Ray",
-                hint="the predictions written so far are kept: --resume runs the others",
+                hint="the predictions written so far are kept: --resume runs the others; "
+                f"an actor that died {BATCH_RETRIES + 1} times on one batch points at an "
+                "image that kills its process (memory, a crash in a model): run that "
+                "batch's images locally to find it",
             ) from None
 
 
@@ -314,8 +319,8 @@ def _compiled(
 
 def _map(ray: Any, dataset: Any, actor: type, scaling: RayScaling, arguments: dict) -> Any:
     """``map_batches`` over a pool of ``actor`` sized by ``scaling``; a dead actor is
-    restarted and its batch retried, as often as it takes."""
-    variables = {name: os.environ[name] for name in FORWARDED_VARIABLES if name in os.environ}
+    restarted and its batch retried (``BATCH_RETRIES`` times at most)."""
+    variables = forwarded_environment()
     return dataset.map_batches(
         actor,
         fn_constructor_kwargs=arguments,
@@ -331,8 +336,9 @@ def _map(ray: Any, dataset: Any, actor: type, scaling: RayScaling, arguments: di
         ),
         num_cpus=scaling.num_cpus,
         runtime_env={"env_vars": variables} if variables else None,
-    )  # no max_restarts / max_task_retries: Ray Data's actor pools default to -1 for both
-    # (actor_pool_map_operator._apply_default_remote_args), which the fault handling needs
+        max_restarts=-1,  # a dead actor is always replaced (Ray Data's default, said here)
+        max_task_retries=BATCH_RETRIES,
+    )
 
 
 def _quiet_progress(ray: Any) -> None:

@@ -23,7 +23,12 @@ import signal
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from visionflow.distributed.cluster import absolute_model_maps, connect, require_ray
+from visionflow.distributed.cluster import (
+    absolute_model_maps,
+    connect,
+    forwarded_environment,
+    require_ray,
+)
 from visionflow.distributed.scaling import RayScaling, scaling_of
 from visionflow.distributed.serving_batches import Job, Outcome, run_jobs
 from visionflow.server.settings import ServerSettings
@@ -217,9 +222,16 @@ def application(settings: ServerSettings, options: ServeOptions | None = None) -
         name="ingress",
         num_replicas=1,
         max_ongoing_requests=10_000,  # the server's own limits apply inside
-        ray_actor_options={"num_cpus": 0},
+        ray_actor_options={"num_cpus": 0, **_environment()},
     )
     return ingress.bind(settings, workflows, shared)
+
+
+def _environment() -> dict[str, Any]:
+    """The replicas run with this process's visionflow variables (plugins, switches, keys),
+    as ``serve`` would here."""
+    variables = forwarded_environment()
+    return {"runtime_env": {"env_vars": variables}} if variables else {}
 
 
 def _registered(settings: ServerSettings) -> dict[str, Workflow]:
@@ -252,7 +264,7 @@ def _workflow_deployment(
             "max_replicas": scaling.max_actors,
             "target_ongoing_requests": scaling.batch_size,
         },
-        ray_actor_options={"num_cpus": scaling.num_cpus},
+        ray_actor_options={"num_cpus": scaling.num_cpus, **_environment()},
     )
     return deployment.bind(settings, scaling)
 
