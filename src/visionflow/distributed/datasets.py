@@ -21,6 +21,7 @@ so a retried batch yields its rows once, and the driver writes each predictions 
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -321,6 +322,17 @@ def _map(ray: Any, dataset: Any, actor: type, scaling: RayScaling, arguments: di
     """``map_batches`` over a pool of ``actor`` sized by ``scaling``; a dead actor is
     restarted and its batch retried (``BATCH_RETRIES`` times at most)."""
     variables = forwarded_environment()
+    with warnings.catch_warnings():
+        # Ray 2.60 takes the retry bound only as a free keyword (said deprecated, to go in
+        # 2.64: the extra asks for ray<2.64); without it a batch that kills every actor
+        # it meets would be sent again forever
+        warnings.filterwarnings("ignore", "`ray_remote_args` is deprecated")
+        return _map_batches(ray, dataset, actor, scaling, arguments, variables)
+
+
+def _map_batches(
+    ray: Any, dataset: Any, actor: type, scaling: RayScaling, arguments: dict, variables: dict
+) -> Any:
     return dataset.map_batches(
         actor,
         fn_constructor_kwargs=arguments,
