@@ -417,3 +417,19 @@ def test_the_client_starts_follows_lists_and_forgets_pipelines(server, video):
         with pytest.raises(ServerError) as caught:
             client.start_pipeline(["/etc/passwd"], workflow=CROP)
         assert (caught.value.status, caught.value.code) == (403, "input_source_not_allowed")
+
+
+def test_frames_over_the_pixel_limit_fail_each_as_an_image_would(folder, video):
+    flags = ["--api-key", API_KEY, "--allow-files", str(video.parent)]
+    flags += ["--max-image-pixels", str(WIDTH * HEIGHT - 1)]
+    with serving(folder / "small", *flags) as small, small.http() as client:
+        pipeline = started(client, [str(video)], every_nth=4)
+        lines = follow(client, pipeline["id"])
+    assert [line["frame_number"] for line in lines] == [1, 5, 9]
+    assert {line["outputs"] for line in lines} == {None}
+    assert [(line["error"]["code"], line["error"]["place"]) for line in lines] == [
+        ("image_too_large", f"{lines[0]['source']}: frame {number}") for number in (1, 5, 9)
+    ]
+    assert lines[0]["error"]["message"].startswith(
+        f"the image is {WIDTH}x{HEIGHT} ({WIDTH * HEIGHT:,} pixels)"
+    )

@@ -145,6 +145,7 @@ def _opened(state: ServerState, body: PipelineRequest, sources: list[Any]) -> Pi
         parameters=parameters,
         sinks=[HubSink(hub)],
         source_options={"every_nth": body.every_nth, "latest_only": body.latest_only},
+        image_policy=state.limits.images,  # a frame over --max-image-pixels fails alone
     )
     options = {"max_fps": body.max_fps, "every_nth": body.every_nth}
     described = {

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from visionflow.data.image import WorkflowImage
-from visionflow.errors import StreamPipelineError
+from visionflow.data.sources import ImagePolicy, check_pixels
+from visionflow.errors import ImageTooLargeError, StreamPipelineError
 from visionflow.streams._feeds import (
     AHEAD,
     Feed,
@@ -93,7 +94,9 @@ class VideoPipeline:
     ``metadata_input``: its ``WorkflowVideoMetadata`` input (found when it declares one);
     ``parameters``: values of its other inputs, the same for every run;
     ``source_options``: ``open_source``'s options (``every_nth``, ``latest_only``, ...)
-    for the sources given by name.
+    for the sources given by name. ``image_policy``: a frame over its pixel limit fails
+    alone (``ImageTooLargeError``), as an image given to a run would (the server's
+    ``--max-image-pixels``).
     """
 
     def __init__(
@@ -109,6 +112,7 @@ class VideoPipeline:
         sinks: Sequence[Any] = (),
         source_options: dict[str, Any] | None = None,
         clock: Clock | None = None,
+        image_policy: ImagePolicy | None = None,
     ):
         if max_fps is not None and not max_fps > 0:
             raise StreamPipelineError(
@@ -122,6 +126,7 @@ class VideoPipeline:
         self.image_input = _image_input(workflow, image_input)
         self.metadata_input = _metadata_input(workflow, metadata_input)
         self.parameters = dict(parameters or {})
+        self.image_policy = image_policy  # frames over its pixel limit fail, each alone
         self._keeps_video_state = _keeps_video_state(workflow)
         self.on_result = on_result
         self.max_fps = max_fps
@@ -367,6 +372,10 @@ class VideoPipeline:
         """(outputs, error) per frame: one run for the batch. If it fails, each frame runs
         alone, so that only a failing frame fails; not in a workflow keeping state per
         video (a tracker would see the other frames twice): there the batch's frames fail."""
+        if self.image_policy is not None and (refused := self._oversized(batch)):
+            taken = [item for n, item in enumerate(batch) if n not in refused]
+            ran = iter(self._outcomes(taken) if taken else [])
+            return [(None, refused[n]) if n in refused else next(ran) for n in range(len(batch))]
         frames = [frame for _, frame in batch]
         try:
             results = self.workflow.run(self._inputs(frames))
@@ -383,6 +392,20 @@ class VideoPipeline:
         if len(results) != len(frames):  # a workflow with no per-element output
             results = results * len(frames)
         return [(result, None) for result in results]
+
+    def _oversized(self, batch: list[tuple[Feed, Any]]) -> dict[int, ImageTooLargeError]:
+        """Position in the batch -> why its frame is over the image policy's pixel limit."""
+        refused = {}
+        for n, (feed, frame) in enumerate(batch):
+            height, width = frame.pixels.shape[:2]
+            try:
+                check_pixels(
+                    (width, height), f"{feed.identifier}: frame {frame.metadata.frame_number}",
+                    self.image_policy,
+                )  # fmt: skip
+            except ImageTooLargeError as error:
+                refused[n] = error
+        return refused
 
     def _inputs(self, frames: list[Any]) -> dict[str, Any]:
         inputs = dict(self.parameters)
