@@ -59,6 +59,9 @@ bench: $(VENV)/.installed-dev $(VENV)/.installed-zoo $(VENV)/.installed-trackers
 	$(BIN)/python bench/engine_overhead.py
 	$(BIN)/python bench/models.py
 	$(BIN)/python bench/server.py
+	$(BIN)/python bench/blocks.py
+	$(BIN)/python bench/video.py
+	$(BIN)/python bench/ray.py
 
 # 10,000 mutated documents of every dialect: each must compile or raise a WorkflowError
 # within 5 s (tests/test_fuzz_documents.py runs a few thousand of them).
