@@ -311,3 +311,20 @@ def test_figures_out_of_range_are_errors_naming_the_figure(two_models):
     assert caught.value.place == "batch_size"
     with pytest.raises(RayScalingError, match="num cpus cannot be negative, found -1"):
         scaling_of(two_models, num_cpus=-1)
+
+
+def test_the_commands_errors_in_figures_name_their_flags(two_models):
+    from visionflow.distributed.datasets import RayPredictions
+    from visionflow.distributed.serving import ServeOptions
+
+    cases = [
+        (RayPredictions(min_actors=4, max_actors=2), "--actors"),
+        (RayPredictions(batch_size=0), "--batch-size"),
+        (RayPredictions(actor_cpus=-1), "--actor-cpus"),
+        (ServeOptions(min_replicas=4, max_replicas=2), "--min-replicas"),
+        (ServeOptions(max_batch_delay_s=-0.5), "--replica-batch-delay-ms"),
+    ]
+    for options, flag in cases:
+        with pytest.raises(RayScalingError) as caught:
+            options.scaling(two_models)
+        assert caught.value.place == flag

@@ -41,6 +41,13 @@ if TYPE_CHECKING:
 
 # What the actors' processes must see as the driver does: where plugin blocks and extra
 # models are (a worker's environment is its raylet's, not the driver's).
+# run-dataset's flags for the scaling figures, named by errors in them
+DATASET_FLAGS = {
+    "min_actors": "--actors",
+    "max_actors": "--actors",
+    "batch_size": "--batch-size",
+    "num_cpus": "--actor-cpus",
+}
 BATCH_RETRIES = 3
 """How many times a batch whose actor died is sent again (to a restarted actor) before the
 run stops: a batch that kills every actor it meets would otherwise be retried forever."""
@@ -176,6 +183,7 @@ class RayPredictions:
     def scaling(self, workflow: Any) -> RayScaling:
         return scaling_of(
             workflow,
+            places=DATASET_FLAGS,
             min_actors=self.min_actors,
             max_actors=self.max_actors,
             batch_size=self.batch_size,

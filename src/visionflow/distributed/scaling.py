@@ -38,11 +38,14 @@ WITHOUT_MODELS = RayScaling(
 )
 
 
-def scaling_of(workflow: Workflow, **overrides: Any) -> RayScaling:
+def scaling_of(
+    workflow: Workflow, *, places: dict[str, str] | None = None, **overrides: Any
+) -> RayScaling:
     """The Ray scaling of ``workflow``: the largest figure any of its models asks for
     (each actor runs every model), then ``overrides`` (a ``RayScaling`` field name ->
     value; None keeps the workflow's). An override of only one end of the actor range
     moves the other end if it must; both ends given the wrong way round is an error.
+    ``places``: field name -> where the user gave it (a command's flag), for errors.
 
     >>> scaling_of(workflow, max_actors=4)  # doctest: +SKIP
     RayScaling(min_actors=1, max_actors=4, batch_size=8, max_batch_delay_s=0.0, num_cpus=1.0)
@@ -52,7 +55,7 @@ def scaling_of(workflow: Workflow, **overrides: Any) -> RayScaling:
     unknown = sorted(set(given) - set(RayScaling.__dataclass_fields__))
     if unknown:
         raise TypeError(f"scaling_of() got unknown overrides: {', '.join(unknown)}")
-    _check(given)
+    _check(given, places or {})
     scaling = replace(scaling, **given)
     if scaling.min_actors > scaling.max_actors:  # one end given: it wins
         if "min_actors" in given:
@@ -75,21 +78,23 @@ def _from_models(models: list[Model]) -> RayScaling:
     )
 
 
-def _check(given: dict[str, Any]) -> None:
+def _check(given: dict[str, Any], places: dict[str, str]) -> None:
     for name in ("min_actors", "max_actors", "batch_size"):
         if name in given and given[name] < 1:
             raise RayScalingError(
-                f"{name.replace('_', ' ')} must be at least 1, found {given[name]}", place=name
+                f"{name.replace('_', ' ')} must be at least 1, found {given[name]}",
+                place=places.get(name, name),
             )
     for name in ("max_batch_delay_s", "num_cpus"):
         if name in given and given[name] < 0:
             raise RayScalingError(
-                f"{name.replace('_', ' ')} cannot be negative, found {given[name]}", place=name
+                f"{name.replace('_', ' ')} cannot be negative, found {given[name]}",
+                place=places.get(name, name),
             )
     if given.get("min_actors", 0) > given.get("max_actors", float("inf")):
         raise RayScalingError(
             f"at least {given['min_actors']} actors cannot be at most {given['max_actors']}",
-            place="min_actors",
+            place=places.get("min_actors", "min_actors"),
             hint="give a minimum no larger than the maximum",
         )
 

@@ -40,6 +40,14 @@ if TYPE_CHECKING:
 APP_NAME = "visionflow"
 SHARED = "inline-documents"
 """The workflow deployment of inline documents (and of workflows registered later)."""
+# serve's flags for the scaling figures, named by errors in them
+SERVE_FLAGS = {
+    "min_actors": "--min-replicas",
+    "max_actors": "--max-replicas",
+    "batch_size": "--replica-batch-size",
+    "max_batch_delay_s": "--replica-batch-delay-ms",
+    "num_cpus": "--replica-cpus",
+}
 RETRIES = 8
 """How many times the ingress sends a run again whose replica died under it (waiting
 0.5 s more each time, at most 3 s: about 16 s in all, for Serve to start another)."""
@@ -62,6 +70,7 @@ class ServeOptions:
     def scaling(self, workflow: Workflow) -> RayScaling:
         return scaling_of(
             workflow,
+            places=SERVE_FLAGS,
             min_actors=self.min_replicas,
             max_actors=self.max_replicas,
             batch_size=self.batch_size,
