@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,6 +12,12 @@ from visionflow.cli._printing import reported
 from visionflow.cli._serve import ModelMaps, map_models
 
 REFRESH_S = 0.25  # how often the progress line is redrawn
+
+
+class Decoder(enum.StrEnum):  # open_source's decoder values, as the CLI lists them
+    auto = "auto"
+    opencv = "opencv"
+    pyav = "pyav"
 
 
 def run_video(
@@ -50,6 +57,13 @@ def run_video(
     every_nth: Annotated[
         int, typer.Option(min=1, help="Read every n-th frame of a file (live sources: all).")
     ] = 1,
+    decoder: Annotated[
+        Decoder,
+        typer.Option(
+            help="What reads video files: auto (OpenCV, then PyAV if OpenCV cannot read "
+            "the file and PyAV is installed), opencv or pyav (the video extra)."
+        ),
+    ] = Decoder.auto,
     image_input: Annotated[
         str | None, typer.Option(help="The image input frames go to, if the workflow has several.")
     ] = None,
@@ -87,7 +101,7 @@ def run_video(
             max_fps=max_fps,
             image_input=image_input,
             sinks=sinks,
-            source_options={"every_nth": every_nth},
+            source_options={"every_nth": every_nth, "decoder": decoder.value},
         )
         interrupted = _follow(pipeline, progress=not no_progress)
     _report(pipeline, sinks)

@@ -20,7 +20,11 @@ INSTALL = "pip install 'visionflow[video]'"
 
 
 def available() -> bool:
-    return importlib.util.find_spec("av") is not None
+    """Whether PyAV is installed (found without importing it)."""
+    try:
+        return importlib.util.find_spec("av") is not None
+    except ValueError:  # sys.modules["av"] is None: its import is barred
+        return False
 
 
 class PyAVReader:

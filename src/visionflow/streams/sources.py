@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import cv2
@@ -109,16 +110,53 @@ def _declared_fps(capture: cv2.VideoCapture) -> float | None:
 
 # --- files -------------------------------------------------------------------------------
 
+DECODERS = ("auto", "opencv", "pyav")
+
+
+def _check_decoder(decoder: object, name: str) -> None:
+    if decoder not in DECODERS:
+        raise SourceError(
+            f"decoder must be one of {', '.join(DECODERS)}, found {decoder!r}",
+            place=f"source '{_without_password(name)}'",
+            hint="'auto' reads with OpenCV and falls back to PyAV (where installed)",
+        )
+
+
+def _open_decoder(name: str, path: str) -> Any:
+    """``name``'s reader of ``path``, or None when it cannot open it."""
+    if name == "opencv":
+        capture = cv2.VideoCapture(path)
+        if capture.isOpened():
+            return capture
+        capture.release()
+        return None
+    from visionflow.streams._pyav import PyAVReader
+
+    try:
+        return PyAVReader(path)
+    except ValueError:
+        return None
+
 
 class VideoFileSource(FrameSource):
-    """A video file OpenCV reads (its FFmpeg: mp4, avi, mkv, mov, ...). Frame n (from 1)
-    is stamped ``start + (n - 1) / fps``: its place in the file, not when it was read."""
+    """A video file read by OpenCV's FFmpeg (mp4, avi, mkv, mov, ...) or by PyAV's.
+    Frame n (from 1) is stamped ``start + (n - 1) / fps``: its place in the file, not
+    when it was read.
 
-    def __init__(self, path: str, identifier: str, every_nth: int = 1):
+    ``decoder``: ``"auto"`` (OpenCV; PyAV, where installed, when OpenCV cannot open the
+    file or reads no frame of it), ``"opencv"`` or ``"pyav"``; ``decoder_used`` says
+    which one reads it once opened.
+    """
+
+    def __init__(self, path: str, identifier: str, every_nth: int = 1, decoder: str = "auto"):
         super().__init__(identifier)
+        _check_decoder(decoder, identifier)
         self.path = path
         self.every_nth = every_nth
-        self._capture: cv2.VideoCapture | None = None
+        self.decoder = decoder
+        self.decoder_used: str | None = None
+        self._capture: Any = None  # a cv2.VideoCapture or a PyAVReader: the same calls
+        self._first: np.ndarray | None = None  # frame 1, read by open() to try the decoder
         self._position = 0  # index in the file of the next frame the capture gives
         self._wanted = 0  # index of the next frame read() gives
         self._start = datetime.datetime.now()
@@ -130,31 +168,71 @@ class VideoFileSource(FrameSource):
                 f"no video file at '{self.path}'",
                 f"check the path (a relative one is read from {os.getcwd()})",
             )
-        capture = cv2.VideoCapture(self.path)
-        if not capture.isOpened():
+        from visionflow.streams import _pyav
+
+        if self.decoder == "pyav" and not _pyav.available():
             raise self._error(
-                "OpenCV cannot read this file as a video",
-                "check that it is a whole video file (mp4, avi, mkv, mov...); "
-                "re-encode it with ffmpeg if another player opens it",
+                "decoder 'pyav' needs PyAV, which is not installed",
+                f"{_pyav.INSTALL}, or use decoder 'auto' or 'opencv'",
             )
-        self._capture, self.fps = capture, _declared_fps(capture)
-        frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))  # from the header: may be absent
+        tried = [self.decoder] if self.decoder != "auto" else ["opencv"]
+        if self.decoder == "auto" and _pyav.available():
+            tried.append("pyav")
+        for name in tried:
+            capture = _open_decoder(name, self.path)
+            ok, first = capture.read() if capture is not None else (False, None)
+            if ok:  # a file that opens but gives no frame is no video to this decoder
+                break
+            if capture is not None:
+                capture.release()
+        else:
+            raise self._unreadable(tried, _pyav.available(), _pyav.INSTALL)
+        self._capture, self._first, self.decoder_used = capture, first, name
+        self._position = self._wanted = 0
+        if name == "pyav":
+            self.fps, frames = capture.fps, capture.frame_count or 0
+        else:
+            self.fps, frames = _declared_fps(capture), int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        # the count is from the header: it may be absent
         self.frame_count = -(-frames // self.every_nth) if frames > 0 else None
         self._start = datetime.datetime.now()
+
+    def _unreadable(self, tried: list[str], pyav_installed: bool, install: str) -> SourceError:
+        whole = "check that it is a whole video file (mp4, avi, mkv, mov...)"
+        if len(tried) == 2:
+            return self._error(
+                "neither OpenCV nor PyAV can read this file as a video",
+                f"{whole}; re-encode it with ffmpeg if another player opens it",
+            )
+        if tried == ["pyav"]:
+            return self._error(
+                "PyAV cannot read this file as a video",
+                f"{whole}; re-encode it with ffmpeg if another player opens it",
+            )
+        also = f"PyAV may read what OpenCV cannot: {install}"
+        if pyav_installed:
+            also = "decoder 'auto' or 'pyav' also tries PyAV"
+        return self._error(
+            "OpenCV cannot read this file as a video",
+            f"{whole}; re-encode it with ffmpeg if another player opens it; {also}",
+        )
 
     def read(self) -> Frame | None:
         with self._lock:
             if self._capture is None:
                 return None
-            while self._position < self._wanted:  # skipped frames: grabbed, not decoded
-                if not self._capture.grab():
+            if self._first is not None:  # frame 1: open() has read it already
+                pixels, self._first = self._first, None
+            else:
+                while self._position < self._wanted:  # skipped frames: not converted
+                    if not self._capture.grab():
+                        self._say_if_cut_short()
+                        return self._end()
+                    self._position += 1
+                ok, pixels = self._capture.read()
+                if not ok:
                     self._say_if_cut_short()
                     return self._end()
-                self._position += 1
-            ok, pixels = self._capture.read()
-            if not ok:
-                self._say_if_cut_short()
-                return self._end()
             index = self._position
             self._position += 1
             self._wanted = index + self.every_nth
@@ -176,7 +254,7 @@ class VideoFileSource(FrameSource):
 
     def _end(self) -> None:
         self._capture.release()
-        self._capture = None
+        self._capture, self._first = None, None
 
     def close(self) -> None:
         with self._lock:
@@ -430,6 +508,7 @@ def open_source(
     latest_only: bool | None = None,
     reconnect: bool = True,
     fps: float | None = None,
+    decoder: str = "auto",
 ) -> FrameSource:
     """The opened source ``spec`` names.
 
@@ -439,7 +518,9 @@ def open_source(
     metadata (default: the spec, a URL without its password). Files give every
     ``every_nth`` frame; live sources keep only the newest frame unless
     ``latest_only=False`` (files ignore it: they wait for the reader). ``fps``: a sequence
-    of images' frame rate. Raises ``SourceError`` naming the source and why.
+    of images' frame rate. ``decoder``: what reads a video file, ``"auto"`` (OpenCV, then
+    PyAV where installed if OpenCV cannot), ``"opencv"`` or ``"pyav"``. Raises
+    ``SourceError`` naming the source and why.
     """
     name = str(spec) if not isinstance(spec, os.PathLike) else os.fspath(spec)
     if isinstance(every_nth, bool) or not isinstance(every_nth, int) or every_nth < 1:
@@ -454,12 +535,21 @@ def open_source(
             place=f"source '{_without_password(name)}'",
             hint="the sequence's frame rate, e.g. 25; leave it out to stamp frames when read",
         )
-    source = _choose(spec, name, identifier, every_nth, latest_only, reconnect, fps)
+    _check_decoder(decoder, name)
+    source = _choose(spec, name, identifier, every_nth, latest_only, reconnect, fps, decoder)
+    if decoder != "auto" and not isinstance(source, VideoFileSource):
+        raise SourceError(  # a camera, stream or images would silently ignore it
+            f"decoder '{decoder}' is for a video file; this source is not one",
+            place=f"source '{_without_password(name)}'",
+            hint="leave decoder out (OpenCV reads cameras, streams and images)",
+        )
     source.open()
     return source
 
 
-def _choose(spec, name, identifier, every_nth, latest_only, reconnect, fps) -> FrameSource:
+def _choose(
+    spec, name, identifier, every_nth, latest_only, reconnect, fps, decoder,
+) -> FrameSource:  # fmt: skip
     live = {"latest_only": True if latest_only is None else latest_only, "reconnect": reconnect}
     is_index = isinstance(spec, int) and not isinstance(spec, bool)
     if fps is not None and (is_index or "://" in name or _is_video_file(name)):
@@ -480,7 +570,7 @@ def _choose(spec, name, identifier, every_nth, latest_only, reconnect, fps) -> F
             )
         return _stream_source(name, identifier, **live)
     if _is_video_file(name):
-        return VideoFileSource(name, identifier or name, every_nth)
+        return VideoFileSource(name, identifier or name, every_nth, decoder)
     paths = _image_paths(name)
     if not paths:
         why = "no images in this folder" if os.path.isdir(name) else "no file matches this"
