@@ -193,6 +193,17 @@ def test_a_video_file_runs_to_its_end_and_every_frame_is_a_json_line(http, video
     assert [frame.shape for frame in frames] == [(48, 80, 3)]
 
 
+def test_a_file_decoded_by_pyav_gives_the_same_lines(http, video):
+    pytest.importorskip("av", reason="PyAV (the video extra) decodes this one")
+    by_default = follow(http, started(http, [str(video)], every_nth=4)["id"])
+    pipeline = started(http, [str(video)], every_nth=4, decoder="pyav")
+    assert pipeline["options"]["decoder"] == "pyav"
+    by_pyav = follow(http, pipeline["id"])
+    assert [line["frame_number"] for line in by_pyav] == [1, 5, 9]
+    assert [line["outputs"] for line in by_pyav] == [line["outputs"] for line in by_default]
+    assert error_of(start(http, [str(video)], decoder="ffmpeg"))[:2] == (422, "invalid_request")
+
+
 def test_every_nth_frame_and_a_late_slow_client_told_what_it_lost(http, video):
     pipeline = started(http, [str(video)], every_nth=3)
     assert [line["frame_number"] for line in follow(http, pipeline["id"])] == [1, 4, 7, 10]
@@ -240,7 +251,9 @@ def test_a_frame_that_fails_is_a_line_with_its_error(http, video):
 
 def test_a_live_camera_followed_by_two_clients_previewed_and_stopped(http, camera):
     pipeline = started(http, [camera.url], preview_output="frame", max_fps=20)
-    assert pipeline["options"] == {"max_fps": 20.0, "every_nth": 1, "latest_only": None}
+    assert pipeline["options"] == {
+        "max_fps": 20.0, "every_nth": 1, "decoder": "auto", "latest_only": None
+    }
     first, second = follow(http, pipeline["id"], 3), follow(http, pipeline["id"], 3)
     for lines in (first, second):
         assert {line["source"] for line in lines} == {camera.url}

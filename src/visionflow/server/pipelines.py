@@ -16,7 +16,7 @@ import contextlib
 import signal
 import threading
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -52,6 +52,9 @@ class PipelineRequest(WorkflowSource):
     )
     max_fps: float | None = Field(None, gt=0, description="Most batches a second.")
     every_nth: int = Field(1, ge=1, description="Files: every n-th frame.")
+    decoder: Literal["auto", "opencv", "pyav"] = Field(
+        "auto", description="Files: who decodes them ('auto': OpenCV, then PyAV if it fails)."
+    )
     latest_only: bool | None = Field(
         None, description="Live sources: only the newest frame waits (default true)."
     )
@@ -144,10 +147,14 @@ def _opened(state: ServerState, body: PipelineRequest, sources: list[Any]) -> Pi
         image_input=body.image_input,
         parameters=parameters,
         sinks=[HubSink(hub)],
-        source_options={"every_nth": body.every_nth, "latest_only": body.latest_only},
+        source_options={
+            "every_nth": body.every_nth,
+            "latest_only": body.latest_only,
+            "decoder": body.decoder,
+        },
         image_policy=state.limits.images,  # a frame over --max-image-pixels fails alone
     )
-    options = {"max_fps": body.max_fps, "every_nth": body.every_nth}
+    options = {"max_fps": body.max_fps, "every_nth": body.every_nth, "decoder": body.decoder}
     described = {
         "workflow": registered,
         "image_input": pipeline.image_input,
