@@ -11,8 +11,12 @@ stops only between the elements of a batch (``Session.stoppable`` tells which).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,8 +157,9 @@ class LiteRTSession(Session):
         from ai_edge_litert.interpreter import Interpreter
 
         try:
-            self._interpreter = Interpreter(model_path=str(path), num_threads=threads)
-            self._interpreter.allocate_tensors()
+            with _without_delegate_notice():
+                self._interpreter = Interpreter(model_path=str(path), num_threads=threads)
+                self._interpreter.allocate_tensors()
         except Exception as error:
             raise ModelError(f"LiteRT cannot load '{path.name}': {error}") from None
         details = self._interpreter.get_input_details()
@@ -177,6 +182,33 @@ class LiteRTSession(Session):
                 self._interpreter.set_tensor(index, feed)
             self._interpreter.invoke()
             return [self._interpreter.get_tensor(index).copy() for index in self._outputs]
+
+
+# LiteRT's C++ logger writes this line to the process's stderr when an interpreter starts
+# (no setting turns it off): users of a workflow have nothing to do with it.
+_DELEGATE_NOTICE = b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+_stderr_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _without_delegate_notice() -> Iterator[None]:
+    """Catch what is written to file descriptor 2 meanwhile and write it back without
+    LiteRT's delegate notice (anything else, e.g. its error text, still reaches stderr)."""
+    with _stderr_lock, tempfile.TemporaryFile() as caught:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            kept = [line for line in caught.read().splitlines(keepends=True)
+                    if line.rstrip() != _DELEGATE_NOTICE]  # fmt: skip
+            if kept:
+                os.write(2, b"".join(kept))
 
 
 def _one_by_one(
