@@ -15,6 +15,10 @@ Options (a model's ``preprocessing:``; a head may supply its own defaults):
   pads the borders with ``pad_value`` (default 114, on the 0..255 pixel scale).
 - ``interpolation: linear | area | cubic | nearest`` (default ``linear``): ``area`` is the
   closest to an anti-aliased downscale (skimage / PIL with antialias).
+- ``resampler: resize | warp`` (default ``resize``): ``warp`` samples the way MediaPipe's
+  ImageToTensorCalculator does, one affine warp of pixel indices (no half-pixel shift, exact
+  fractional letterbox offsets); on a large downscale it picks other source pixels than
+  ``resize`` and MediaPipe's models score their own sampling best. ``area`` acts as linear.
 
 ``ImageTransform(pixels)`` returns the tensor (no batch axis) and a ``Placement``
 that maps boxes predicted on the tensor back to the image.
@@ -42,6 +46,7 @@ _CHOICES = {
     "layout": ("nhwc", "nchw"),
     "resize": ("stretch", "letterbox"),
     "interpolation": tuple(_INTERPOLATION),
+    "resampler": ("resize", "warp"),
 }
 _KNOWN = {"size", "scale", "mean", "std", "pad_value", *_CHOICES}
 
@@ -82,6 +87,7 @@ class ImageTransform:
     pad_value: float
     interpolation: int
     dtype: np.dtype
+    resampler: str = "resize"
 
     @classmethod
     def for_input(
@@ -138,12 +144,15 @@ class ImageTransform:
             pad_value=float(settings.get("pad_value", 114)),
             interpolation=_INTERPOLATION[settings.get("interpolation", "linear")],
             dtype=np.dtype(tensor.dtype),
+            resampler=settings.get("resampler", "resize"),
         )
 
     def __call__(self, pixels: np.ndarray) -> tuple[np.ndarray, Placement]:
         if self.color == "gray":  # before resizing, as the models' own pipelines do
             pixels = cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_BGR2GRAY)
-        if self.resize == "letterbox":
+        if self.resampler == "warp":
+            pixels, placement = self._warp(pixels)
+        elif self.resize == "letterbox":
             pixels, placement = self._letterbox(pixels)
         else:
             height, width = pixels.shape[:2]
@@ -177,6 +186,24 @@ class ImageTransform:
         )
         placement = Placement(new_width / width, new_height / height, float(left), float(top))
         return canvas, placement
+
+    def _warp(self, pixels: np.ndarray) -> tuple[np.ndarray, Placement]:
+        """Stretched or letterboxed by one affine warp: input = image * scale + offset."""
+        height, width = pixels.shape[:2]
+        scale_x, scale_y = self.width / width, self.height / height
+        if self.resize == "letterbox":
+            scale_x = scale_y = min(scale_x, scale_y)
+        left, top = (self.width - width * scale_x) / 2, (self.height - height * scale_y) / 2
+        matrix = np.array([[scale_x, 0.0, left], [0.0, scale_y, top]])
+        warped = cv2.warpAffine(
+            np.ascontiguousarray(pixels),
+            matrix,
+            (self.width, self.height),
+            flags=self.interpolation,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=(self.pad_value,) * 4,
+        )
+        return warped, Placement(scale_x, scale_y, left, top)
 
 
 def _guess_layout(shape: tuple[int | None, ...]) -> str:
