@@ -27,6 +27,7 @@ from visionflow.errors import ModelError
 RUNTIME_EXTRAS = {
     "onnx": ("onnxruntime", "pip install 'visionflow[models]'"),
     "litert": ("ai_edge_litert", "pip install 'visionflow[models]'"),
+    "opencv_cascade": ("cv2", "pip install opencv-python-headless"),
 }
 
 
@@ -84,8 +85,11 @@ def runtime_for(path: Path, runtime: str | None) -> str:
         return "onnx"
     if path.suffix == ".tflite":
         return "litert"
+    if path.suffix == ".xml":
+        return "opencv_cascade"
     raise ModelError(
-        f"cannot tell the runtime of '{path.name}'", hint="set runtime: onnx or litert"
+        f"cannot tell the runtime of '{path.name}'",
+        hint="set runtime: onnx, litert or opencv_cascade",
     )
 
 
@@ -100,6 +104,10 @@ def open_session(path: Path, runtime: str | None = None, threads: int = 1) -> Se
         raise ModelError(
             f"the {kind} runtime ({module}) is not installed", hint=f"install it: {install}"
         ) from None
+    if kind == "opencv_cascade":
+        from visionflow.models.cascades import CascadeSession  # imports this module
+
+        return CascadeSession(path)
     return OnnxSession(path, threads) if kind == "onnx" else LiteRTSession(path, threads)
 
 

@@ -80,7 +80,7 @@ class ModelSpec(PerformanceSettings):
 
     id: str
     source: str
-    runtime: Literal["onnx", "litert"] | None = None  # from the file suffix when absent
+    runtime: Literal["onnx", "litert", "opencv_cascade"] | None = None  # absent: file suffix
     task: Literal[MODEL_TASKS]
     format: str = "default"
     """Which head of the task: e.g. ``yolov8``, ``yolov5``, ``blazeface`` for detection."""

@@ -23,6 +23,7 @@ HEADS: dict[tuple[str, str], str] = {
     ("instance_segmentation", "default"): "yolo_segmentation:YoloV8SegmentationHead",
     ("object_detection", "blazeface"): "mediapipe:BlazeFaceHead",
     ("object_detection", "mediapipe_pose"): "mediapipe:PoseDetectionHead",
+    ("object_detection", "haar_cascade"): "cascade:CascadeHead",
     ("keypoints", "mediapipe_pose"): "mediapipe:PoseLandmarksHead",
     ("text_detection", "default"): "ocr:TextDetectionHead",
     ("text_detection", "db"): "ocr:TextDetectionHead",
