@@ -10,6 +10,7 @@ def load_blocks() -> list[type[Block]]:
         deepomatic,  # the Deepomatic dialect's steps
         roboflow,  # Roboflow's local block library
     )
+    from visionflow.blocks.core.background import BackgroundBlur, BackgroundReplace
     from visionflow.blocks.core.collapse import AlignedDimensionCollapse, DimensionCollapse
     from visionflow.blocks.core.consensus import ClassificationConsensus
     from visionflow.blocks.core.crops import AbsoluteStaticCrop, DynamicCrop, RelativeStaticCrop
@@ -48,6 +49,7 @@ def load_blocks() -> list[type[Block]]:
         RoboflowInstanceSegmentationModel,
         RoboflowInstanceSegmentationModelV3,
     )
+    from visionflow.blocks.core.segmentation import SegmentationModel
     from visionflow.blocks.core.visualization import DrawDetections
 
     return [
@@ -92,4 +94,7 @@ def load_blocks() -> list[type[Block]]:
         FunctionCall,
         ModelCall,
         ListItems,
+        SegmentationModel,
+        BackgroundBlur,
+        BackgroundReplace,
     ]
