@@ -4,16 +4,23 @@ asserts nothing.
     .venv/bin/python bench/models.py            # the full run (about 2 minutes on 2 cores)
     .venv/bin/python bench/models.py --quick    # a smoke run with fewer repeats and requests
     .venv/bin/python bench/models.py --only 2   # some figures only
+    .venv/bin/python bench/models.py --providers cuda   # every model on CUDA (a GPU machine)
 
 Figures (bench/README.md explains each one):
 1. images/s of the four example workflows (examples/*.yaml, zoo models) through visionflow
    vs a plain script doing the same work with the same sessions, heads and blocks;
 2. dynamic batching: 8 concurrent single-image clients on a one-model workflow, with
    batching off and on (throughput, latency, the pool's batch sizes).
+
+``--providers P`` (comma-separated names, as a model's ``providers:``) runs every model on P;
+a provider this machine lacks falls back to the CPU with one warning per model, and the
+providers each session really got are printed first.
 """
 
 from __future__ import annotations
 
+import argparse
+import logging
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -31,6 +38,7 @@ from visionflow import Batch, Workflow, WorkflowImage
 from visionflow.data.detections import KEYPOINTS_XY, detection_ids
 from visionflow.models.library import model_metrics
 from visionflow.models.model import Model
+from visionflow.models.providers import available_onnx_providers, set_default_providers
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 ENOUGH = 0.95  # visionflow's throughput as a share of the plain script's
@@ -274,6 +282,8 @@ def figure_pipelines(settings: Settings) -> list[Row]:
 
 def _measure_pipeline(pipeline: Pipeline, settings: Settings) -> list[Row]:
     workflow, pixels = compile_example(pipeline.name), pipeline.image()
+    if SHOW_PROVIDERS:
+        _print_providers(workflow)
     scripts = {
         "plain script": pipeline.script(workflow),
         "plain via model.predict (pool)": pipeline.script(workflow, through_pool=True),
@@ -282,6 +292,20 @@ def _measure_pipeline(pipeline: Pipeline, settings: Settings) -> list[Row]:
     functions = {name: (lambda s=s: s.run(pixels)) for name, s in scripts.items()}
     functions["visionflow"] = lambda: workflow.run(image=pixels)
     return _pipeline_rows(pipeline.name, interleaved_best(functions, settings))
+
+
+def _print_providers(workflow: Workflow) -> None:
+    """Where each model of ``workflow`` really runs (after any fallback to the CPU)."""
+    for name, step in workflow.plan.steps.items():
+        model = getattr(step.block, "model", None)
+        if isinstance(model, Model):
+            session = model.pool.first_session
+            ran = (
+                session.providers()
+                if hasattr(session, "providers")
+                else [getattr(session, "delegate", "cpu")]
+            )
+            print(f"  {name} ({model.spec.id}): {', '.join(ran)}")
 
 
 def _pipeline_rows(name: str, best: dict[str, float]) -> list[Row]:
@@ -512,10 +536,21 @@ def _clients(
 # --- main --------------------------------------------------------------------------------
 
 FIGURES = {1: figure_pipelines, 2: figure_batching}
+SHOW_PROVIDERS = False  # set by --providers
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_figures(FIGURES, FULL, QUICK, __doc__, argv)
+    global SHOW_PROVIDERS
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--providers", default=None)
+    known, rest = parser.parse_known_args(argv)
+    if known.providers is not None:
+        logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+        set_default_providers(known.providers)  # before any workflow compiles
+        SHOW_PROVIDERS = True
+        print(f"providers asked for: {known.providers}; this machine has: "
+              f"{', '.join(available_onnx_providers())}")  # fmt: skip
+    run_figures(FIGURES, FULL, QUICK, __doc__, rest)
 
 
 if __name__ == "__main__":

@@ -290,3 +290,15 @@ class RayScalingError(WorkflowError):
     actor, a minimum above the maximum); ``place`` names the figure."""
 
     code = "invalid_ray_scaling"
+
+
+class UnknownProviderError(ModelError, CompilationError):
+    """A model's ``providers`` names an execution provider visionflow does not know."""
+
+    code = "unknown_provider"
+
+
+class ModelFormatError(ModelError, CompilationError):
+    """A model's outputs do not have the shapes its declared ``format`` means."""
+
+    code = "model_format_mismatch"

@@ -259,13 +259,21 @@ def kinds(as_json: AsJson = False) -> None:
 
 @app.command(
     epilog="Examples: [bold]visionflow models[/] · "
-    "[bold]visionflow models mediapipe/face_detection_short_range[/]"
+    "[bold]visionflow models mediapipe/face_detection_short_range[/] · "
+    "[bold]visionflow models --providers[/]"
 )
 def models(
     model_id: Annotated[
         str | None, typer.Argument(metavar="ID", help="A zoo id: show its full spec.")
     ] = None,
     as_json: AsJson = False,
+    providers: Annotated[
+        bool,
+        typer.Option(
+            "--providers",
+            help="List the execution providers this machine has (onnxruntime, LiteRT).",
+        ),
+    ] = False,
 ) -> None:
     """List the models of the zoo (shipped inside PyPI packages, never downloaded).
 
@@ -274,6 +282,16 @@ def models(
     """
     from visionflow.cli._models import model_details, model_rows
 
+    if providers:
+        from visionflow.models.providers import machine_providers
+
+        found = machine_providers()
+        if as_json:
+            echo_json(found)
+        else:
+            rows = [[p["runtime"], p["provider"], p["name"] or "-"] for p in found]
+            print_table("providers", ["runtime", "provider", "name"], rows)
+        return
     if model_id is not None:
         with reported(as_json):
             details = model_details(model_id)

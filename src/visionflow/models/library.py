@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from visionflow.errors import CustomCodeNotAllowedError, ModelError, ModelNotFoundError
 from visionflow.models.model import Model
 from visionflow.models.pool import ModelPool
+from visionflow.models.providers import default_providers, parse_providers
 from visionflow.models.spec import CAMEL_CASE_PERFORMANCE_FIELDS, PERFORMANCE_FIELDS, ModelSpec
 from visionflow.models.zoo import ZOO_PREFIX, find_entry, model_file, zoo_entries
 from visionflow.suggestions import close_matches
@@ -110,6 +111,10 @@ class ModelLibrary:
             for key, value in (settings or {}).items()
             if WORKFLOW_SETTING_ALIASES.get(key, key) in PERFORMANCE_FIELDS
         }
+        given = (settings or {}).get("providers")
+        self.workflow_providers = (
+            None if given is None else parse_providers(given, "settings field 'providers'")
+        )
 
     def is_mapped(self, model_id: str) -> bool:
         """Whether ``model_id`` is declared, mapped by the operator, or a zoo id."""
@@ -145,6 +150,7 @@ class ModelLibrary:
                 raise self._not_found(model_id, source)
         fields.update(self.workflow_settings)
         fields.update(entry_fields)
+        fields["providers"] = self._providers(model_id, entry_fields, zoo)
         try:
             spec = ModelSpec(id=model_id, source=str(source), **fields)
         except ValidationError as error:
@@ -155,6 +161,21 @@ class ModelLibrary:
                 hint="see `visionflow models` for the fields of a model",
             ) from None
         return self._within_limits(spec, entry_fields), path
+
+    def _providers(self, model_id: str, entry_fields: dict[str, Any], zoo) -> tuple[str, ...]:
+        """Where the model runs: its entry, else its zoo description, else the workflow's
+        settings, else the process default (a model's own choice is the most specific)."""
+        if entry_fields.get("providers") is not None:
+            return parse_providers(
+                entry_fields["providers"], f"models '{model_id}' field 'providers'"
+            )
+        if zoo is not None and zoo.description.get("providers") is not None:
+            return parse_providers(
+                zoo.description["providers"], f"model description '{zoo.origin}' field 'providers'"
+            )
+        if self.workflow_providers is not None:
+            return self.workflow_providers
+        return default_providers()
 
     def _within_limits(self, spec: ModelSpec, entry_fields: dict[str, Any]) -> ModelSpec:
         self._check_input_side(spec, entry_fields)

@@ -12,6 +12,7 @@ from typing import Any
 from visionflow.data.image import WorkflowImage
 from visionflow.models.heads import head_class
 from visionflow.models.pool import ModelPool
+from visionflow.models.providers import ProviderChoice
 from visionflow.models.runtime import open_session
 from visionflow.models.spec import ModelSpec
 
@@ -20,9 +21,10 @@ class Model:
     def __init__(self, spec: ModelSpec, path: Path):
         self.spec = spec
         self.path = path
+        choice = ProviderChoice(spec.id, spec.providers)  # one for all sessions: one warning
         self.pool = ModelPool(
             spec.id,
-            lambda: open_session(path, spec.runtime, spec.intra_op_threads),
+            lambda: open_session(path, spec.runtime, spec.intra_op_threads, choice),
             spec.performance(),
         )
         self.head = head_class(spec.task, spec.format)(spec, self.pool.first_session)

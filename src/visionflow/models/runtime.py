@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from visionflow.errors import ModelError
+from visionflow.models.providers import ProviderChoice, gpu_delegate_library
 
 RUNTIME_EXTRAS = {
     "onnx": ("onnxruntime", "pip install 'visionflow[models]'"),
@@ -93,7 +94,11 @@ def runtime_for(path: Path, runtime: str | None) -> str:
     )
 
 
-def open_session(path: Path, runtime: str | None = None, threads: int = 1) -> Session:
+def open_session(
+    path: Path, runtime: str | None = None, threads: int = 1, choice: ProviderChoice | None = None
+) -> Session:
+    """A session on ``path``; ``choice``: where it runs (CPU when not given or not possible)."""
+    choice = choice or ProviderChoice(path.name)
     kind = runtime_for(path, runtime)
     if not path.is_file():
         raise ModelError(f"no model file at '{path}'")
@@ -108,7 +113,9 @@ def open_session(path: Path, runtime: str | None = None, threads: int = 1) -> Se
         from visionflow.models.cascades import CascadeSession  # imports this module
 
         return CascadeSession(path)
-    return OnnxSession(path, threads) if kind == "onnx" else LiteRTSession(path, threads)
+    if kind == "onnx":
+        return OnnxSession(path, threads, choice)
+    return LiteRTSession(path, threads, choice)
 
 
 def _dims(shape) -> tuple[int | None, ...]:
@@ -118,25 +125,48 @@ def _dims(shape) -> tuple[int | None, ...]:
 class OnnxSession(Session):
     stoppable = True
 
-    def __init__(self, path: Path, threads: int):
+    def __init__(self, path: Path, threads: int, choice: ProviderChoice | None = None):
         import onnxruntime as ort
 
+        choice = choice or ProviderChoice(path.name)
         self._run_options = ort.RunOptions
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(
-                str(path), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as error:
-            raise ModelError(f"onnxruntime cannot load '{path.name}': {error}") from None
+        wanted = choice.onnx()
+        available = set(ort.get_available_providers())
+        missing = [name for name in wanted if name not in available]
+        if missing:
+            shown = ", ".join(sorted(available))
+            choice.fallback(missing, f"is not installed here (available: {shown})")
+        providers = [name for name in wanted if name in available]
+        self._session = self._start(ort, path, options, providers, choice)
         self.inputs = [self._info(i) for i in self._session.get_inputs()]
         self.outputs = [self._info(o) for o in self._session.get_outputs()]
         self._names = [i.name for i in self.inputs]
         self.fixed_batch = self.inputs[0].shape[:1] == (1,)
         self.metadata = dict(self._session.get_modelmeta().custom_metadata_map)
+
+    @staticmethod
+    def _start(ort, path: Path, options, providers: list[str], choice: ProviderChoice):
+        """An InferenceSession on ``providers``; on the CPU alone when an accelerator fails."""
+        try:
+            session = ort.InferenceSession(str(path), options, providers=providers)
+        except Exception as error:
+            if providers == ["CPUExecutionProvider"]:
+                raise ModelError(f"onnxruntime cannot load '{path.name}': {error}") from None
+            choice.fallback(providers[:-1], f"failed to start ({_first_line(error)})")
+            return OnnxSession._start(ort, path, options, ["CPUExecutionProvider"], choice)
+        # onnxruntime may drop a provider that cannot start (its libraries missing) by itself.
+        dropped = [name for name in providers if name not in session.get_providers()]
+        if dropped:
+            choice.fallback(dropped, "failed to start (onnxruntime left it out)")
+        return session
+
+    def providers(self) -> list[str]:
+        """The providers this session runs on, in onnxruntime's order of preference."""
+        return list(self._session.get_providers())
 
     @staticmethod
     def _info(node) -> TensorInfo:
@@ -161,15 +191,24 @@ class OnnxSession(Session):
 
 
 class LiteRTSession(Session):
-    def __init__(self, path: Path, threads: int):
-        from ai_edge_litert.interpreter import Interpreter
-
-        try:
-            with _without_delegate_notice():
-                self._interpreter = Interpreter(model_path=str(path), num_threads=threads)
-                self._interpreter.allocate_tensors()
-        except Exception as error:
-            raise ModelError(f"LiteRT cannot load '{path.name}': {error}") from None
+    def __init__(self, path: Path, threads: int, choice: ProviderChoice | None = None):
+        choice = choice or ProviderChoice(path.name)
+        self.delegate = "cpu"
+        if choice.litert_gpu():
+            try:
+                self._interpreter = self._start(path, threads, _gpu_delegate())
+                self.delegate = "gpu"
+            except _NoDelegateError as error:
+                choice.fallback(["gpu (LiteRT's GPU delegate)"], str(error))
+            except Exception as error:
+                choice.fallback(
+                    ["gpu (LiteRT's GPU delegate)"], f"failed to start ({_first_line(error)})"
+                )
+        if self.delegate == "cpu":
+            try:
+                self._interpreter = self._start(path, threads, None)
+            except Exception as error:
+                raise ModelError(f"LiteRT cannot load '{path.name}': {error}") from None
         details = self._interpreter.get_input_details()
         self._inputs = [d["index"] for d in details]
         self._outputs = [d["index"] for d in self._interpreter.get_output_details()]
@@ -182,6 +221,19 @@ class LiteRTSession(Session):
         self.metadata: dict[str, str] = {}
         self._lock = threading.Lock()  # an interpreter holds its tensors: one call at a time
 
+    @staticmethod
+    def _start(path: Path, threads: int, delegate):
+        from ai_edge_litert.interpreter import Interpreter
+
+        with _without_delegate_notice():
+            interpreter = Interpreter(
+                model_path=str(path),
+                num_threads=threads,
+                experimental_delegates=[delegate] if delegate is not None else None,
+            )
+            interpreter.allocate_tensors()
+        return interpreter
+
     def run(self, feeds: list[np.ndarray], handle: RunHandle | None = None) -> list[np.ndarray]:
         if len(feeds[0]) > 1:
             return _one_by_one(self, feeds, handle)
@@ -190,6 +242,27 @@ class LiteRTSession(Session):
                 self._interpreter.set_tensor(index, feed)
             self._interpreter.invoke()
             return [self._interpreter.get_tensor(index).copy() for index in self._outputs]
+
+
+class _NoDelegateError(RuntimeError):
+    """LiteRT's GPU delegate is not on this machine (its text says why)."""
+
+
+def _gpu_delegate():
+    """LiteRT's GPU delegate, or an error saying why there is none here."""
+    from ai_edge_litert import interpreter
+
+    library = gpu_delegate_library()
+    if library is None:
+        raise _NoDelegateError("is not installed here (no GPU delegate library found)")
+    if not hasattr(interpreter, "load_delegate"):
+        raise _NoDelegateError("is not available (this LiteRT cannot load delegates)")
+    return interpreter.load_delegate(library)
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:200]}" if text else type(error).__name__
 
 
 # LiteRT's C++ logger writes this line to the process's stderr when an interpreter starts

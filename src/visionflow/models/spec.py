@@ -1,14 +1,17 @@
 """What a model is: its file, runtime, task head with pre/post-processing, and how it is served.
 
 Settings apply at three levels: defaults < workflow-wide (``settings:`` of a definition)
-< per model (its entry under ``models:``).
+< per model (its entry under ``models:``). ``providers`` (where the model runs) is resolved
+by the library: entry or zoo description > workflow > process default (models/providers.py).
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from visionflow.models.providers import parse_providers
 
 # A bound on every model call, so that a hung model never blocks its caller for ever.
 DEFAULT_TIMEOUT_MS = 60_000.0
@@ -88,6 +91,14 @@ class ModelSpec(PerformanceSettings):
     preprocessing: dict[str, Any] = Field(default_factory=dict)
     postprocessing: dict[str, Any] = Field(default_factory=dict)
     description: str = ""
+    providers: tuple[str, ...] = ()
+    """Execution providers in order of preference (short names, e.g. ``("cuda",)``); CPU is
+    always the last resort. Empty: CPU only."""
+
+    @field_validator("providers", mode="before")
+    @classmethod
+    def _known_providers(cls, value: Any) -> tuple[str, ...]:
+        return parse_providers(value, "providers")
 
     def performance(self) -> PerformanceSettings:
         return PerformanceSettings(**{name: getattr(self, name) for name in PERFORMANCE_FIELDS})
