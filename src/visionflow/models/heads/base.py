@@ -8,6 +8,10 @@ A head works on ONE element at a time on each side of the model call:
   that element (batch axis removed) -> a standard prediction: ``supervision.Detections``
   (with ``attach_image_metadata``), a classification dict, keypoint detections, text...
 
+``check_outputs(spec, outputs)`` (a classmethod, run when a head is built) raises a
+``ModelFormatError`` when the model's outputs cannot be what the declared format means; it
+reads only the outputs' shapes, so it also serves where no session is started.
+
 Between the two, the pool stacks tensors of equal shapes from many elements (and from
 concurrent workflow runs) into one batch. A head whose inputs vary in shape may override
 ``collate`` to pad them into one batch.
@@ -20,7 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from visionflow.data.image import WorkflowImage
-from visionflow.models.runtime import Session
+from visionflow.models.runtime import Session, TensorInfo
 from visionflow.models.spec import ModelSpec
 
 
@@ -29,10 +33,15 @@ class TaskHead:
     """The kinds of what postprocess returns (checked by the compiler downstream)."""
 
     def __init__(self, spec: ModelSpec, session: Session):
+        self.check_outputs(spec, session.outputs)
         self.spec = spec
         self.labels = spec.labels
         self.pre = spec.preprocessing
         self.post = spec.postprocessing
+
+    @classmethod
+    def check_outputs(cls, spec: ModelSpec, outputs: list[TensorInfo]) -> None:
+        """Raise ``ModelFormatError`` when ``outputs`` do not fit this head (default: any do)."""
 
     def preprocess(self, image: WorkflowImage) -> tuple[list[np.ndarray], Any]:
         raise TypeError(f"{type(self).__name__} does not implement preprocess()")

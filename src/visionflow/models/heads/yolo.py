@@ -1,7 +1,9 @@
 """YOLO object detectors exported to ONNX / TFLite without their NMS.
 
-- ``yolov8`` (also YOLOv9/v10/11 exports without NMS): one output (1, 4 + C, N): box
-  centre x, y, width, height in input pixels, then C class scores.
+- ``yolov8`` (also YOLOv9 and YOLO11, whose Ultralytics ``Detect`` head exports the same
+  tensor, e.g. (1, 84, 8400) for 80 classes at 640; YOLOv10 / YOLO26 when exported with
+  ``end2end=False``): one output (1, 4 + C, N): box centre x, y, width, height in input
+  pixels, then C class scores (already sigmoid).
 - ``yolov5`` (also YOLOv7): one output (1, N, 5 + C): centre x, y, width, height,
   objectness, C class scores; a box's score for a class is objectness x class score.
 
@@ -13,6 +15,10 @@ Postprocessing options, each also overridable per call by the step's options:
 ``confidence`` (default 0.25), ``iou`` (class-wise NMS threshold, default 0.45),
 ``max_detections`` (default 300), ``class_filter`` (class names to keep; default all).
 Boxes are mapped back through the letterbox to the image and clipped to it.
+
+At load, the model's outputs are checked against the format
+(``visionflow.models.heads.detector_layouts``): a mismatch is a ``ModelFormatError``
+naming the shapes found and expected. RT-DETR (no NMS) is in ``rtdetr.py``.
 """
 
 from __future__ import annotations
@@ -26,8 +32,9 @@ import supervision as sv
 from visionflow.data.detections import CLASS_NAME, attach_image_metadata
 from visionflow.data.image import WorkflowImage
 from visionflow.models.heads.base import TaskHead, label_of
+from visionflow.models.heads.detector_layouts import check_detector_outputs
 from visionflow.models.heads.preprocess import ImageTransform, Placement
-from visionflow.models.runtime import Session
+from visionflow.models.runtime import Session, TensorInfo
 from visionflow.models.spec import ModelSpec
 
 LETTERBOX_DEFAULTS = {"resize": "letterbox", "color": "rgb", "pad_value": 114, "layout": "nchw"}
@@ -35,17 +42,24 @@ DEFAULT_SIZE = 640
 POSTPROCESSING_DEFAULTS = {"confidence": 0.25, "iou": 0.45, "max_detections": 300}
 
 
-class _YoloHead(TaskHead):
+class YoloHead(TaskHead):
     kinds: ClassVar[list[str]] = ["object_detection_prediction"]
+    layout: ClassVar[str]
+    """The output layout of ``detector_layouts.LAYOUTS`` this head reads."""
+    preprocessing: ClassVar[dict[str, object]] = LETTERBOX_DEFAULTS
 
     def __init__(self, spec: ModelSpec, session: Session):
         super().__init__(spec, session)
         tensor = session.inputs[0]
-        defaults = dict(LETTERBOX_DEFAULTS)
+        defaults = dict(self.preprocessing)
         if None in tensor.shape[1:]:  # a dynamic input size: YOLO's usual 640
             defaults["size"] = [DEFAULT_SIZE, DEFAULT_SIZE]
         self.transform = ImageTransform.for_input(tensor, self.pre, defaults)
         self.settings = {**POSTPROCESSING_DEFAULTS, **self.post}
+
+    @classmethod
+    def check_outputs(cls, spec: ModelSpec, outputs: list[TensorInfo]) -> None:
+        check_detector_outputs(spec, outputs, cls.layout)
 
     def preprocess(self, image: WorkflowImage) -> tuple[list[np.ndarray], Any]:
         tensor, placement = self.transform(image.numpy)
@@ -64,7 +78,7 @@ class _YoloHead(TaskHead):
     def detect(
         self, output: np.ndarray, context: Placement, image: WorkflowImage, settings: dict
     ) -> tuple[sv.Detections, np.ndarray]:
-        """The detections kept by the thresholds and NMS, and the candidates they come from
+        """The detections kept by the thresholds and ``select``, and the candidates they come from
         (positions in the model's output, for heads that read more of it, e.g. masks)."""
         boxes, scores = self.candidates(output)
         class_id = scores.argmax(axis=1)
@@ -76,16 +90,10 @@ class _YoloHead(TaskHead):
         kept = np.flatnonzero(keep)
         boxes, class_id, confidence = boxes[keep], class_id[keep], confidence[keep]
         top_left = boxes[:, :2] - boxes[:, 2:] / 2
-        # Class-wise NMS, sorted by score. Its top_k would cut candidates BEFORE suppression
-        # (a duplicate could take a slot), so max_detections is applied to what it keeps.
-        chosen = cv2.dnn.NMSBoxesBatched(
-            np.concatenate([top_left, boxes[:, 2:]], axis=1),
-            confidence,
-            class_id,
-            0.0,
-            float(settings["iou"]),
+        chosen = self.select(
+            np.concatenate([top_left, boxes[:, 2:]], axis=1), confidence, class_id, settings
         )
-        chosen = np.asarray(chosen, dtype=int).reshape(-1)[: int(settings["max_detections"])]
+        chosen = chosen[: int(settings["max_detections"])]
         xyxy = np.concatenate([top_left, top_left + boxes[:, 2:]], axis=1)[chosen]
         xyxy = context.to_image(xyxy)
         xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, image.width)
@@ -99,14 +107,27 @@ class _YoloHead(TaskHead):
         )
         return attach_image_metadata(detections, image), kept[chosen]
 
+    def select(
+        self, xywh: np.ndarray, confidence: np.ndarray, class_id: np.ndarray, settings: dict
+    ) -> np.ndarray:
+        """Positions of the boxes to keep, most confident first: class-wise NMS. Its top_k
+        would cut candidates BEFORE suppression (a duplicate could take a slot), so
+        max_detections is applied by the caller to what it keeps."""
+        chosen = cv2.dnn.NMSBoxesBatched(xywh, confidence, class_id, 0.0, float(settings["iou"]))
+        return np.asarray(chosen, dtype=int).reshape(-1)
 
-class YoloV8Head(_YoloHead):
+
+class YoloV8Head(YoloHead):
+    layout = "yolov8"
+
     def candidates(self, output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows = output.reshape(output.shape[-2], output.shape[-1]).T  # (4 + C, N) -> (N, 4 + C)
         return rows[:, :4], rows[:, 4:]
 
 
-class YoloV5Head(_YoloHead):
+class YoloV5Head(YoloHead):
+    layout = "yolov5"
+
     def candidates(self, output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows = output.reshape(output.shape[-2], output.shape[-1])
         return rows[:, :4], rows[:, 5:] * rows[:, 4:5]

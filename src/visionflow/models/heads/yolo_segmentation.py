@@ -26,7 +26,7 @@ from visionflow.data.image import WorkflowImage
 from visionflow.errors import ModelError
 from visionflow.models.heads.preprocess import Placement
 from visionflow.models.heads.yolo import YoloV8Head
-from visionflow.models.runtime import Session
+from visionflow.models.runtime import Session, TensorInfo
 from visionflow.models.spec import ModelSpec
 
 MASK_THRESHOLD = 0.5
@@ -35,15 +35,18 @@ MASK_THRESHOLD = 0.5
 class YoloV8SegmentationHead(YoloV8Head):
     kinds: ClassVar[list[str]] = ["instance_segmentation_prediction"]
 
-    def __init__(self, spec: ModelSpec, session: Session):
-        super().__init__(spec, session)
-        if len(session.outputs) != 2:
+    @classmethod
+    def check_outputs(cls, spec: ModelSpec, outputs: list[TensorInfo]) -> None:
+        if len(outputs) != 2:
             raise ModelError(
-                f"model '{spec.id}' has {len(session.outputs)} output(s); a YOLOv8 "
+                f"model '{spec.id}' has {len(outputs)} output(s); a YOLOv8 "
                 "segmentation model has two: detections with mask coefficients, and the "
                 "mask prototypes",
                 hint="export the model with Ultralytics' format=onnx (task segment)",
             )
+
+    def __init__(self, spec: ModelSpec, session: Session):
+        super().__init__(spec, session)
         self.settings.setdefault("mask_threshold", MASK_THRESHOLD)
 
     def postprocess(
