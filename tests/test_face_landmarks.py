@@ -11,6 +11,10 @@ import pytest
 from skimage import data
 
 from visionflow import Workflow
+from visionflow.errors import ModelFormatError
+from visionflow.models.model import Model
+from visionflow.models.spec import ModelSpec
+from visionflow.models.zoo import find_entry, model_file
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("mediapipe") is None,
@@ -235,3 +239,27 @@ def test_the_flipped_entry_mirrors_the_crop_and_the_points_back(astronaut, mesh)
     mirrored = plain.copy()
     mirrored[:, 0] = crop.shape[1] - plain[:, 0]
     assert flipped == pytest.approx(mirrored, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        (MESH, "expected outputs of 1404 and 1 values (the 468 x 3 mesh and the face flag)"),
+        (
+            "mediapipe/iris_landmarks_left",
+            "expected outputs of 15 and 213 values (the 5 x 3 iris and 71 x 3 contour)",
+        ),
+    ],
+)
+def test_another_models_file_is_a_format_error_with_place_and_hint(model, expected):
+    entry = find_entry(model)
+    spec = ModelSpec(id="not/mine", source="not/mine", **entry.description)
+    with pytest.raises(ModelFormatError) as caught:  # the palm detector's file, this format
+        Model(spec, model_file(find_entry("mediapipe/palm_detection")))
+    error = caught.value
+    assert error.message == (
+        f"model 'not/mine' (format {spec.format}) has outputs [(1, 2016, 18), (1, 2016, 1)], "
+        + expected
+    )
+    assert error.place == "models 'not/mine' field 'format'"
+    assert error.hint == f"format {spec.format} is only for MediaPipe's own model of that name"

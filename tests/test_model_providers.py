@@ -221,3 +221,21 @@ def test_the_cli_lists_this_machines_providers():
     )
     table = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["models", "--providers"])
     assert "CPUExecutionProvider" in table.output
+
+
+def test_the_warning_names_the_accelerator_left_when_there_is_one(caplog):
+    from visionflow.models.providers import ProviderChoice
+
+    left = ProviderChoice("faces")
+    with caplog.at_level(logging.WARNING, logger="visionflow.models"):
+        left.fallback(
+            ["TensorrtExecutionProvider"], "is not installed here",
+            ["CUDAExecutionProvider", "CPUExecutionProvider"],
+        )  # fmt: skip
+        ProviderChoice("plates").fallback(["CUDAExecutionProvider"], "is not installed here")
+    assert [record.getMessage() for record in caplog.records] == [
+        "model 'faces': provider TensorrtExecutionProvider is not installed here; "
+        "running on CUDAExecutionProvider",
+        "model 'plates': provider CUDAExecutionProvider is not installed here; "
+        "running on the CPU",
+    ]

@@ -21,8 +21,8 @@ from markers import installed
 from visionflow import Workflow
 from visionflow.blocks.core.background import foreground
 from visionflow.data.image import WorkflowImage
-from visionflow.errors import ManifestError, ModelError, RuntimeInputError
-from visionflow.models.zoo import zoo_entries
+from visionflow.errors import ManifestError, ModelError, ModelFormatError, RuntimeInputError
+from visionflow.models.zoo import find_entry, model_file, zoo_entries
 
 needs_models = pytest.mark.skipif(
     not installed("mediapipe", "ai_edge_litert"),
@@ -134,6 +134,34 @@ def test_step_options_threshold_the_mask_and_drop_an_unsure_person(astronaut):
 
 
 @needs_models
+def test_a_letterboxed_input_gives_a_mask_on_the_image(astronaut):
+    # A wide picture (her head and shoulders): letterboxed, the map has padding above and
+    # below the picture, which is no part of the image's mask.
+    wide = np.ascontiguousarray(astronaut[:256])
+    letterboxed = {
+        "inputs": [{"type": "image", "name": "image"}],
+        "models": {
+            "people": {"source": PORTRAIT, "preprocessing": {"resize": "letterbox"}},
+        },
+        "steps": [
+            {"type": "SegmentationModel", "name": "seg", "images": "$inputs.image",
+             "model": "people"},
+        ],
+        "outputs": [{"type": "JsonField", "name": "people", "selector": "$steps.seg.predictions"}],
+    }  # fmt: skip
+    mask = Workflow.compile(letterboxed).run(image=wide)[0]["people"].mask[0]
+    # The same letterbox made by hand: the picture between gray (114) bands, stretched.
+    padded = np.full((512, 512, 3), 114, np.uint8)
+    padded[128:384] = wide
+    by_hand = segment(padded).mask[0][128:384]
+    assert mask.shape == by_hand.shape == (256, 512)
+    assert mask[120, 226]  # her face
+    assert not (mask[0, 0] or mask[0, 511] or mask[20, 20])  # the flag, the wall
+    # found: IoU 0.9997 (0.54 when the map's padding was stretched onto the picture)
+    assert (mask & by_hand).sum() / (mask | by_hand).sum() > 0.99
+
+
+@needs_models
 def test_background_blur_and_replace(effects, astronaut, coffee):
     result = effects.run(image=astronaut, scenery=coffee)[0]
     inside = result["people"].mask[0]
@@ -198,6 +226,32 @@ def test_a_detector_is_not_a_segmentation_model():
         Workflow.compile(document.replace(" OPTIONS", ""))
     assert "object_detection model" in caught.value.message
     assert caught.value.place == "steps[0] 'seg' field 'model'"
+
+
+@needs_models
+def test_another_models_file_is_a_format_error_with_place_and_hint():
+    palm = model_file(find_entry("mediapipe/palm_detection"))
+    definition = {
+        "inputs": [{"type": "image", "name": "image"}],
+        "models": {
+            "people": {"source": str(palm), "task": "instance_segmentation",
+                       "format": "mediapipe_selfie"},
+        },
+        "steps": [
+            {"type": "SegmentationModel", "name": "seg", "images": "$inputs.image",
+             "model": "people"},
+        ],
+        "outputs": [{"type": "JsonField", "name": "people", "selector": "$steps.seg.predictions"}],
+    }  # fmt: skip
+    with pytest.raises(ModelFormatError) as caught:
+        Workflow.compile(definition)
+    error = caught.value
+    assert error.message == (
+        "model 'people' has outputs [(1, 2016, 18), (1, 2016, 1)]; a selfie segmentation "
+        "model has one (1, height, width, 1) probability map"
+    )
+    assert error.place == "steps[0] 'seg' models 'people' field 'format'"
+    assert error.hint == "use format mediapipe_selfie only for MediaPipe's selfie segmentation"
 
 
 def test_the_blocks_are_listed_in_their_groups():

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from visionflow.errors import UnknownProviderError
@@ -120,17 +120,22 @@ class ProviderChoice:
     def litert_gpu(self) -> bool:
         return "gpu" in self.names
 
-    def fallback(self, providers: Iterable[str], why: str) -> None:
-        """Log, once for this model, that it runs on the CPU instead of ``providers``."""
+    def fallback(
+        self, providers: Iterable[str], why: str, running_on: Sequence[str] = ()
+    ) -> None:
+        """Log, once for this model, that it runs without ``providers``: on the first of
+        ``running_on`` that is an accelerator, else on the CPU."""
         with self._lock:
             if self._warned:
                 return
             self._warned = True
+        accelerators = [name for name in running_on if name != "CPUExecutionProvider"]
         logger.warning(
-            "model '%s': provider %s %s; running on the CPU",
+            "model '%s': provider %s %s; running on %s",
             self.model,
             ", ".join(providers),
             why,
+            accelerators[0] if accelerators else "the CPU",
         )
 
 

@@ -137,10 +137,10 @@ class OnnxSession(Session):
         wanted = choice.onnx()
         available = set(ort.get_available_providers())
         missing = [name for name in wanted if name not in available]
+        providers = [name for name in wanted if name in available]
         if missing:
             shown = ", ".join(sorted(available))
-            choice.fallback(missing, f"is not installed here (available: {shown})")
-        providers = [name for name in wanted if name in available]
+            choice.fallback(missing, f"is not installed here (available: {shown})", providers)
         self._session = self._start(ort, path, options, providers, choice)
         self.inputs = [self._info(i) for i in self._session.get_inputs()]
         self.outputs = [self._info(o) for o in self._session.get_outputs()]
@@ -150,18 +150,21 @@ class OnnxSession(Session):
 
     @staticmethod
     def _start(ort, path: Path, options, providers: list[str], choice: ProviderChoice):
-        """An InferenceSession on ``providers``; on the CPU alone when an accelerator fails."""
+        """An InferenceSession on ``providers``; when the first (an accelerator) fails to
+        start, on the others (the CPU last)."""
         try:
             session = ort.InferenceSession(str(path), options, providers=providers)
         except Exception as error:
             if providers == ["CPUExecutionProvider"]:
                 raise ModelError(f"onnxruntime cannot load '{path.name}': {error}") from None
-            choice.fallback(providers[:-1], f"failed to start ({_first_line(error)})")
-            return OnnxSession._start(ort, path, options, ["CPUExecutionProvider"], choice)
+            rest = providers[1:] or ["CPUExecutionProvider"]
+            choice.fallback(providers[:1], f"failed to start ({_first_line(error)})", rest)
+            return OnnxSession._start(ort, path, options, rest, choice)
         # onnxruntime may drop a provider that cannot start (its libraries missing) by itself.
-        dropped = [name for name in providers if name not in session.get_providers()]
+        kept = session.get_providers()
+        dropped = [name for name in providers if name not in kept]
         if dropped:
-            choice.fallback(dropped, "failed to start (onnxruntime left it out)")
+            choice.fallback(dropped, "failed to start (onnxruntime left it out)", kept)
         return session
 
     def providers(self) -> list[str]:

@@ -16,10 +16,9 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from visionflow.blocks.api import Block, Output, Selector
-from visionflow.blocks.core.crops import BLACK, DETECTION_KINDS, colour_to_bgr
+from visionflow.blocks.core.crops import BLACK, DETECTION_KINDS, colour_to_bgr, known_colour
 from visionflow.data.image import WorkflowImage
 from visionflow.errors import RuntimeInputError
-from visionflow.selectors import looks_like_selector
 
 IMAGE_OUTPUT = [Output("image", kinds=["image"])]
 
@@ -90,12 +89,7 @@ class BackgroundReplace(Block):
             BLACK
         )
 
-        @field_validator("background_color")
-        @classmethod
-        def _known_colour(cls, value: Any) -> Any:
-            if not looks_like_selector(value):
-                colour_to_bgr(value)  # raises ValueError, reported under the field's name
-            return value
+        _known_colour = field_validator("background_color")(known_colour)
 
     outputs = IMAGE_OUTPUT
     category = "image operations"  # its group in ``visionflow blocks``

@@ -23,6 +23,15 @@ BLACK = (0, 0, 0)  # Roboflow's default background_color
 IMAGES = Field(validation_alias=AliasChoices("images", "image"))
 
 
+def known_colour(cls: type, value: Any) -> Any:
+    """A manifest's check of a colour field (``colour_to_bgr``'s forms): a literal must be
+    a colour (its ValueError is reported under the field's name); a selector is checked
+    when it gives its value. Used as ``field_validator("field")(known_colour)``."""
+    if not looks_like_selector(value):
+        colour_to_bgr(value)
+    return value
+
+
 class DynamicCrop(Block):
     """One crop of ``images`` per detected box: a nested batch, one level deeper.
 
@@ -51,12 +60,7 @@ class DynamicCrop(Block):
             BLACK
         )
 
-        @field_validator("background_color")
-        @classmethod
-        def _known_colour(cls, value: Any) -> Any:
-            if not looks_like_selector(value):
-                colour_to_bgr(value)  # raises ValueError, reported under the field's name
-            return value
+        _known_colour = field_validator("background_color")(known_colour)
 
     outputs = [Output("crops", kinds=["image"]), Output("predictions", kinds=DETECTION_KINDS)]
     output_dimensionality_offset = 1

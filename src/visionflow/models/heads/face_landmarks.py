@@ -21,8 +21,9 @@ from typing import ClassVar
 import numpy as np
 
 from visionflow.data.image import WorkflowImage
-from visionflow.errors import ModelError
+from visionflow.errors import ModelFormatError
 from visionflow.models.heads.base import TaskHead, label_of
+from visionflow.models.heads.detector_layouts import shape_text
 from visionflow.models.heads.mediapipe import (
     LANDMARKS_INPUT,
     _detections,
@@ -31,7 +32,7 @@ from visionflow.models.heads.mediapipe import (
     _to_image,
 )
 from visionflow.models.heads.preprocess import ImageTransform, Placement
-from visionflow.models.runtime import Session
+from visionflow.models.runtime import Session, TensorInfo
 from visionflow.models.spec import ModelSpec
 
 MESH_POINTS = 468
@@ -53,14 +54,14 @@ class FaceMeshHead(TaskHead):
     def __init__(self, spec: ModelSpec, session: Session):
         super().__init__(spec, session)
         self.transform = ImageTransform.for_input(session.inputs[0], self.pre, LANDMARKS_INPUT)
-        sizes = [int(np.prod([d or 0 for d in output.shape])) for output in session.outputs]
-        self.mesh_output = next((i for i, n in enumerate(sizes) if n == 3 * MESH_POINTS), None)
-        self.flag_output = next((i for i, n in enumerate(sizes) if n == 1), None)
-        if self.mesh_output is None or self.flag_output is None:
-            shapes = [output.shape for output in session.outputs]
-            raise ModelError(f"model '{spec.id}': outputs {shapes} are not a face mesh model's")
+        sizes = _sizes(session.outputs)
+        self.mesh_output, self.flag_output = sizes.index(3 * MESH_POINTS), sizes.index(1)
         self.keypoint_names = [str(index) for index in range(MESH_POINTS)]
         self.label = label_of(self.labels, 0)
+
+    @classmethod
+    def check_outputs(cls, spec: ModelSpec, outputs: list[TensorInfo]) -> None:
+        _require_sizes(spec, outputs, [3 * MESH_POINTS, 1], "the 468 x 3 mesh and the face flag")
 
     def preprocess(self, image: WorkflowImage) -> tuple[list[np.ndarray], Placement]:
         tensor, placement = self.transform(image.numpy)
@@ -98,17 +99,17 @@ class IrisLandmarksHead(TaskHead):
     def __init__(self, spec: ModelSpec, session: Session):
         super().__init__(spec, session)
         self.transform = ImageTransform.for_input(session.inputs[0], self.pre, LANDMARKS_INPUT)
-        sizes = [int(np.prod([d or 0 for d in output.shape])) for output in session.outputs]
-        self.iris_output = next((i for i, n in enumerate(sizes) if n == 3 * 5), None)
-        self.contour_output = next(
-            (i for i, n in enumerate(sizes) if n == 3 * CONTOUR_POINTS), None
-        )
-        if self.iris_output is None or self.contour_output is None:
-            shapes = [output.shape for output in session.outputs]
-            raise ModelError(f"model '{spec.id}': outputs {shapes} are not an iris model's")
+        sizes = _sizes(session.outputs)
+        self.iris_output, self.contour_output = sizes.index(3 * 5), sizes.index(3 * CONTOUR_POINTS)
         self.flip = bool(self.post.get("flip", False))
         self.keypoint_names = IRIS_NAMES + [f"contour_{i}" for i in range(CONTOUR_POINTS)]
         self.label = label_of(self.labels, 0)
+
+    @classmethod
+    def check_outputs(cls, spec: ModelSpec, outputs: list[TensorInfo]) -> None:
+        _require_sizes(
+            spec, outputs, [3 * 5, 3 * CONTOUR_POINTS], "the 5 x 3 iris and 71 x 3 contour"
+        )
 
     def preprocess(self, image: WorkflowImage) -> tuple[list[np.ndarray], Placement]:
         pixels = image.numpy[:, ::-1] if self.flip else image.numpy
@@ -129,3 +130,25 @@ class IrisLandmarksHead(TaskHead):
         return _detections(
             box[None], np.ones(1), points[None], np.ones((1, len(names))), names, self.label, image
         )
+
+
+def _sizes(outputs: list[TensorInfo]) -> list[int]:
+    """How many values each output holds (0 where an axis is dynamic)."""
+    return [int(np.prod([d or 0 for d in output.shape])) for output in outputs]
+
+
+def _require_sizes(
+    spec: ModelSpec, outputs: list[TensorInfo], wanted: list[int], what: str
+) -> None:
+    """Raise ModelFormatError unless some outputs hold each of the ``wanted`` sizes (the
+    MediaPipe landmark models' outputs are told apart by size, in any order)."""
+    sizes = _sizes(outputs)
+    if all(size in sizes for size in wanted):
+        return
+    shapes = ", ".join(shape_text(output.shape) for output in outputs)
+    raise ModelFormatError(
+        f"model '{spec.id}' (format {spec.format}) has outputs [{shapes}], expected outputs "
+        f"of {' and '.join(map(str, wanted))} values ({what})",
+        place=f"models '{spec.id}' field 'format'",
+        hint=f"format {spec.format} is only for MediaPipe's own model of that name",
+    )

@@ -5,7 +5,8 @@ As MediaPipe's SelfieSegmentationCpu graph runs it (options read from the graph 
 into mediapipe 0.10.21): the whole image stretched to the input (256 x 256, or 256 x 144
 for the landscape model; no letterbox), RGB in [0, 1]; the model's one output is a
 probability map of the input's size (no activation to apply), resized bilinearly to the
-image's size.
+image's size. With ``preprocessing: {resize: letterbox}`` the map's padding is cut off
+first, so that the mask still lies on the image.
 
 The prediction is ``supervision.Detections`` with ONE detection, class ``person``, when any
 pixel's probability exceeds ``mask_threshold`` (default 0.5); none otherwise. Its mask is
@@ -25,10 +26,11 @@ import supervision as sv
 
 from visionflow.data.detections import CLASS_NAME, attach_image_metadata
 from visionflow.data.image import WorkflowImage
-from visionflow.errors import ModelError
+from visionflow.errors import ModelFormatError
 from visionflow.models.heads.base import TaskHead, label_of
+from visionflow.models.heads.detector_layouts import shape_text
 from visionflow.models.heads.preprocess import ImageTransform, Placement
-from visionflow.models.runtime import Session
+from visionflow.models.runtime import Session, TensorInfo
 from visionflow.models.spec import ModelSpec
 
 # ImageToTensorCalculator: keep_aspect_ratio false, range [0, 1]; MediaPipe's warp sampling.
@@ -42,11 +44,15 @@ class SelfieSegmentationHead(TaskHead):
     def __init__(self, spec: ModelSpec, session: Session):
         super().__init__(spec, session)
         self.transform = ImageTransform.for_input(session.inputs[0], self.pre, SELFIE_INPUT)
-        if len(session.outputs) != 1 or (session.outputs[0].shape[-1] or 1) != 1:
-            found = [output.shape for output in session.outputs]
-            raise ModelError(
-                f"model '{spec.id}' has outputs {found}; a selfie segmentation model has one "
+
+    @classmethod
+    def check_outputs(cls, spec: ModelSpec, outputs: list[TensorInfo]) -> None:
+        if len(outputs) != 1 or len(outputs[0].shape) != 4 or (outputs[0].shape[-1] or 1) != 1:
+            found = ", ".join(shape_text(output.shape) for output in outputs)
+            raise ModelFormatError(
+                f"model '{spec.id}' has outputs [{found}]; a selfie segmentation model has one "
                 "(1, height, width, 1) probability map",
+                place=f"models '{spec.id}' field 'format'",
                 hint="use format mediapipe_selfie only for MediaPipe's selfie segmentation",
             )
 
@@ -57,7 +63,7 @@ class SelfieSegmentationHead(TaskHead):
     def postprocess(
         self, outputs: list[np.ndarray], context: Placement, image: WorkflowImage, options: dict
     ) -> sv.Detections:
-        probabilities = self.probabilities(outputs[0], image)
+        probabilities = self.probabilities(outputs[0], image, context)
         threshold = self._setting(options, "mask_threshold", MASK_THRESHOLD)
         mask = probabilities > threshold
         confidence = float(probabilities[mask].mean()) if mask.any() else 0.0
@@ -79,10 +85,19 @@ class SelfieSegmentationHead(TaskHead):
         return attach_image_metadata(detections, image)
 
     @staticmethod
-    def probabilities(output: np.ndarray, image: WorkflowImage) -> np.ndarray:
+    def probabilities(
+        output: np.ndarray, image: WorkflowImage, placement: Placement | None = None
+    ) -> np.ndarray:
         """The model's probability map, resized bilinearly to the image (H x W float32),
-        as MediaPipe's TensorsToSegmentationCalculator does on the CPU."""
+        as MediaPipe's TensorsToSegmentationCalculator does on the CPU. With a letterbox
+        (``preprocessing: {resize: letterbox}``) only the image's part of the map is used."""
         grid = np.asarray(output, dtype=np.float32).reshape(output.shape[-3], output.shape[-2])
+        if placement is not None and (placement.offset_x or placement.offset_y):
+            # the padding is no part of the image: cut the map to where the image lies
+            left, top = round(placement.offset_x), round(placement.offset_y)
+            right = round(placement.offset_x + image.width * placement.scale_x)
+            bottom = round(placement.offset_y + image.height * placement.scale_y)
+            grid = grid[top : max(bottom, top + 1), left : max(right, left + 1)]
         return cv2.resize(grid, (image.width, image.height), interpolation=cv2.INTER_LINEAR)
 
     def _setting(self, options: dict, name: str, default: float) -> float:
