@@ -35,3 +35,18 @@ def test_other_lines_written_meanwhile_reach_stderr(capfd):
         os.write(2, b"before\nINFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
         os.write(2, b"a real error\n")
     assert capfd.readouterr().err == "before\na real error\n"
+
+
+def test_a_process_without_stderr_starts_its_models_all_the_same():
+    run = (
+        "import os, sys\n"
+        "os.close(2)\n"
+        "sys.stderr = None\n"
+        "from visionflow.models.runtime import _without_delegate_notice\n"
+        "with _without_delegate_notice():\n"
+        "    print('started')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", run], capture_output=True, text=True, timeout=120
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "started")

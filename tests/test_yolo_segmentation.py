@@ -166,8 +166,11 @@ def test_a_model_with_one_output_is_refused(tmp_path):
 
     path = fixed_output_model(tmp_path / "det.onnx", yolo_output("yolov8"))
     spec = ModelSpec(id="test/det", source=str(path), task="instance_segmentation")
-    with pytest.raises(ModelError, match="a YOLOv8 segmentation model has two"):
+    with pytest.raises(ModelError, match="a YOLOv8 segmentation model has two") as refused:
         Model(spec, path)
+    assert (refused.value.code, refused.value.place) == (
+        "model_format_mismatch", "models 'test/det' field 'format'"
+    )
 
 
 def test_masks_take_one_byte_a_pixel_while_they_are_made(segmenter):

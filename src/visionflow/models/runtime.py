@@ -278,14 +278,21 @@ _stderr_lock = threading.Lock()
 def _without_delegate_notice() -> Iterator[None]:
     """Catch what is written to file descriptor 2 meanwhile and write it back without
     LiteRT's delegate notice (anything else, e.g. its error text, still reaches stderr)."""
+    try:
+        os.fstat(2)
+    except OSError:  # no stderr at all (a daemon): nothing to keep clean
+        yield
+        return
     with _stderr_lock, tempfile.TemporaryFile() as caught:
-        sys.stderr.flush()
+        if sys.stderr is not None:
+            sys.stderr.flush()
         saved = os.dup(2)
         os.dup2(caught.fileno(), 2)
         try:
             yield
         finally:
-            sys.stderr.flush()
+            if sys.stderr is not None:
+                sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
             caught.seek(0)

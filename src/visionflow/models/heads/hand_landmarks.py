@@ -61,6 +61,7 @@ class HandLandmarksHead(TaskHead):
         if not self.labels or len(self.labels) != 2:
             raise ModelError(
                 f"model '{spec.id}': labels must name the left then the right hand",
+                place=f"models '{spec.id}' field 'labels'",
                 hint="labels: [left, right]",
             )
         self.mirrored = bool(self.post.get("mirrored", False))

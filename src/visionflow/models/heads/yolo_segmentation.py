@@ -23,7 +23,7 @@ import numpy as np
 import supervision as sv
 
 from visionflow.data.image import WorkflowImage
-from visionflow.errors import ModelError
+from visionflow.errors import ModelFormatError
 from visionflow.models.heads.preprocess import Placement
 from visionflow.models.heads.yolo import YoloV8Head
 from visionflow.models.runtime import Session, TensorInfo
@@ -38,10 +38,11 @@ class YoloV8SegmentationHead(YoloV8Head):
     @classmethod
     def check_outputs(cls, spec: ModelSpec, outputs: list[TensorInfo]) -> None:
         if len(outputs) != 2:
-            raise ModelError(
+            raise ModelFormatError(
                 f"model '{spec.id}' has {len(outputs)} output(s); a YOLOv8 "
                 "segmentation model has two: detections with mask coefficients, and the "
                 "mask prototypes",
+                place=f"models '{spec.id}' field 'format'",
                 hint="export the model with Ultralytics' format=onnx (task segment)",
             )
 
