@@ -230,7 +230,7 @@ class HubSink(JsonLinesSink):
         self.hub.publish(self.line(result) + "\n", result.source, preview)
 
     def close(self) -> None:
-        pass
+        pass  # nothing to flush: the hub keeps its lines for clients still following
 
 
 # --- the runs of one server ------------------------------------------------------------------

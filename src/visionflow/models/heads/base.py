@@ -44,7 +44,14 @@ class TaskHead:
         """Raise ``ModelFormatError`` when ``outputs`` do not fit this head (default: any do)."""
 
     def preprocess(self, image: WorkflowImage) -> tuple[list[np.ndarray], Any]:
-        raise TypeError(f"{type(self).__name__} does not implement preprocess()")
+        """The image through the head's ``transform`` (the ``ImageTransform`` most heads
+        set up): one input tensor, and its placement for mapping results back. Heads with
+        other inputs override it."""
+        transform = getattr(self, "transform", None)
+        if transform is None:
+            raise TypeError(f"{type(self).__name__} does not implement preprocess()")
+        tensor, placement = transform(image.numpy)
+        return [tensor], placement
 
     def postprocess(
         self, outputs: list[np.ndarray], context: Any, image: WorkflowImage, options: dict

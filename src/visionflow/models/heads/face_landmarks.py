@@ -63,10 +63,6 @@ class FaceMeshHead(TaskHead):
     def check_outputs(cls, spec: ModelSpec, outputs: list[TensorInfo]) -> None:
         _require_sizes(spec, outputs, [3 * MESH_POINTS, 1], "the 468 x 3 mesh and the face flag")
 
-    def preprocess(self, image: WorkflowImage) -> tuple[list[np.ndarray], Placement]:
-        tensor, placement = self.transform(image.numpy)
-        return [tensor], placement
-
     def postprocess(
         self, outputs: list[np.ndarray], context: Placement, image: WorkflowImage, options: dict
     ):

@@ -77,10 +77,6 @@ class HandLandmarksHead(TaskHead):
                 hint="format mediapipe_hand wants outputs of 63, 1, 1 and 63 values, in order",
             )
 
-    def preprocess(self, image: WorkflowImage) -> tuple[list[np.ndarray], Placement]:
-        tensor, placement = self.transform(image.numpy)
-        return [tensor], placement
-
     def postprocess(
         self, outputs: list[np.ndarray], context: Placement, image: WorkflowImage, options: dict
     ):

@@ -116,10 +116,6 @@ class SsdDetectionHead(TaskHead):
                 hint="check postprocessing.anchors and postprocessing.keypoints",
             )
 
-    def preprocess(self, image: WorkflowImage) -> tuple[list[np.ndarray], Placement]:
-        tensor, placement = self.transform(image.numpy)
-        return [tensor], placement
-
     def postprocess(
         self, outputs: list[np.ndarray], context: Placement, image: WorkflowImage, options: dict
     ):
@@ -215,10 +211,6 @@ class PoseLandmarksHead(TaskHead):
                 f"model '{spec.id}': postprocessing.keypoints must name 1 to {count} landmarks"
             )
         self.label = label_of(self.labels, 0)
-
-    def preprocess(self, image: WorkflowImage) -> tuple[list[np.ndarray], Placement]:
-        tensor, placement = self.transform(image.numpy)
-        return [tensor], placement
 
     def postprocess(
         self, outputs: list[np.ndarray], context: Placement, image: WorkflowImage, options: dict

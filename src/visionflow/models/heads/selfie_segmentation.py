@@ -56,10 +56,6 @@ class SelfieSegmentationHead(TaskHead):
                 hint="use format mediapipe_selfie only for MediaPipe's selfie segmentation",
             )
 
-    def preprocess(self, image: WorkflowImage) -> tuple[list[np.ndarray], Placement]:
-        tensor, placement = self.transform(image.numpy)
-        return [tensor], placement
-
     def postprocess(
         self, outputs: list[np.ndarray], context: Placement, image: WorkflowImage, options: dict
     ) -> sv.Detections:

@@ -23,7 +23,7 @@ naming the shapes found and expected. RT-DETR (no NMS) is in ``rtdetr.py``.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -60,10 +60,6 @@ class YoloHead(TaskHead):
     @classmethod
     def check_outputs(cls, spec: ModelSpec, outputs: list[TensorInfo]) -> None:
         check_detector_outputs(spec, outputs, cls.layout)
-
-    def preprocess(self, image: WorkflowImage) -> tuple[list[np.ndarray], Any]:
-        tensor, placement = self.transform(image.numpy)
-        return [tensor], placement
 
     def candidates(self, output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N x 4 boxes as cx, cy, w, h; N x C class scores) from the model's output."""
