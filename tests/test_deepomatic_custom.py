@@ -92,6 +92,7 @@ def write_steps(folder: Path, text: str = STEPS, name: str = "steps.py") -> Path
 def workflow_document(custom_nodes: str, step_type: str = "Checkpoint", **args) -> dict:
     concept = {"Checkpoint": ("enough", "Boolean")}.get(step_type, ("built", "Text"))
     return {
+        "version": "1.2",
         "workflow_name": "custom",
         "custom_nodes": custom_nodes,
         "entries": [{"name": "image", "data_type": "Image"}],

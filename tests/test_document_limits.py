@@ -36,6 +36,7 @@ g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
 """
 
 DEEPOMATIC: dict[str, Any] = {
+    "version": "1.2",
     "workflow_name": "faces",
     "entries": [{"name": "image", "data_type": "Image"}],
     "steps": [
@@ -161,7 +162,12 @@ def test_a_key_that_is_not_a_text_gets_a_hint_to_quote_it():
 
 
 def test_a_functional_function_path_must_be_an_import_path():
-    document = {"functions": {"echo": "$steps.nope.x"}, "workflow": {"out": ["echo", "in"]}}
+    document = {
+        "name": "x",
+        "version": "1",
+        "functions": {"echo": "$steps.nope.x"},
+        "workflow": {"out": ["echo", "in"]},
+    }
     error = compile_error(document, allow_custom_code=True)
     assert (error.code, error.place) == ("invalid_definition", "functions 'echo'")
 

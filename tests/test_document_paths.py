@@ -190,7 +190,8 @@ def test_a_symlink_loop_is_refused_like_any_other_path(strict, allowing, picture
 def test_a_model_is_not_called_on_a_server_file_named_by_a_value(strict, pictures):
     """A functional model call loads what it is given: a text is a path, held to the rules."""
     document = (
-        f"name: paths\ninput: batch\nmodels:\n  faces: {DETECTOR}\nworkflow:\n  out: [faces, in]\n"
+        f"name: paths\nversion: 1\ninput: batch\nmodels:\n  faces: {DETECTOR}\n"
+        "workflow:\n  out: [faces, in]\n"
     )
     paths = [str(pictures / "astronaut.png"), str(pictures / "missing.png")]
     answers = {path: run(strict, document, **{"in": path}) for path in paths}
@@ -250,7 +251,9 @@ def test_a_custom_step_file_in_a_symlink_loop_is_refused_alike(strict, tmp_path)
 def test_an_imported_function_is_refused_whether_or_not_its_module_exists(strict):
     answers = {}
     for path in ("json:dumps", "no_such_module:dumps"):
-        document = f"name: imports\nfunctions:\n  f: {path}\nworkflow:\n  out: [f, in]\n"
+        document = (
+            f"name: imports\nversion: 1\nfunctions:\n  f: {path}\nworkflow:\n  out: [f, in]\n"
+        )
         answers[path] = strict.post("/validate", json={"workflow": document})
     error = same_error(answers, 403)
     assert error["code"] == "custom_code_not_allowed"

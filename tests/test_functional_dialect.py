@@ -105,7 +105,7 @@ def chelsea() -> np.ndarray:
 
 
 def compile_functional(workflow: dict, **document) -> Workflow:
-    return Workflow.compile({"name": "test", "workflow": workflow, **document})
+    return Workflow.compile({"name": "test", "version": "1.0", "workflow": workflow, **document})
 
 
 # --- the three shapes, on real models ----------------------------------------------------
@@ -402,7 +402,7 @@ def test_a_batch_input_of_lists_can_be_mapped():
 
 def test_a_yaml_boolean_as_a_name_gets_a_hint():
     with pytest.raises(DefinitionError) as error:
-        Workflow.compile("name: x\nworkflow:\n  on: [count, in]\n  out: on\n")
+        Workflow.compile("name: x\nversion: 1\nworkflow:\n  on: [count, in]\n  out: on\n")
     assert "quote such a name" in error.value.hint
 
 
@@ -416,7 +416,9 @@ def test_a_cycle_between_values_is_a_compile_error_naming_it():
 
 def test_a_misspelt_section_is_named_with_the_fix():
     with pytest.raises(DefinitionError) as error:
-        Workflow.compile({"name": "x", "workflow": {"out": ["count", "in"]}, "maxWorker": 2})
+        Workflow.compile(
+            {"name": "x", "version": "1", "workflow": {"out": ["count", "in"]}, "maxWorker": 2}
+        )
     assert error.value.place == "maxWorker"
     assert "maxWorkers" in error.value.hint
 
@@ -426,12 +428,13 @@ def test_an_unknown_model_is_a_compile_error_naming_the_value():
         compile_functional({"out": ["m", "in"]}, models={"m": "fer/emotionz"})
     assert "'out'" in error.value.place
     assert "declared under models:, but its source 'fer/emotionz'" in error.value.message
-    assert "'zoo:fer/emotion'" in error.value.hint
+    assert "'fer/emotion'" in error.value.hint  # written as the document writes ids
 
 
 def test_imported_functions_are_custom_code_and_can_be_refused(helpers):
     document = {
         "name": "x",
+        "version": "1.0",
         "functions": {"echo": "fhelpers:echo"},
         "workflow": {"out": ["echo", ["count", {"literal": [1]}]]},
     }
@@ -439,7 +442,11 @@ def test_imported_functions_are_custom_code_and_can_be_refused(helpers):
         Workflow.compile(document, allow_custom_code=False)
     assert "fhelpers:echo" in error.value.message
     assert "'out'" in error.value.place
-    built_ins_only = {"name": "x", "workflow": {"out": ["count", {"literal": [1, 2]}]}}
+    built_ins_only = {
+        "name": "x",
+        "version": "1",
+        "workflow": {"out": ["count", {"literal": [1, 2]}]},
+    }
     assert Workflow.compile(built_ins_only, allow_custom_code=False).run(
         {"in": np.zeros((4, 4, 3), np.uint8)}
     ) == [{"out": 2}]
@@ -456,7 +463,7 @@ def test_the_dialect_is_detected_from_the_workflow_mapping():
 
 def test_a_malformed_workflow_section_is_named_as_such():
     with pytest.raises(DefinitionError) as error:
-        Workflow.compile({"name": "x", "workflow": [["out", ["count", "in"]]]})
+        Workflow.compile({"name": "x", "version": "1", "workflow": [["out", ["count", "in"]]]})
     assert "needs a 'workflow:' mapping of named values, found list" in error.value.message
 
 
@@ -488,6 +495,7 @@ def test_translation_gives_native_steps_named_after_the_values():
     definition = to_definition(
         {
             "name": "x",
+            "version": "1",
             "models": {"m": "fer/emotion"},
             "workflow": {"faces": ["map", "m", ["crops", "in", "in"]], "out": "faces"},
         }

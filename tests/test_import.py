@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import visionflow
 
 HEAVY = [
@@ -65,6 +67,84 @@ def test_lineage_and_the_command_line_import_no_database_library_until_used():
     assert json.loads(completed.stdout) == []
 
 
+# --- the command line starts fast: each command imports what it uses ------------------------
+
+ENGINE = ["numpy", "pydantic", "supervision", "onnxruntime", "cv2", "yaml", "visionflow.workflow"]
+
+
+def test_visionflow_help_imports_no_engine_library():
+    """`visionflow --help` (issue 16: under 0.4 s) needs typer and rich, not the engine."""
+    statement = (
+        "sys.argv = ['visionflow', '--help']; import contextlib, io; "
+        "from visionflow.cli import main; out = io.StringIO(); "
+        "exec('try:\\n with contextlib.redirect_stdout(out): main()\\nexcept SystemExit: pass')"
+    )
+    assert imported_after(statement, [*ENGINE, "rich"]) == ["rich"]  # rich drew the help
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+DRAWING = ["supervision", "scipy", "cv2", "urllib.request"]  # for running steps, not checking
+
+
+@pytest.mark.parametrize("document", ["face_emotion.yaml", "ocr_page.yaml", "selfie_blur.yaml"])
+def test_validate_imports_no_drawing_or_download_library(document):
+    """`visionflow validate` (issue 15: well under 1 s) compiles every core block module and
+    checks the models' files (their heads' modules imported); supervision (and scipy under
+    it, ~0.5 s), cv2 and urllib's downloader are imported by the functions that run steps,
+    draw or download. (A document naming a block of Roboflow's library loads that library,
+    which still imports supervision.)"""
+    statement = (
+        f"sys.argv = ['visionflow', 'validate', {str(EXAMPLES / document)!r}]; "
+        "import contextlib, io; from visionflow.cli import main; out = io.StringIO(); "
+        "exec('try:\\n with contextlib.redirect_stdout(out): main()\\nexcept SystemExit: pass'); "
+        "assert out.getvalue().rstrip().endswith('valid'), out.getvalue()"
+    )
+    assert imported_after(statement, [*DRAWING, "visionflow.workflow"]) == ["visionflow.workflow"]
+
+
+def test_importing_visionflow_imports_its_public_names_on_use():
+    assert imported_after("import visionflow", ["numpy", "pydantic", "visionflow.workflow"]) == []
+    assert imported_after("from visionflow import Workflow", ["visionflow.workflow"]) == [
+        "visionflow.workflow"
+    ]
+
+
+ROBOFLOW_LIBRARY = (
+    "[m for m in sys.modules if m.startswith('visionflow.blocks.roboflow.') "
+    "and m != 'visionflow.blocks.roboflow.inner_workflow']"  # the compiler's: a type name
+)
+PASS = {
+    "inputs": [{"type": "WorkflowParameter", "name": "x"}],
+    "steps": [{"type": "Expression", "name": "e", "data": {"x": "$inputs.x"}, "expression": "x"}],
+    "outputs": [{"type": "JsonField", "name": "y", "selector": "$steps.e.output"}],
+}
+
+
+def roboflow_modules_after(document: dict) -> list[str]:
+    """The modules of Roboflow's block library a fresh interpreter imported to compile."""
+    code = (
+        "import sys, json; from visionflow import Workflow; "
+        f"Workflow.compile({document!r}, cache=False); print(json.dumps({ROBOFLOW_LIBRARY}))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    return json.loads(completed.stdout)
+
+
+def test_a_workflow_of_core_blocks_does_not_import_roboflows_library():
+    assert roboflow_modules_after(PASS) == []
+
+
+def test_a_roboflow_block_loads_roboflows_library_when_named():
+    document = {
+        **PASS,
+        "steps": [{"type": "roboflow_core/current_time@v1", "name": "e"}],
+        "outputs": [{"type": "JsonField", "name": "y", "selector": "$steps.e.*"}],
+    }
+    assert "visionflow.blocks.roboflow.formatters" in roboflow_modules_after(document)
+
+
 # --- layers (docs/architecture.md): a lower layer never imports a higher one ----------------
 
 LOW = ["visionflow.errors", "visionflow.kinds", "visionflow.selectors", "visionflow.suggestions"]
@@ -75,7 +155,8 @@ MAY_IMPORT = {  # a package (or module) -> the visionflow modules it may import,
     "visionflow.suggestions": [],
     "visionflow.data": ["visionflow.errors"],
     "visionflow.models": ["visionflow.data", *LOW],
-    "visionflow.lineage": ["visionflow.errors"],
+    "visionflow.graphs.layout": [],  # pure geometry, shared by the lineage and workflow pages
+    "visionflow.lineage": ["visionflow.errors", "visionflow.graphs.layout"],
     "visionflow.definition": LOW,
     "visionflow.expressions": ["visionflow.data", *LOW],
     "visionflow.blocks": [
@@ -83,7 +164,10 @@ MAY_IMPORT = {  # a package (or module) -> the visionflow modules it may import,
         "visionflow.definition", *LOW,
     ],
     "visionflow.dialects": [
-        "visionflow.blocks", "visionflow.definition", "visionflow.models.spec", *LOW,
+        "visionflow.blocks", "visionflow.definition", "visionflow.models.spec",
+        "visionflow.models.urls",  # DJL's model URLs checked (a leaf: errors only)
+        "visionflow.models.library",  # whether the operator maps a DJL zoo name (on use)
+        *LOW,
     ],
     "visionflow.client": ["visionflow.errors", "visionflow.data"],  # data: on use
 }  # fmt: skip

@@ -123,9 +123,35 @@ def test_a_workflow_image_of_other_pixels_meets_the_array_rules(detector, astron
     assert boxes(found[:1]) == boxes(detector.run(image=astronaut))
     assert found[0]["faces"].data["parent_id"][0] == "mine"  # still the image given
     with pytest.raises(RuntimeInputError) as raised:
-        detector.run(image=[astronaut, WorkflowImage(astronaut.astype(np.float32))])
+        detector.run(image=[astronaut, WorkflowImage(np.full((4, 4, 3), np.inf))])
     assert raised.value.place == "inputs 'image'[1]"
-    assert raised.value.message == "float pixels must lie in [0, 1]; found values from 0.0 to 255.0"
+    assert raised.value.message == (
+        "float pixels must be finite numbers; found values from inf to inf"
+    )
+
+
+def test_float_pixels_in_0_255_are_taken_as_they_are(detector, astronaut, caplog):
+    with caplog.at_level(logging.INFO, logger="visionflow.inputs"):
+        found = detector.run(image=astronaut.astype(np.float32))
+    assert boxes(found) == boxes(detector.run(image=astronaut))
+    assert caplog.messages == []  # nothing to say: they are 0-255 pixels
+
+
+def test_float_pixels_beyond_0_255_are_clipped_with_a_warning(caplog):
+    identity = Workflow.compile(
+        {
+            "inputs": [{"type": "image", "name": "image"}],
+            "outputs": [{"type": "JsonField", "name": "image", "selector": "$inputs.image"}],
+        }
+    )
+    overshoot = np.array([[[-20.0, 10.4, 300.0], [0.0, 254.6, 255.0]]])  # a sharpening's
+    with caplog.at_level(logging.INFO, logger="visionflow.inputs"):
+        [result] = identity.run(image=overshoot)
+    assert result["image"].numpy.tolist() == [[[0, 10, 255], [0, 255, 255]]]
+    assert caplog.messages == [
+        "inputs 'image'[0]: float pixels from -20 to 300 lie outside 0-255; clipped to 0-255"
+    ]
+    assert caplog.records[0].levelno == logging.WARNING
 
 
 def test_float_pixels_equal_the_uint8_pixels_they_came_from(astronaut):
@@ -145,17 +171,13 @@ def test_float_pixels_equal_the_uint8_pixels_they_came_from(astronaut):
         (np.zeros((4, 4, 3), object), "an array of object values is not an image"),
         (np.zeros((4, 4, 3), complex), "an array of complex128 values is not an image"),
         (np.zeros((4, 4, 3), bool), "an array of bool values is not an image"),
-        (
-            np.full((4, 4, 3), 200.0),
-            "float pixels must lie in [0, 1]; found values from 200.0 to 200.0",
-        ),
-        (np.full((4, 4, 3), np.nan), "float pixels must lie in [0, 1]; found values from nan to "
-         "nan"),
+        (np.full((4, 4, 3), np.nan), "float pixels must be finite numbers; found values from "
+         "nan to nan"),
         (np.full((4, 4, 3), 300), "int64 pixels must lie in 0-255; found values from 300 to 300"),
         (np.zeros((4, 4, 2), np.uint8), "expected an H x W x 3 (or gray H x W) image array, "
          "found shape (4, 4, 2)"),
     ],
-    ids=["object", "complex", "bool", "float 0-255", "NaN", "int64 over 255", "two channels"],
+    ids=["object", "complex", "bool", "NaN", "int64 over 255", "two channels"],
 )  # fmt: skip
 def test_an_array_that_is_no_image_is_refused_naming_the_input(astronaut, pixels, message):
     with pytest.raises(RuntimeInputError) as raised:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 
 import cv2
@@ -15,6 +14,7 @@ from typer.testing import CliRunner
 
 pytest.importorskip("sqlalchemy")
 
+from chromium import CHROMIUM_FLAGS, needs_chromium
 from visionflow.cli import app
 from visionflow.lineage import versions
 from visionflow.lineage.api import Lineage
@@ -22,13 +22,6 @@ from visionflow.lineage.page import CARD_H, CARD_W, GAP_X, GAP_Y, MARGIN, layout
 from visionflow.lineage.store import Store
 
 runner = CliRunner(env={"COLUMNS": "200"})
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
-]
 
 
 @pytest.fixture
@@ -113,10 +106,7 @@ def test_show_one_task_keeps_its_cards_and_the_tasks_linked_to_them(recorded, tm
     assert missing.exit_code == 1 and "no task 99 in the lineage store" in missing.output
 
 
-@pytest.mark.skipif(
-    shutil.which("chromium") is None,
-    reason="chromium is not installed (make test installs it as root with apt)",
-)
+@needs_chromium
 def test_the_page_renders_in_headless_chromium(recorded, tmp_path):
     page = tmp_path / "lineage.html"
     runner.invoke(app, ["lineage", "show", "--output", str(page)])
@@ -146,6 +136,8 @@ def test_the_page_renders_in_headless_chromium(recorded, tmp_path):
         text=True,
         timeout=60,
     ).stdout
+    # the page also holds the view of each card (shown by its #anchor): the main one here
+    [dom] = re.findall(r'<section class="view main".*?</section>', dom, re.S)
     cards = re.findall(r'<g class="card" data-id="([^"]+)" data-kind="([^"]+)"', dom)
     assert sorted(kind for _, kind in cards) == ["file", "labeling_job", "project", "task", "task"]
     links = re.findall(r'data-source="([^"]+)" data-target="([^"]+)"', dom)
@@ -226,7 +218,7 @@ def test_an_unusable_visionflow_home_is_reported_without_a_traceback(monkeypatch
         assert "cannot make the folder of the lineage store: Not a directory" in result.output
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
+@needs_chromium
 def test_long_links_and_long_titles_render_inside_their_places(tmp_path):
     page = tmp_path / "skipping.html"
     page.write_text(render_page(SKIPPING))

@@ -93,8 +93,9 @@ def test_a_new_store_is_migrated_to_the_latest_schema(store):
     assert [tuple(row) for row in rows] == [
         (1, "cards, links, versions and version entries"),
         (2, "indexes for links by task and node, entries by version"),
+        (3, "how versions keep their files: storage, mtime, stored"),
     ]
-    assert LATEST == 2
+    assert LATEST == 3
     tables = set(sa.inspect(store.engine).get_table_names())
     assert {"vf_nodes", "vf_links", "vf_versions", "vf_version_entries"} <= tables
 
@@ -114,7 +115,7 @@ def test_an_older_store_is_upgraded_and_keeps_its_data(store_url, tmp_path):
     old.close()
 
     upgraded = Store(store_url, blobs=tmp_path / "blobs")
-    assert current_version(upgraded.engine) == 2
+    assert current_version(upgraded.engine) == LATEST
     assert ix_indexes(upgraded, "vf_links") == {"ix_vf_links_task_id", "ix_vf_links_node_id"}
     with upgraded.transaction() as session:
         assert session.get(Node, task_id).name == "before the upgrade"
@@ -129,7 +130,7 @@ def test_a_store_newer_than_this_visionflow_is_refused(store):
     with pytest.raises(StoreError) as raised:
         Store(store.url, blobs=store.blobs)
     assert raised.value.message == (
-        "the lineage store is at schema version 99, newer than this visionflow knows (2)"
+        "the lineage store is at schema version 99, newer than this visionflow knows (3)"
     )
 
 

@@ -413,7 +413,11 @@ def test_a_version_that_is_no_number_is_a_compile_error(test_blocks):
 
 
 def test_the_functional_dialect_keeps_its_own_versions(astronaut):
-    document = {"version": "2.3", "workflow": {"out": ["crop", "in", {"literal": [0, 0, 10, 20]}]}}
+    document = {
+        "name": "crop",
+        "version": "2.3",
+        "workflow": {"out": ["crop", "in", {"literal": [0, 0, 10, 20]}]},
+    }
     result = Workflow.compile(document).run({"in": astronaut})[0]["out"]
     assert (result.width, result.height) == (10, 20)
 

@@ -98,7 +98,8 @@ def test_a_folder_run_writes_predictions_coco_and_lineage(images, home, tmp_path
     assert (astronaut["width"], astronaut["height"]) == (512, 512)
     [face] = astronaut["outputs"]["faces"]["predictions"]
     assert face["class"] == "happy" and abs(face["x"] - 225) < 15 and abs(face["y"] - 127) < 15
-    assert astronaut["outputs"]["annotated"]["path"] == "images/astronaut.png.annotated.0.jpg"
+    # named as `run --save-images` names them, the image's whole name as the element
+    assert astronaut["outputs"]["annotated"]["path"] == "images/astronaut.png_annotated.jpg"
     assert cv2.imread(str(output / astronaut["outputs"]["annotated"]["path"])).shape == (
         512,
         512,
@@ -106,8 +107,11 @@ def test_a_folder_run_writes_predictions_coco_and_lineage(images, home, tmp_path
     )
 
     coco = json.loads((output / "coco.json").read_text())
-    # category ids: the model's class id + 1, the same in every run whatever was found
-    assert face["class_id"] == 3 and coco["categories"] == [{"id": 4, "name": "happy"}]
+    # every class of the emotion model that named the faces, found or not, at its class
+    # id + 1: the same ids in every run whatever was found
+    emotions = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    assert face["class_id"] == 3
+    assert coco["categories"] == [{"id": i + 1, "name": n} for i, n in enumerate(emotions)]
     assert [(i["id"], i["file_name"], i["width"], i["height"]) for i in coco["images"]] == [
         (1, "astronaut.png", 512, 512),
         (2, "chelsea.png", 451, 300),
@@ -270,7 +274,7 @@ def test_an_image_that_fails_its_batch_fails_alone(images, home, tmp_path):
 def test_detections_of_a_functional_workflow_get_a_coco_file(images, home, tmp_path):
     workflow = tmp_path / "faces.yaml"
     workflow.write_text(
-        "name: faces\nmodels: {faces: mediapipe/face_detection_short_range}\n"
+        "name: faces\nversion: 1\nmodels: {faces: mediapipe/face_detection_short_range}\n"
         "workflow:\n  out: [faces, in]\n"
     )
     args = ["run-dataset", str(workflow), "--input", str(images), "--output", str(tmp_path / "o")]

@@ -293,7 +293,7 @@ def _encoded(value: Any, place: str = "inputs") -> Any:
     """Input values as JSON: images as base64 text, arrays of numbers as lists."""
     import numpy as np
 
-    from visionflow.data.image import WorkflowImage
+    from visionflow.data.image import WorkflowImage, is_pil_image
 
     if isinstance(value, dict):
         inside = "inputs '{}'" if place == "inputs" else place + "['{}']"
@@ -302,6 +302,10 @@ def _encoded(value: Any, place: str = "inputs") -> Any:
         return [_encoded(item, f"{place}[{n}]") for n, item in enumerate(value)]
     if isinstance(value, WorkflowImage):
         value = value.numpy
+    if is_pil_image(value):  # a Pillow image, read as the engine would
+        from visionflow.data.image import pixels_from_pil
+
+        value = pixels_from_pil(value, place, _servers_limit())
     if isinstance(value, np.ndarray):
         if value.dtype == np.uint8 and value.ndim == 4:
             return [_encoded(image, f"{place}[{n}]") for n, image in enumerate(value)]

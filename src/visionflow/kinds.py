@@ -89,6 +89,10 @@ for _name, _text in [
     ("inference_id", "the id of one inference, for correlation"),
     ("secret", "a secret value (password, credential)"),
     ("embedding", "a vector embedding: a list of floats"),
+    # given by Roboflow's blocks (blocks/roboflow), which load when a document needs them:
+    # known before, so that inputs and `visionflow kinds` have them regardless
+    ("timestamp", "a moment in time (a timezone-aware datetime)"),
+    ("detections_overlaps", "overlap records of pairs of detections"),
 ]:
     register_kind(_name, _text)
 

@@ -72,6 +72,17 @@ def starts_with_sigil(text: str) -> bool:
     return text.startswith(SIGIL)
 
 
+def meant_selector(text: str) -> str | None:
+    """The well-formed selector a malformed one most likely meant (``inputs.image``,
+    ``$input.image``, ``$Steps.s.out``), or None when it looks like no selector at all."""
+    head, dot, rest = text.lstrip(SIGIL).partition(".")
+    prefix = {"input": INPUTS, "inputs": INPUTS, "step": STEPS, "steps": STEPS}.get(head.lower())
+    if not dot or prefix is None:
+        return None
+    candidate = f"{prefix}.{rest}"
+    return candidate if candidate != text and parse_selector(candidate) else None
+
+
 def looks_like_selector(value: Any) -> bool:
     return isinstance(value, str) and starts_with_sigil(value) and not value.startswith(ESCAPE)
 

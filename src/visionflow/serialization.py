@@ -3,7 +3,8 @@
 Detections become ``{"image": {"width", "height"}, "predictions": [...]}`` with, per
 detection: ``x``, ``y`` (box centre), ``width``, ``height``, ``confidence``, ``class``,
 ``class_id``, ``detection_id``, ``parent_id``, and when present ``keypoints``
-(``[{"x", "y", "confidence", "class"}]``) and ``points`` (mask outline polygon).
+(``[{"x", "y", "confidence", "class"}]``), ``points`` (mask outline polygon) and ``quad``
+(a text detection's four ``[x, y]`` corners).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ EXTRA_FIELDS = (
     # Roboflow's video analytics (time in zone, path deviation, velocity)
     *("path_deviation", "time_in_zone", "velocity", "speed", "smoothed_velocity"),
     "smoothed_speed",
+    "quad",  # a text detection's quadrilateral: [[x, y]] x 4, clockwise from the top-left
 )
 
 
@@ -222,6 +224,10 @@ def _read_extra_fields(rows: list[_Row]) -> dict[str, np.ndarray]:
         if not all(key in row.item for row in rows):
             continue  # on some detections only: no column to keep them in
         values = [row.item[key] for row in rows]
+        if key == det.QUAD and all(map(_is_quad, values)):
+            # (N, 4, 2) points, as the OCR head gives them: they move with crops and stitching
+            found[key] = np.array(values, dtype=np.float32)
+            continue
         if all(map(_is_number, values)) or all(
             isinstance(v, list) and v and all(map(_is_number, v)) for v in values
         ):
@@ -259,6 +265,15 @@ def _malformed(expected: str, value: Any, place: str | None = None) -> RuntimeIn
     shown = repr(value)
     shown = shown if len(shown) <= 80 else f"{shown[:77]}..."
     return RuntimeInputError(f"expected {expected}, found {shown}", place=place)
+
+
+def _is_quad(value: Any) -> bool:
+    """Four [x, y] points (a text detection's quadrilateral)."""
+    return (
+        isinstance(value, list)
+        and len(value) == 4
+        and all(isinstance(p, list) and len(p) == 2 and all(map(_is_number, p)) for p in value)
+    )
 
 
 def _is_number(value: Any) -> bool:

@@ -16,11 +16,20 @@ MAX_CANDIDATES = 1_000  # names compared at most (the first ones given)
 
 
 def close_matches(
-    word: object, candidates: Iterable[str], n: int = 3, cutoff: float = 0.6
+    word: object,
+    candidates: Iterable[str],
+    n: int = 3,
+    cutoff: float = 0.6,
+    spread: float | None = None,
 ) -> list[str]:
     """Up to ``n`` candidates close to ``word`` (``difflib.get_close_matches``), or none when
-    the word is not a short text."""
+    the word is not a short text. With ``spread``, only those within it of the closest one
+    (names sharing a long prefix all look alike to difflib; the typo is nearest)."""
     if not isinstance(word, str) or len(word) > MAX_WORD:
         return []
     names = [name for name in islice(candidates, MAX_CANDIDATES) if len(name) <= MAX_WORD]
-    return difflib.get_close_matches(word, names, n=n, cutoff=cutoff)
+    found = difflib.get_close_matches(word, names, n=n, cutoff=cutoff)
+    if spread is None or not found:
+        return found
+    ratios = [difflib.SequenceMatcher(None, word, name).ratio() for name in found]
+    return [name for name, ratio in zip(found, ratios, strict=True) if ratio >= ratios[0] - spread]

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from visionflow.blocks.api import Block
 from visionflow.blocks.loader import load_registry, plugin_modules
 from visionflow.compiler import PlanCache, compile_plan, definition_hash
 from visionflow.compiler.plan import Plan
+from visionflow.data.image import as_channel_order
 from visionflow.data.sources import LOCAL, ImagePolicy
 from visionflow.dialects import to_definition
 from visionflow.engine import Executor
+from visionflow.engine.inputs import IMAGE_KINDS
+from visionflow.inspection.active import ACTIVE as _inspecting
 
 if TYPE_CHECKING:
+    from visionflow.inspection import Inspection
     from visionflow.models.library import ModelLimits
     from visionflow.streams.pipeline import VideoPipeline
 
@@ -51,6 +56,7 @@ class Workflow:
         allow_custom_code: bool = True,
         model_limits: ModelLimits | None = None,
         image_policy: ImagePolicy | None = None,
+        load_models: bool = True,
     ) -> Workflow:
         """Check ``definition`` (dict, JSON/YAML text or file path) and build its plan.
 
@@ -63,6 +69,9 @@ class Workflow:
         ``image_policy`` (``visionflow.ImagePolicy``) says which files and URLs images
         (inputs, their ``default_value``, values a model is called on) may come from and
         the largest image; by default any readable file, no URLs, 100 megapixels.
+        ``load_models=False`` checks each model's file, task, format and outputs without
+        starting its sessions (what ``visionflow validate`` does): the errors are the same,
+        and a model loads on its first call if the workflow is run.
         Plans are cached by the definition's content, blocks and init parameters.
         """
         parsed = to_definition(definition, dialect)
@@ -75,6 +84,7 @@ class Workflow:
             allow_custom_code,
             model_limits,  # frozen and compared by value: equal limits share the plan
             image_policy or LOCAL,  # frozen too: the default and an equal policy share
+            load_models,
         )
         if cache and (workflow := _cache.get(key)) is not None:
             return workflow
@@ -97,6 +107,7 @@ class Workflow:
             allow_custom_code=allow_custom_code,
             model_limits=model_limits,
             image_policy=image_policy or LOCAL,  # for blocks that load images (ModelCall)
+            load_models=load_models,
         )
         workflow = cls(plan, max_concurrent_steps, image_policy or LOCAL)
         if cache:
@@ -104,20 +115,64 @@ class Workflow:
         return workflow
 
     def run(
-        self, inputs: dict[str, Any] | None = None, /, *, serialize: bool = False, **kwargs: Any
+        self,
+        inputs: dict[str, Any] | None = None,
+        /,
+        *,
+        serialize: bool = False,
+        channel_order: str = "bgr",
+        **kwargs: Any,
     ) -> list[dict[str, Any]]:
         """Run on inputs given as a dict and/or keywords; one result dict per input element.
 
-        A list of images is a batch; one image is a batch of one. With ``serialize=True``
-        the results are JSON-ready (images as base64, detections as dicts).
+        A list of images is a batch; one image is a batch of one. An image is an array
+        (BGR, as OpenCV's; ``channel_order="rgb"`` for RGB arrays such as Pillow's or
+        matplotlib's), a PIL image, encoded bytes, a file path or base64. With
+        ``serialize=True`` the results are JSON-ready (images as base64, detections as dicts).
         """
         given = {**(inputs or {}), **kwargs}
-        results = self._executor.run(given)
+        if channel_order != "bgr":
+            given = self._images_in_bgr(given, channel_order)
+        inspection = _inspecting.get()
+        if inspection is not None and inspection.workflow is self:
+            results = inspection.record(self._executor.run, given)
+        else:
+            results = self._executor.run(given)
         if serialize:
             from visionflow.serialization import serialize as to_json
 
             return to_json(results)
         return results
+
+    def _images_in_bgr(self, given: dict[str, Any], channel_order: str) -> dict[str, Any]:
+        as_channel_order(None, channel_order, "channel_order")  # an unknown order: an error
+        images = {
+            item.name
+            for item in self.plan.inputs
+            if item.type == "image" or item.kinds == IMAGE_KINDS
+        }
+        return {
+            name: as_channel_order(value, channel_order, f"inputs '{name}'")
+            if name in images
+            else value
+            for name, value in given.items()
+        }
+
+    @contextmanager
+    def inspected(self) -> Iterator[Inspection]:
+        """Record the runs of this workflow made inside the block (in this thread or
+        context): each step's time, thread, element counts and a preview of its outputs.
+
+        >>> with workflow.inspected() as inspection:  # doctest: +SKIP
+        ...     results = workflow.run(image=picture)
+        >>> inspection.last.step("detect").ran  # doctest: +SKIP
+        1
+        >>> inspection.write_html("run.html")  # doctest: +SKIP
+        """
+        from visionflow.inspection import Inspection
+
+        with Inspection(self).active() as inspection:
+            yield inspection
 
     def end_video(self, video_id: str) -> bool:
         """Forget the state this workflow's stateful steps (trackers, zones, motion) keep
@@ -136,6 +191,14 @@ class Workflow:
         from visionflow.streams.pipeline import VideoPipeline
 
         return VideoPipeline(self, sources, **options)
+
+    def _repr_html_(self) -> str:
+        """The workflow's graph, drawn where a notebook shows this object (inline SVG; the
+        compiled plan is only read, so this is as quick as printing)."""
+        from visionflow.graphs.workflow_graph import plan_graph
+        from visionflow.graphs.workflow_page import render_fragment
+
+        return render_fragment(plan_graph(self.plan))
 
     @property
     def inputs(self) -> dict[str, dict[str, Any]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 import typing
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -106,10 +107,35 @@ class Batch(Generic[T]):
 class BlockManifest(BaseModel):
     """Base of every block's manifest: a step's ``name`` and ``type`` plus its fields."""
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    # defer_build: a manifest's validator is built when a step first needs it, not when its
+    # block is imported: a document uses a few of the ~200 blocks the registry loads
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, defer_build=True)
 
     name: str = Field(min_length=1)
     type: str
+
+    @classmethod
+    def model_rebuild(
+        cls,
+        *,
+        force: bool = False,
+        raise_errors: bool = True,
+        _parent_namespace_depth: int = 2,
+        _types_namespace: Any = None,
+    ) -> bool | None:
+        """Pydantic's, one thread at a time: a deferred manifest is built on its first use,
+        and a server's threads may first use one at once (pydantic before 2.14 did not
+        serialise rebuilds). One frame deeper than pydantic's, for its namespace lookup."""
+        with _building:
+            return super().model_rebuild(
+                force=force,
+                raise_errors=raise_errors,
+                _parent_namespace_depth=_parent_namespace_depth + (_parent_namespace_depth > 0),
+                _types_namespace=_types_namespace,
+            )
+
+
+_building = threading.RLock()  # reentrant: building one manifest may build another
 
 
 class Block:

@@ -21,6 +21,10 @@ from visionflow.kinds import Kind, is_known, register_kind
 PLUGIN_VARIABLES = ("VISIONFLOW_PLUGINS", "WORKFLOWS_PLUGINS")
 ENTRY_POINT_GROUP = "visionflow.plugins"
 CORE_PLUGIN = "visionflow.core"
+DEFERRED_LIBRARIES = ("visionflow.blocks.roboflow",)
+"""Core libraries imported only when needed: Roboflow's ~150 blocks take a fifth of a
+validation's time, and a document that names none of them does not need them. Their kinds
+are registered by ``kinds.py``, so that a document's inputs may name them regardless."""
 
 
 @dataclass(frozen=True)
@@ -31,26 +35,56 @@ class LoadedBlock:
 
 @dataclass
 class BlockRegistry:
-    """Every known block by type name and alias, plus each plugin's default init values."""
+    """Every known block by type name and alias, plus each plugin's default init values.
 
-    by_type: dict[str, LoadedBlock] = field(default_factory=dict)
+    ``deferred`` names libraries (modules with ``load_blocks()``) not imported yet: they
+    load when a type name is not found among the others (``find``), or when every block is
+    asked for (``by_type``), so a document of core blocks does not import them at all.
+    """
+
+    known: dict[str, LoadedBlock] = field(default_factory=dict)
     initializers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deferred: list[str] = field(default_factory=list)
+
+    @property
+    def by_type(self) -> dict[str, LoadedBlock]:
+        """Every block by type name and alias (the deferred libraries loaded first)."""
+        self.load_deferred()
+        return self.known
+
+    def find(self, name: str) -> LoadedBlock | None:
+        """The block of type ``name``; the deferred libraries load only if it is not known."""
+        found = self.known.get(name)
+        if found is None and self.deferred:
+            self.load_deferred()
+            found = self.known.get(name)
+        return found
+
+    def load_deferred(self) -> None:
+        if not self.deferred:
+            return
+        with _cache_lock:  # threads compiling at once load a library only once
+            while self.deferred:
+                library = importlib.import_module(self.deferred[0])
+                for block_class in library.load_blocks():
+                    self.add(block_class, CORE_PLUGIN)
+                self.deferred.pop(0)
 
     def add(self, block_class: type[Block], plugin: str, *, override: bool = False) -> None:
         check_block_class(block_class, plugin)
         for name in block_class.type_names():
-            known = self.by_type.get(name)
+            known = self.known.get(name)
             if known and known.block_class is not block_class and not override:
                 raise BlockLoadingError(
                     f"block type '{name}' is defined twice: by {known.plugin} "
                     f"({known.block_class.__name__}) and by {plugin} ({block_class.__name__})",
                     hint="rename one of them, or load only one of the plugins",
                 )
-            self.by_type[name] = LoadedBlock(block_class, plugin)
+            self.known[name] = LoadedBlock(block_class, plugin)
 
     def with_blocks(self, blocks: list[type[Block]]) -> BlockRegistry:
         """A copy with blocks passed directly to compile (they win over same-named ones)."""
-        registry = BlockRegistry(dict(self.by_type), dict(self.initializers))
+        registry = BlockRegistry(dict(self.by_type), dict(self.initializers))  # all loaded
         for block_class in blocks:
             registry.add(block_class, _plugin_name_of(block_class), override=True)
         return registry
@@ -92,9 +126,11 @@ def _build_registry(module_names: tuple[str, ...]) -> BlockRegistry:
     plugins = [(name, _import_plugin(name)) for name in module_names] + _entry_point_plugins()
     for name, plugin in plugins:  # every kind first: one plugin's blocks may use another's
         _register_kinds(name, plugin)
-    registry = BlockRegistry()
+    registry = BlockRegistry(deferred=list(DEFERRED_LIBRARIES))
     for block_class in core.load_blocks():
         registry.add(block_class, CORE_PLUGIN)
+    if plugins:  # a plugin's type that a deferred block has too: the same error as ever, now
+        registry.load_deferred()
     for name, plugin in plugins:
         _add_plugin(registry, name, plugin)
     return registry

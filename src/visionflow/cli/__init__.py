@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from visionflow.cli import _dataset, _lineage, _serve, _video
+from visionflow.cli import _dataset, _graph, _inspect, _lineage, _schema, _serve, _versions, _video
 from visionflow.cli._printing import (
     console,
     echo_json,
@@ -104,16 +104,43 @@ def run(
             "--input",
             "-i",
             metavar="NAME=VALUE",
-            help="An input value. Images take a file path; other values are read as YAML "
-            "(0.5, true, \\[1, 2]; anything else is text). Repeat a name to make a batch.",
+            help="An input value. An image is a file path, a folder or quoted glob (its "
+            "images, a batch), - (the bytes on stdin) or an http(s) URL (with --allow-urls); "
+            "other values are read as YAML (0.5, true, \\[1, 2]; anything else is text). "
+            "Repeat a name to make a batch.",
         ),
     ] = None,
+    allow_urls: Annotated[
+        bool,
+        typer.Option("--allow-urls", help="Download images given as http(s) URLs."),
+    ] = False,
+    max_image_pixels: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Largest image (width x height), read from its header before decoding.",
+        ),
+    ] = 100_000_000,  # data.sources.DEFAULT_MAX_PIXELS (not imported: the CLI starts light)
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the results to this JSON file.")
     ] = None,
     no_images: Annotated[
         bool, typer.Option("--no-images", help='Write images as "<jpeg, N bytes>", not base64.')
     ] = False,
+    save_images: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-images",
+            metavar="DIR",
+            file_okay=False,
+            help="Write each image output to DIR as a JPEG file and put its path in the JSON "
+            "instead of base64. Named <element>_<output>[_<index>...].jpg: <element> is the "
+            "stem of the input image file (-N added when two share one), then the output's "
+            "name and each list position inside it (e.g. photo_annotated.jpg, photo_crops_0.jpg).",
+        ),
+    ] = None,
+    inspect_page: _inspect.InspectPage = None,
+    profile_trace: _inspect.ProfileTrace = None,
     dialect: Dialect = None,
     server: _serve.Server = None,
     api_key: _serve.ApiKey = None,
@@ -123,7 +150,7 @@ def run(
 
     A mistake in the workflow or in the inputs is reported with its place and a hint; exit code 1.
     """
-    from visionflow.cli._inputs import without_images
+    from visionflow.cli._inputs import command_line_policy, without_images
 
     if server is not None and model_maps:
         raise typer.BadParameter(
@@ -131,12 +158,28 @@ def run(
             "`visionflow serve` instead",
             param_hint="--model",
         )
+    _inspect.refuse_remote(server, inspect_page, profile_trace)
     with reported():
         _serve.map_models(model_maps)
         if server is not None:
             results = _serve.run_remote(server, api_key, workflow, inputs or [], dialect)
+        elif inspect_page is not None or profile_trace is not None:
+            results = _inspect.run_inspected(
+                workflow,
+                inputs or [],
+                _checked_dialect(dialect),
+                inspect_page,
+                profile_trace,
+                policy=command_line_policy(allow_urls, max_image_pixels),
+            )
         else:
-            results = _run_here(workflow, inputs or [], _checked_dialect(dialect))
+            policy = command_line_policy(allow_urls, max_image_pixels)
+            results = _run_here(workflow, inputs or [], _checked_dialect(dialect), policy)
+        if save_images is not None:
+            from visionflow.cli import _images_out
+
+            names = _images_out.element_names(workflow, dialect, inputs or [], len(results))
+            results = _images_out.save_images(results, save_images, names)
     if no_images:
         results = without_images(results)
     if output is None:
@@ -147,11 +190,11 @@ def run(
     typer.echo(f"wrote {len(results)} result(s) to {output}")
 
 
-def _run_here(workflow: Path, pairs: list[str], dialect: str | None) -> list:
+def _run_here(workflow: Path, pairs: list[str], dialect: str | None, policy: Any) -> list:
     from visionflow import Workflow
     from visionflow.cli._inputs import runtime_inputs
 
-    compiled = Workflow.compile(workflow, dialect=dialect)
+    compiled = Workflow.compile(workflow, dialect=dialect, image_policy=policy)
     return compiled.run(runtime_inputs(compiled.inputs, pairs), serialize=True)
 
 
@@ -164,7 +207,10 @@ def validate(
     api_key: _serve.ApiKey = None,
     model_maps: _serve.ModelMaps = None,
 ) -> None:
-    """Compile a workflow without running it: its inputs and outputs, or its first error."""
+    """Compile a workflow without running it: its inputs and outputs, or its first error.
+
+    Models are checked against their files (task, format, outputs), not loaded.
+    """
     from visionflow import Workflow
 
     with reported(as_json, valid=False):
@@ -173,7 +219,9 @@ def validate(
             checked = _serve.validate_remote(server, api_key, workflow, dialect)
             declared, produced = checked["inputs"], checked["outputs"]
         else:
-            compiled = Workflow.compile(workflow, dialect=_checked_dialect(dialect))
+            compiled = Workflow.compile(
+                workflow, dialect=_checked_dialect(dialect), load_models=False, cache=False
+            )
             declared, produced = compiled.inputs, compiled.outputs
     if as_json:
         echo_json({"valid": True, "inputs": declared, "outputs": produced})
@@ -331,6 +379,9 @@ app.command(
     "--output-video out.mp4 --jsonl out.jsonl[/]",
 )(_video.run_video)
 app.add_typer(_lineage.lineage_app, name="lineage")
+app.add_typer(_versions.versions_app, name="versions")
+app.command("schema", epilog=_schema.EPILOG)(_schema.schema)
+app.command("graph", epilog=_graph.EPILOG)(_graph.graph)
 
 
 def _checked_dialect(dialect: str | None) -> str | None:

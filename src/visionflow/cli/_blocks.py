@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 import types
 import typing
 from typing import Any
@@ -110,10 +111,53 @@ def block_summary(loaded: Any) -> dict[str, Any]:
     return {
         "type": names[0],
         "aliases": list(names[1:]),
-        "summary": description.splitlines()[0] if description else "",
+        "summary": plain_text(first_sentence(description)),
         "category": block_category(loaded),
         "plugin": loaded.plugin,
     }
+
+
+_CODE = re.compile(r"``(.+?)``")
+_ABBREVIATIONS = ("e.g", "i.e", "etc", "vs", "cf")
+
+
+def first_sentence(docstring: str) -> str:
+    """The docstring's first sentence, whole: a period inside parentheses or code, or after
+    "e.g.", ends nothing (a docstring's first line often stops mid-sentence)."""
+    paragraph = " ".join(inspect.cleandoc(docstring).split("\n\n")[0].split())
+    depth, in_code = 0, False
+    for position, char in enumerate(paragraph):
+        if paragraph.startswith("``", position):
+            in_code = not in_code if position == 0 or paragraph[position - 1] != "`" else in_code
+        elif char in "([":
+            depth += 1
+        elif char in ")]":
+            depth = max(0, depth - 1)
+        elif char == "." and not depth and not in_code:
+            following = paragraph[position + 1 : position + 2]
+            word = paragraph[:position].rsplit(" ", 1)[-1].lower()
+            if following in ("", " ") and word not in _ABBREVIATIONS:
+                return paragraph[: position + 1]
+    return paragraph
+
+
+def plain_text(text: str) -> str:
+    """Docstring markup (``code``) as plain text."""
+    return _CODE.sub(r"\1", text)
+
+
+def styled_text(text: str) -> Any:
+    """Docstring markup as a rich Text: code spans styled, their backticks gone."""
+    from rich.text import Text
+
+    styled = Text()
+    last = 0
+    for match in _CODE.finditer(text):
+        styled.append(text[last : match.start()])
+        styled.append(match.group(1), style="cyan")
+        last = match.end()
+    styled.append(text[last:])
+    return styled
 
 
 def block_details(loaded: Any) -> dict[str, Any]:
@@ -208,7 +252,7 @@ def print_block(details: dict[str, Any]) -> None:
     out.print(title)
     # paragraphs re-flowed to the terminal's width (docstrings wrap at the source's width)
     paragraphs = details["description"].split("\n\n")
-    out.print(Text("\n\n".join(" ".join(paragraph.split()) for paragraph in paragraphs)))
+    out.print(styled_text("\n\n".join(" ".join(paragraph.split()) for paragraph in paragraphs)))
     print_table(
         "fields",
         ["field", "type", "required / default", "selector kinds"],

@@ -19,8 +19,20 @@ def run_dataset(
         Path, typer.Option("--input", "-i", help="The folder of images (searched recursively).")
     ],
     output_dir: Annotated[
-        Path, typer.Option("--output", "-o", help="Where predictions, COCO and run.json go.")
+        Path, typer.Option("--output", "-o", help="Where predictions, exports and run.json go.")
     ],
+    formats: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="FORMAT",
+            help="The exports: coco (coco.json, every class of the models), yolo (yolo/: "
+            "labels/<image>.txt, classes.txt, data.yaml), csv (predictions.csv: a row per "
+            "detection or classification), jsonl (predictions.jsonl: a line per image). "
+            "Several: repeat it or --format coco,yolo. Default: coco.",
+        ),
+    ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Finish a stopped run: skip the images done.")
     ] = False,
@@ -78,7 +90,8 @@ def run_dataset(
         ),
     ] = None,
 ) -> None:
-    """Run a workflow on each image of a folder: a JSON file per image, COCO for detections.
+    """Run a workflow on each image of a folder: a JSON file per image, then the exports
+    (COCO, YOLO, CSV, JSON Lines) of the images that finished.
 
     The run is recorded in the lineage store (VISIONFLOW_LINEAGE_URL or VISIONFLOW_HOME) as a
     task with its inputs (dataset version, workflow, model weights) and outputs.
@@ -87,6 +100,7 @@ def run_dataset(
     With --ray, actors on a Ray cluster compute the predictions; this process writes the
     files and records the lineage, as in a local run.
     """
+    from visionflow.datasets.exports import parse_formats
     from visionflow.datasets.runner import DatasetRunInterrupted, run_dataset
     from visionflow.lineage.api import Lineage
 
@@ -95,6 +109,7 @@ def run_dataset(
     lineage = Lineage(strict=True) if strict_lineage else Lineage()
     with reported():
         map_models(model_maps)
+        formats = list(parse_formats(formats))  # a wrong one fails before Ray is started
         predictions = None
         if ray is not None:
             predictions = _on_ray(ray, actors, batch_size, actor_cpus, model_maps)
@@ -110,6 +125,7 @@ def run_dataset(
                 batch_size=batch_size or 8,
                 max_image_pixels=max_image_pixels,
                 predictions=predictions,
+                formats=formats,
             )
         except DatasetRunInterrupted as stopped:
             print_error(stopped)
@@ -154,6 +170,6 @@ def _actor_range(actors: str | None) -> tuple[int | None, int | None]:
     if actors is None:
         return None, None
     low, dash, high = actors.partition("-")
-    if not low.strip().isdigit() or not (high if dash else low).strip().isdigit():
+    if not low.strip().isdecimal() or not (high if dash else low).strip().isdecimal():
         raise typer.BadParameter(f"'{actors}' is not N or MIN-MAX", param_hint="--actors")
     return int(low), int(high or low)

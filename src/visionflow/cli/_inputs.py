@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+import os
+import sys
+from typing import Any, BinaryIO
 
 import typer
 
@@ -13,12 +15,15 @@ _JSON_WORDS = {"true": True, "false": False, "null": None}
 def runtime_inputs(declared: dict[str, dict[str, Any]], pairs: list[str]) -> dict[str, Any]:
     """``NAME=VALUE`` pairs as ``run()`` inputs; a name given several times is a batch.
 
-    ``declared`` is ``Workflow.inputs``. Images stay text: a file path (the engine reads it),
-    or a ``data:`` URL for base64; never decided by the text's length.
+    ``declared`` is ``Workflow.inputs``. An image's text is a file path (the engine reads
+    it), a folder or glob pattern (its images, a batch), ``-`` (the bytes on stdin), an
+    http(s) URL (downloaded only where allowed), or a ``data:`` URL for base64; never
+    decided by the text's length.
     """
     from visionflow.errors import RuntimeInputError
 
     given: dict[str, list[Any]] = {}
+    stdin = _OnceStdin()
     for pair in pairs:
         name, separator, text = pair.partition("=")
         if not separator or not name:
@@ -31,8 +36,18 @@ def runtime_inputs(declared: dict[str, dict[str, Any]], pairs: list[str]) -> dic
                 hint=f"this workflow's inputs are: {listing or 'none'}",
             )
         item = declared[name]
-        value = text if item["type"] == "image" else input_value(text, frozenset(item["kinds"]))
-        given.setdefault(name, []).append(value)
+        if item["type"] == "image":
+            given.setdefault(name, []).extend(image_values(name, text, stdin))
+        else:
+            given.setdefault(name, []).append(input_value(text, frozenset(item["kinds"])))
+    for name, item in declared.items():  # said in the command line's words, not run()'s
+        if name not in given and not item["has_default"]:
+            example = "photo.jpg" if item["type"] == "image" else "VALUE"
+            raise RuntimeInputError(
+                f"missing {'parameter' if item['type'] == 'parameter' else 'input'} '{name}'",
+                place="--input",
+                hint=f"give it: --input {name}={example}",
+            )
     for name, values in given.items():
         if declared[name]["type"] == "parameter" and len(values) > 1:
             raise RuntimeInputError(
@@ -41,6 +56,69 @@ def runtime_inputs(declared: dict[str, dict[str, Any]], pairs: list[str]) -> dic
                 hint=f"to pass a list, give it once: --input '{name}=[1, 2]'",
             )
     return {name: values if len(values) > 1 else values[0] for name, values in given.items()}
+
+
+def command_line_policy(allow_urls: bool, max_pixels: int) -> Any:
+    """The image policy of a local run: any readable file, downloads only when asked for;
+    its refusals name the command line's switches, not Python's."""
+    from visionflow.data.sources import ImagePolicy
+
+    return ImagePolicy(
+        max_pixels=max_pixels,
+        allow_urls=allow_urls,
+        who="this command",
+        switches=(("urls", "pass --allow-urls"), ("pixels", "pass --max-image-pixels")),
+    )
+
+
+class _OnceStdin:
+    """Standard input, which one image may be read from (there is one stream of bytes)."""
+
+    def __init__(self, stream: BinaryIO | None = None):
+        self._stream = stream
+        self.taken_by: str | None = None
+
+    def read(self, name: str) -> bytes:
+        from visionflow.errors import RuntimeInputError
+
+        if self.taken_by is not None:
+            raise RuntimeInputError(
+                f"'{name}=-' reads standard input, which '{self.taken_by}=-' already read",
+                place="--input",
+                hint="give one image as '-'; the others as files, folders or URLs",
+            )
+        self.taken_by = name
+        data = (self._stream or sys.stdin.buffer).read()
+        if not data:
+            raise RuntimeInputError(
+                f"'{name}=-' found nothing on standard input",
+                place="--input",
+                hint=f"pipe an image file in: visionflow run ... --input {name}=- < photo.jpg",
+            )
+        return data
+
+
+def image_values(name: str, text: str, stdin: _OnceStdin) -> list[Any]:
+    """The images one ``--input NAME=TEXT`` gives (a folder or glob gives several)."""
+    from visionflow.data.sources import IMAGE_SUFFIXES, image_paths
+    from visionflow.errors import RuntimeInputError
+
+    if text == "-":
+        return [stdin.read(name)]
+    if text.startswith(("http://", "https://")):
+        return [{"type": "url", "value": text}]  # the image policy decides (--allow-urls)
+    is_pattern = any(char in text for char in "*?[") and not os.path.exists(text)
+    if not (os.path.isdir(text) or is_pattern):
+        return [text]
+    paths = image_paths(text)
+    if not paths:
+        what = "no images in the folder" if os.path.isdir(text) else "no image file matches"
+        raise RuntimeInputError(
+            f"{what} '{text}' (given as {name})",
+            place="--input",
+            hint=f"images are the files ending in {', '.join(sorted(IMAGE_SUFFIXES))}",
+        )
+    return paths
 
 
 def input_value(text: str, kinds: frozenset[str]) -> Any:

@@ -1,4 +1,5 @@
-"""``visionflow lineage list`` and ``visionflow lineage show``: what the lineage store holds."""
+"""``visionflow lineage list`` and ``visionflow lineage page`` (first named ``show``): what
+the lineage store holds."""
 
 from __future__ import annotations
 
@@ -44,26 +45,47 @@ def list_command(
     print_table("lineage tasks", columns, rows, whole=1, keep=(3, 4))
 
 
-@lineage_app.command("show", epilog="Example: [bold]visionflow lineage show --task 3[/]")
-def show_command(
-    task: Annotated[
-        int | None, typer.Option("--task", help="Only this task, its cards and linked tasks.")
+PAGE_EXAMPLE = "Example: [bold]visionflow lineage page --project data/cars -o cars.html[/]"
+
+
+@lineage_app.command("page", epilog=PAGE_EXAMPLE)
+def page_command(
+    project: Annotated[
+        str | None,
+        typer.Option(
+            "--project",
+            help="The view of a project (its folder or id): every task "
+            "that read or wrote it, with their other cards.",
+        ),
     ] = None,
+    task: Annotated[
+        int | None,
+        typer.Option("--task", help="The view of a task: its cards and the tasks linked to them."),
+    ] = None,
+    thumbnails: Annotated[
+        int,
+        typer.Option(
+            "--thumbnails", min=0, max=4, help="Pictures shown on an image dataset's card."
+        ),
+    ] = 3,
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path(
         "lineage.html"
     ),
 ) -> None:
-    """Write the lineage graph as a self-contained HTML page (no network needed to view it)."""
-    from visionflow.lineage.page import render_page
-    from visionflow.lineage.queries import lineage_graph
+    """Write a self-contained HTML page: the whole store, or a project's or a task's view."""
     from visionflow.lineage.store import default_store
+    from visionflow.lineage.views import lineage_views
 
     with reported():
-        graph = lineage_graph(default_store(), task)
-    title = "visionflow lineage" + (f" — task {task}" if task is not None else "")
+        html, views = lineage_views(default_store(), project, task, thumbnails)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(render_page(graph, title), encoding="utf-8")
-    typer.echo(f"wrote {len(graph['nodes'])} cards and {len(graph['links'])} links to {output}")
+    output.write_text(html, encoding="utf-8")
+    main = views[0].graph
+    typer.echo(f"wrote {len(main['nodes'])} cards and {len(main['links'])} links to {output}")
+
+
+# the command's first name: the same page
+lineage_app.command("show", hidden=True, epilog=PAGE_EXAMPLE)(page_command)
 
 
 def _when(moment) -> str:

@@ -14,6 +14,7 @@ from visionflow.errors import WorkflowError
 # Optional packages -> the extra that brings them (imported only by the commands using them).
 OPTIONAL_MODULES = {
     "fastapi": "pip install 'visionflow[server]'",
+    "starlette": "pip install 'visionflow[server]'",
     "uvicorn": "pip install 'visionflow[server]'",
     "httpx": "pip install 'visionflow[server]'",
     "multipart": "pip install 'visionflow[server]'",

@@ -240,17 +240,22 @@ def run_remote(
         return client.run(**source, inputs=inputs)
 
 
-def _image_files(name: str, values: list[Any]) -> list[Path]:
-    """Local image files, checked as a local run checks them (the same error)."""
+def _image_files(name: str, values: list[Any]) -> list[Any]:
+    """Local image files, checked as a local run checks them (the same error); the bytes
+    read from stdin and URLs (``{"type": "url"}``: the server's policy decides) as given."""
     from visionflow.errors import RuntimeInputError
 
-    paths = [Path(value) for value in values]
-    for position, (value, path) in enumerate(zip(values, paths, strict=True)):
-        if not path.is_file():
+    sent: list[Any] = []
+    for position, value in enumerate(values):
+        if isinstance(value, bytes | dict):
+            sent.append(value)
+            continue
+        if not Path(value).is_file():
             raise RuntimeInputError(
                 f"no image file at '{value}'", place=f"inputs '{name}'[{position}]"
             )
-    return paths
+        sent.append(Path(value))
+    return sent
 
 
 def validate_remote(

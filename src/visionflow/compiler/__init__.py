@@ -41,6 +41,7 @@ def compile_plan(
     allow_custom_code: bool = True,
     model_limits: Any = None,
     image_policy: Any = None,
+    load_models: bool = True,
 ) -> Plan:
     # First: Roboflow's inner workflow steps become the child's steps (compiler/inner_workflows)
     inlined = inline_inner_workflows(definition)
@@ -53,6 +54,7 @@ def compile_plan(
             allow_custom_code=allow_custom_code,
             model_limits=model_limits,
             image_policy=image_policy,
+            load_models=load_models,
         )
     plan.definition = definition  # as written, children (and their code) included: its hash
     return plan
@@ -66,6 +68,7 @@ def _compile_plan(
     allow_custom_code: bool,
     model_limits: Any,
     image_policy: Any,
+    load_models: bool,
 ) -> Plan:
     steps = parse_steps(definition, registry)
     graphs = build_graph(definition, steps)
@@ -86,7 +89,7 @@ def _compile_plan(
     read = outputs_read(graphs, outputs)
     # Last: initialising blocks may be expensive (models), so only a checked plan gets there.
     given = {
-        "models": _model_library(definition, allow_custom_code, model_limits),
+        "models": _model_library(definition, allow_custom_code, model_limits, load_models),
         **(init_parameters or {}),
         "allow_custom_code": allow_custom_code,  # never from the document or init parameters
         "image_policy": image_policy or LOCAL,  # the same: where images may come from
@@ -138,7 +141,7 @@ def _step_plan(
     )
 
 
-def _model_library(definition: Definition, allow_files: bool, limits: Any):
+def _model_library(definition: Definition, allow_files: bool, limits: Any, load: bool):
     from visionflow.models.library import ModelLibrary  # models are optional: import on use
 
     # a model id given by a parameter with a default is loaded (and checked) at compile time
@@ -153,6 +156,7 @@ def _model_library(definition: Definition, allow_files: bool, limits: Any):
         allow_files=allow_files,
         limits=limits,
         parameter_defaults=defaults,
+        load=load,  # False: models checked against their files, no session started
     )
 
 

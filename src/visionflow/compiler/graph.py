@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from visionflow.blocks.api import manifest_selectors
 from visionflow.compiler.steps import ParsedStep
@@ -17,9 +18,11 @@ from visionflow.errors import (
 from visionflow.kinds import kinds_meet
 from visionflow.selectors import (
     DATA_SELECTORS,
+    SIGIL,
     WILDCARD_OUTPUT,
     ParsedSelector,
     find_selectors,
+    meant_selector,
     parse_selector,
 )
 from visionflow.suggestions import close_matches
@@ -77,6 +80,7 @@ def _collect_references(graph: StepGraph, graphs: dict[str, StepGraph], inputs: 
             raise ManifestError(
                 f"field '{field_name}' takes a fixed value, not a selector (found '{found[0][1]}')",
                 place=place,
+                hint=f"a literal text that starts with $ is written $$: '${found[0][1]}'",
             )
         accepted = frozenset().union(*(info.kinds for info in infos if not info.step_reference))
         takes_steps = any(info.step_reference for info in infos)
@@ -86,7 +90,7 @@ def _collect_references(graph: StepGraph, graphs: dict[str, StepGraph], inputs: 
                 raise SelectorError(
                     f"'{text}' is not a valid selector",
                     place=place,
-                    hint=f"use {DATA_SELECTORS}",
+                    hint=_malformed_hint(text, _takes_text(step.manifest, field_name, text)),
                 )
             if selector.is_step_reference:
                 _add_next_step(graph, selector, graphs, takes_steps, place)
@@ -154,6 +158,39 @@ def target_kinds(selector: ParsedSelector, graphs, inputs, place: str) -> frozen
             hint=f"its outputs are: {', '.join(outputs) or 'none'} (or * for all of them)",
         )
     return outputs[selector.output]
+
+
+def _malformed_hint(text: str, takes_text: bool) -> str:
+    """The selector ``text`` most likely meant, and the ``$$`` escape where the field takes
+    literal texts too."""
+    literal = f"a literal text that starts with $ is written $$: '${text}'" if takes_text else ""
+    meant = meant_selector(text)
+    if meant:
+        return f"did you mean '{meant}'?" + (f" Or, {literal}" if literal else "")
+    return f"use {DATA_SELECTORS}" + (f"; or, {literal}" if literal else "")
+
+
+def _takes_text(manifest: Any, field_name: str, text: str) -> bool:
+    """Whether the field would take ``text`` escaped (``$$...``) as a literal: a text that
+    passed the selector pattern (``$inputs.image.x``) may still be in a selector-only field."""
+    escaped = _replaced(getattr(manifest, field_name), text, SIGIL + text)
+    try:  # the manifest's own validation of that field, on a copy
+        type(manifest).__pydantic_validator__.validate_assignment(
+            manifest.model_copy(), field_name, escaped
+        )
+    except Exception:  # ValidationError, or whatever a manifest's own validator raises
+        return False
+    return True
+
+
+def _replaced(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, str):
+        return new if value == old else value
+    if isinstance(value, dict):
+        return {key: _replaced(item, old, new) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_replaced(item, old, new) for item in value)
+    return value
 
 
 def _suggest(name: str, known) -> str | None:

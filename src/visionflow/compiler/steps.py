@@ -16,7 +16,7 @@ from visionflow.errors import (
     UnknownBlockTypeError,
     WorkflowError,
 )
-from visionflow.selectors import starts_with_sigil
+from visionflow.selectors import meant_selector
 from visionflow.suggestions import close_matches
 
 
@@ -66,8 +66,9 @@ def parse_steps(definition: Definition, registry: BlockRegistry) -> list[ParsedS
 def _find_block(block_type: Any, registry: BlockRegistry, place: str) -> LoadedBlock:
     if not isinstance(block_type, str):
         raise ManifestError("every step needs a 'type' naming its block", place=place)
-    if block_type in registry.by_type:
-        return registry.by_type[block_type]
+    found = registry.find(block_type)  # a library not needed yet stays unimported
+    if found is not None:
+        return found
     close = close_matches(block_type, registry.by_type, n=3, cutoff=0.5)
     lowered = [name for name in registry.by_type if name.lower() == block_type.lower()]
     suggestions = list(dict.fromkeys(lowered + close))
@@ -131,13 +132,14 @@ def _manifest_error(error: ValidationError, manifest_class, raw: dict, place: st
     return ManifestError(
         f"field '{field_name}' is invalid: {'; or '.join(messages)} (found {shown})",
         place=f"{place} field '{field_name}'",
-        # only where a text taken for a selector may have been meant as a literal
-        hint="write $$ to start a literal text with $" if infos and _dollar(found) else None,
+        hint=_selector_hint(found) if infos else None,
     )
 
 
-def _dollar(value: Any) -> bool:
-    return isinstance(value, str) and starts_with_sigil(value)
+def _selector_hint(found: Any) -> str | None:
+    """For a field refusing a text as a selector: the selector it most likely meant."""
+    meant = meant_selector(found) if isinstance(found, str) else None
+    return f"did you mean '{meant}'?" if meant else None
 
 
 def _field_named(manifest_class, name: str) -> str:

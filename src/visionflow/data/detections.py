@@ -34,6 +34,8 @@ KEYPOINTS_XY = "keypoints_xy"
 KEYPOINTS_CONFIDENCE = "keypoints_confidence"
 KEYPOINTS_CLASS_NAME = "keypoints_class_name"
 CLASS_NAME = "class_name"
+QUAD = "quad"
+"""(N, 4, 2) quadrilaterals of text detections, clockwise from the top-left."""
 
 
 def attach_image_metadata(detections: sv.Detections, image: WorkflowImage) -> sv.Detections:
@@ -71,14 +73,18 @@ def class_names(detections: sv.Detections) -> list[str]:
 def to_root_coordinates(detections: sv.Detections) -> sv.Detections:
     """A copy of ``detections`` moved from the image it was predicted on to the root image."""
     offsets = detections.data.get(ROOT_PARENT_OFFSET)
-    if offsets is None or len(detections) == 0 or not np.count_nonzero(offsets):
+    if offsets is None or len(detections) == 0:
+        return detections
+    dimensions, root = (detections.data.get(k) for k in (IMAGE_DIMENSIONS, ROOT_PARENT_DIMENSIONS))
+    on_root = dimensions is None or root is None or np.array_equal(dimensions, root)
+    if not np.count_nonzero(offsets) and on_root:  # a crop at (0, 0) is not the root itself
         return detections
     moved = detections[np.arange(len(detections))]  # indexing copies every array
     shift = offsets.astype(moved.xyxy.dtype)
     moved.xyxy = moved.xyxy + np.concatenate([shift, shift], axis=1)
-    keypoints = moved.data.get(KEYPOINTS_XY)
-    if keypoints is not None:
-        moved.data[KEYPOINTS_XY] = keypoints + shift[:, None, :]
+    for points in (KEYPOINTS_XY, QUAD):  # (N, points, 2) arrays in the image's pixels
+        if (found := moved.data.get(points)) is not None:
+            moved.data[points] = found + shift[:, None, :].astype(found.dtype)
     if moved.mask is not None:
         moved.mask = _masks_in_root(moved)
     moved.data[PARENT_ID] = np.array(moved.data[ROOT_PARENT_ID], dtype=object)

@@ -10,7 +10,7 @@ import datetime
 import itertools
 import logging
 import os
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -263,12 +263,56 @@ def load_image(value, *, place: str = "image", policy: ImagePolicy = LOCAL) -> W
         raise RuntimeInputError(
             f"unknown image type {kind!r}", place=place, hint='use "base64", "file" or "url"'
         )
+    if is_pil_image(value):
+        return WorkflowImage(pixels_from_pil(value, place, policy))
     raise RuntimeInputError(
         f"expected an image, found {type(value).__name__}",
         place=place,
-        hint='give pixels (numpy array), encoded bytes, a file path, or {"type": "base64", '
-        '"value": ...}',
+        hint="give pixels (numpy array), a PIL image, encoded bytes, a file path, or "
+        '{"type": "base64", "value": ...}',
     )
+
+
+CHANNEL_ORDERS = ("bgr", "rgb")
+
+
+def is_pil_image(value: Any) -> bool:
+    """Whether ``value`` is a Pillow image, without importing Pillow: its class or one it
+    derives from is ``PIL.Image.Image`` (plugins outside Pillow, such as pillow-heif's
+    images, derive from it too)."""
+    return any(
+        kind.__module__ == "PIL.Image" and kind.__name__ == "Image" for kind in type(value).__mro__
+    )
+
+
+def as_channel_order(value: Any, channel_order: str, place: str) -> Any:
+    """``value`` (an image input: one value or a list) with its colour arrays in BGR, the
+    order of every image inside visionflow; other forms (files, bytes, PIL images) say
+    their own order and are left as they are."""
+    if channel_order not in CHANNEL_ORDERS:
+        raise RuntimeInputError(
+            f"unknown channel order {channel_order!r}",
+            place=place,
+            hint="give channel_order='bgr' (OpenCV's arrays) or 'rgb' (Pillow's, matplotlib's)",
+        )
+    if channel_order == "bgr":
+        return value
+    if isinstance(value, list):
+        return [as_channel_order(item, channel_order, place) for item in value]
+    if isinstance(value, np.ndarray) and value.ndim in (3, 4) and value.shape[-1] in (3, 4):
+        return np.ascontiguousarray(value[..., 2::-1])  # RGB(A) -> BGR, alpha dropped
+    return value
+
+
+def pixels_from_pil(picture: Any, place: str, policy: ImagePolicy = LOCAL) -> np.ndarray:
+    """BGR pixels from a Pillow image: colour modes through RGB, gray and 16-bit or float
+    gray by the array rules (``pixels_from_array``)."""
+    check_pixels(picture.size, place, policy)
+    if picture.mode in ("L", "I;16", "I;16B", "I;16L", "I", "F"):
+        return pixels_from_array(np.asarray(picture), place, policy)
+    if picture.mode not in ("RGB", "RGBA"):  # palette, CMYK, YCbCr, LAB, ...
+        picture = picture.convert("RGB")
+    return np.ascontiguousarray(np.asarray(picture)[:, :, 2::-1])
 
 
 def _from_file(path: str | os.PathLike, place: str, policy: ImagePolicy) -> WorkflowImage:
@@ -282,8 +326,9 @@ def pixels_from_array(array: np.ndarray, place: str, policy: ImagePolicy = LOCAL
 
     Gray (H x W, H x W x 1) is repeated to three channels and a fourth (alpha) dropped;
     uint8 is taken as is, uint16 scaled down (>> 8), floats in [0, 1] scaled to 0-255 (with a
-    note in the log), other integers taken when they lie in 0-255; anything else is refused,
-    as are empty images and images over the policy's pixel limit.
+    note in the log), other floats taken as 0-255 values (clipped with a warning when they
+    go beyond), other integers taken when they lie in 0-255; anything else is refused, as
+    are empty images and images over the policy's pixel limit.
     """
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
@@ -309,6 +354,28 @@ def _check_not_empty(shape: tuple[int, ...], place: str) -> None:
         )
 
 
+def _floats_as_uint8(array: np.ndarray, place: str) -> np.ndarray:
+    """Floats in [0, 1] are scaled to 0-255, floats up to 255 taken as 0-255 values, and
+    floats beyond 0-255 clipped with a warning (a filter's overshoot, most often); NaN and
+    infinities are no pixels at all."""
+    low, high = float(array.min()), float(array.max())
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise RuntimeInputError(
+            f"float pixels must be finite numbers; found values from {low} to {high}",
+            place=place,
+            hint="replace NaN and infinite values (np.nan_to_num), or give uint8 pixels",
+        )
+    if low >= 0.0 and high <= 1.0:
+        _log.info("%s: float pixels in [0, 1] scaled to 0-255", place)
+        return np.rint(array * 255.0).astype(np.uint8)
+    if low < 0.0 or high > 255.0:
+        _log.warning(
+            "%s: float pixels from %g to %g lie outside 0-255; clipped to 0-255", place, low, high
+        )
+        array = np.clip(array, 0.0, 255.0)
+    return np.rint(array).astype(np.uint8)
+
+
 def _as_uint8(array: np.ndarray, place: str) -> np.ndarray:
     kind = array.dtype.kind
     if array.dtype == np.uint8:
@@ -316,15 +383,7 @@ def _as_uint8(array: np.ndarray, place: str) -> np.ndarray:
     if kind == "u" and array.dtype.itemsize == 2:  # 16-bit images (PNG, TIFF): the top 8 bits
         return (array >> 8).astype(np.uint8)
     if kind == "f":
-        low, high = float(array.min()), float(array.max())
-        if low >= 0.0 and high <= 1.0:  # also refuses NaN: every comparison with it is False
-            _log.info("%s: float pixels in [0, 1] scaled to 0-255", place)
-            return np.rint(array * 255.0).astype(np.uint8)
-        raise RuntimeInputError(
-            f"float pixels must lie in [0, 1]; found values from {low} to {high}",
-            place=place,
-            hint="scale the array to [0, 1], or give uint8 (0-255) pixels",
-        )
+        return _floats_as_uint8(array, place)
     if kind in "iu":
         low, high = int(array.min()), int(array.max())
         if low >= 0 and high <= 255:

@@ -11,8 +11,10 @@ file can hold a huge image, and decoding it would take the memory before any che
 from __future__ import annotations
 
 import binascii
+import glob
 import io
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,26 @@ import numpy as np
 from visionflow.errors import ImageTooLargeError, InputSourceNotAllowedError, RuntimeInputError
 
 DEFAULT_MAX_PIXELS = 100_000_000
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+"""The files a folder or glob of images is read as (its other files are skipped)."""
+
+
+def image_paths(spec: str) -> list[str]:
+    """The image files a folder, glob pattern or single file names, in natural order
+    (``frame2`` before ``frame10``); the folder's own files only, not its subfolders'."""
+    if os.path.isdir(spec):
+        names = (os.path.join(spec, name) for name in os.listdir(spec))
+    elif os.path.isfile(spec):
+        names = iter([spec])
+    else:
+        names = glob.iglob(spec)
+    images = (p for p in names if os.path.isfile(p) and Path(p).suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(images, key=_natural_key)
+
+
+def _natural_key(path: str) -> list:
+    # isdecimal, not isdigit: "²" is a digit that int() refuses (and \d does not match)
+    return [int(part) if part.isdecimal() else part for part in re.split(r"(\d+)", path)]
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -65,26 +66,42 @@ def remove_partial_files(folder: Path) -> int:
     return len(leftovers)
 
 
-def images_to_files(value: Any, output: Path, stem: str) -> Any:
-    """Serialised results with each base64 image written to a JPEG beside the predictions
-    and replaced by its relative path (a dataset run's JSON stays small)."""
-    counter = iter(range(1_000_000))
+def images_to_files(value: Any, folder: Path, element: str, shown_from: Path | None = None) -> Any:
+    """Serialised results of one input element with each base64 image written to a JPEG
+    file in ``folder`` (named by ``image_file_name``) and replaced by its path: relative to
+    ``shown_from`` if given, else as ``folder`` is written. The JSON then stays small."""
 
-    def walk(item: Any, name: str) -> Any:
+    def walk(item: Any, parts: tuple[str | int, ...]) -> Any:
         if isinstance(item, list):
-            return [walk(element, name) for element in item]
+            return [walk(child, (*parts, i)) for i, child in enumerate(item)]
         if not isinstance(item, dict):
             return item
         if item.get("type") == "base64" and isinstance(item.get("value"), str):
-            relative = f"images/{stem}.{name}.{next(counter)}.jpg"
-            write_atomically(output / relative, base64.b64decode(item["value"]))
+            path = folder / image_file_name(element, parts)
+            write_atomically(path, base64.b64decode(item["value"]))  # the JPEG bytes as sent
+            shown = path.relative_to(shown_from) if shown_from is not None else path
             return {
                 **{k: v for k, v in item.items() if k != "value"},
                 "type": "file",
-                "path": relative,
+                "path": shown.as_posix(),
             }
-        return {
-            key: walk(element, f"{name}.{key}" if name else key) for key, element in item.items()
-        }
+        return {key: walk(child, (*parts, key)) for key, child in item.items()}
 
-    return walk(value, "")
+    return walk(value, ())
+
+
+def image_file_name(element: str, parts: tuple[str | int, ...]) -> str:
+    """``<element>_<output>[_<index or key>...].jpg``: the input element, then the path of
+    the image inside its results (the output's name, then list positions and dict keys),
+    e.g. ``astronaut_annotated.jpg``, ``astronaut_crops_0.jpg``. Characters other than
+    letters, digits, ``.`` and ``-`` in a name become ``-`` (no folders made by a name)."""
+    return "_".join([element, *(safe_name(str(part)) for part in parts)]) + ".jpg"
+
+
+def safe_name(text: str) -> str:
+    """``text`` usable as (part of) a file name: other characters than letters, digits,
+    ``_``, ``.`` and ``-`` become ``-``."""
+    return _UNSAFE.sub("-", text)
+
+
+_UNSAFE = re.compile(r"[^\w.-]+")

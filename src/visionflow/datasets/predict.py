@@ -57,7 +57,7 @@ def _records(workflow: Any, input_name: str, output: Path, loaded: list) -> dict
             "image": name,
             "width": pixels.shape[1],
             "height": pixels.shape[0],
-            "outputs": images_to_files(serialize(result), output, name),
+            "outputs": images_to_files(serialize(result), output / "images", name, output),
         }
         for (name, pixels), result in zip(loaded, results, strict=True)
     }

@@ -43,7 +43,17 @@ def record_inputs(lineage, task_id, version_id, workflow, workflow_file: Path, i
         )
 
 
-def record_outputs(lineage, task_id: int | None, output: Path, coco: list[Path], count: int):
+EXPORT_CARDS = {
+    "coco": ("chart", "COCO detections"),
+    "yolo": ("folder", "YOLO labels"),
+    "csv": ("chart", "CSV predictions"),
+    "jsonl": ("file", "JSON Lines predictions"),
+}
+
+
+def record_outputs(
+    lineage, task_id: int | None, output: Path, exports: list[tuple[str, Path]], count: int
+):
     if task_id is None:
         return
     lineage.add_output_folder(
@@ -52,7 +62,7 @@ def record_outputs(lineage, task_id: int | None, output: Path, coco: list[Path],
         meta={"images": count},
         card={"icon": "folder", "description": f"{count} predictions"},
     )
-    for path in coco:
-        lineage.add_output_file(
-            path, task_id=task_id, card={"icon": "chart", "description": "COCO detections"}
-        )
+    for export, path in exports:
+        icon, description = EXPORT_CARDS[export]
+        add = lineage.add_output_folder if path.is_dir() else lineage.add_output_file
+        add(path, task_id=task_id, card={"icon": icon, "description": description})

@@ -3,12 +3,13 @@
     output/run.json                  the run: workflow hash, input, images, lineage task
     output/input-files.json          the input's files and content hashes when it started
     output/predictions/<image>.json  one per image, written atomically (all or nothing)
-    output/images/...                image outputs as JPEG files
-    output/coco.json                 detections in COCO format (coco-<output>.json if several)
+    output/images/...                image outputs as JPEG files (``files.image_file_name``)
+    output/coco.json, yolo/, predictions.csv, predictions.jsonl
+                                     the exports asked for (``exports.py``; COCO by default)
 
 A run stopped half way (Ctrl-C, a killed process) is continued with ``resume=True``: an
-image whose predictions file exists is finished and skipped; the others run; the COCO file
-is rebuilt from the per-image files at the end, so no image is lost or counted twice.
+image whose predictions file exists is finished and skipped; the others run; the exports
+are rebuilt from the per-image files at the end, so no image is lost or counted twice.
 A resume refuses an input folder whose content changed since the run started.
 An image that cannot be read, or whose run fails, fails alone: it is listed in
 ``run.json`` and the summary with the reason, the others go on, and a resume retries it.
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from visionflow.data.sources import DEFAULT_MAX_PIXELS, ImagePolicy
-from visionflow.datasets.coco import coco_detections, holds_detections
+from visionflow.datasets.exports import parse_formats, write_exports
 from visionflow.datasets.files import (
     INPUT_FILES,
     changes,
@@ -34,8 +35,6 @@ from visionflow.datasets.files import (
 from visionflow.datasets.predict import predict_batch
 from visionflow.datasets.recording import record_inputs, record_outputs
 from visionflow.errors import WorkflowError
-
-DETECTIONS = "object_detection_prediction"
 
 
 class DatasetRunError(WorkflowError):
@@ -88,7 +87,8 @@ class RunSummary:
     ran: int
     skipped: int
     task_id: int | None
-    coco: list[Path] = field(default_factory=list)
+    exports: list[tuple[str, Path]] = field(default_factory=list)
+    """(format, file or folder) of each export written."""
     failed: dict[str, str] = field(default_factory=dict)
     """Images that could not be read or whose run failed -> why (retried by a resume)."""
 
@@ -106,17 +106,21 @@ def run_dataset(
     batch_size: int = 8,
     max_image_pixels: int = DEFAULT_MAX_PIXELS,
     predictions: Predictions | None = None,
+    formats: list[str] | tuple[str, ...] | None = None,
 ) -> RunSummary:
     """Run ``workflow_file`` on each image under ``images``; write predictions to ``output``.
 
     Images go through the workflow ``batch_size`` at a time (one run each), so model steps
     get batches; a stop loses at most the batch in progress, which a resume runs again.
     An image over ``max_image_pixels`` (read from its header, before decoding) fails alone.
+    ``formats``: the exports, among ``coco``, ``yolo``, ``csv``, ``jsonl`` (default COCO);
+    a resume writes those of the run it resumes as well.
     ``predictions`` computes them elsewhere (``visionflow.distributed.datasets.
     RayPredictions``: on a Ray cluster); this process still writes every file of the run
     but the image outputs, and records the lineage.
     """
     predictions = predictions or local_predictions(batch_size)
+    formats = parse_formats(formats)  # a wrong one fails before anything is written
     from visionflow import Workflow
     from visionflow.compiler import definition_hash
     from visionflow.lineage import versions
@@ -159,6 +163,9 @@ def run_dataset(
     if version is None and run["task_id"] is not None:
         version = lineage.snapshot(images)
     run["input_version"] = version
+    # a resume writes the exports the run had too, so that none is left without its images
+    formats = tuple(dict.fromkeys([*(before or {}).get("formats", ()), *formats]))
+    run["formats"] = list(formats)
     write_json(output / "run.json", {**run, "images": len(names), "status": "running"})
     # a resume records them too: a run killed while recording has the missing ones added,
     # the others are updated in place (one link per card and version)
@@ -188,8 +195,9 @@ def run_dataset(
         ) from None
     failed = {name: failed[name] for name in names if name in failed}  # in the run's order
     finished = [name for name in names if name not in failed]
-    coco = _write_coco(workflow, output, finished)
-    record_outputs(lineage, run["task_id"], output, coco, len(finished))
+    records = [json.loads(_prediction_path(output, n).read_text("utf-8")) for n in finished]
+    exports = write_exports(workflow, output, records, formats)
+    record_outputs(lineage, run["task_id"], output, exports, len(finished))
     status = "finished" if not failed else "finished with failures"
     if run["task_id"]:
         lineage.finish_task(run["task_id"], status)
@@ -198,7 +206,7 @@ def run_dataset(
         {**run, "images": len(names), "status": status, "failed": failed},
     )
     ran = len(todo) - len(failed)
-    return RunSummary(output, len(names), ran, len(done), run["task_id"], coco, failed)
+    return RunSummary(output, len(names), ran, len(done), run["task_id"], exports, failed)
 
 
 def image_input_of(workflow, wanted: str | None) -> str:
@@ -255,21 +263,6 @@ def _previous(output: Path, run: dict, resume: bool, contents: dict) -> dict[str
 
 def _prediction_path(output: Path, name: str) -> Path:
     return output / "predictions" / f"{name}.json"
-
-
-def _write_coco(workflow, output: Path, names: list[str]) -> list[Path]:
-    records = [json.loads(_prediction_path(output, n).read_text("utf-8")) for n in names]
-    declared = [n for n, o in workflow.outputs.items() if DETECTIONS in o["kinds"]]
-    # an output of any kind (a functional model call's) that holds detections counts too
-    untyped = [n for n, o in workflow.outputs.items() if "*" in o["kinds"] and n not in declared]
-    found = [n for n in untyped if any(holds_detections(r["outputs"].get(n)) for r in records)]
-    detections = declared + found
-    written = []
-    for name in detections:
-        path = output / ("coco.json" if len(detections) == 1 else f"coco-{name}.json")
-        write_json(path, coco_detections(records, name))
-        written.append(path)
-    return written
 
 
 class _ProgressBar:

@@ -56,12 +56,15 @@ DATA_TYPES = {"Image": None, "Text": "string", "Number": "float"}
 SECTIONS = ("entries", "outcomes", "steps", "models", "settings", "custom_nodes")
 TOP_LEVEL = {"version", "workflow_name", "workflow", *SECTIONS}
 STEP_KEYS = {"name", "type", "inputs", "args"}
+VERSIONS = ("1.0", "1.1", "1.2")
+"""The versions of Deepomatic's workflow configuration format this dialect reads."""
 OUTCOME_KEYS = {"name", "output_of", "concept", "regions"}
 
 
 def parse_deepomatic(document: dict[str, Any], *, base_dir: str | Path | None = None) -> Definition:
     """The canonical Definition of a Deepomatic-style document (flat or under ``workflow:``)."""
     sections = _sections(document)
+    version, workflow_name = _metadata(document)
     raw_entries = _listed(sections.get("entries"), "entries")
     raw_steps = _listed(sections.get("steps"), "steps")
     raw_outcomes = _listed(sections.get("outcomes"), "outcomes")
@@ -81,7 +84,8 @@ def parse_deepomatic(document: dict[str, Any], *, base_dir: str | Path | None = 
         elif step.block is Counter and step.args.label_names and step.args.concept_names_to_count:
             counted = step.args.concept_names_to_count
             step.extra["label_sources"] = label_sources(step, by_name, counted)
-    return _definition(document, sections, entries, steps, order, outcomes)
+    metadata = {"version": version, "workflow_name": workflow_name}
+    return _definition(metadata, sections, entries, steps, order, outcomes)
 
 
 # --- reading the document ------------------------------------------------------------------
@@ -113,6 +117,36 @@ def _sections(document: dict[str, Any]) -> dict[str, Any]:
             hint=f"'workflow' holds: {', '.join(SECTIONS)}",
         )
     return {**document, **nested}
+
+
+def _metadata(document: dict[str, Any]) -> tuple[str, str]:
+    """``version`` and ``workflow_name``: the mandatory metadata every Deepomatic workflow
+    file starts with (the configuration format's version, quoted as Deepomatic writes it)."""
+    version = document.get("version")
+    if "version" not in document:
+        raise DefinitionError(
+            "a Deepomatic workflow needs 'version', the version of its configuration format",
+            place="version",
+            hint=f'add version: "{VERSIONS[-1]}" at the top of the file',
+        )
+    number = isinstance(version, int | float) and not isinstance(version, bool)
+    text = str(version) if number else version
+    if text not in VERSIONS:
+        raise DefinitionError(
+            f"version {version!r} is not a Deepomatic workflow format version",
+            place="version",
+            hint=f'known versions: {", ".join(VERSIONS)} (write it quoted: "{VERSIONS[-1]}")',
+        )
+    name = document.get("workflow_name")
+    if not isinstance(name, str) or not name.strip():
+        found = "none" if name is None else repr(name)
+        raise DefinitionError(
+            f"a Deepomatic workflow needs a 'workflow_name', a non-empty text (found {found})",
+            place="workflow_name",
+            hint="e.g. workflow_name: my first workflow",
+        )
+    check_name(name, "workflow_name")
+    return text, name
 
 
 def _listed(value: Any, section: str) -> list[dict[str, Any]]:
@@ -341,7 +375,7 @@ def _outcome(
     }
 
 
-def _definition(document, sections, entries, steps, order, outcomes) -> Definition:
+def _definition(metadata, sections, entries, steps, order, outcomes) -> Definition:
     native = [step.native_step() for step in steps]
     inputs = []
     for name, data_type in entries.items():
@@ -367,7 +401,7 @@ def _definition(document, sections, entries, steps, order, outcomes) -> Definiti
         {
             "type": "deepomatic/flow_container@v1",
             "name": FLOW_CONTAINER,
-            "workflow_name": str(document.get("workflow_name", "")),
+            "workflow_name": metadata["workflow_name"],
             "images": {name: input_selector(name) for name in images},
             "entry_regions": {name: step_selector(name, "regions") for name in images},
             "values": {name: input_selector(name) for name in _value_entries(entries)},
@@ -387,7 +421,7 @@ def _definition(document, sections, entries, steps, order, outcomes) -> Definiti
         }
     )
     return Definition(
-        version=str(document.get("version", "1.0")),
+        version=metadata["version"],
         inputs=inputs,
         steps=native,
         outputs=outputs,

@@ -1,7 +1,8 @@
 """The functional dialect: a workflow of named values, each a function application.
 
 ```yaml
-name: poses
+name: poses                             # name and version are required, as DJL requires them
+version: "1.0"
 models: {people: mediapipe/pose_detection, landmarks: mediapipe/pose_landmarks_full}
 workflow:
   found: [people, in]                   # a model applied to the input image
@@ -59,6 +60,7 @@ _OUTPUT = "out"
 
 def parse_functional(document: dict[str, Any]) -> Definition:
     _check_sections(document)
+    _check_name_and_version(document)
     workflow = document.get("workflow")
     if not isinstance(workflow, dict) or not workflow:
         found = "an empty one" if not workflow else type(workflow).__name__
@@ -77,7 +79,7 @@ def parse_functional(document: dict[str, Any]) -> Definition:
     output = translator.selectors[_OUTPUT]
     return validate_definition(  # its own version: not Roboflow's engine rule
         {
-            "version": str(document.get("version", "1.0")),
+            "version": str(document["version"]),
             "inputs": [input_definition],
             "steps": _needed_steps(translator.steps, output),
             "outputs": [{"type": "JsonField", "name": _OUTPUT, "selector": output}],
@@ -157,6 +159,7 @@ class _Translator:
             self.steps.append(
                 {"type": "FunctionCall", "name": step, "function": function_path, "args": values}
                 | ({"init": init} if init else {})
+                | (self.callables.scope() if function in self.callables.functions else {})
             )
         return step_selector(step, "value")
 
@@ -216,6 +219,27 @@ def _check_sections(document: dict[str, Any]) -> None:
                 hint=f"did you mean '{close[0]}'?"
                 if close
                 else f"known: {', '.join(sorted(known))}",
+            )
+
+
+def _check_name_and_version(document: dict[str, Any]) -> None:
+    """``name`` and ``version`` are required, as DJL requires them: they tell one workflow
+    (and one revision of it) from another wherever it is served or recorded."""
+    for field, example in (("name", '"MyWorkflow"'), ("version", '"1.0.0"')):
+        value = document.get(field)
+        if field not in document:
+            raise DefinitionError(
+                f"a functional workflow needs '{field}'",
+                place=field,
+                hint=f"add {field}: {example} at the top of the document",
+            )
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        text = str(value) if number else value
+        if not isinstance(text, str) or not text.strip():
+            raise DefinitionError(
+                f"'{field}' must be a non-empty text, found {value!r}",
+                place=field,
+                hint=f"e.g. {field}: {example}",
             )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from visionflow.blocks.core.functions import BUILTIN_FUNCTIONS
 from visionflow.errors import CycleError, DefinitionError
 from visionflow.models.spec import CAMEL_CASE_PERFORMANCE_FIELDS
+from visionflow.models.urls import check_url, is_model_url, zoo_reference
 from visionflow.selectors import starts_with_sigil
 from visionflow.suggestions import close_matches
 
@@ -37,6 +38,8 @@ class Callables:
         for alias, entry in _mapping(document, "models").items():
             _check_alias(alias, "models")
             found.models.add(alias)
+            if zoo_reference(entry) is not None and _mapped_elsewhere(alias):
+                continue  # DJL's zoo is not here: the operator's model of that name is used
             found.model_entries[alias] = _model_entry(alias, entry)
         for alias, entry in _mapping(document, "functions").items():
             _check_alias(alias, "functions")
@@ -46,6 +49,17 @@ class Callables:
                 )
             found.functions[alias] = _function_entry(alias, entry)
         return found
+
+    def scope(self) -> dict[str, Any]:
+        """What a declared function's executor may call (if it takes one): the models and
+        functions of the document."""
+        return {
+            "workflow_models": sorted(self.models),
+            "workflow_functions": {
+                alias: {"path": path, "init": init}
+                for alias, (path, init) in self.functions.items()
+            },
+        }
 
     def names(self) -> list[str]:
         return sorted({*self.models, *self.functions, *BUILTIN_FUNCTIONS})
@@ -267,15 +281,39 @@ def _check_alias(alias: Any, section: str) -> None:
 
 
 def _model_entry(alias: str, entry: Any) -> Any:
-    """A ``models:`` entry in the native spelling (camelCase properties mapped)."""
+    """A ``models:`` entry in the native spelling (camelCase properties mapped); a URL is
+    checked here and read when its step is set up (where the compiler's policy is known)."""
+    place = f"models '{alias}'"
+    reference = zoo_reference(entry)
+    if reference is not None:
+        raise DefinitionError(
+            f"model '{alias}' is {reference}; DJL's model zoo is not available here",
+            place=place,
+            hint=f"map '{alias}' to a local model: write a zoo id, a model file or a file:// "
+            f"URL in its place (`visionflow models` lists the zoo), or keep the entry and run "
+            f"with --model {alias}=PATH (or a VISIONFLOW_MODELS description whose id is "
+            f"{alias})",
+        )
     if isinstance(entry, str):
+        if is_model_url(entry):
+            check_url(entry, place)
         return entry
     if isinstance(entry, dict):
-        return {_MODEL_PROPERTIES.get(key, key): value for key, value in entry.items()}
+        mapped = {_MODEL_PROPERTIES.get(key, key): value for key, value in entry.items()}
+        if is_model_url(mapped.get("source")):
+            check_url(mapped["source"], f"{place} field 'source'")
+        return mapped
     raise DefinitionError(
         f"a model is a zoo id, a file path or a mapping, found {type(entry).__name__}",
         place=f"models '{alias}'",
     )
+
+
+def _mapped_elsewhere(alias: str) -> bool:
+    """Whether the operator (``--model``) or a model description maps ``alias``."""
+    from visionflow.models.library import ModelLibrary
+
+    return ModelLibrary().is_mapped(alias)
 
 
 def _function_entry(alias: str, entry: Any) -> tuple[str, dict]:

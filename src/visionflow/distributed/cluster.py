@@ -98,7 +98,7 @@ def _endpoint(address: str) -> tuple[str, int] | None:
     """(host, port) to probe, or None for addresses Ray resolves itself (``auto``)."""
     bare = address.removeprefix("ray://")
     host, _, port = bare.rpartition(":")
-    if not host or not port.isdigit():
+    if not host or not port.isdecimal():
         return None
     return host.strip("[]"), int(port)
 
@@ -132,7 +132,7 @@ _SETTINGS_FRAME = 4
 
 
 def _unreachable(address: str, why: str) -> ClusterUnreachableError:
-    port = address.rpartition(":")[2] if address.rpartition(":")[2].isdigit() else "6379"
+    port = address.rpartition(":")[2] if address.rpartition(":")[2].isdecimal() else "6379"
     return ClusterUnreachableError(
         f"no Ray cluster answers at '{address}': {why}",
         place=address,

@@ -5,7 +5,7 @@ it on the batches Ray gives it. Two ways in:
 
 - ``RayPredictions``: the "compute the predictions" part of ``run-dataset --ray``. The
   driver (the ``visionflow`` process) keeps the rest of the run: it lists the images,
-  writes each predictions file as its row arrives, the COCO file, ``run.json`` and the one
+  writes each predictions file as its row arrives, the exports, ``run.json`` and the one
   lineage task. The actors read the images from the input folder and write the image
   outputs into the output folder by their paths: every node must see both at the same
   paths (a shared filesystem); an actor that does not fails its images with that reason.

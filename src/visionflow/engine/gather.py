@@ -117,10 +117,10 @@ def gather(step: StepPlan, state: RunState) -> StepInputs:
     unchosen = None
     if step.runs_unchosen:
         elements = state.elements_at(step.lineage)
-        chosen = set(_gated_elements(step, state))
+        chosen = set(gated_elements(step, state))
         unchosen = [p for p, index in enumerate(elements) if index not in chosen] or None
     elif step.outer_gates:
-        elements = _gated_elements(step, state)
+        elements = gated_elements(step, state)
     else:
         elements = state.elements_at(step.lineage)
     children = _Children(step, state) if step.inner_gates else None
@@ -174,7 +174,7 @@ def _with_missing_as_none(elements, literals, columns, compounds, scan: list) ->
     return StepInputs(elements, literals, columns, compounds)
 
 
-def _gated_elements(step: StepPlan, state: RunState) -> list[Index]:
+def gated_elements(step: StepPlan, state: RunState) -> list[Index]:
     elements = state.elements_at(step.lineage)
     for gate in step.outer_gates:  # (gates per child of a gathering step filter children)
         chosen = state.decisions.get(gate.step, {})

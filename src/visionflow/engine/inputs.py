@@ -28,6 +28,7 @@ ROOT_LINEAGE = input_lineage(1)
 DETECTION_KINDS = frozenset(DETECTIONS)
 CLASSIFICATION = "classification_prediction"
 _VIDEO_METADATA = frozenset(["video_metadata"])
+IMAGE_KINDS = frozenset({"image"})
 
 
 class InputLoader:
@@ -209,6 +210,8 @@ def _element(
         return None
     if item.kinds == _VIDEO_METADATA:
         return read_video_metadata(value, place)
+    if item.kinds == IMAGE_KINDS:  # Roboflow's batch input of kind image: images, read so
+        return load_image(value, place=place, policy=policy)
     if not value_fits(item.kinds, value):  # a batch's elements are held to its kinds too
         raise RuntimeInputError(
             f"input '{item.name}' expects {_kinds_text(item)} elements, found {shown_value(value)}",

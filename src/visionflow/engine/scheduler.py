@@ -9,11 +9,15 @@ which skips that bookkeeping. Only these loops write the run state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from visionflow.compiler.plan import Plan
+from visionflow.compiler.plan import Plan, StepPlan
 from visionflow.engine.state import RunState
 from visionflow.engine.step_runner import StepResult, commit, run_step
+
+# how a step is called: ``run_step``, or a recorder's timed wrapper of it (see inspection)
+StepCall = Callable[[StepPlan, RunState], StepResult]
 
 
 def run_steps(
@@ -22,6 +26,7 @@ def run_steps(
     pool: ThreadPoolExecutor | None,
     dependents: dict[str, list[str]],
     limit: int,
+    run: StepCall = run_step,
 ) -> None:
     waiting = {name: len(step.depends_on) for name, step in plan.steps.items()}
     ready = [name for name in plan.order if waiting[name] == 0]
@@ -38,10 +43,10 @@ def run_steps(
         while ready or running:
             while pool is not None and len(ready) > 1 and len(running) < limit - 1:
                 name = ready.pop()
-                running[pool.submit(run_step, plan.steps[name], state)] = name
+                running[pool.submit(run, plan.steps[name], state)] = name
             if ready:
                 name = ready.pop()
-                finish(name, run_step(plan.steps[name], state))
+                finish(name, run(plan.steps[name], state))
             done = [future for future in running if future.done()]
             if not done and running and not ready:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -68,9 +73,9 @@ def runs_in_order(plan: Plan, limit: int) -> bool:
     )
 
 
-def run_in_order(plan: Plan, state: RunState) -> None:
+def run_in_order(plan: Plan, state: RunState, run: StepCall = run_step) -> None:
     """The steps one after the other, in the plan's order (see ``runs_in_order``)."""
     steps = plan.steps
     for name in plan.order:
         step = steps[name]
-        commit(step, run_step(step, state), state)
+        commit(step, run(step, state), state)

@@ -144,8 +144,10 @@ class Lineage:
         meta: dict | None = None,
         card: Card = None,
         task_card: Card = None,
+        replace_task_card: bool = False,
     ) -> int | None:
-        """The one write behind every ``add_*`` method."""
+        """The one write behind every ``add_*`` method (and Supervisely's, which replace
+        the task's card with the last one given instead of merging them)."""
         name, kind, direction = call.name, call.kind, call.direction
         check_version_arguments(name, kind, version_id, version_num)
         relation = card_settings(card, f"{name}: card")
@@ -165,7 +167,7 @@ class Lineage:
         def write(session: Session) -> int:
             task = task_node(session, task_id)
             if main:
-                task.card = {**task.card, **main}
+                task.card = main if replace_task_card else {**task.card, **main}
             if kind == "task":
                 node = task_node(session, int(key))
             else:

@@ -31,3 +31,9 @@ class StoreError(DataLineageError):
     """The store cannot be opened, migrated or written."""
 
     code = "lineage_store_error"
+
+
+class ChangedContentError(DataLineageError):
+    """A version's file no longer has the content it had (a linked file edited in place)."""
+
+    code = "version_content_changed"

@@ -85,9 +85,21 @@ def _v2_indexes(connection: Connection) -> None:
     )
 
 
+def _v3_version_storage(connection: Connection) -> None:
+    # how each version kept its files (link, copy, record: NULL = copy, as before) and, per
+    # file, its mtime and how its content was kept (NULL = copied), to check it at restore
+    for statement in (
+        "ALTER TABLE vf_versions ADD COLUMN storage VARCHAR(10)",
+        "ALTER TABLE vf_version_entries ADD COLUMN mtime_ns BIGINT",
+        "ALTER TABLE vf_version_entries ADD COLUMN stored VARCHAR(16)",
+    ):
+        connection.execute(sa.text(statement))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "cards, links, versions and version entries", _v1_tables),
     (2, "indexes for links by task and node, entries by version", _v2_indexes),
+    (3, "how versions keep their files: storage, mtime, stored", _v3_version_storage),
 ]
 LATEST = MIGRATIONS[-1][0]
 

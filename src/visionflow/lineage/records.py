@@ -45,7 +45,8 @@ def checked_meta(meta: Any, call: str) -> dict:
 def identity(kind: str, thing: Any, call: str) -> tuple[str, str]:
     """The key (an absolute path for things on disk, else the text given) and shown name."""
     if kind == "task":
-        if isinstance(thing, bool) or not isinstance(thing, int | str) or not str(thing).isdigit():
+        numeric = isinstance(thing, int | str) and str(thing).isdecimal()
+        if isinstance(thing, bool) or not numeric:
             raise DataLineageError(
                 f"a task is given by its id (a number), found {thing!r}",
                 place=call,

@@ -93,6 +93,8 @@ class Version(Base):
     files: Mapped[int] = mapped_column(Integer)
     size: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    # "link", "copy" or "record" (versions.create's storage); None: made before, copied
+    storage: Mapped[str | None] = mapped_column(String(10), nullable=True)
 
 
 class VersionEntry(Base):
@@ -104,3 +106,6 @@ class VersionEntry(Base):
     path: Mapped[str] = mapped_column(String(1000))  # relative, with forward slashes
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # blobs.HOW: linked, cloned, copied, already_stored, recorded; None: made before, copied
+    stored: Mapped[str | None] = mapped_column(String(16), nullable=True)

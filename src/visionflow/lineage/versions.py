@@ -1,16 +1,21 @@
 """Versions of a project (a folder of images and annotations) by content hash.
 
 info = versions.create("data/cars", title="after review")   # unchanged -> same version
+info.report.summary()   # '120 files, 48000000 bytes: 120 copied (48000000 bytes)'
+versions.create("data/big", storage="link")   # hard links: no second copy ("record": none)
 versions.restore("data/cars", version_num=1, target="data/cars-v1")
 versions.get_list("data/cars", filters={"title_contains": "review"})
+versions.get_list("data/cars", filters=[{"field": "version", "operator": ">=", "value": 2}])
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,11 +23,23 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from visionflow.lineage.blobs import copy_out, file_sha256, put_file
+from visionflow.lineage.blobs import (
+    FileState,
+    blob_path,
+    copy_verified,
+    file_sha256,
+    put_file,
+    record_file,
+)
 from visionflow.lineage.errors import DataLineageError, NotFoundError
 from visionflow.lineage.records import find_version
 from visionflow.lineage.schema import Version, VersionEntry, as_utc
 from visionflow.lineage.store import Store, default_store
+from visionflow.lineage.version_reports import StorageReport, log_created, unrestorable
+
+STORAGE_VARIABLE = "VISIONFLOW_VERSION_STORAGE"
+STORAGES = ("link", "copy", "record")
+_log = logging.getLogger("visionflow.lineage")
 
 
 @dataclass(frozen=True)
@@ -36,13 +53,19 @@ class VersionInfo:
     files: int
     size: int
     created_at: datetime
+    storage: str  # "link", "copy" or "record"
+    # what the create call that returned it did (None from get_list); not part of equality
+    report: StorageReport | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
 class Restored:
     path: Path
     files: int
-    skipped: list[str] = field(default_factory=list)  # entries whose content was missing
+    skipped: list[str] = field(default_factory=list)  # every file left out: missing + changed
+    missing: list[str] = field(default_factory=list)  # content found nowhere
+    changed: list[str] = field(default_factory=list)  # found, but not with its hash
+    from_project: int = 0  # record-only versions: files read back from the project folder
 
 
 def project_key(project: str | os.PathLike) -> str:
@@ -51,35 +74,63 @@ def project_key(project: str | os.PathLike) -> str:
 
 
 def create(
-    project, title: str | None = None, description: str | None = None, *, store: Store | None = None
+    project,
+    title: str | None = None,
+    description: str | None = None,
+    *,
+    storage: str | None = None,
+    store: Store | None = None,
 ) -> VersionInfo:
-    """Snapshot the folder; if its content equals the last version's, return that version."""
+    """Snapshot the folder; if its content equals the last version's, return that version.
+
+    ``storage`` (default: VISIONFLOW_VERSION_STORAGE, else "copy") says how files are kept:
+    "copy" keeps an independent copy (a copy-on-write clone where the filesystem has them,
+    else bytes copied); "link" hard-links each file into the blob store where the filesystem
+    allows (no second copy, but an edit in place changes the stored file too: found at
+    restore), else clones or copies; "record" keeps only each file's path, size, mtime and
+    hash. The returned info's ``report`` says how each file was kept and what it took.
+    """
     store = store or default_store()
+    storage = _storage(storage)
     folder = _folder(project, "versions.create")
-    entries = [(path, *put_file(store.blobs, folder / path)) for path in _files(folder)]
-    content_hash = hash_of_contents({path: sha for path, sha, _ in entries})
+    states = {path: _keep(store.blobs, folder / path, storage) for path in _files(folder)}
+    content_hash = hash_of_contents({path: state.sha256 for path, state in states.items()})
     with store.transaction() as session:
+        _one_create_at_a_time(session, str(folder))
         last = session.scalars(
             sa.select(Version).where(Version.project == str(folder)).order_by(Version.num.desc())
         ).first()
-        if last is not None and last.content_hash == content_hash:
-            return _info(last)
+        edited = _edited_in_place(session, store.blobs, folder, last, states)
+        unchanged = last is not None and last.content_hash == content_hash
+        report = StorageReport.of(storage, states.values(), edited, unchanged)
+        if unchanged:
+            log_created(last, report)
+            return _info(last, report)
         version = Version(
             project=str(folder),
             num=(last.num + 1) if last else 1,
             title=title,
             description=description,
             content_hash=content_hash,
-            files=len(entries),
-            size=sum(size for *_, size in entries),
+            files=len(states),
+            size=sum(state.size for state in states.values()),
+            storage=storage,
         )
         session.add(version)
         session.flush()
         session.add_all(
-            VersionEntry(version_id=version.id, path=path, sha256=sha, size=size)
-            for path, sha, size in entries
+            VersionEntry(
+                version_id=version.id,
+                path=path,
+                sha256=state.sha256,
+                size=state.size,
+                mtime_ns=state.mtime_ns,
+                stored=state.how,
+            )
+            for path, state in states.items()
         )
-        return _info(version)
+        log_created(version, report)
+        return _info(version, report)
 
 
 def restore(
@@ -93,8 +144,11 @@ def restore(
 ) -> Restored:
     """Recreate the project as it was at a version, into the new folder ``target``.
 
-    A file whose content is gone from the blob store is an error, or is left out (and
-    listed in ``skipped``) with ``skip_missed_entities=True``.
+    Every file is checked against its hash. A record-only version's files are read back from
+    the project folder where the blob store does not have them. A file that cannot be
+    restored (missing, or changed since) is an error naming all of them; with
+    ``skip_missed_entities=True`` the others are restored, a warning is logged and the
+    result lists them (``skipped``, ``missing``, ``changed``).
     """
     store = store or default_store()
     if (version_id is None) == (version_num is None):
@@ -109,26 +163,50 @@ def restore(
             hint="restore into a new folder",
         )
     version, entries = _version_entries(store, project_key(project), version_id, version_num)
-    building = target.with_name(f".{target.name}.restoring")
-    shutil.rmtree(building, ignore_errors=True)
+    # a folder of its own, beside the target (one rename away): never one of the user's,
+    # nor another restore's running at once; made as the target would be (the umask's mode)
+    building = target.with_name(f".{target.name}.restoring-{uuid.uuid4().hex}")
     building.mkdir(parents=True)
-    skipped = []
+    try:
+        return _restore_into(building, target, store, version, entries, skip_missed_entities)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+
+
+def _restore_into(building: Path, target: Path, store: Store, version, entries, skip) -> Restored:
+    problems: list[tuple[VersionEntry, str]] = []
+    from_project = 0
     for entry in entries:
-        if copy_out(store.blobs, entry.sha256, building / entry.path):
-            continue
-        if not skip_missed_entities:
-            shutil.rmtree(building)
-            raise NotFoundError(
-                f"the content of '{entry.path}' (sha256 {entry.sha256[:12]}...) of version "
-                f"{version.num} is missing from the blob store",
-                place="versions.restore",
-                hint="pass skip_missed_entities=True to restore the other files",
-            )
-        skipped.append(entry.path)
+        result = copy_verified(
+            blob_path(store.blobs, entry.sha256), entry.sha256, building / entry.path
+        )
+        if result != "restored" and version.storage == "record":
+            kept = Path(version.project) / entry.path
+            again = copy_verified(kept, entry.sha256, building / entry.path)
+            if again == "restored":
+                from_project += 1
+                continue
+            result = "changed" if "changed" in (result, again) else "missing"
+        if result != "restored":
+            problems.append((entry, result))
+    if problems:
+        error = unrestorable(version, problems)
+        if not skip:
+            raise error
+        left = len(entries) - len(problems)
+        _log.warning("%s; the %d other files were restored into '%s'", error.message, left, target)
     if target.exists():
         target.rmdir()
     os.replace(building, target)  # the folder appears whole, never half restored
-    return Restored(target, len(entries) - len(skipped), skipped)
+    return Restored(
+        target,
+        len(entries) - len(problems),
+        sorted(entry.path for entry, _ in problems),
+        [entry.path for entry, result in problems if result == "missing"],
+        [entry.path for entry, result in problems if result == "changed"],
+        from_project,
+    )
 
 
 _FILTERS = {
@@ -143,20 +221,29 @@ _FILTERS = {
 
 
 def get_list(
-    project, filters: dict[str, Any] | None = None, *, store: Store | None = None
+    project,
+    filters: dict[str, Any] | list[dict[str, Any]] | None = None,
+    *,
+    store: Store | None = None,
 ) -> list[VersionInfo]:
-    """The project's versions, oldest first, that pass every filter given."""
+    """The project's versions, oldest first, that pass every filter given: named filters
+    (``{"num_min": 2}``) or a list in Supervisely's form (``[{"field": "version",
+    "operator": ">=", "value": 2}]``, ``supervisely_filters``)."""
     store = store or default_store()
-    unknown = sorted(set(filters or {}) - set(_FILTERS))
-    if unknown:
-        raise DataLineageError(
-            f"unknown filter(s) {', '.join(map(repr, unknown))}",
-            place="versions.get_list",
-            hint=f"the filters are: {', '.join(_FILTERS)}",
-        )
-    query = sa.select(Version).where(Version.project == project_key(project))
-    for name, value in (filters or {}).items():
-        query = query.where(_FILTERS[name](value))
+    if isinstance(filters, list):
+        from visionflow.lineage.supervisely_filters import conditions
+
+        wanted = conditions(filters)
+    else:
+        unknown = sorted(set(filters or {}) - set(_FILTERS))
+        if unknown:
+            raise DataLineageError(
+                f"unknown filter(s) {', '.join(map(repr, unknown))}",
+                place="versions.get_list",
+                hint=f"the filters are: {', '.join(_FILTERS)}",
+            )
+        wanted = [_FILTERS[name](value) for name, value in (filters or {}).items()]
+    query = sa.select(Version).where(Version.project == project_key(project), *wanted)
     with store.transaction() as session:
         return [_info(v) for v in session.scalars(query.order_by(Version.num))]
 
@@ -208,7 +295,55 @@ def _version_entries(store: Store, key: str, version_id, version_num):
         return version, list(entries)
 
 
-def _info(version: Version) -> VersionInfo:
+def _storage(storage: str | None) -> str:
+    place = "versions.create storage"
+    if storage is None:
+        # copies by default: a file rewritten in place (open(path, "w"), cv2.imwrite) would
+        # change a hard-linked version with it
+        storage, place = os.environ.get(STORAGE_VARIABLE) or "copy", STORAGE_VARIABLE
+    if storage not in STORAGES:
+        raise DataLineageError(
+            f"unknown storage {storage!r}",
+            place=place,
+            hint="link (hard links where possible), copy (independent copies) or record "
+            "(hashes and paths only)",
+        )
+    return storage
+
+
+def _keep(blobs: Path, source: Path, storage: str) -> FileState:
+    if storage == "record":
+        return record_file(source)
+    return put_file(blobs, source, link=storage == "link")
+
+
+def _one_create_at_a_time(session, project: str) -> None:
+    """Creates of one project wait for each other: each numbers its version from the last
+    one, and would otherwise take the same number. SQLite's write lock (BEGIN IMMEDIATE)
+    does that already; PostgreSQL gets a lock for the project, held to the commit."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(project.encode()).digest()[:8], "big", signed=True)
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+
+def _edited_in_place(session, blobs: Path, folder: Path, last: Version | None, states) -> list:
+    """Files whose last version's blob is the file itself (a hard link) but whose content
+    changed: edited in place, so that version's stored copy changed with it."""
+    if last is None:
+        return []
+    before = session.execute(
+        sa.select(VersionEntry.path, VersionEntry.sha256).where(VersionEntry.version_id == last.id)
+    ).all()
+    edited = []
+    for path, sha in before:
+        if path in states and states[path].sha256 != sha:
+            blob = blob_path(blobs, sha)
+            if blob.is_file() and os.path.samefile(blob, folder / path):
+                edited.append(path)
+    return edited
+
+
+def _info(version: Version, report: StorageReport | None = None) -> VersionInfo:
     return VersionInfo(
         version.id,
         version.project,
@@ -219,4 +354,6 @@ def _info(version: Version) -> VersionInfo:
         version.files,
         version.size,
         as_utc(version.created_at),
+        version.storage or "copy",  # made before storage was recorded: copied
+        report,
     )

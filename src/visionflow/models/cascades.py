@@ -31,6 +31,15 @@ def objects(items: list) -> np.ndarray:
     return array
 
 
+def images_with_parameters(
+    elements: list[list[np.ndarray]],
+) -> list[tuple[list[int], list[np.ndarray]]]:
+    """A batch of (image, parameters) elements as ONE session call: the images, of any
+    sizes, as an object array, their parameters stacked (a looping session's collate)."""
+    images = objects([tensors[0] for tensors in elements])
+    return [(list(range(len(elements))), [images, np.stack([t[1] for t in elements])])]
+
+
 class CascadeSession(Session):
     fixed_batch = False
     stoppable = False  # detectMultiScale cannot be interrupted: stops come between images

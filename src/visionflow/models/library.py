@@ -24,17 +24,20 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from visionflow.errors import CustomCodeNotAllowedError, ModelError, ModelNotFoundError
-from visionflow.models.model import Model
-from visionflow.models.pool import ModelPool
+from visionflow.models.model import CheckedModel, Model
 from visionflow.models.providers import default_providers, parse_providers
 from visionflow.models.spec import CAMEL_CASE_PERFORMANCE_FIELDS, PERFORMANCE_FIELDS, ModelSpec
+from visionflow.models.urls import is_model_url, resolve_model_url
 from visionflow.models.zoo import ZOO_PREFIX, find_entry, model_file, zoo_entries
 from visionflow.suggestions import close_matches
+
+if TYPE_CHECKING:
+    from visionflow.models.pool import ModelPool
 
 _loaded: dict[str, Model] = {}  # serving now, by spec key
 _retired: weakref.WeakValueDictionary[str, Model] = weakref.WeakValueDictionary()
@@ -98,8 +101,11 @@ class ModelLibrary:
         allow_files: bool = True,
         limits: ModelLimits | None = None,
         parameter_defaults: dict[str, Any] | None = None,
+        load: bool = True,
     ):
         self.declared = dict(declared or {})
+        # False for validation: ``get`` checks a model against its file and starts nothing
+        self.load = load
         # The document's parameter defaults, by input name: a block whose model id is a
         # parameter (Roboflow's ``model_id: $inputs.model_id``) loads the default's model early.
         self.parameter_defaults = dict(parameter_defaults or {})
@@ -133,12 +139,21 @@ class ModelLibrary:
         entry_fields = self._declared_fields(model_id)
         source = entry_fields.pop("source", model_id)
         fields: dict[str, Any] = dict(defaults or {})
-        zoo = find_entry(source)
+        from_url = is_model_url(source)
+        if from_url:  # file:// (a file, folder or archive) or http(s)://, DJL's way
+            resolved = resolve_model_url(
+                source, trusted=self.allow_files or by_operator, place=f"models '{model_id}'"
+            )
+            entry_fields = {**resolved.fields, **entry_fields}
+            source = str(resolved.path)  # the cache's file, fetched under the rules above
+        zoo = None if from_url else find_entry(source)
         if zoo is not None:
             fields.update(zoo.description)
             path = model_file(zoo)
         else:
-            if not self.allow_files and not by_operator:
+            if not self.allow_files and not by_operator and not from_url:
+                if not _names_a_file(source):  # a misspelt zoo id, not a file
+                    raise self._not_found(model_id, source, files=False)
                 raise CustomCodeNotAllowedError(
                     f"model '{model_id}' names the file '{source}', and model files named by "
                     "documents are not allowed here",
@@ -221,22 +236,16 @@ class ModelLibrary:
                     + (f"; the operator sets this limit with {flag}" if flag else ""),
                 )
 
-    def get(self, model_id: str, defaults: dict[str, Any] | None = None) -> Model:
-        """The loaded model, shared with every workflow that declares it the same way."""
+    def get(self, model_id: str, defaults: dict[str, Any] | None = None) -> Model | CheckedModel:
+        """The loaded model, shared with every workflow that declares it the same way.
+
+        A library made with ``load=False`` answers a ``CheckedModel`` instead: the same
+        checks (file, task, format and outputs), no session; it loads on its first call.
+        """
         spec, path = self.spec(model_id, defaults)
-        key = json.dumps([str(path), spec.model_dump()], sort_keys=True, default=str)
-        with _loading:
-            model = _loaded.get(key) or _retired.get(key)
-            if model is None:
-                _make_room()
-                model = Model(spec, path)
-                model.pool.admit = functools.partial(_admit, key)
-            elif key not in _loaded:  # retired by the bound: serving again from now
-                _make_room()
-                model.pool.reopen()
-                del _retired[key]
-            _loaded[key] = model
-            return model
+        if not self.load:
+            return CheckedModel(spec, path, functools.partial(_load, spec, path))
+        return _load(spec, path)
 
     def _declared_fields(self, model_id: str) -> dict[str, Any]:
         entry = self.declared.get(model_id)
@@ -248,24 +257,60 @@ class ModelLibrary:
             raise ModelError(f"model '{model_id}' must be a source text or a mapping")
         return dict(entry)
 
-    def _not_found(self, model_id: str, source: str) -> ModelNotFoundError:
-        names = [*self.declared, *(f"{ZOO_PREFIX}{name}" for name in zoo_entries())]
-        close = close_matches(source, names, n=3, cutoff=0.4)
+    def _not_found(self, model_id: str, source: str, files: bool = True) -> ModelNotFoundError:
+        """``files``: whether a model file could have been meant (documents from others
+        may name zoo ids only)."""
+        prefix = ZOO_PREFIX if source.startswith(ZOO_PREFIX) else ""
+        names = [*self.declared, *(f"{prefix}{name}" for name in zoo_entries())]
+        close = close_matches(source, names, n=3, cutoff=0.8, spread=0.1)
         if model_id in self.declared:  # declared, but its source is wrong
             message = (
                 f"model '{model_id}' is declared under models:, but its source '{source}' "
                 "is neither a zoo id nor a model file"
             )
+        elif not files:
+            message = f"model '{model_id}' is neither declared under models: nor a zoo id"
         else:
             message = (
                 f"model '{model_id}' is neither declared under models:, nor a zoo id, "
-                f"nor a model file (looked for '{source}')"
+                "nor a model file"
             )
+        if files and not close:  # say where the file was looked for
+            looked = Path(source).expanduser().resolve()
+            message += f" (no file {looked})"
         return ModelNotFoundError(
             message,
             hint=(f"did you mean {', '.join(repr(c) for c in close)}? " if close else "")
             + "`visionflow models` lists the zoo",
         )
+
+
+_MODEL_FILE_SUFFIXES = frozenset({".onnx", ".tflite", ".xml", ".yaml", ".yml", ".json"})
+
+
+def _names_a_file(source: str) -> bool:
+    """Whether a model source is written as a file (a model file's suffix, or a path from
+    the root, home or current folder) rather than as an id."""
+    return Path(source).suffix.lower() in _MODEL_FILE_SUFFIXES or source.startswith(
+        ("/", "./", "../", "~", "\\")
+    )
+
+
+def _load(spec: ModelSpec, path: Path) -> Model:
+    """The process's model for ``spec`` and ``path``: loaded now, or shared."""
+    key = json.dumps([str(path), spec.model_dump()], sort_keys=True, default=str)
+    with _loading:
+        model = _loaded.get(key) or _retired.get(key)
+        if model is None:
+            _make_room()
+            model = Model(spec, path)
+            model.pool.admit = functools.partial(_admit, key)
+        elif key not in _loaded:  # retired by the bound: serving again from now
+            _make_room()
+            model.pool.reopen()
+            del _retired[key]
+        _loaded[key] = model
+        return model
 
 
 def map_models(pairs: Iterable[str]) -> None:

@@ -29,6 +29,7 @@ RUNTIME_EXTRAS = {
     "onnx": ("onnxruntime", "pip install 'visionflow[models]'"),
     "litert": ("ai_edge_litert", "pip install 'visionflow[models]'"),
     "opencv_cascade": ("cv2", "pip install opencv-python-headless"),
+    "mtcnn": ("onnxruntime", "pip install 'visionflow[models]'"),
 }
 
 
@@ -113,6 +114,10 @@ def open_session(
         from visionflow.models.cascades import CascadeSession  # imports this module
 
         return CascadeSession(path)
+    if kind == "mtcnn":
+        from visionflow.models.mtcnn import MtcnnSession  # imports this module
+
+        return MtcnnSession(path, threads, choice)
     if kind == "onnx":
         return OnnxSession(path, threads, choice)
     return LiteRTSession(path, threads, choice)

@@ -83,7 +83,8 @@ class ModelSpec(PerformanceSettings):
 
     id: str
     source: str
-    runtime: Literal["onnx", "litert", "opencv_cascade"] | None = None  # absent: file suffix
+    # absent: from the file's suffix; mtcnn: three networks (models/mtcnn.py)
+    runtime: Literal["onnx", "litert", "opencv_cascade", "mtcnn"] | None = None
     task: Literal[MODEL_TASKS]
     format: str = "default"
     """Which head of the task: e.g. ``yolov8``, ``yolov5``, ``blazeface`` for detection."""

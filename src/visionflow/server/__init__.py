@@ -8,7 +8,7 @@ store, limits, metrics, compiled documents), ``routes`` (run, validate, graph, d
 health, metrics), ``workflow_routes`` (register / versions / delete), ``registry``
 (workflows stored as files, hot reload), ``inputs`` (request inputs and limits),
 ``compiling`` (documents from requests), ``errors`` (HTTP answers), ``metrics``
-(Prometheus), ``graph``, ``describe``, ``schemas``, ``settings`` (also the ``serve`` flags),
+(Prometheus), ``describe``, ``schemas``, ``settings`` (also the ``serve`` flags),
 ``pipelines`` and ``pipeline_runs`` (video pipelines: start, follow, preview, stop).
 """
 

@@ -19,6 +19,7 @@ def compile_document(
     model_limits: Any = None,
     *,
     image_policy: ImagePolicy,
+    load_models: bool = True,
 ) -> Workflow:
     """A compiled workflow from an inline document (dict, or JSON/YAML text), any dialect.
 
@@ -27,6 +28,7 @@ def compile_document(
     a value a model is called on) are read only as ``image_policy`` allows, the server's
     own rules for request images (``server.inputs.image_policy``); plans are cached by
     content (``Workflow.compile``), so a repeated document costs a lookup.
+    ``load_models=False``: models checked against their files, no session (validation).
     """
     try:
         return Workflow.compile(
@@ -35,6 +37,7 @@ def compile_document(
             allow_custom_code=allow_custom_code,
             model_limits=model_limits,
             image_policy=image_policy,
+            load_models=load_models,  # False: checked against their files (validation)
         )
     except RecursionError:  # the YAML/JSON reader and the checks walk the nesting
         raise DefinitionError(

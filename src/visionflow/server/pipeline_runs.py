@@ -59,7 +59,7 @@ class ShuttingDownError(RequestError):
 def check_source(spec: str | int, settings: ServerSettings, place: str) -> str | int:
     """``spec`` if the operator lets pipelines read it; refused with the same words whether
     or not a file exists (as images are: ``data/sources.py``)."""
-    if isinstance(spec, int) or spec.strip().isdigit():
+    if isinstance(spec, int) or spec.strip().isdecimal():
         if not settings.allow_webcams:
             raise InputSourceNotAllowedError(
                 "this server does not read its cameras",

@@ -11,14 +11,16 @@ from typing import Any
 
 import anyio
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.datastructures import UploadFile
 
 from visionflow import __version__
 from visionflow.errors import UnknownBlockTypeError, WorkflowError
+from visionflow.graphs.workflow_graph import plan_graph
+from visionflow.graphs.workflow_page import render_page
+from visionflow.server.compiling import compile_document
 from visionflow.server.describe import describe, describe_block
 from visionflow.server.errors import NotFoundError, RequestError, error_response
-from visionflow.server.graph import plan_graph
 from visionflow.server.inputs import decode_inputs
 from visionflow.server.metrics import CONTENT_TYPE
 from visionflow.server.schemas import (
@@ -34,7 +36,7 @@ from visionflow.server.schemas import (
     example,
     parse_form_request,
 )
-from visionflow.server.state import ServerState, State
+from visionflow.server.state import ServerState, State, document_key
 from visionflow.workflow import Workflow
 
 public = APIRouter()
@@ -175,10 +177,29 @@ def _resolve(state: ServerState, source: WorkflowSource) -> tuple[dict[str, Any]
 )
 async def validate(body: WorkflowSource, state: State) -> Any:
     try:
-        _, workflow = await anyio.to_thread.run_sync(_resolve, state, body)
+        workflow = await anyio.to_thread.run_sync(_checked, state, body)
     except WorkflowError as error:
         return error_response(error, valid=False)
     return {"valid": True, "inputs": workflow.inputs, "outputs": workflow.outputs}
+
+
+def _checked(state: ServerState, source: WorkflowSource) -> Workflow:
+    """A document checked for /validate: its models against their files, no session started
+    (issue 15), unless a run compiled it already. Registered workflows are compiled when
+    stored, so they are looked up."""
+    if source.name is not None:
+        return _resolve(state, source)[1]
+    key = document_key(source.workflow, source.dialect)
+    if key is not None and (compiled := state.documents.get(key)) is not None:
+        return compiled
+    return compile_document(
+        source.workflow,
+        source.dialect,
+        state.settings.allow_custom_code,
+        state.model_limits,
+        image_policy=state.limits.images,
+        load_models=False,
+    )
 
 
 @router.post(
@@ -190,6 +211,19 @@ async def validate(body: WorkflowSource, state: State) -> Any:
 async def graph(body: WorkflowSource, state: State) -> dict[str, Any]:
     _, workflow = await anyio.to_thread.run_sync(_resolve, state, body)
     return plan_graph(workflow.plan)
+
+
+@router.post(
+    "/graph.html",
+    response_class=HTMLResponse,
+    responses=ERRORS,
+    summary="The graph of a compiled workflow drawn as a self-contained HTML page",
+)
+async def graph_page(body: WorkflowSource, state: State) -> HTMLResponse:
+    registered, workflow = await anyio.to_thread.run_sync(_resolve, state, body)
+    title = f"{registered['name']} v{registered['version']}" if registered else "workflow"
+    page = render_page(plan_graph(workflow.plan), f"{title} — visionflow")
+    return HTMLResponse(page)
 
 
 @router.get(

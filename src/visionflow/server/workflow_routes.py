@@ -1,4 +1,4 @@
-"""Registered workflows: register, list, get, add a version, delete.
+"""Registered workflows: register, list, get, draw, add a version, delete.
 
 Documents are compiled before they are stored (a wrong one is refused with its compile
 error), then written under ``--workflows DIR``, so they survive restarts.
@@ -10,7 +10,10 @@ from typing import Any
 
 import anyio
 from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
 
+from visionflow.graphs.workflow_graph import plan_graph
+from visionflow.graphs.workflow_page import render_page
 from visionflow.server.schemas import (
     ERRORS,
     WORKFLOWS_EXAMPLE,
@@ -61,6 +64,20 @@ async def get_workflow(
     name: str, state: State, version: int | None = Query(None, ge=1)
 ) -> dict[str, Any]:
     return await anyio.to_thread.run_sync(_described, state.store, name, version, True)
+
+
+@router.get(
+    "/{name}/graph.html",
+    response_class=HTMLResponse,
+    responses=ERRORS,
+    summary="A registered workflow's graph as a self-contained HTML page (newest, or ?version=N)",
+)
+async def workflow_graph_page(
+    name: str, state: State, version: int | None = Query(None, ge=1)
+) -> HTMLResponse:
+    stored, workflow = await anyio.to_thread.run_sync(state.store.workflow, name, version)
+    title = f"{stored.name} v{stored.version} — visionflow"
+    return HTMLResponse(render_page(plan_graph(workflow.plan), title))
 
 
 @router.post(

@@ -20,7 +20,6 @@ from __future__ import annotations
 import abc
 import collections
 import datetime
-import glob
 import logging
 import os
 import re
@@ -36,11 +35,11 @@ import cv2
 import numpy as np
 
 from visionflow.data.image import VideoMetadata
+from visionflow.data.sources import IMAGE_SUFFIXES, image_paths
 from visionflow.errors import SourceError
 
 _log = logging.getLogger("visionflow.streams")
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "http", "https"})
 # OpenCV's FFmpeg waits for a silent stream this long (ms) before a read fails, which is
 # also the longest close() may wait for the reader thread.
@@ -302,21 +301,6 @@ class ImageSequenceSource(FrameSource):
         self._next = len(self.paths)
 
 
-def _natural_key(path: str) -> list:
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path)]
-
-
-def _image_paths(spec: str) -> list[str]:
-    if os.path.isdir(spec):
-        names = (os.path.join(spec, name) for name in os.listdir(spec))
-    elif os.path.isfile(spec):
-        names = iter([spec])
-    else:
-        names = glob.iglob(spec)
-    images = (p for p in names if os.path.isfile(p) and Path(p).suffix.lower() in IMAGE_SUFFIXES)
-    return sorted(images, key=_natural_key)
-
-
 # --- live sources ------------------------------------------------------------------------
 
 
@@ -558,7 +542,7 @@ def _choose(
             place=f"source '{_without_password(name)}'",
             hint="leave fps out",
         )
-    if is_index or (isinstance(spec, str) and spec.isdigit()):
+    if is_index or (isinstance(spec, str) and spec.isdecimal()):
         return _webcam_source(int(spec), identifier, **live)
     if "://" in name:
         scheme = name.split("://", 1)[0].lower()
@@ -571,7 +555,7 @@ def _choose(
         return _stream_source(name, identifier, **live)
     if _is_video_file(name):
         return VideoFileSource(name, identifier or name, every_nth, decoder)
-    paths = _image_paths(name)
+    paths = image_paths(name)
     if not paths:
         why = "no images in this folder" if os.path.isdir(name) else "no file matches this"
         raise SourceError(

@@ -6,10 +6,7 @@ from visionflow.blocks.api import Block
 
 
 def load_blocks() -> list[type[Block]]:
-    from visionflow.blocks import (
-        deepomatic,  # the Deepomatic dialect's steps
-        roboflow,  # Roboflow's local block library
-    )
+    from visionflow.blocks import deepomatic  # the Deepomatic dialect's steps
     from visionflow.blocks.core.background import BackgroundBlur, BackgroundReplace
     from visionflow.blocks.core.collapse import AlignedDimensionCollapse, DimensionCollapse
     from visionflow.blocks.core.consensus import ClassificationConsensus
@@ -53,8 +50,7 @@ def load_blocks() -> list[type[Block]]:
     from visionflow.blocks.core.visualization import DrawDetections
 
     return [
-        *deepomatic.load_blocks(),
-        *roboflow.load_blocks(),
+        *deepomatic.load_blocks(),  # Roboflow's library: loaded when needed (blocks/loader.py)
         ContinueIf,
         FirstNonEmptyOrDefault,
         Expression,

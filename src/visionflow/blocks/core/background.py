@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import cv2
 import numpy as np
 from pydantic import Field, field_validator
 
@@ -70,6 +69,8 @@ class BackgroundBlur(Block):
                 place="field 'kernel_size'",
             )
         size = kernel_size if kernel_size % 2 else kernel_size + 1  # Gaussian: odd sizes only
+        import cv2  # here: compiling a document (validate) loads this module, not cv2
+
         inside = foreground(predictions, images, "field 'predictions'")
         blurred = cv2.GaussianBlur(images.numpy, (size, size), 0)
         return _composed(images, images.numpy, inside, blurred)
@@ -101,6 +102,8 @@ class BackgroundReplace(Block):
         background: WorkflowImage | None = None,
         background_color: str | tuple[int, int, int] = BLACK,
     ) -> dict:
+        import cv2
+
         inside = foreground(predictions, images, "field 'predictions'")
         pixels = images.numpy
         if pixels.ndim == 2 or pixels.shape[2] == 1:  # a colour needs colour channels

@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-import cv2
 import numpy as np
 from pydantic import AliasChoices, Field, field_validator
 
 from visionflow.blocks.api import Block, Output, Selector
-from visionflow.data.detections import KEYPOINTS_XY, detection_ids
+from visionflow.data.detections import KEYPOINTS_XY, QUAD, detection_ids
 from visionflow.data.image import WorkflowImage
 from visionflow.kinds import DETECTION_KINDS as DETECTIONS
 from visionflow.selectors import looks_like_selector
@@ -102,6 +101,8 @@ def _without_background(
     background = np.empty_like(crop.numpy)
     background[:] = colour_to_bgr(colour)
     replaced = np.where(inside, crop.numpy, background)
+    import cv2  # here, not at the top: compiling a document loads this module, not cv2
+
     # Roboflow's blend (OpenCV's saturating, rounded weighted sum), for the same pixel values
     pixels = cv2.addWeighted(replaced, opacity, crop.numpy, 1.0 - opacity, 0)
     return image.region(pixels, x, y, crop.image_id)
@@ -144,8 +145,9 @@ def _in_crop(detections: Any, index: int, image: WorkflowImage, crop: WorkflowIm
     selected.xyxy = selected.xyxy - np.array([x, y, x, y], dtype=selected.xyxy.dtype)
     if selected.mask is not None:
         selected.mask = selected.mask[:, y : y + crop.height, x : x + crop.width]
-    if KEYPOINTS_XY in selected.data:
-        selected.data[KEYPOINTS_XY] = selected.data[KEYPOINTS_XY] - np.array([x, y])
+    for points in (KEYPOINTS_XY, QUAD):  # (N, points, 2): keypoints, text quadrilaterals
+        if (found := selected.data.get(points)) is not None:
+            selected.data[points] = found - np.array([x, y], dtype=found.dtype)
     return selected
 
 

@@ -259,7 +259,13 @@ class DetectionsClassesReplacement(Block):
         if not classification_predictions:  # no crops at all: Roboflow gives no detections
             return {"predictions": detections[np.zeros(0, dtype=int)]}
         by_parent = {str(c.get("parent_id")): c for c in classification_predictions if c}
-        by_position = {index[-1]: c for index, c in classification_predictions.items() if c}
+        # by position only a classification naming no parent: one that names another
+        # detection must never label this one (its own was masked out)
+        by_position = {
+            index[-1]: c
+            for index, c in classification_predictions.items()
+            if c and c.get("parent_id") is None
+        }
         keep, names, ids, confidences = [], [], [], []
         fallback = (
             None if fallback_class_name is None else (fallback_class_name, fallback_class_id, 0.0)
@@ -342,8 +348,12 @@ class DetectionsStitch(Block):
         merged = sv.Detections.merge(moved)
         shift = np.array([images.origin.offset_x, images.origin.offset_y] * 2, dtype=float)
         merged.xyxy = merged.xyxy - shift
-        if "keypoints_xy" in merged.data:
-            merged.data["keypoints_xy"] = merged.data["keypoints_xy"] - shift[:2]
+        for points in ("keypoints_xy", "quad"):  # (N, points, 2), moved as the boxes are
+            if (found := merged.data.get(points)) is not None:
+                merged.data[points] = found - shift[:2].astype(found.dtype)
+        if merged.mask is not None:  # root-sized masks: the part under this image
+            x, y = images.origin.offset_x, images.origin.offset_y
+            merged.mask = merged.mask[:, y : y + images.height, x : x + images.width]
         ids = merged.data.get("detection_id")
         return {
             "predictions": attach_image_metadata(merged, images)

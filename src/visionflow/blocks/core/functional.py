@@ -2,7 +2,8 @@
 
 The functional dialect compiles every application into these; native documents can use
 them too. ``FunctionCall`` runs a built-in function (``blocks/core/functions.py``) or any
-importable Python function or class, which is custom code: refused unless allowed.
+importable Python function or class, which is custom code: refused unless allowed. Such a
+function that takes ``executor`` gets the workflow's (``function_executor.py``).
 """
 
 from __future__ import annotations
@@ -10,24 +11,39 @@ from __future__ import annotations
 import importlib
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from visionflow.blocks.api import Batch, Block, BlockManifest, Output, Selector
+from visionflow.blocks.core.function_executor import (
+    WorkflowExecutor,
+    as_image,
+    call_with_executor,
+    executor_slot,
+    load_model,
+    takes_executor,
+)
 from visionflow.blocks.core.functions import BUILTIN_FUNCTIONS
 from visionflow.blocks.core.models import _ModelBlock
-from visionflow.data.image import WorkflowImage, load_image
-from visionflow.data.sources import ImagePolicy
-from visionflow.errors import CustomCodeNotAllowedError, DefinitionError
+from visionflow.errors import CustomCodeNotAllowedError, DefinitionError, ModelError
 from visionflow.models.spec import MODEL_TASKS
 
 ANY = Selector()
+
+
+class _FunctionEntry(BaseModel):
+    """A declared function an executor may call: its import path and class arguments."""
+
+    path: str
+    init: dict[str, Any] = Field(default_factory=dict)
 
 
 class FunctionCall(Block):
     """``function(*args)`` for each element: a built-in name or ``package.module:name``.
 
     A class is instantiated once, with ``init`` as keyword arguments, when the workflow
-    is compiled; its instances are then called like functions.
+    is compiled; its instances are then called like functions. One whose signature has an
+    ``executor`` parameter gets a ``WorkflowExecutor`` over ``workflow_models`` (names of
+    the document's models) and ``workflow_functions`` (name -> ``{path, init}``).
     """
 
     class Manifest(Block.Manifest):
@@ -35,11 +51,14 @@ class FunctionCall(Block):
         function: str = Field(min_length=1)
         args: list[ANY | Any] = Field(default_factory=list)
         init: dict[str, Any] = Field(default_factory=dict)
+        workflow_models: list[str] = Field(default_factory=list)
+        workflow_functions: dict[str, _FunctionEntry] = Field(default_factory=dict)
 
     outputs = [Output("value")]
-    init_parameters = ["allow_custom_code"]
+    init_parameters = ["allow_custom_code", "models", "image_policy"]
 
     def setup(self, manifest: BlockManifest) -> None:
+        self.executor = None  # built-ins never take one
         if manifest.function in BUILTIN_FUNCTIONS:
             self.function = BUILTIN_FUNCTIONS[manifest.function]
             return
@@ -51,8 +70,24 @@ class FunctionCall(Block):
                 hint=f"built-in functions: {', '.join(BUILTIN_FUNCTIONS)}",
             )
         self.function = _imported(manifest.function, manifest.init)
+        self.executor = self._executor(manifest) if takes_executor(self.function) else None
+        if self.executor is not None:
+            self.slot = executor_slot(self.function)
 
-    def run(self, function: str, args: list, init: dict) -> dict[str, Any]:
+    def _executor(self, manifest: BlockManifest) -> WorkflowExecutor:
+        """Its models loaded now, so that a missing one is a compile error of the step."""
+        models = {}
+        for name in manifest.workflow_models:
+            try:
+                models[name] = load_model(self.models, name)
+            except ModelError as error:
+                raise error.at(f"executor model '{name}'") from None
+        functions = {name: (e.path, e.init) for name, e in manifest.workflow_functions.items()}
+        return WorkflowExecutor(models, functions, self.image_policy, _imported)
+
+    def run(self, function: str, args: list, **_: Any) -> dict[str, Any]:
+        if self.executor is not None:
+            return {"value": call_with_executor(self.function, args, self.executor, self.slot)}
         return {"value": self.function(*args)}
 
 
@@ -72,10 +107,13 @@ class ModelCall(_ModelBlock):
     tasks = MODEL_TASKS
     init_parameters = ["models", "image_policy"]  # files and URLs only as the compiler allows
 
+    def setup(self, manifest: BlockManifest) -> None:
+        self.model = load_model(self.models, manifest.model)  # a URL entry is fetched first
+
     def run(self, images: Batch, model: str) -> list[dict[str, Any]]:
         # None (e.g. a function that found nothing) gives None, and the rest still run
         present = [position for position, image in enumerate(images) if image is not None]
-        loaded = [_image(images[position], model, self.image_policy) for position in present]
+        loaded = [as_image(images[position], model, self.image_policy) for position in present]
         predictions: list[Any] = [None] * len(images)
         for position, prediction in zip(present, self.model.predict(loaded, {}), strict=True):
             predictions[position] = prediction
@@ -107,17 +145,6 @@ class ListItems(Block):
         if isinstance(items, str | bytes | dict) or not hasattr(items, "__iter__"):
             raise TypeError(f"map needs a list to go over, found {type(items).__name__}")
         return [{"item": item} for item in items]
-
-
-def _image(value: Any, model: str, policy: ImagePolicy) -> WorkflowImage:
-    if isinstance(value, WorkflowImage):
-        return value
-    if isinstance(value, list | tuple):
-        raise TypeError(
-            f"model '{model}' takes one image, and was given a list of {len(value)}: "
-            f"apply it to each item with [map, {model}, <the list>]"
-        )
-    return load_image(value, place=f"model '{model}' input", policy=policy)
 
 
 def _imported(path: str, init: dict[str, Any]) -> Any:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, NonNegativeInt
 
 from visionflow.blocks.api import Batch, Block, BlockManifest, Output, Selector
 from visionflow.errors import ManifestError, ModelError
@@ -96,7 +96,7 @@ class ObjectDetectionModel(_PredictionsModel):
         type: Literal["visionflow/object_detection_model@v1", "ObjectDetectionModel"]
         confidence: Selector(kinds=["float"], scalar_only=True) | float | None = None
         iou: Selector(kinds=["float"], scalar_only=True) | float | None = None
-        max_detections: Selector(kinds=["integer"], scalar_only=True) | int | None = None
+        max_detections: Selector(kinds=["integer"], scalar_only=True) | NonNegativeInt | None = None
         class_filter: Selector(kinds=["list"], scalar_only=True) | list[str] | None = None
         # Roboflow's names (with model_id): defaults as Roboflow's block
         iou_threshold: Selector(kinds=["float"], scalar_only=True) | float | None = None
@@ -118,7 +118,7 @@ class KeypointDetectionModel(ObjectDetectionModel):
         model: str
         confidence: Selector(kinds=["float"], scalar_only=True) | float | None = None
         iou: Selector(kinds=["float"], scalar_only=True) | float | None = None
-        max_detections: Selector(kinds=["integer"], scalar_only=True) | int | None = None
+        max_detections: Selector(kinds=["integer"], scalar_only=True) | NonNegativeInt | None = None
         class_filter: list[str] | None = None
 
     outputs = [Output("predictions", kinds=["keypoint_detection_prediction"])]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import cv2
 import numpy as np
 
 from visionflow.blocks.api import Block, Output, Selector
-from visionflow.data.detections import detection_ids
+from visionflow.data.detections import QUAD, detection_ids
 from visionflow.data.image import WorkflowImage
-from visionflow.models.heads.ocr import QUAD, rotate_180
+
+# cv2 and the OCR head are imported where a crop or a turn is made: compiling (and
+# ``visionflow validate``) loads every block module and needs neither.
 
 
 class PerspectiveCrop(Block):
@@ -45,6 +46,8 @@ class PerspectiveCrop(Block):
 
 def crop_quad(image: WorkflowImage, quad: np.ndarray, crop_id: str) -> WorkflowImage:
     """The quad (clockwise from top-left) warped upright, as rapidocr's get_rotate_crop_image."""
+    import cv2
+
     points = np.asarray(quad, dtype=np.float32)
     side = np.linalg.norm(points - np.roll(points, -1, axis=0), axis=1)  # top, right, bottom, left
     width, height = max(1, int(max(side[0], side[2]))), max(1, int(max(side[1], side[3])))
@@ -82,6 +85,8 @@ class OrientImage(Block):
 def upright(image: WorkflowImage, orientation: dict, threshold: float) -> WorkflowImage:
     """The image, turned around when the orientation classifier says it is upside down
     (class ``180``) with at least ``threshold`` confidence."""
+    from visionflow.models.heads.ocr import rotate_180
+
     upside_down = (
         str(orientation.get("top")) == "180" and orientation.get("confidence", 0) >= threshold
     )

@@ -17,19 +17,20 @@ The three models can be replaced by declaring their zoo ids under the document's
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import supervision as sv
 from pydantic import AliasChoices, Field
 
 from visionflow.blocks.api import Batch, Block, BlockManifest, Output
 from visionflow.blocks.core.models import IMAGE
 from visionflow.blocks.core.ocr import crop_quad, upright
-from visionflow.data.detections import CLASS_NAME, detection_ids
+from visionflow.data.detections import CLASS_NAME, QUAD, detection_ids
 from visionflow.data.image import WorkflowImage
 from visionflow.errors import ModelError
-from visionflow.models.heads.ocr import QUAD
+
+if TYPE_CHECKING:  # annotations only: supervision costs ~0.5 s (scipy) to import
+    import supervision as sv
 
 # (zoo id, task) of each stage, in the order they run
 STAGES = {

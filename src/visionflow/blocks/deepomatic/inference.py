@@ -16,7 +16,7 @@ from visionflow.blocks.api import Batch, BlockManifest
 from visionflow.blocks.deepomatic.base import Args, DeepomaticBlock, DeepomaticManifest
 from visionflow.blocks.deepomatic.regions import Concept, Region, flatten
 from visionflow.data.detections import class_names
-from visionflow.errors import ManifestError, ModelError, WorkflowError
+from visionflow.errors import ManifestError, ModelError, ModelNotFoundError, WorkflowError
 from visionflow.suggestions import close_matches
 
 CLASSIFICATION = ("classification",)
@@ -24,7 +24,10 @@ DETECTION = ("object_detection", "keypoints")
 
 
 class InferenceArgs(Args):
-    model_id: str = Field(description="a zoo id or a name declared under models:")
+    model_id: str = Field(
+        description="a zoo id, a name declared under models:, or a Deepomatic numeric id "
+        "mapped to a local model"
+    )
     concept_name: str | None = Field(None, description="the concept written (default: step name)")
     concepts: list[str] | None = Field(None, description="the labels to keep (default: all)")
     threshold: float = Field(0.5, ge=0, le=1, description="the least score of a kept label")
@@ -58,6 +61,8 @@ class Inference(DeepomaticBlock):
         self.concept_name = args.concept_name or manifest.name
         self.keep = set(args.concepts) if args.concepts else None
         self.threshold = args.threshold
+        if args.model_id.isdecimal() and not self.models.is_mapped(args.model_id):
+            raise _unknown_deepomatic_id(args.model_id)
         try:
             self.model = self.models.get(args.model_id)
         except WorkflowError as error:
@@ -147,6 +152,19 @@ class Inference(DeepomaticBlock):
                     )
                 )
         return regions
+
+
+def _unknown_deepomatic_id(model_id: str) -> ModelNotFoundError:
+    """Deepomatic names a model by its numeric version id, which means nothing here until
+    it is mapped to a local model (the three ways a model id is mapped)."""
+    return ModelNotFoundError(
+        f"Deepomatic model id {model_id} matches no model here",
+        place="args 'model_id'",
+        hint=f'map it to a local model: under models: ("{model_id}": <zoo id or model file>, '
+        "quoted: an unquoted number is no key), "
+        f"with --model {model_id}=PATH, or by a model description whose id is {model_id} "
+        "in a VISIONFLOW_MODELS folder",
+    )
 
 
 def check_labels(given: list[str], known: list[str], of: str, place: str, listed: str) -> None:

@@ -21,6 +21,7 @@ from visionflow.data.detections import (
     IMAGE_DIMENSIONS,
     KEYPOINTS_XY,
     PARENT_ID,
+    QUAD,
     ROOT_PARENT_DIMENSIONS,
     ROOT_PARENT_ID,
     ROOT_PARENT_OFFSET,
@@ -97,7 +98,8 @@ class RoboflowDetectionsStitch(Block):
 
 def _moved_into(detections: sv.Detections, image: WorkflowImage) -> sv.Detections:
     """A copy of ``detections`` (made on a part of ``image``) in ``image``'s coordinates:
-    boxes and keypoints shifted, masks placed on an image-sized canvas (clipped to it)."""
+    boxes, keypoints and text quadrilaterals shifted, masks placed on an image-sized canvas
+    (clipped to it)."""
     offsets = detections.data.get(ROOT_PARENT_OFFSET)
     if offsets is None:
         raise ValueError(
@@ -109,8 +111,9 @@ def _moved_into(detections: sv.Detections, image: WorkflowImage) -> sv.Detection
     y = int(offsets[0][1]) - image.origin.offset_y
     moved = detections[np.arange(len(detections))]  # indexing copies every array
     moved.xyxy = moved.xyxy + np.array([x, y, x, y], dtype=float)
-    if KEYPOINTS_XY in moved.data:
-        moved.data[KEYPOINTS_XY] = moved.data[KEYPOINTS_XY] + np.array([x, y])
+    for points in (KEYPOINTS_XY, QUAD):  # (N, points, 2): keypoints, text quadrilaterals
+        if (found := moved.data.get(points)) is not None:
+            moved.data[points] = found + np.array([x, y], dtype=found.dtype)
     if moved.mask is not None:
         moved.mask = _placed_masks(moved.mask, x, y, image.height, image.width)
     return moved

@@ -27,6 +27,7 @@ HEADS: dict[tuple[str, str], str] = {
     ("object_detection", "mediapipe_pose"): "mediapipe:PoseDetectionHead",
     ("object_detection", "mediapipe_palm"): "mediapipe:SsdDetectionHead",
     ("object_detection", "haar_cascade"): "cascade:CascadeHead",
+    ("object_detection", "mtcnn"): "mtcnn:MtcnnHead",
     ("keypoints", "mediapipe_pose"): "mediapipe:PoseLandmarksHead",
     ("keypoints", "mediapipe_face_mesh"): "face_landmarks:FaceMeshHead",
     ("keypoints", "mediapipe_iris"): "face_landmarks:IrisLandmarksHead",

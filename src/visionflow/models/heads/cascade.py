@@ -10,19 +10,20 @@ the image; absent: no bound). A cascade has no score: every box has confidence 1
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import cv2
 import numpy as np
-import supervision as sv
 
 from visionflow.data.detections import CLASS_NAME, attach_image_metadata
 from visionflow.data.image import WorkflowImage
 from visionflow.errors import ModelError
-from visionflow.models.cascades import objects
+from visionflow.models.cascades import images_with_parameters
 from visionflow.models.heads.base import TaskHead, label_of
 from visionflow.models.runtime import Session
 from visionflow.models.spec import ModelSpec
+
+if TYPE_CHECKING:  # supervision (~0.5 s: scipy) is imported where detections are built
+    import supervision as sv
 
 # OpenCV's own defaults of detectMultiScale
 DEFAULTS: dict[str, Any] = {
@@ -81,16 +82,19 @@ class CascadeHead(TaskHead):
         )
 
     def preprocess(self, image: WorkflowImage) -> tuple[list[np.ndarray], Any]:
+        import cv2  # here: checking the model (validate) imports this module, not cv2
+
         return [cv2.cvtColor(image.numpy, cv2.COLOR_BGR2GRAY), self.parameters], None
 
     def collate(self, elements: list[list[np.ndarray]]) -> list[tuple[list[int], list[np.ndarray]]]:
         """The whole batch in one call: the session loops over images of any sizes."""
-        images = objects([tensors[0] for tensors in elements])
-        return [(list(range(len(elements))), [images, np.stack([t[1] for t in elements])])]
+        return images_with_parameters(elements)
 
     def postprocess(
         self, outputs: list[np.ndarray], context: Any, image: WorkflowImage, options: dict
     ) -> sv.Detections:
+        import supervision as sv
+
         boxes, neighbors = outputs
         order = np.argsort(-neighbors, kind="stable")
         boxes, neighbors = boxes[order], neighbors[order]

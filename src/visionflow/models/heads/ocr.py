@@ -12,21 +12,19 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
-import supervision as sv
 
-from visionflow.data.detections import CLASS_NAME, attach_image_metadata
+from visionflow.data.detections import CLASS_NAME, QUAD, attach_image_metadata
 from visionflow.data.image import WorkflowImage
 from visionflow.errors import ModelError
 from visionflow.models.heads.base import TaskHead, classification_prediction
 from visionflow.models.runtime import Session
 from visionflow.models.spec import ModelSpec
 
-QUAD = "quad"
-"""``detections.data`` key of the (N, 4, 2) quadrilaterals: clockwise from top-left."""
+if TYPE_CHECKING:  # supervision (~0.5 s: scipy) is imported where detections are built
+    import supervision as sv
 
 DETECTION_PRE = {
     "min_side_len": 30,  # whole-image bounds applied first (rapidocr's Global section)
@@ -54,6 +52,8 @@ LINE_Y_TOLERANCE = 10  # boxes whose tops differ less are on the same line (read
 def rotate_180(image: WorkflowImage) -> WorkflowImage:
     """The image upside down. It keeps its ids and origin: it shows the same region, so
     results made on it stay linked to the detection it was cropped for."""
+    import cv2  # cv2 where pixels change: validating a document imports this module, not cv2
+
     return image.with_pixels(cv2.rotate(image.numpy, cv2.ROTATE_180))
 
 
@@ -116,6 +116,8 @@ class TextDetectionHead(TaskHead):
 def _resize_to_32(pixels: np.ndarray, limit: int, limit_type: str) -> np.ndarray:
     """rapidocr's resize: scale so the max (or min) side meets ``limit``, sides rounded to
     multiples of 32 (the network downsamples by 32)."""
+    import cv2
+
     height, width = pixels.shape[:2]
     if limit_type == "max":
         ratio = limit / max(height, width) if max(height, width) > limit else 1.0
@@ -130,6 +132,8 @@ def _resize_to_32(pixels: np.ndarray, limit: int, limit_type: str) -> np.ndarray
 def _pad_wide(pixels: np.ndarray, max_ratio: float, min_height: int) -> tuple[np.ndarray, int]:
     """Black bands above and below very wide or very low images (rapidocr's vertical
     padding): DB finds no text in a strip much wider than it is high."""
+    import cv2
+
     height, width = pixels.shape[:2]
     too_wide = max_ratio != -1 and width / height > max_ratio
     if height > min_height and not too_wide:
@@ -150,6 +154,8 @@ def _db_quads(
     probability: np.ndarray, width: int, height: int, s: dict[str, Any]
 ) -> tuple[list[np.ndarray], list[float]]:
     """Text quads in a (width x height) image from DB's probability map."""
+    import cv2
+
     bitmap = (probability > s["thresh"]).astype(np.uint8)
     if s["use_dilation"]:
         bitmap = cv2.dilate(bitmap, np.ones((2, 2), np.uint8))
@@ -182,6 +188,8 @@ def _db_quads(
 
 def _min_area_quad(contour: np.ndarray) -> tuple[np.ndarray, float]:
     """The minimum-area rectangle's corners (rapidocr's ordering) and its shorter side."""
+    import cv2
+
     rectangle = cv2.minAreaRect(contour)
     points = sorted(cv2.boxPoints(rectangle).tolist(), key=lambda point: point[0])
     left = (points[0], points[1]) if points[1][1] > points[0][1] else (points[1], points[0])
@@ -192,6 +200,8 @@ def _min_area_quad(contour: np.ndarray) -> tuple[np.ndarray, float]:
 
 def _mean_inside(probability: np.ndarray, polygon: np.ndarray) -> float:
     """Mean probability inside a polygon (DB's box score)."""
+    import cv2
+
     height, width = probability.shape
     low = np.clip(np.floor(polygon.min(axis=0)).astype(np.int32), 0, [width - 1, height - 1])
     high = np.clip(np.ceil(polygon.max(axis=0)).astype(np.int32), 0, [width - 1, height - 1])
@@ -202,6 +212,7 @@ def _mean_inside(probability: np.ndarray, polygon: np.ndarray) -> float:
 
 def _unclip(quad: np.ndarray, ratio: float) -> np.ndarray | None:
     """The quad grown by area * ratio / perimeter: DB predicts shrunk text kernels."""
+    import cv2
     import pyclipper  # the only user of pyclipper; imported when a text detector runs
 
     distance = cv2.contourArea(quad) * ratio / cv2.arcLength(quad, True)
@@ -244,6 +255,8 @@ def _to_image(quads: list[np.ndarray], geometry: _Geometry) -> np.ndarray:
 
 
 def _text_detections(quads: np.ndarray, scores: list[float]) -> sv.Detections:
+    import supervision as sv
+
     count = len(quads)
     return sv.Detections(
         xyxy=np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1),
@@ -259,6 +272,8 @@ def _text_detections(quads: np.ndarray, scores: list[float]) -> sv.Detections:
 def _line_tensor(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
     """A text line resized to ``height`` keeping its ratio (at most ``width`` wide),
     normalised to [-1, 1] and padded with zeros on the right to ``width``."""
+    import cv2
+
     resized_width = min(width, math.ceil(height * pixels.shape[1] / pixels.shape[0]))
     resized = cv2.resize(pixels, (resized_width, height)).astype(np.float32)
     tensor = np.zeros((3, height, width), dtype=np.float32)

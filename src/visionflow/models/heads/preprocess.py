@@ -29,17 +29,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 
 from visionflow.errors import ModelError
 from visionflow.models.runtime import TensorInfo
 
+# names of cv2's flags: cv2 (~40 ms) is imported when an image is transformed, not when a
+# model is checked (``visionflow validate``)
 _INTERPOLATION = {
-    "linear": cv2.INTER_LINEAR,
-    "area": cv2.INTER_AREA,
-    "cubic": cv2.INTER_CUBIC,
-    "nearest": cv2.INTER_NEAREST,
+    "linear": "INTER_LINEAR",
+    "area": "INTER_AREA",
+    "cubic": "INTER_CUBIC",
+    "nearest": "INTER_NEAREST",
 }
 _CHOICES = {
     "color": ("bgr", "rgb", "gray"),
@@ -85,7 +86,7 @@ class ImageTransform:
     std: np.ndarray
     resize: str
     pad_value: float
-    interpolation: int
+    interpolation: str  # the name of a cv2 flag (``INTER_LINEAR``...)
     dtype: np.dtype
     resampler: str = "resize"
 
@@ -148,6 +149,8 @@ class ImageTransform:
         )
 
     def __call__(self, pixels: np.ndarray) -> tuple[np.ndarray, Placement]:
+        import cv2
+
         if self.color == "gray":  # before resizing, as the models' own pipelines do
             pixels = cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_BGR2GRAY)
         if self.resampler == "warp":
@@ -157,7 +160,9 @@ class ImageTransform:
         else:
             height, width = pixels.shape[:2]
             placement = Placement(self.width / width, self.height / height, 0.0, 0.0)
-            pixels = cv2.resize(pixels, (self.width, self.height), interpolation=self.interpolation)
+            pixels = cv2.resize(
+                pixels, (self.width, self.height), interpolation=getattr(cv2, self.interpolation)
+            )
         if self.color == "rgb":  # after resizing: the same result on far fewer pixels
             pixels = pixels[:, :, ::-1]
         if pixels.ndim == 2:
@@ -175,6 +180,8 @@ class ImageTransform:
 
     def _letterbox(self, pixels: np.ndarray) -> tuple[np.ndarray, Placement]:
         """Resized to fit, keeping the aspect ratio, centred on a ``pad_value`` canvas."""
+        import cv2
+
         height, width = pixels.shape[:2]
         ratio = min(self.width / width, self.height / height)
         new_width = max(1, round(width * ratio))
@@ -182,13 +189,15 @@ class ImageTransform:
         left, top = (self.width - new_width) // 2, (self.height - new_height) // 2
         canvas = np.full((self.height, self.width, *pixels.shape[2:]), self.pad_value, np.uint8)
         canvas[top : top + new_height, left : left + new_width] = cv2.resize(
-            pixels, (new_width, new_height), interpolation=self.interpolation
+            pixels, (new_width, new_height), interpolation=getattr(cv2, self.interpolation)
         )
         placement = Placement(new_width / width, new_height / height, float(left), float(top))
         return canvas, placement
 
     def _warp(self, pixels: np.ndarray) -> tuple[np.ndarray, Placement]:
         """Stretched or letterboxed by one affine warp: input = image * scale + offset."""
+        import cv2
+
         height, width = pixels.shape[:2]
         scale_x, scale_y = self.width / width, self.height / height
         if self.resize == "letterbox":
@@ -199,7 +208,7 @@ class ImageTransform:
             np.ascontiguousarray(pixels),
             matrix,
             (self.width, self.height),
-            flags=self.interpolation,
+            flags=getattr(cv2, self.interpolation),
             borderMode=cv2.BORDER_CONSTANT,
             borderValue=(self.pad_value,) * 4,
         )

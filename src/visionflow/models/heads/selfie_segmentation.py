@@ -18,11 +18,9 @@ dropped when its confidence is below it; default 0, keep any), ``class_filter``.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import cv2
 import numpy as np
-import supervision as sv
 
 from visionflow.data.detections import CLASS_NAME, attach_image_metadata
 from visionflow.data.image import WorkflowImage
@@ -32,6 +30,9 @@ from visionflow.models.heads.detector_layouts import shape_text
 from visionflow.models.heads.preprocess import ImageTransform, Placement
 from visionflow.models.runtime import Session, TensorInfo
 from visionflow.models.spec import ModelSpec
+
+if TYPE_CHECKING:  # supervision (~0.5 s: scipy) is imported where detections are built
+    import supervision as sv
 
 # ImageToTensorCalculator: keep_aspect_ratio false, range [0, 1]; MediaPipe's warp sampling.
 SELFIE_INPUT = {"resize": "stretch", "color": "rgb", "resampler": "warp"}
@@ -59,6 +60,8 @@ class SelfieSegmentationHead(TaskHead):
     def postprocess(
         self, outputs: list[np.ndarray], context: Placement, image: WorkflowImage, options: dict
     ) -> sv.Detections:
+        import supervision as sv
+
         probabilities = self.probabilities(outputs[0], image, context)
         threshold = self._setting(options, "mask_threshold", MASK_THRESHOLD)
         mask = probabilities > threshold
@@ -94,6 +97,8 @@ class SelfieSegmentationHead(TaskHead):
             right = round(placement.offset_x + image.width * placement.scale_x)
             bottom = round(placement.offset_y + image.height * placement.scale_y)
             grid = grid[top : max(bottom, top + 1), left : max(right, left + 1)]
+        import cv2  # here: checking the model (validate) imports this module, not cv2
+
         return cv2.resize(grid, (image.width, image.height), interpolation=cv2.INTER_LINEAR)
 
     def _setting(self, options: dict, name: str, default: float) -> float:

@@ -23,11 +23,9 @@ naming the shapes found and expected. RT-DETR (no NMS) is in ``rtdetr.py``.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import cv2
 import numpy as np
-import supervision as sv
 
 from visionflow.data.detections import CLASS_NAME, attach_image_metadata
 from visionflow.data.image import WorkflowImage
@@ -36,6 +34,9 @@ from visionflow.models.heads.detector_layouts import check_detector_outputs
 from visionflow.models.heads.preprocess import ImageTransform, Placement
 from visionflow.models.runtime import Session, TensorInfo
 from visionflow.models.spec import ModelSpec
+
+if TYPE_CHECKING:  # supervision (~0.5 s: scipy) is imported where detections are built
+    import supervision as sv
 
 LETTERBOX_DEFAULTS = {"resize": "letterbox", "color": "rgb", "pad_value": 114, "layout": "nchw"}
 DEFAULT_SIZE = 640
@@ -76,6 +77,8 @@ class YoloHead(TaskHead):
     ) -> tuple[sv.Detections, np.ndarray]:
         """The detections kept by the thresholds and ``select``, and the candidates they come from
         (positions in the model's output, for heads that read more of it, e.g. masks)."""
+        import supervision as sv
+
         boxes, scores = self.candidates(output)
         class_id = scores.argmax(axis=1)
         confidence = scores[np.arange(len(scores)), class_id]
@@ -109,6 +112,8 @@ class YoloHead(TaskHead):
         """Positions of the boxes to keep, most confident first: class-wise NMS. Its top_k
         would cut candidates BEFORE suppression (a duplicate could take a slot), so
         max_detections is applied by the caller to what it keeps."""
+        import cv2  # here: checking the model (validate) imports this module, not cv2
+
         chosen = cv2.dnn.NMSBoxesBatched(xywh, confidence, class_id, 0.0, float(settings["iou"]))
         return np.asarray(chosen, dtype=int).reshape(-1)
 

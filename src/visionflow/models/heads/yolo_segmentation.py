@@ -16,11 +16,9 @@ pixels through the letterbox, kept inside the box, and thresholded at ``mask_thr
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import cv2
 import numpy as np
-import supervision as sv
 
 from visionflow.data.image import WorkflowImage
 from visionflow.errors import ModelFormatError
@@ -28,6 +26,9 @@ from visionflow.models.heads.preprocess import Placement
 from visionflow.models.heads.yolo import YoloV8Head
 from visionflow.models.runtime import Session, TensorInfo
 from visionflow.models.spec import ModelSpec
+
+if TYPE_CHECKING:  # supervision (~0.5 s: scipy) annotations only
+    import supervision as sv
 
 MASK_THRESHOLD = 0.5
 
@@ -86,6 +87,8 @@ class YoloV8SegmentationHead(YoloV8Head):
         to_grid = _image_to_prototypes(
             context, proto_width / self.transform.width, proto_height / self.transform.height
         )
+        import cv2  # here: checking the model (validate) imports this module, not cv2
+
         masks = np.zeros((len(xyxy), image.height, image.width), dtype=bool)
         for position, (mask, box) in enumerate(zip(probabilities, xyxy, strict=True)):
             # Only the box's pixels are resampled: everything outside it is zero anyway.

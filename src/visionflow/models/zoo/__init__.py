@@ -39,13 +39,14 @@ def zoo_folders() -> list[Path]:
 def _entries(folders: tuple[Path, ...]) -> dict[str, ZooEntry]:
     import yaml
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's where built: ~8x faster
     found: dict[str, ZooEntry] = {}
     for folder in folders:
         for file in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml"), *folder.glob("*.json")]):
-            data = yaml.safe_load(file.read_text())
+            data = yaml.load(file.read_text(), Loader=loader)
             if not isinstance(data, dict) or "id" not in data:
                 raise ModelError(f"model description '{file}' has no 'id'")
-            model_id = data.pop("id")
+            model_id = str(data.pop("id"))  # `id: 12345` (a Deepomatic model id) is a text
             found[model_id] = ZooEntry(
                 id=model_id,
                 package=data.pop("package", None),
