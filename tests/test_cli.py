@@ -6,6 +6,7 @@ import base64
 import json
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import cv2
@@ -528,6 +529,27 @@ def test_models_lists_the_zoo_with_what_is_installed():
     } <= set(listing)
     assert listing["fer/emotion"]["installed"] is True
     assert listing["fer/emotion"]["file"].endswith("emotion_model_quantized.tflite")
+
+
+def test_models_table_keeps_each_id_whole_to_copy():
+    # 100 columns: the longest id (39 characters) fits, so no id is folded over two lines
+    listing = json.loads(invoke("models", "--json").stdout)
+    table = CliRunner(env={"COLUMNS": "100"}).invoke(app, ["models"])
+    assert table.exit_code == 0, table.output
+    cells = {line.split("│")[1].strip() for line in table.output.splitlines() if "│" in line}
+    assert {model["id"] for model in listing} <= cells
+
+
+def test_help_paragraphs_are_rewrapped_to_the_terminal():
+    # the docstring's own line breaks used to stay: "... VISIONFLOW_HOME) as a" / "task ..."
+    narrow = CliRunner(env={"COLUMNS": "80"})
+    for command in ("run-dataset", "models", "serve", "graph", "run-video"):
+        text = narrow.invoke(app, [command, "--help"]).output
+        description = text.split("╭")[0].splitlines()[3:]  # after the usage line
+        lines = [line.strip() for line in description]
+        for line, following in pairwise(lines):
+            if line and following:  # inside a paragraph: each line is filled
+                assert len(line) + 1 + len(following.split()[0]) > 78, (command, line)
 
 
 def test_models_shows_one_models_merged_spec():

@@ -29,6 +29,7 @@ from visionflow import Workflow
 from visionflow.errors import (
     CustomCodeNotAllowedError,
     DefinitionError,
+    ModelDownloadsOffError,
     ModelError,
     StepExecutionError,
 )
@@ -104,6 +105,21 @@ class Aggregator:
 
     def __call__(self, *results, executor):
         return executor.call("consensus", list(results))
+
+
+class RunAggregator:
+    """The Java interface's shape, ported as it is: a run method, no __call__."""
+
+    def run(self, executor, args):
+        return executor.call("consensus", list(args))
+
+
+class Threshold:
+    def __init__(self, threshold):
+        self.threshold = threshold
+
+    def __call__(self, classification):
+        return classification
 '''
 
 
@@ -243,6 +259,38 @@ def test_three_models_in_parallel_aggregated_by_a_class_given_the_executor(funct
     workflow = compile_text(document)
     assert workflow.run({"in": astronaut}) == [{"out": "happy"}]
     assert {"m1", "m2", "m3", "out/1"} <= set(workflow.plan.steps)
+
+
+@pytest.mark.parametrize(
+    ("entry", "place", "message", "hint"),
+    [
+        ("com.package.RunAggregator", "field 'function'",
+         "'com.package.RunAggregator' is a class whose instances cannot be called",
+         "give it a __call__ method, called with the arguments (DJL's run(executor, args) "
+         "becomes __call__(self, *args, executor))"),
+        ("com.package.Threshold", "field 'init'",
+         "'com.package.Threshold' cannot be made with init {}: Threshold.__init__() missing 1 "
+         "required positional argument: 'threshold'",
+         "'init' holds the keyword arguments of the class's constructor"),
+    ],
+)  # fmt: skip
+def test_a_class_that_cannot_be_made_or_called_is_a_compile_error(
+    functions, entry, place, message, hint
+):
+    document = f"""
+    name: "MyWorkflow"
+    version: "1.2.0"
+    models:
+      model1: fer/emotion
+    functions:
+      aggregate: "{entry}"
+    workflow:
+      out: ["aggregate", ["model1", "in"]]
+    """
+    with pytest.raises(DefinitionError) as error:
+        compile_text(document)
+    assert error.value.place.endswith(place)
+    assert (error.value.message, error.value.hint) == (message, hint)
 
 
 def test_human_detection_split_then_map_pose_estimation(functions, astronaut, chelsea):
@@ -405,6 +453,62 @@ def test_a_folder_of_two_models_says_the_rule(tmp_path):
     assert "a model folder or archive holds one model" in error.value.message
 
 
+def test_a_description_written_by_visionflow_models_json_loads_as_it_is(tmp_path, astronaut):
+    """`visionflow models ID --json` is what a user copies into a model folder: its "file"
+    (where the zoo keeps the model) is not a field of the description, `path` is."""
+    folder = model_folder(tmp_path / "emotion")
+    entry = find_entry("fer/emotion")
+    written = {**zoo_description("fer/emotion"), "file": str(model_file(entry))}
+    (folder / "model.yaml").write_text(yaml.safe_dump(written))
+    assert compile_text(emotion_document(folder.as_uri())).run({"in": astronaut}) == [
+        {"out": "happy"}
+    ]
+
+
+def test_a_bare_model_file_without_its_task_says_where_the_fields_go(tmp_path):
+    folder = tmp_path / "bare"
+    folder.mkdir()
+    shutil.copy(model_file(find_entry("fer/emotion")), folder)
+    with pytest.raises(ModelError) as error:
+        compile_text(emotion_document(folder.as_uri()))
+    assert error.value.message == "model 'model': field 'task' is required"
+    assert error.value.hint.startswith(
+        f"its fields are the entry's and those of the model description in '{folder.as_uri()}'"
+    )
+    assert "{source: URL, task: ...}" in error.value.hint
+
+
+def test_an_ssd_detector_described_without_anchors_names_the_fields(tmp_path):
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    shutil.copy(model_file(find_entry("mediapipe/face_detection_short_range")), folder)
+    entry = {"source": folder.as_uri(), "task": "object_detection", "format": "blazeface"}
+    document = {"name": "faces", "version": "1", "models": {"faces": entry},
+                "workflow": {"out": ["faces", "in"]}}  # fmt: skip
+    with pytest.raises(ModelError) as error:
+        Workflow.compile(document, cache=False)
+    expected = "model 'faces': postprocessing.anchors must give at least 'strides'"
+    assert error.value.message == expected
+    assert error.value.hint.startswith("an SSD detector's anchors take strides, min_scale, ")
+
+
+@pytest.mark.parametrize(
+    ("url", "message", "hint"),
+    [
+        ("file://models/face.zip", "'file://models/face.zip' names another host's file: "
+         "'models' is read as a host name", "a local file is file:// and its absolute path, "
+         "three slashes in all: file:///models/face.zip names /models/face.zip"),
+        ("file:///no/such/face.zip", "'file:///no/such/face.zip' names nothing: no file or "
+         "folder /no/such/face.zip", "a file:// URL holds an absolute path; "
+         "Path(...).resolve().as_uri() writes one"),
+    ],
+)  # fmt: skip
+def test_a_file_url_that_names_no_local_file_says_how_to_write_one(url, message, hint):
+    with pytest.raises(ModelError) as error:
+        resolve_model_url(url, trusted=True, place="models 'model'")
+    assert (error.value.message, error.value.hint) == (message, hint)
+
+
 def test_a_file_url_is_refused_to_documents_from_others(tmp_path):
     folder = model_folder(tmp_path / "emotion")
     with pytest.raises(CustomCodeNotAllowedError) as error:
@@ -476,7 +580,7 @@ def test_the_models_section_example_with_a_mar_download_and_a_mapped_zoo_name(
 
 
 def test_a_download_is_refused_unless_the_operator_allows_it(served, cache):
-    with pytest.raises(CustomCodeNotAllowedError) as error:
+    with pytest.raises(ModelDownloadsOffError) as error:  # the operator's switch, named
         compile_text(emotion_document(f"{served}/model.zip"))
     assert "model downloads are off" in error.value.message
     assert "VISIONFLOW_ALLOW_MODEL_DOWNLOADS=1" in error.value.hint

@@ -73,15 +73,15 @@ def texts(element: ET.Element) -> list[str]:
 def test_the_data_gives_each_value_its_level_crops_one_down_gathered_back_up():
     graph = graph_of(TILES)
     nodes = {node["id"]: node for node in graph["nodes"]}
-    assert (nodes["$inputs.image"]["level"], nodes["$inputs.min_width"]["level"]) == (0, None)
+    assert (nodes["$inputs.image"]["level"], nodes["$inputs.min_width"]["level"]) == (1, None)
     tiles = nodes["$steps.tiles"]
-    assert (tiles["level"], tiles["input_level"], tiles["output_level"]) == (0, 0, 1)
+    assert (tiles["level"], tiles["input_level"], tiles["output_level"]) == (1, 1, 2)
     assert tiles["per"] == "one per element made by 'tiles'"
     areas = nodes["$steps.areas"]
-    assert (areas["input_level"], areas["output_level"]) == (1, 0)
-    assert (nodes["$outputs.areas"]["level"], nodes["$outputs.tile_areas"]["level"]) == (0, 1)
+    assert (areas["input_level"], areas["output_level"]) == (2, 1)
+    assert (nodes["$outputs.areas"]["level"], nodes["$outputs.tile_areas"]["level"]) == (1, 2)
     edges = {(e["source"], e["target"]): e for e in graph["edges"]}
-    assert edges["$steps.tiles", "$steps.area"]["level"] == 1
+    assert edges["$steps.tiles", "$steps.area"]["level"] == 2
     assert edges["$steps.area or zero", "$steps.areas"]["mode"] == "grouped"
     assert edges["$steps.wide enough", "$steps.area"] == {
         "source": "$steps.wide enough",
@@ -114,12 +114,12 @@ def test_the_svg_names_every_input_step_and_output_with_its_level():
     names = {key: texts(card)[0] for key, card in placed.items()}
     assert names == {key: key.split(".", 1)[1] for key in placed}
     levels = {key: card.get("data-level") for key, card in placed.items()}
-    assert levels["$steps.face crops"] == "1" and levels["$steps.emotion"] == "1"
-    assert levels["$steps.faces with emotion"] == "0" and levels["$inputs.image"] == "0"
+    assert levels["$steps.face crops"] == "2" and levels["$steps.emotion"] == "2"
+    assert levels["$steps.faces with emotion"] == "1" and levels["$inputs.image"] == "1"
     assert levels["$inputs.min_face_confidence"] == ""  # a scalar
     badges = {key: texts(card)[2] for key, card in placed.items()}
-    assert badges["$steps.face crops"] == "level 0 → 1"  # crops: a level down
-    assert badges["$steps.faces with emotion"] == "level 1 → 0"  # the emotions gathered
+    assert badges["$steps.face crops"] == "level 1 → 2"  # crops: a level down
+    assert badges["$steps.faces with emotion"] == "level 2 → 1"  # the emotions gathered
     assert badges["$inputs.min_face_confidence"] == "scalar"
     # stacked cards: one layer under a card per nesting level
     stacks = {key: len(card.findall(f"{SVG}rect[@class='stack']")) for key, card in placed.items()}
@@ -132,24 +132,34 @@ def test_the_svg_puts_the_kinds_and_levels_on_the_edges():
     edges = [p for p in root.iter(f"{SVG}path") if "edge" in (p.get("class") or "")]
     found = {(p.get("data-source"), p.get("data-target")): p for p in edges}
     crops = found["$steps.face crops", "$steps.emotion"]
-    assert (crops.get("data-kinds"), crops.get("data-level")) == ("image", "1")
+    assert (crops.get("data-kinds"), crops.get("data-level")) == ("image", "2")
     emotions = found["$steps.emotion", "$steps.faces with emotion"]
     assert "gathered" in emotions.get("class")
-    assert emotions.find(f"{SVG}title").text.endswith("level 1; gathered per element")
+    assert emotions.find(f"{SVG}title").text.endswith("level 2; gathered per element")
     confidence = found["$inputs.min_face_confidence", "$steps.detect faces"]
     assert (confidence.get("data-kinds"), confidence.get("data-level")) == ("float", "")
     # beside each output port once: the first kind (the others counted) and the level
     labels = [t for t in root.iter(f"{SVG}text") if t.get("class") == "edge-label"]
     assert [(t.text, t.find(f"{SVG}title").text) for t in labels] == [
-        ("image · L0", "image"),
-        ("float · scalar", "float"),
-        ("object_detection_pr… · L0", "object_detection_prediction"),
         ("image · L1", "image"),
-        ("classification_predi… · L1", "classification_prediction"),
-        ("instance_segme… +2 · L0", "instance_segmentation_prediction, "
+        ("float · scalar", "float"),
+        ("object_detectio… · L1", "object_detection_prediction"),
+        ("image · L2", "image"),
+        ("classification_… · L2", "classification_prediction"),
+        ("instance_se… +2 · L1", "instance_segmentation_prediction, "
          "keypoint_detection_prediction, object_detection_prediction"),
-        ("image · L0", "image"),  # the drawn image
+        ("image · L1", "image"),  # the drawn image
     ]  # fmt: skip
+    # each label starts right of its card's stacked layers (5 px each), not on them
+    placed = cards(root)
+    for label, source in [
+        (labels[1], "$inputs.min_face_confidence"),
+        (labels[3], "$steps.face crops"),
+    ]:
+        frame = placed[source].find(f"{SVG}rect[@class='card']")
+        layers = placed[source].findall(f"{SVG}rect[@class='stack']")
+        right = max(float(r.get("x")) + float(r.get("width")) for r in [frame, *layers])
+        assert float(label.get("x")) == right + 8
     assert len(edges) == len(graph_of(FACES)["edges"])
 
 
@@ -164,7 +174,7 @@ def test_flow_control_is_a_dashed_edge_and_the_branch_a_dashed_card():
     assert placed["$steps.area"].get("class") == "node step in-branch"
     assert placed["$steps.area or zero"].get("class") == "node step merge"
     assert "if wide enough" in texts(placed["$steps.area"])
-    assert texts(placed["$steps.areas"])[2] == "level 1 → 0"
+    assert texts(placed["$steps.areas"])[2] == "level 2 → 1"
     assert "stroke-dasharray: 7 4" in render_svg(graph_of(TILES))  # .edge.control
 
 
@@ -217,6 +227,16 @@ def test_graph_format_svg_writes_a_valid_svg(tmp_path):
     # the suffix alone chooses the format too
     runner.invoke(app, ["graph", str(FACES), "-o", str(tmp_path / "same.svg")])
     assert (tmp_path / "same.svg").read_text() == target.read_text()
+
+
+def test_a_file_name_of_another_format_is_refused_not_written_as_html(tmp_path):
+    target = tmp_path / "faces.png"  # a PNG was asked for: no page is written under its name
+    result = runner.invoke(app, ["graph", str(FACES), "-o", str(target)])
+    assert result.exit_code == 2
+    assert "a graph is written as html, svg or json, not .png" in " ".join(result.output.split())
+    assert not target.exists()
+    runner.invoke(app, ["graph", str(FACES), "-o", str(tmp_path / "faces.htm")])
+    assert (tmp_path / "faces.htm").read_text().startswith("<!DOCTYPE html>")
 
 
 def test_graph_format_json_prints_the_servers_graph_data():
@@ -301,7 +321,7 @@ def test_the_page_renders_in_headless_chromium(definition, tmp_path):
     assert pixels.shape == (600, 1400, 3)
     background = (pixels == (0xFC, 0xFA, 0xF8)).all(axis=2) | (pixels == 255).all(axis=2)
     assert (~background).sum() > 20_000  # cards, text, edges: not a blank page
-    blue = (pixels == (0xEB, 0x63, 0x25)).all(axis=2)  # level 0's badge and edges (#2563eb)
+    blue = (pixels == (0xEB, 0x63, 0x25)).all(axis=2)  # level 1's badge and edges (#2563eb)
     assert blue.sum() > 200
     dom = chromium("--dump-dom", page.as_uri()).stdout.decode()
     names = re.findall(r'<text class="name"[^>]*>([^<]+)</text>', dom)

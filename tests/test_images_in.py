@@ -71,6 +71,14 @@ def test_an_rgb_array_with_its_channel_order_equals_the_bgr_one(sizes, astronaut
     assert np.array_equal(taken_as_bgr, rgb)
 
 
+def test_the_channel_order_may_be_written_in_capitals(sizes, astronaut):
+    rgb = astronaut[:, :, ::-1]
+    [from_rgb] = pixels_of(sizes.run(image=rgb, channel_order="RGB"))
+    assert np.array_equal(from_rgb, astronaut)
+    [as_given] = pixels_of(sizes.run(image=astronaut, channel_order="BGR"))
+    assert np.array_equal(as_given, astronaut)
+
+
 def test_the_channel_order_leaves_files_and_other_inputs_alone(sizes, astronaut, tmp_path):
     path = tmp_path / "a.png"
     cv2.imwrite(str(path), astronaut)
@@ -122,6 +130,20 @@ def test_a_folder_is_a_batch_of_its_images_in_natural_order(sizes_yaml, pictures
 def test_a_glob_is_a_batch_of_the_images_it_matches(sizes_yaml, pictures):
     result = runner.invoke(app, ["run", sizes_yaml, "-i", f"image={pictures}/*.png"])
     assert widths(result) == [300, 600]
+
+
+def test_a_folder_takes_every_format_a_single_file_does(sizes_yaml, tmp_path, astronaut):
+    """GIF, PNM and Sun raster files are read one by one: a folder of them was 'no images'."""
+    folder = tmp_path / "formats"
+    folder.mkdir()
+    for width, suffix in [(100, ".gif"), (110, ".ppm"), (120, ".pgm"), (130, ".ras")]:
+        picture = astronaut[:64, :width] if suffix != ".pgm" else astronaut[:64, :width, 0]
+        if suffix == ".gif":  # OpenCV writes no GIF
+            Image.fromarray(picture[:, :, ::-1]).save(folder / f"{width}{suffix}")
+        else:
+            assert cv2.imwrite(str(folder / f"{width}{suffix}"), picture)
+    result = runner.invoke(app, ["run", sizes_yaml, "-i", f"image={folder}"])
+    assert widths(result) == [100, 110, 120, 130]
 
 
 def test_a_folder_without_images_says_so(sizes_yaml, tmp_path):

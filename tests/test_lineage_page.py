@@ -196,6 +196,21 @@ def test_long_texts_are_cut_to_the_card_and_whole_in_its_tooltip():
     assert f"<title>{SKIPPING['nodes'][2]['name']}\ntask" in html
 
 
+def test_a_long_description_keeps_its_beginning_and_a_long_path_its_end():
+    long_path = "/data/teams/vision/projects/2026/cars/annotations/final/labels.json"
+    nodes = [
+        {
+            **SKIPPING["nodes"][0],
+            "settings": {"description": "epochs 40, batch 16, imgsz 640, mosaic on, lr 0.01"},
+        },
+        {**SKIPPING["nodes"][1], "key": long_path},
+    ]
+    html = render_page({"nodes": nodes, "links": []})
+    described, path = re.findall(r'<text class="card-description"[^>]*>([^<]+)</text>', html)
+    assert described.startswith("epochs 40, batch 16") and described.endswith("…")
+    assert path.startswith("…") and path.endswith("final/labels.json")
+
+
 def test_show_for_a_card_that_is_not_a_task_names_its_kind(recorded, tmp_path):
     page = tmp_path / "x.html"
     project = recorded["label"] + 2  # label, job-4, then the project card

@@ -18,7 +18,12 @@ import visionflow.lineage.supervisely as sly
 from chromium import CHROMIUM_FLAGS, needs_chromium
 from test_lineage_store import empty_postgres_database, postgres_server  # noqa: F401
 from visionflow.graphs.layout import fit_text
-from visionflow.lineage.errors import CardSettingsError, DataLineageError, NotFoundError
+from visionflow.lineage.errors import (
+    CardSettingsError,
+    DataLineageError,
+    NoCurrentTaskError,
+    NotFoundError,
+)
 from visionflow.lineage.page import CARD_W, render_page
 from visionflow.lineage.queries import lineage_graph
 from visionflow.lineage.schema import Link, Node
@@ -263,6 +268,24 @@ def test_task_id_is_the_current_task_else_the_apps_task_id(api, project, monkeyp
     assert inside != other
 
 
+def test_a_call_outside_any_task_says_how_to_give_it_one(api, project, monkeypatch):
+    """A script run outside a Supervisely app has no task: the error says the three ways."""
+    with pytest.raises(NoCurrentTaskError) as raised:
+        api.app.workflow.add_input_project(project)
+    assert raised.value.place == "add_input_project"
+    assert raised.value.message == (
+        "no task is running, no task_id was given and TASK_ID is not set"
+    )
+    assert raised.value.hint.startswith("wrap the calls in `with api.lineage.task(name):`")
+    monkeypatch.setenv("TASK_ID", "999999")  # an app's id from another platform
+    with pytest.raises(NotFoundError) as raised:
+        api.app.workflow.add_input_project(project)
+    assert raised.value.message == "no task 999999 in the lineage store"
+    assert (
+        raised.value.hint == "`visionflow lineage list` shows the tasks of this store and their ids"
+    )
+
+
 def test_versions_are_for_inputs_and_refused_on_outputs(api, project):
     cars = api.project.get_info_by_path(project)
     version_id = api.project.version.create(cars)
@@ -342,6 +365,26 @@ def test_meta_may_be_supervisely_s_dict_and_mistakes_are_refused(api):
     assert web.value.message.startswith("'url' must be a relative address starting with '/'")
 
 
+def test_a_dict_as_supervisely_s_own_as_dict_writes_it_draws_the_same_card(api):
+    """Supervisely's SDK writes the title as <h4>..</h4>, the description as <small>..</small>
+    and the icon as zmdi-<name>; Supervisely's apps pass such dicts as they are."""
+    written_by_supervisely = {
+        "customRelationSettings": {
+            "icon": {"icon": "zmdi-folder", "color": "#FFA500", "backgroundColor": "#FFE8BE"},
+            "title": "<h4>Checkpoints</h4>",
+            "description": "<small>best and last</small>",
+            "mainLink": {"url": "/files/7/true", "title": "Open Folder"},
+        }
+    }
+    settings = sly.WorkflowSettings(
+        title="Checkpoints", description="best and last", icon="folder", icon_color="#FFA500",
+        icon_bg_color="#FFE8BE", url="/files/7/true", url_title="Open Folder",
+    )  # fmt: skip
+    with api.lineage.task("t"):
+        api.app.workflow.add_output_folder("out", meta=written_by_supervisely)
+    assert rows(api.lineage.store)[0][4] == settings.card().as_dict()
+
+
 def test_the_documents_card_settings_lines(api):
     namespace: dict = {}
     exec(CARD_SETTINGS, namespace)
@@ -358,6 +401,9 @@ def test_project_versions_with_supervisely_s_filters(api, project, tmp_path):
     restored = namespace["restored"]
     assert restored.path == str(tmp_path / "cars-v1")
     assert (tmp_path / "cars-v1" / "labels.json").read_text() == '{"car": 3}'
+    again = api.project.version.restore(cars.id, version_num=1)  # a new project each time
+    assert (again.path, again.name) == (str(tmp_path / "cars-v1-2"), "cars-v1-2")
+    assert again.id != restored.id
     assert [(v.id, v.project_id, v.version, v.title) for v in namespace["listed"]] == [
         (version_id, cars.id, 1, "as delivered")
     ]

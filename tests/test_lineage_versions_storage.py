@@ -373,6 +373,53 @@ def test_the_versions_command_says_how_files_were_kept(project, tmp_path, monkey
     assert partial.stderr.splitlines()[-1] == "left out (missing): annotations.json"
 
 
+def test_the_versions_command_filters_and_restores_beside_the_project(
+    project, tmp_path, monkeypatch
+):
+    """As Supervisely's get_list(filters=) and restore (a new project <name>-v<number>)."""
+    from typer.testing import CliRunner
+
+    from visionflow.cli import app
+
+    monkeypatch.setenv("VISIONFLOW_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("VISIONFLOW_LINEAGE_URL", raising=False)
+    runner = CliRunner(env={"COLUMNS": "200"})
+
+    def invoke(*args):
+        return runner.invoke(app, ["versions", *args])
+
+    assert invoke("create", str(project), "--title", "first").exit_code == 0
+    (project / "annotations.json").write_text("{}")
+    assert invoke("create", str(project), "--title", "reviewed").exit_code == 0
+
+    def titles(*filters: str) -> list[str]:
+        given = [part for text in filters for part in ("--filter", text)]
+        return [
+            v["title"] for v in json.loads(invoke("list", str(project), *given, "--json").stdout)
+        ]
+
+    assert titles("version >= 2") == ["reviewed"]
+    assert titles("id in 1,2", "title != reviewed") == ["first"]
+    assert titles("createdAt > 2999-01-01T00:00:00Z") == []
+    assert invoke("list", str(project), "--filter", "version > 5").stdout == (
+        f"no versions of {project} match\n"
+    )
+    assert invoke("list", str(tmp_path / "gone")).stdout == (
+        f"no versions of {tmp_path / 'gone'} (and no such folder)\n"
+    )
+    wrong = invoke("list", str(project), "--filter", "version")
+    assert wrong.exit_code == 1
+    assert "a filter is 'FIELD OPERATOR VALUE', found 'version'" in wrong.stderr
+    by_number = invoke("restore", str(project), "--num", "1")
+    assert by_number.stdout == f"restored 3 files into {tmp_path / 'people-v1'}\n"
+    by_id = invoke("restore", str(project), "--id", "2")
+    assert by_id.stdout == f"restored 3 files into {tmp_path / 'people-v2'}\n"
+    assert (tmp_path / "people-v2" / "annotations.json").read_text() == "{}"
+    neither = invoke("restore", str(project))
+    assert neither.exit_code == 1
+    assert "give the version by --num or by --id (one of them)" in neither.stderr
+
+
 def test_link_storage_links_the_file_a_symlink_points_to(store, project, tmp_path):
     outside = tmp_path / "shared-labels.json"
     outside.write_text('{"shared": true}')

@@ -33,7 +33,7 @@ from visionflow.lineage.views import card_links, lineage_page, lineage_views
 
 runner = CliRunner(env={"COLUMNS": "200"})
 PICTURES = ["astronaut", "camera", "chelsea", "coffee", "rocket"]  # name order: the first shown
-TRAIN = 'train <fast> & "best"'  # a name the page must escape
+TRAIN = 'train <v2> & "b"'  # a name the page must escape
 
 
 def write_pictures(folder: Path, names: list[str]) -> None:
@@ -241,8 +241,8 @@ def test_a_folder_without_pictures_or_gone_has_no_preview_and_no_failure(recorde
 
 def test_names_are_escaped_everywhere(recorded):
     html = lineage_page(recorded["store"], task=recorded["train"])
-    assert "<fast>" not in html and "<trucks>" not in html
-    title = "train &lt;fast&gt; &amp; &quot;best&quot;"
+    assert "<v2>" not in html and "<trucks>" not in html
+    title = "train &lt;v2&gt; &amp; &quot;b&quot;"
     assert f"<h1>Task {recorded['train']}: {title}</h1>" in html
     assert "cars%20%26%20%3Ctrucks%3E%20%27x%27" in html  # the folder's file:// address
 
@@ -303,7 +303,7 @@ def test_each_view_renders_in_headless_chromium(recorded, tmp_path):
     ).stdout  # fmt: skip
     titles = {unescape(t) for t in re.findall(r'class="card-title"[^>]*>([^<]+)<', dom)}
     assert {"import", TRAIN, "unrelated", "report", "best.onnx", "raw"} <= titles
-    assert "cars & <trucks> 'x'" in titles
+    assert any(title.startswith("cars & <trucks>") for title in titles)  # cut to its card
     shots = {}
     for anchor in ("view-all", f"view-task-{recorded['train']}",
                    f"view-task-{recorded['unrelated']}"):  # fmt: skip

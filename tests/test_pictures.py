@@ -463,6 +463,24 @@ def test_detections_without_classes_are_drawn_as_class_zero(coffee):
     assert (labelled != picture).any()
 
 
+def test_the_label_of_a_box_at_the_top_edge_stays_inside_the_picture():
+    """A selfie mask's box starts at row 0: its label, drawn above a box, would be cut off."""
+    gray = np.full((200, 300, 3), 90, np.uint8)
+
+    def label_text_pixels(top: int) -> int:
+        boxes = sv.Detections(
+            xyxy=np.array([[20.0, top, 280.0, top + 100]]),
+            class_id=np.array([0]),
+            confidence=np.array([0.95]),
+            data={"class_name": np.array(["person"])},
+        )
+        return int(np.all(draw(boxes, gray) > 200, axis=2).sum())  # the white text
+
+    lower = label_text_pixels(60)  # room above the box: the whole label shows
+    assert lower > 0
+    assert label_text_pixels(0) == lower
+
+
 def test_masks_of_another_size_are_an_error_naming_the_field(coffee):
     person = sv.Detections(
         xyxy=np.array([[10.0, 10.0, 50.0, 50.0]]),

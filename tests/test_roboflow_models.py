@@ -653,6 +653,8 @@ def test_run_without_a_mapping_reports_the_error(tmp_path):
     reported = json.loads(result.stdout)["error"]
     assert reported["code"] == "model_not_found"
     assert "Roboflow model 'x/1' is not mapped" in reported["message"]
+    # the hint names the command that printed it: validate takes --model too
+    assert "(visionflow run, validate, graph, run-dataset, run-video, serve)" in reported["hint"]
 
 
 def test_serve_has_the_model_option():

@@ -302,3 +302,10 @@ class ModelFormatError(ModelError, CompilationError):
     """A model's outputs do not have the shapes its declared ``format`` means."""
 
     code = "model_format_mismatch"
+
+
+class ModelDownloadsOffError(ModelError, CompilationError):
+    """A model named by an ``http(s)://`` URL, in a process whose operator has not allowed
+    model downloads."""
+
+    code = "model_downloads_off"

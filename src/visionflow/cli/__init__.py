@@ -50,6 +50,16 @@ class _Commands(typer.core.TyperGroup):
         given = [f"{arg}=" if i in bare else arg for i, arg in enumerate(args)]
         return super().parse_args(ctx, given)
 
+    def get_command(self, ctx, name: str):
+        command = super().get_command(ctx, name)
+        if command is not None and command.help:
+            # typer keeps a docstring's line breaks after its first paragraph: rewrapped
+            # to the terminal, they left lines cut half way ("... as a" / "task with ...")
+            command.help = "\n\n".join(
+                " ".join(paragraph.split()) for paragraph in command.help.split("\n\n")
+            )
+        return command
+
 
 app = typer.Typer(
     cls=_Commands, no_args_is_help=True, add_completion=False, rich_markup_mode="rich"
@@ -133,10 +143,11 @@ def run(
             "--save-images",
             metavar="DIR",
             file_okay=False,
+            # No long unbroken token here: an 80-column terminal cuts one off with "...".
             help="Write each image output to DIR as a JPEG file and put its path in the JSON "
-            "instead of base64. Named <element>_<output>[_<index>...].jpg: <element> is the "
-            "stem of the input image file (-N added when two share one), then the output's "
-            "name and each list position inside it (e.g. photo_annotated.jpg, photo_crops_0.jpg).",
+            "instead of base64. A file is named after the input image file's stem (-N added "
+            "when two share one), the output's name and each list position inside it: "
+            "photo_annotated.jpg, photo_crops_0.jpg.",
         ),
     ] = None,
     inspect_page: _inspect.InspectPage = None,
@@ -361,7 +372,7 @@ def models(
         ]
         for m in listing
     ]
-    print_table("models", ["id", "task / format", "installed", "description"], rows, whole=0)
+    print_table("models", ["id", "task / format", "installed", "description"], rows, keep=(2,))
 
 
 app.command(

@@ -27,10 +27,10 @@ def run_dataset(
             "--format",
             "-f",
             metavar="FORMAT",
-            help="The exports: coco (coco.json, every class of the models), yolo (yolo/: "
-            "labels/<image>.txt, classes.txt, data.yaml), csv (predictions.csv: a row per "
-            "detection or classification), jsonl (predictions.jsonl: a line per image). "
-            "Several: repeat it or --format coco,yolo. Default: coco.",
+            help="The exports: coco (coco.json, every class of the models), yolo (labels "
+            "in yolo/, with classes.txt and data.yaml), csv (a row per detection or "
+            "classification in predictions.csv), jsonl (a line per image in predictions.jsonl"
+            "). Several: repeat it or --format coco,yolo. Default: coco.",
         ),
     ] = None,
     resume: Annotated[
@@ -40,7 +40,11 @@ def run_dataset(
         str | None, typer.Option(help="The image input to fill, if the workflow has several.")
     ] = None,
     strict_lineage: Annotated[
-        bool, typer.Option(help="Fail when lineage cannot be recorded (default: warn).")
+        bool,
+        # one name: a --no-strict-lineage column (a no-op) halved the help text's width
+        typer.Option(
+            "--strict-lineage", help="Fail when lineage cannot be recorded (default: warn)."
+        ),
     ] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
     batch_size: Annotated[

@@ -55,9 +55,9 @@ def graph(
     """Draw a workflow: steps, kinds on edges, batch levels, branches (an offline page).
 
     Cards for the inputs, steps and outputs; beside each output port, its kinds and level.
-    Levels: scalar = one value per run, 0 = one per input element, 1 = one per element
-    made from it (a crop of each face). A step that makes crops says "level 0 → 1", one
-    that gathers them back "level 1 → 0". Flow control and its branches: dashed orange.
+    Levels: scalar = one value per run, 1 = one per input element, 2 = one per element
+    made from it (a crop of each face). A step that makes crops says "level 1 → 2", one
+    that gathers them back "level 2 → 1". Flow control and its branches: dashed orange.
     A wrong document prints the error `visionflow validate` prints.
     """
     import json
@@ -92,4 +92,13 @@ def graph(
 
 def _format_of(output: Path | None) -> GraphFormat:
     suffix = output.suffix.lower().lstrip(".") if output is not None else ""
-    return GraphFormat(suffix) if suffix in GraphFormat.__members__ else GraphFormat.html
+    if suffix in GraphFormat.__members__:
+        return GraphFormat(suffix)
+    if suffix in ("", "htm"):
+        return GraphFormat.html
+    # `-o graph.png` wrote an HTML page under that name: say what can be written instead
+    raise typer.BadParameter(
+        f"a graph is written as html, svg or json, not .{suffix}: name the file "
+        f"{output.with_suffix('.svg')} (or .html, .json), or give --format",
+        param_hint="'--output'",
+    )

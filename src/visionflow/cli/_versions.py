@@ -24,13 +24,16 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text
 def create_command(
     project: Annotated[Path, typer.Argument(help="The project folder.")],
     title: Annotated[str | None, typer.Option("--title", help="The version's title.")] = None,
-    description: Annotated[str | None, typer.Option("--description")] = None,
+    description: Annotated[
+        str | None, typer.Option("--description", help="A longer text kept with the version.")
+    ] = None,
     storage: Annotated[
         str | None,
         typer.Option(
             "--storage",
-            help="copy (independent copies, the default), link (hard links: no second copy) "
-            "or record (hashes and paths only); default VISIONFLOW_VERSION_STORAGE.",
+            help="How files are kept: copy (independent copies), link (hard links: no second "
+            "copy) or record (hashes and paths only). Default: VISIONFLOW_VERSION_STORAGE, "
+            "else copy.",
         ),
     ] = None,
     as_json: AsJson = False,
@@ -50,18 +53,33 @@ def create_command(
     # files found edited in place through a hard link: the store's warning is logged
 
 
-@versions_app.command("list", epilog="Example: [bold]visionflow versions list data/cars[/]")
+@versions_app.command(
+    "list", epilog="Example: [bold]visionflow versions list data/cars --filter 'version >= 2'[/]"
+)
 def list_command(
     project: Annotated[Path, typer.Argument(help="The project folder.")],
+    filters: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            help="'FIELD OPERATOR VALUE', as Supervisely's get_list filters: field id, "
+            "version, title, description or createdAt; operator = != > >= < <= in !in "
+            "(a list: values separated by commas). Repeat for several; all must hold.",
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """List the project's versions: number, id, title, time, files, bytes, storage."""
     from visionflow.lineage import versions
 
     with reported(as_json):
-        found = versions.get_list(project)
+        found = versions.get_list(project, [_filter(text) for text in filters or []])
     if as_json:
         echo_json([_without_report(info) for info in found])
+        return
+    if not found:  # an empty table would not say whether the folder is even there
+        gone = "" if project.exists() else " (and no such folder)"
+        typer.echo(f"no versions of {project}{' match' if filters else ''}{gone}")
         return
     rows = [
         [v.num, v.id, v.title or "", f"{v.created_at:%Y-%m-%d %H:%M}", v.files, v.size, v.storage]
@@ -77,7 +95,14 @@ def list_command(
 )
 def restore_command(
     project: Annotated[Path, typer.Argument(help="The project folder (it may be gone).")],
-    target: Annotated[Path, typer.Option("--target", "-o", help="A new folder to restore into.")],
+    target: Annotated[
+        Path | None,
+        typer.Option(
+            "--target",
+            "-o",
+            help="A new folder to restore into; default PROJECT-vNUMBER beside the project.",
+        ),
+    ] = None,
     num: Annotated[int | None, typer.Option("--num", help="The version's number.")] = None,
     version_id: Annotated[int | None, typer.Option("--id", help="The version's id.")] = None,
     skip_missed: Annotated[
@@ -90,6 +115,16 @@ def restore_command(
     from visionflow.lineage import versions
 
     with reported(as_json):
+        if (num is None) == (version_id is None):
+            from visionflow.lineage.errors import DataLineageError
+
+            raise DataLineageError(
+                "give the version by --num or by --id (one of them)",
+                place="versions restore",
+                hint="`visionflow versions list PROJECT` shows each version's number and id",
+            )
+        if target is None:  # as Supervisely's api.project.version.restore names it
+            target = project.with_name(f"{project.name}-v{_number(project, num, version_id)}")
         restored = versions.restore(project, version_id, num, skip_missed, target=target)
     if as_json:
         echo_json(dataclasses.asdict(restored))
@@ -107,3 +142,32 @@ def _without_report(info: Any) -> dict:
     shown = dataclasses.asdict(info)
     shown.pop("report")  # a listing did not store anything
     return shown
+
+
+def _number(project: Path, num: int | None, version_id: int) -> int | str:
+    """The version's number, for the default target's name (restore reports an unknown one)."""
+    from visionflow.lineage import versions
+
+    if num is not None:
+        return num
+    found = versions.get_list(project, [{"field": "id", "operator": "=", "value": version_id}])
+    return found[0].num if found else f"id{version_id}"
+
+
+def _filter(text: str) -> dict[str, Any]:
+    """'version >= 2' as Supervisely's {"field": "version", "operator": ">=", "value": 2}."""
+    from visionflow.lineage.errors import DataLineageError
+
+    parts = text.split(None, 2)
+    if len(parts) != 3:
+        raise DataLineageError(
+            f"a filter is 'FIELD OPERATOR VALUE', found {text!r}",
+            place="--filter",
+            hint="e.g. --filter 'version >= 2' or --filter 'title = reviewed'",
+        )
+    field, operator, value = parts
+    values: list[Any] = value.split(",") if operator in ("in", "!in") else [value]
+    if field in ("id", "version"):  # whole numbers there; a word is left for the check to name
+        values = [int(v) if v.strip().isdigit() else v for v in values]
+    return {"field": field, "operator": operator,
+            "value": values if operator in ("in", "!in") else values[0]}  # fmt: skip

@@ -288,7 +288,9 @@ def is_pil_image(value: Any) -> bool:
 def as_channel_order(value: Any, channel_order: str, place: str) -> Any:
     """``value`` (an image input: one value or a list) with its colour arrays in BGR, the
     order of every image inside visionflow; other forms (files, bytes, PIL images) say
-    their own order and are left as they are."""
+    their own order and are left as they are ("RGB" is "rgb": both are written)."""
+    if isinstance(channel_order, str):
+        channel_order = channel_order.lower()
     if channel_order not in CHANNEL_ORDERS:
         raise RuntimeInputError(
             f"unknown channel order {channel_order!r}",

@@ -24,8 +24,12 @@ import numpy as np
 from visionflow.errors import ImageTooLargeError, InputSourceNotAllowedError, RuntimeInputError
 
 DEFAULT_MAX_PIXELS = 100_000_000
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
-"""The files a folder or glob of images is read as (its other files are skipped)."""
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
+    | {".pbm", ".pgm", ".ppm", ".pnm", ".jp2", ".j2k", ".ras", ".sr"}
+)
+"""The files a folder or glob of images is read as (its other files are skipped): every
+format the header check reads (``_MAGIC``), so a folder takes what a single file does."""
 
 
 def image_paths(spec: str) -> list[str]:

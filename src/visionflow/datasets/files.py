@@ -10,7 +10,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+from visionflow.data.sources import IMAGE_SUFFIXES  # one list: what `run -i DIR` reads too
+
 PARTIAL_PREFIX = ".partial-"
 INPUT_FILES = "input-files.json"
 

@@ -137,7 +137,8 @@ def packed_tops(heights: dict[Slot, int], gap: int, margin: int) -> dict[Slot, i
     return tops
 
 
-# Glyph widths in em of a sans-serif font, generous so that the estimate errs on the short side
+# Glyph widths in em, at or above DejaVu Sans's (the sans-serif of most Linux browsers, and
+# among the widest), so that a text cut to fit is never clipped by its card
 _NARROW, _WIDE = set("iljtfr.,;:'|!()[] "), set("mwMW@%")
 
 
@@ -146,12 +147,12 @@ def text_width(text: str, size: int, bold: bool = False) -> float:
 
     def em(char: str) -> float:
         if char in _NARROW:
-            return 0.34
+            return 0.42
         if char in _WIDE:
-            return 0.95
-        return 0.72 if char.isupper() or not char.isascii() else 0.58
+            return 1.0
+        return 0.8 if char.isupper() or not char.isascii() else 0.65
 
-    return sum(map(em, text)) * size * (1.08 if bold else 1.0)
+    return sum(map(em, text)) * size * (1.12 if bold else 1.0)
 
 
 def fit_text(text: str, size: int, room: float, bold: bool = False, from_end: bool = False) -> str:

@@ -31,8 +31,9 @@ GROUPED_MODES = ("grouped", "cast_grouped")  # children gathered: a level collap
 
 
 def level_of(dimensionality: int) -> int | None:
-    """The batch level of a value of ``dimensionality`` (None: a scalar)."""
-    return dimensionality - 1 if dimensionality else None
+    """The batch level of a value: its dimensionality, as the compiler's errors and the
+    guide count it (1: one per input element, 2: one per crop of it); None: a scalar."""
+    return dimensionality or None
 
 
 def per_element(lineage: Lineage) -> str:
@@ -40,7 +41,7 @@ def per_element(lineage: Lineage) -> str:
     if not lineage:
         return "one per run"
     if lineage[-1].startswith(INPUTS_LINEAGE):
-        nested = f" (level {len(lineage) - 1})" if len(lineage) > 1 else ""
+        nested = f" (level {len(lineage)})" if len(lineage) > 1 else ""
         return "one per input element" + nested
     return f"one per element made by '{lineage[-1]}'"
 

@@ -4,7 +4,7 @@ No script, no network. Inputs, steps and outputs are cards laid out in layers
 (``visionflow.graphs.layout``), outputs in the last column. A card's left side lists the
 fields its edges feed, its right side the outputs they leave from; the label beside an
 output gives the kinds and the level of its values. Levels also show as stacked cards (one
-layer per nesting: a scalar is a single card) and as a badge ("level 0 → 1" where a step
+layer per nesting: a scalar is a single card) and as a badge ("level 1 → 2" where a step
 makes crops, "1 → 0" where it gathers them). Flow control is dashed and orange: a control
 edge from the deciding step, and the steps of its branch; a step where branches meet says
 so. Cards carry ``data-id``, ``data-type`` and ``data-level``; edges ``data-source``,
@@ -20,11 +20,11 @@ from visionflow.graphs.layout import curve, fit_text, layers, packed_tops, text_
 
 CARD_W, HEADER, PORT_H, GAP_X, GAP_Y, MARGIN, STACK = 230, 48, 20, 150, 30, 24, 5
 LANE = 12  # the height of a free slot that long edges pass through
-LEVEL_COLOURS = ["#2563eb", "#7c3aed", "#0d9488", "#db2777"]  # level 0, 1, 2, 3+
+LEVEL_COLOURS = ["#2563eb", "#7c3aed", "#0d9488", "#db2777"]  # level 1, 2, 3, 4+
 SCALAR_COLOUR, CONTROL_COLOUR = "#64748b", "#ea580c"
 TYPE_COLOURS = {"input": "#059669", "step": "#1e293b", "output": "#2563eb"}
 LEGEND = (
-    "level 0: one value per input element · level 1: one per element made from it (a crop) "
+    "level 1: one value per input element · level 2: one per element made from it (a crop) "
     "· scalar: one per run · stacked cards: nesting · dashed orange: flow control"
 )
 
@@ -51,7 +51,7 @@ def render_svg(graph: dict[str, list[dict[str, Any]]]) -> str:
     edges = [
         _edge(edge, lane, corners, ports) for edge, lane in zip(graph["edges"], lanes, strict=True)
     ]
-    labels = _port_labels(graph["edges"], corners, ports)
+    labels = _port_labels(graph["edges"], corners, ports, nodes)
     cards = [_card(nodes[i], *corners[i], ports[i]) for i in nodes]
     legend = (
         f'<text class="legend" x="{MARGIN}" y="{height + 4}">'
@@ -73,7 +73,7 @@ def _left(column: int) -> int:
 def _depth(node: dict[str, Any]) -> int:
     """Layers stacked under a card: one per nesting level of its values (none: a scalar)."""
     level = node.get("output_level", node["level"])
-    return 0 if level is None else level + 1
+    return 0 if level is None else level
 
 
 def _height(ports: dict[str, list[str]]) -> int:
@@ -118,7 +118,7 @@ def _out_port(edge: dict[str, Any]) -> str:
 
 
 def _colour(level: int | None) -> str:
-    return SCALAR_COLOUR if level is None else LEVEL_COLOURS[min(level, len(LEVEL_COLOURS) - 1)]
+    return SCALAR_COLOUR if level is None else LEVEL_COLOURS[min(level, len(LEVEL_COLOURS)) - 1]
 
 
 def _level_text(level: int | None) -> str:
@@ -159,8 +159,9 @@ def _edge(edge: dict[str, Any], lane: list, corners: dict, ports: dict) -> str:
     )
 
 
-def _port_labels(edges: list[dict[str, Any]], corners: dict, ports: dict) -> list[str]:
-    """Beside each output port, once: the kinds and the level of the values leaving it."""
+def _port_labels(edges: list[dict[str, Any]], corners: dict, ports: dict, nodes: dict) -> list[str]:
+    """Beside each output port, once: the kinds and the level of the values leaving it
+    (right of the card's stacked layers, which would otherwise cover its first letters)."""
     labels, done = [], set()
     for edge in edges:
         key = (edge["source"], _out_port(edge))
@@ -170,9 +171,10 @@ def _port_labels(edges: list[dict[str, Any]], corners: dict, ports: dict) -> lis
         left, top = corners[edge["source"]]
         y = top + _port_y(ports[edge["source"]]["out"], key[1])
         level = " · " + ("scalar" if edge["level"] is None else f"L{edge['level']}")
-        kinds = _short_kinds(edge["kinds"], GAP_X - 16 - text_width(level, 10))
+        layers = _depth(nodes[edge["source"]]) * STACK
+        kinds = _short_kinds(edge["kinds"], GAP_X - 16 - layers - text_width(level, 10))
         labels.append(
-            f'<text class="edge-label" x="{left + CARD_W + 8}" y="{y - 5}" '
+            f'<text class="edge-label" x="{left + CARD_W + 8 + layers}" y="{y - 5}" '
             f'fill="{_colour(edge["level"])}" data-kinds="{escape(", ".join(edge["kinds"]))}">'
             f"{escape(kinds + level)}<title>{escape(', '.join(edge['kinds']))}</title></text>"
         )
@@ -297,7 +299,8 @@ d="M0,0 L10,5 L0,10 z" fill="{CONTROL_COLOUR}"/></marker></defs>
 .vf-graph .subtitle {{ font-size: 10px; fill: #64748b; }}
 .vf-graph .port {{ font-size: 11px; fill: #334155; }}
 .vf-graph .badge-text {{ font-size: 10px; fill: #ffffff; font-weight: 600; }}
-.vf-graph .edge-label {{ font-size: 10px; }}
+.vf-graph .edge-label {{ font-size: 10px; paint-order: stroke; stroke: #ffffff;
+  stroke-width: 3px; stroke-linejoin: round; }}
 .vf-graph .legend {{ font-size: 11px; fill: #64748b; }}
 </style>"""
 

@@ -142,7 +142,10 @@ def _card(node: dict[str, Any], x: int, y: int, height: int, clip: str) -> str:
         subtitle += " · model weights"
     if node["status"]:
         subtitle += f" · {node['status']}"
-    description = settings.get("description") or (node["key"] if node["kind"] != "task" else "")
+    description = settings.get("description")
+    # a path keeps its end (the file's name), a description its beginning
+    from_end = not description
+    description = description or (node["key"] if node["kind"] != "task" else "")
     room = CARD_W - 56 - 10  # right of the icon, inside the border
     tooltip = "\n".join(dict.fromkeys(t for t in (title, subtitle, description, node["key"]) if t))
     return (
@@ -160,7 +163,7 @@ def _card(node: dict[str, Any], x: int, y: int, height: int, clip: str) -> str:
         f"{escape(fit_text(title, 14, room, bold=True))}</text>"
         f'<text class="card-kind" x="{x + 56}" y="{y + 43}">{escape(fit_text(subtitle, 11, room))}'
         f'</text><text class="card-description" x="{x + 56}" y="{y + 59}">'
-        f"{escape(fit_text(description, 11, room, from_end=True))}</text>"
+        f"{escape(fit_text(description, 11, room, from_end=from_end))}</text>"
         f"{_links(node, settings, x + 56, y + 76, room)}"
         f"{_thumbnails(node.get('thumbnails', ()), x + 10, y + CARD_H)}</g></g>"
     )

@@ -71,7 +71,11 @@ def flushed_id(session: Session, node: Node) -> int:
 def task_node(session: Session, task_id: int) -> Node:
     task = session.get(Node, task_id)
     if task is None or task.kind != "task":
-        raise NotFoundError(f"no task {task_id} in the lineage store", place="lineage")
+        raise NotFoundError(
+            f"no task {task_id} in the lineage store",
+            place="lineage",
+            hint="`visionflow lineage list` shows the tasks of this store and their ids",
+        )
     return task
 
 

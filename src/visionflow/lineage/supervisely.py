@@ -272,7 +272,7 @@ class _Versions:
         _, _, path = self._api._entity("project", project_info, place)
         if target is None:
             number = version_num or self._number(path, version_id, place)
-            target = Path(path).with_name(f"{Path(path).name}-v{number}")
+            target = _free(Path(path).with_name(f"{Path(path).name}-v{number}"))
         restored = versions.restore(
             path, version_id, version_num, skip_missed_entities,
             target=target, store=self._api.lineage.store,
@@ -306,6 +306,16 @@ class _Versions:
                 f"project '{path}' has no version with id {version_id}", place=place
             )
         return found.num
+
+
+def _free(target: Path) -> Path:
+    """``target``, else ``target-2``, ``-3``...: each Supervisely restore makes a new project,
+    so running a script again must not fail on the folder the last run restored into."""
+    found, n = target, 1
+    while found.exists() and (not found.is_dir() or any(found.iterdir())):
+        n += 1
+        found = target.with_name(f"{target.name}-{n}")
+    return found
 
 
 def _by_id(session, kind: str, node_id: int, place: str) -> tuple[int, str, str]:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from visionflow.lineage.add_calls import ADD_CALLS
 from visionflow.lineage.cards import CardSettings
 from visionflow.lineage.current import current
-from visionflow.lineage.errors import CardSettingsError, DataLineageError
+from visionflow.lineage.errors import CardSettingsError, DataLineageError, NoCurrentTaskError
 
 if TYPE_CHECKING:
     from visionflow.lineage.supervisely import Api
@@ -146,9 +147,9 @@ def _settings_from_dict(found: Any, place: str) -> WorkflowSettings:
         raise CardSettingsError("'icon' and 'mainLink' are dicts", place=place)
     try:
         return WorkflowSettings(
-            title=found.get("title"),
-            description=found.get("description"),
-            icon=icon.get("icon"),
+            title=_unwrapped(found.get("title"), "h4"),
+            description=_unwrapped(found.get("description"), "small"),
+            icon=_without_prefix(icon.get("icon")),
             icon_color=icon.get("color"),
             icon_bg_color=icon.get("backgroundColor"),
             url=link.get("url"),
@@ -156,6 +157,20 @@ def _settings_from_dict(found: Any, place: str) -> WorkflowSettings:
         )
     except CardSettingsError as error:
         raise error.at(place, within=False) from None
+
+
+def _unwrapped(text: Any, tag: str) -> Any:
+    """Supervisely's own ``as_dict`` writes a title as ``<h4>title</h4>`` and a description
+    as ``<small>description</small>``: the text inside, as the card draws it."""
+    if not isinstance(text, str):
+        return text
+    found = re.fullmatch(rf"\s*<{tag}>(.*)</{tag}>\s*", text, re.DOTALL)
+    return found.group(1) if found else text
+
+
+def _without_prefix(icon: Any) -> Any:
+    """Its icons are ``zmdi-<name>`` in the dict (the class takes the bare name)."""
+    return icon.removeprefix("zmdi-") if isinstance(icon, str) else icon
 
 
 class Workflow:
@@ -281,6 +296,13 @@ class Workflow:
         found = current(place)
         if found is None and os.environ.get(TASK_VARIABLE, "").isdigit():
             return int(os.environ[TASK_VARIABLE])
+        if found is None:  # Supervisely starts an app's task; here the code starts it
+            raise NoCurrentTaskError(
+                f"no task is running, no task_id was given and {TASK_VARIABLE} is not set",
+                place=place,
+                hint="wrap the calls in `with api.lineage.task(name):`, pass task_id=, or set "
+                f"{TASK_VARIABLE} to a task of this store (`visionflow lineage list`)",
+            )
         return found
 
 

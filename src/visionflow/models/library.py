@@ -32,7 +32,7 @@ from visionflow.errors import CustomCodeNotAllowedError, ModelError, ModelNotFou
 from visionflow.models.model import CheckedModel, Model
 from visionflow.models.providers import default_providers, parse_providers
 from visionflow.models.spec import CAMEL_CASE_PERFORMANCE_FIELDS, PERFORMANCE_FIELDS, ModelSpec
-from visionflow.models.urls import is_model_url, resolve_model_url
+from visionflow.models.urls import fields_hint, is_model_url, resolve_model_url
 from visionflow.models.zoo import ZOO_PREFIX, find_entry, model_file, zoo_entries
 from visionflow.suggestions import close_matches
 
@@ -138,6 +138,7 @@ class ModelLibrary:
         by_operator = model_id not in self.declared and model_id in _operator_models
         entry_fields = self._declared_fields(model_id)
         source = entry_fields.pop("source", model_id)
+        entry_source = source
         fields: dict[str, Any] = dict(defaults or {})
         from_url = is_model_url(source)
         if from_url:  # file:// (a file, folder or archive) or http(s)://, DJL's way
@@ -171,10 +172,11 @@ class ModelLibrary:
         except ValidationError as error:
             first = error.errors()[0]
             where = ".".join(str(part) for part in first["loc"])
-            raise ModelError(
-                f"model '{model_id}': field '{where}' {first['msg'].lower()}",
-                hint="see `visionflow models` for the fields of a model",
-            ) from None
+            problem = _PROBLEMS.get(first["type"], first["msg"].lower())
+            hint = "see `visionflow models` for the fields of a model"
+            if from_url:
+                hint = fields_hint(entry_source)
+            raise ModelError(f"model '{model_id}': field '{where}' {problem}", hint=hint) from None
         return self._within_limits(spec, entry_fields), path
 
     def _providers(self, model_id: str, entry_fields: dict[str, Any], zoo) -> tuple[str, ...]:
@@ -285,6 +287,8 @@ class ModelLibrary:
         )
 
 
+# pydantic's wording for the two mistakes a hand-written description makes most
+_PROBLEMS = {"missing": "is required", "extra_forbidden": "is not a field of a model"}
 _MODEL_FILE_SUFFIXES = frozenset({".onnx", ".tflite", ".xml", ".yaml", ".yml", ".json"})
 
 

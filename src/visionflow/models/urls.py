@@ -31,7 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from visionflow.errors import CustomCodeNotAllowedError, ModelError
+from visionflow.errors import CustomCodeNotAllowedError, ModelDownloadsOffError, ModelError
 
 SCHEMES = ("file", "http", "https")
 ARCHIVES = (".zip", ".mar", ".tar.gz", ".tgz", ".tar")
@@ -105,6 +105,15 @@ def cache_folder() -> Path:
     return Path(home).expanduser() / "model-cache"
 
 
+def fields_hint(url: str) -> str:
+    """Where a URL model's fields come from, for a field that is missing or wrong."""
+    return (
+        f"its fields are the entry's and those of the model description in '{url}'; for a bare "
+        "model file write them in the entry, {source: URL, task: ...} (`visionflow models` "
+        "lists the fields of a model)"
+    )
+
+
 def resolve_model_url(url: str, *, trusted: bool, place: str) -> ResolvedModel:
     """The local model a URL names: downloaded and unpacked into the cache as needed.
 
@@ -122,10 +131,15 @@ def resolve_model_url(url: str, *, trusted: bool, place: str) -> ResolvedModel:
     parts = urlsplit(url)
     if parts.scheme.lower() == "file":
         if parts.netloc not in ("", "localhost"):
-            raise ModelError(f"'{url}' names another host's file", place=place)
+            raise ModelError(
+                f"'{url}' names another host's file: '{parts.netloc}' is read as a host name",
+                place=place,
+                hint="a local file is file:// and its absolute path, three slashes in all: "
+                f"file:///{parts.netloc}{parts.path} names /{parts.netloc}{parts.path}",
+            )
         return _resolve_path(Path(unquote(parts.path)), url, place)
     if not downloads_allowed():
-        raise CustomCodeNotAllowedError(
+        raise ModelDownloadsOffError(
             f"the model URL '{url}' would be downloaded, and model downloads are off",
             place=place,
             hint=f"the operator allows them with {DOWNLOADS_VARIABLE}=1 (or "
@@ -139,7 +153,11 @@ def _resolve_path(path: Path, url: str, place: str) -> ResolvedModel:
     if path.is_dir():
         return _in_folder(path, url, place)
     if not path.is_file():
-        raise ModelError(f"'{url}' names nothing: no file or folder {path}", place=place)
+        raise ModelError(
+            f"'{url}' names nothing: no file or folder {path}",
+            place=place,
+            hint="a file:// URL holds an absolute path; Path(...).resolve().as_uri() writes one",
+        )
     name = path.name.lower()
     if name.endswith(ARCHIVES):
         return _in_folder(_unpacked(path, url, place), url, place)
@@ -200,7 +218,8 @@ def _described(path: Path, url: str, place: str) -> ResolvedModel:
             f"the model description '{path.name}' in '{url}' names no file beside it",
             place=place,
         )
-    for name in ("id", "package", "install"):
+    # `visionflow models ID --json` adds "file" (where the zoo keeps it): here `path` says
+    for name in ("id", "package", "install", "file"):
         fields.pop(name, None)
     return ResolvedModel(model, fields)
 

@@ -24,7 +24,8 @@ from typing import Any
 from visionflow.blocks.core.functions import BUILTIN_FUNCTIONS
 from visionflow.data.image import WorkflowImage, load_image
 from visionflow.data.sources import ImagePolicy
-from visionflow.models.urls import is_model_url, resolve_model_url
+from visionflow.errors import ModelError
+from visionflow.models.urls import fields_hint, is_model_url, resolve_model_url
 
 EXECUTOR_PARAMETER = "executor"
 
@@ -73,7 +74,12 @@ def load_model(models: Any, model_id: str) -> Any:
     local = copy.copy(models)  # this model's entry as a local file; the library left as it is
     local.declared = {**models.declared, model_id: resolved.entry(given)}
     local.allow_files = True  # the file is the cache's, fetched under the operator's rules
-    return local.get(model_id)
+    try:
+        return local.get(model_id)
+    except ModelError as error:  # a field the URL's description lacks: say where they come from
+        if error.message.startswith(f"model '{model_id}': field "):
+            error.hint = fields_hint(source)
+        raise
 
 
 def as_image(value: Any, model: str, policy: ImagePolicy) -> WorkflowImage:

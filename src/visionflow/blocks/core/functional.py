@@ -165,7 +165,7 @@ def _imported(path: str, init: dict[str, Any]) -> Any:
             hint="check the module is importable (installed, or on PYTHONPATH) and the name",
         ) from None
     if isinstance(found, type):
-        return found(**init)
+        return _instance(path, found, init)
     if init:
         raise DefinitionError(
             f"'{path}' is a function; 'init' only applies to classes", place="field 'init'"
@@ -173,3 +173,25 @@ def _imported(path: str, init: dict[str, Any]) -> Any:
     if not callable(found):
         raise DefinitionError(f"'{path}' is not callable", place="field 'function'")
     return found
+
+
+def _instance(path: str, cls: type, init: dict[str, Any]) -> Any:
+    """One instance of the class, checked callable now rather than at the first run."""
+    try:
+        instance = cls(**init)
+    except TypeError as error:  # init that does not match the constructor
+        raise DefinitionError(
+            f"'{path}' cannot be made with init {init}: {error}",
+            place="field 'init'",
+            hint="'init' holds the keyword arguments of the class's constructor",
+        ) from None
+    if not callable(instance):
+        # DJL's ServingFunction is run(executor, args); here the instance itself is called
+        run = " (DJL's run(executor, args) becomes __call__(self, *args, executor))"
+        raise DefinitionError(
+            f"'{path}' is a class whose instances cannot be called",
+            place="field 'function'",
+            hint="give it a __call__ method, called with the arguments"
+            + (run if hasattr(instance, "run") else ""),
+        )
+    return instance

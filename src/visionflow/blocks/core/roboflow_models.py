@@ -34,7 +34,8 @@ from visionflow.selectors import looks_like_selector, parse_selector
 MAP_HINT = (
     "map it to a local model in one of three ways: an entry under the document's models: "
     "named '{id}' (e.g. models: {{'{id}': {{source: model.onnx, task: {task}}}}}); "
-    "--model '{id}=PATH' on the command line (visionflow run, run-dataset, serve); or a "
+    "--model '{id}=PATH' on the command line (visionflow run, validate, graph, run-dataset, "
+    "run-video, serve); or a "
     "model description with id '{id}' in a VISIONFLOW_MODELS folder"
 )
 DEFAULT_MAX_CANDIDATES = 3000  # Roboflow's default; the local heads have no such cap

@@ -89,9 +89,10 @@ class DrawDetections(Block):
         if labels and len(predictions):
             scale = max(0.4, min(images.width, images.height) / 800)
             texts = _label_texts(predictions, classifications)
-            scene = sv.LabelAnnotator(text_scale=scale, text_thickness=1).annotate(
-                scene, predictions, labels=texts
-            )
+            # smart_position: a label that would leave the picture (a box at its top edge,
+            # as a selfie mask's is) is moved inside it, and labels do not cover each other
+            annotator = sv.LabelAnnotator(text_scale=scale, text_thickness=1, smart_position=True)
+            scene = annotator.annotate(scene, predictions, labels=texts)
         return {"image": WorkflowImage(scene, parent_id=images.image_id, origin=images.origin)}
 
 

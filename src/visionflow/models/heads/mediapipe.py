@@ -9,6 +9,7 @@ heatmap. Every result is mapped back to the pixels of the image it was predicted
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar
 
 import numpy as np
@@ -103,10 +104,7 @@ class SsdDetectionHead(TaskHead):
         # The regressors hold 4 + 2K values per anchor, the classificators one score.
         widths = [output.shape[-1] or 0 for output in session.outputs]
         self.boxes_output, self.scores_output = int(np.argmax(widths)), int(np.argmin(widths))
-        anchors = {
-            k: tuple(v) if isinstance(v, list) else v for k, v in self.post["anchors"].items()
-        }
-        self.anchors = ssd_anchors(AnchorOptions(*self.size, **anchors))
+        self.anchors = ssd_anchors(_anchor_options(spec.id, self.size, self.post.get("anchors")))
         self.keypoint_names = list(self.post.get("keypoints", []))
         shape = session.outputs[self.boxes_output].shape
         if shape[1:] != (len(self.anchors), 4 + 2 * len(self.keypoint_names)):
@@ -241,3 +239,19 @@ class PoseLandmarksHead(TaskHead):
             self.label,
             image,
         )
+
+
+def _anchor_options(model: str, size: tuple[int, int], given: Any) -> AnchorOptions:
+    """``postprocessing.anchors`` as options; a hand-written description that lacks them (a
+    bare .tflite given its format) is told which fields, not a KeyError."""
+    fields = [f.name for f in dataclasses.fields(AnchorOptions)][2:]  # the size is the model's
+    if not isinstance(given, dict) or "strides" not in given or set(given) - set(fields):
+        unknown = sorted(set(given) - set(fields)) if isinstance(given, dict) else []
+        raise ModelError(
+            f"model '{model}': postprocessing.anchors "
+            + (f"has unknown fields {unknown}" if unknown else "must give at least 'strides'"),
+            hint=f"an SSD detector's anchors take {', '.join(fields)}; `visionflow models "
+            "mediapipe/face_detection_short_range --json` shows a complete description",
+        )
+    options = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
+    return AnchorOptions(*size, **options)
