@@ -10,10 +10,11 @@ sink to /dev/null) on a 640x480 video the script writes (moving shapes), against
 loop that reads the same file with OpenCV and calls ``workflow.run`` per frame, for a
 light workflow (one Gaussian blur), and the loop with a reader thread per file (a
 reference: what overlapping decoding with the runs gives by hand). Figure 2: the same
-with 2 and 4 videos at once (the pipeline runs their frames together, one batch element
-each; the loop reads them round-robin, one frame of each file in turn, one run per frame,
-and counts all the frames over its whole time: the same frames, the same work, the same
-order a batch has, without the batching). Figure 3: a live MJPEG camera on 127.0.0.1
+with 2 and 4 videos at once (no step of the light workflow gains from a batch, so the
+pipeline runs each frame alone on lanes, a thread a core each taking the next file:
+streams/_lanes.py; the loop reads them round-robin, one frame of each file in turn, one
+run per frame, and counts all the frames over its whole time: the same frames, the same
+work). Figure 3: a live MJPEG camera on 127.0.0.1
 (bench/_mjpeg.py) through the pipeline: latency from frame capture to result, p50 and
 p99. Figure 4: figures 1 and 2 again with a model on every frame (fer's emotion
 classifier, ONNX, batch size 4) for 1, 2 and 4 videos: the case where frames of several

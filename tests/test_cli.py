@@ -374,6 +374,55 @@ def test_validate_json_reports_the_error(tmp_path):
     assert report["error"]["place"].startswith("steps[0] 'crop'")
 
 
+def test_validate_reports_every_wrong_step_not_only_the_first(tmp_path):
+    document = {
+        "version": "1.0",
+        "inputs": [{"type": "WorkflowImage", "name": "image"}],
+        "steps": [
+            {
+                "type": "roboflow_core/image_blur@v1",
+                "name": "blur",
+                "image": "$inputs.image",
+                "kernel_sise": 5,
+            },
+            {"type": "roboflow_core/threshold@v1", "name": "cut", "image": "$steps.blur.image"},
+            {
+                "type": "roboflow_core/convert_grayscale@v1",
+                "name": "gray",
+                "image": "$inputs.image",
+            },
+            {"type": "no_such_block@v1", "name": "other", "image": "$inputs.image"},
+        ],
+        "outputs": [{"type": "JsonField", "name": "out", "selector": "$steps.cut.image"}],
+    }
+    path = write_workflow(tmp_path, document)
+    result = invoke("validate", path)
+    assert result.exit_code == 1
+    reported = [line for line in result.stderr.splitlines() if line.startswith("error [")]
+    assert reported == [
+        "error [invalid_step_field] at steps[0] 'blur'",
+        "error [invalid_step_field] at steps[1] 'cut'",
+        "error [unknown_block_type] at steps[3] 'other'",
+    ]
+    assert "missing required field 'thresh_value'" in result.stderr
+    report = json.loads(invoke("validate", path, "--json").stdout)["error"]
+    assert (report["place"], report["message"]) == (
+        "steps[0] 'blur'",
+        "unknown field 'kernel_sise'",
+    )
+    assert [(also["code"], also["place"]) for also in report["also"]] == [
+        ("invalid_step_field", "steps[1] 'cut'"),
+        ("unknown_block_type", "steps[3] 'other'"),
+    ]
+    # the same from Python: the first error, the others in its ``also``
+    from visionflow import Workflow
+    from visionflow.errors import ManifestError
+
+    with pytest.raises(ManifestError) as raised:
+        Workflow.compile(document, cache=False)
+    assert [error.place for error in raised.value.also] == ["steps[1] 'cut'", "steps[3] 'other'"]
+
+
 # --- blocks and kinds --------------------------------------------------------------------
 
 

@@ -216,3 +216,51 @@ def test_cli_run_on_the_server_sends_a_url_for_the_server_to_refuse_or_fetch(ser
     assert remote.exit_code == 1
     assert remote.exception is None or isinstance(remote.exception, SystemExit)
     assert "this server does not download images from URLs" in remote.stderr  # its policy
+
+
+DOMINANT = {
+    "version": "1.0",
+    "inputs": [{"type": "WorkflowImage", "name": "image"}],
+    "steps": [
+        {"type": "roboflow_core/dominant_color@v1", "name": "colour", "image": "$inputs.image"}
+    ],
+    "outputs": [{"type": "JsonField", "name": "rgb", "selector": "$steps.colour.rgb_color"}],
+}
+
+
+def test_rgb_arrays_are_sent_in_the_order_their_channel_order_says(client):
+    red_in_rgb = np.zeros((16, 16, 3), np.uint8)
+    red_in_rgb[:, :, 0] = 255  # red, as Pillow or matplotlib hold it
+    local = Workflow.compile(DOMINANT).run(image=red_in_rgb, channel_order="rgb", serialize=True)
+    remote = client.run(DOMINANT, inputs={"image": [red_in_rgb]}, channel_order="RGB")
+    assert local[0]["rgb"] == remote[0]["rgb"]
+    assert list(remote[0]["rgb"]) == [255, 0, 0]
+    # taken as BGR (the default) the same array is blue
+    assert list(client.run(DOMINANT, inputs={"image": red_in_rgb})[0]["rgb"]) == [0, 0, 255]
+    with pytest.raises(WorkflowError) as raised:
+        client.run(DOMINANT, inputs={"image": red_in_rgb}, channel_order="bgra")
+    assert raised.value.place == "channel_order"
+
+
+def test_every_wrong_step_comes_back_from_the_server(client):
+    document = {
+        **DOMINANT,
+        "steps": [
+            {**DOMINANT["steps"][0], "colour_space": "hsv"},
+            {"type": "roboflow_core/threshold@v1", "name": "cut", "image": "$inputs.image"},
+        ],
+    }
+    answer = client.validate(document)
+    assert answer["valid"] is False and len(answer["error"]["also"]) == 1
+    with pytest.raises(ServerError) as raised:
+        client.validate(document, raise_errors=True)
+    assert (raised.value.place, raised.value.message) == (
+        "steps[0] 'colour'",
+        "unknown field 'colour_space'",
+    )
+    [other] = raised.value.also
+    assert (other.code, other.place, other.status) == (
+        "invalid_step_field",
+        "steps[1] 'cut'",
+        raised.value.status,
+    )

@@ -1,5 +1,6 @@
 """The engine's short paths (a plain step without gather's machinery; steps run one after
-the other when none can overlap) give what the general paths give, on the same plans."""
+the other when none can overlap; one element through plain steps on the express lane) give
+what the general paths give, on the same plans."""
 
 from __future__ import annotations
 
@@ -74,6 +75,7 @@ def general(workflow: Workflow) -> Workflow:
     """The same plan made to take the general paths only."""
     executor = workflow._executor
     executor._in_order = False
+    executor.express = workflow._express = None
     for planned in executor.plan.steps.values():
         planned.plain_sources = None
     return workflow
@@ -94,11 +96,41 @@ def both(definition: dict) -> tuple[Workflow, Workflow]:
         (FROM_A_SCALAR, {"words": ["cat", "dog"], "suffix": "nothing"}),
         (FROM_A_SCALAR, {"words": ["cat", "dog"], "suffix": "-"}),
         (PARALLEL, {"words": ["cat", None]}),
+        # one element: the express lane
+        (CHAIN, {"words": "cat"}),
+        (CHAIN, {"words": "nothing", "suffix": "s"}),
+        (CHAIN, {"words": None}),
+        (CHAIN, {}),  # no words: the general path's error, below
+        (FROM_A_SCALAR, {"words": "cat", "suffix": "nothing"}),
+        (FROM_A_SCALAR, {"words": "cat", "suffix": None}),
+        (FROM_A_SCALAR, {"words": "cat", "suffix": "-"}),
+        (PARALLEL, {"words": "cat"}),
     ],
 )
 def test_short_paths_give_what_the_general_paths_give(definition, inputs):
     short, long = both(definition)
-    assert short.run(**inputs) == long.run(**inputs)
+    given, expected = outcome(short, inputs), outcome(long, inputs)
+    assert given == expected
+
+
+def outcome(workflow: Workflow, inputs: dict[str, Any]) -> Any:
+    """The results, or the error's class, place and text."""
+    try:
+        return workflow.run(**inputs)
+    except Exception as error:
+        return type(error).__name__, getattr(error, "place", None), str(error)
+
+
+def test_which_runs_take_the_express_lane():
+    short, _ = both(CHAIN)
+    lane = short._executor.express
+    assert lane is not None
+    assert lane.run({"words": "cat"}) == [
+        {"a": "cat", "c": "cat!", "all_b": {"value": "cat!", "size": 3}, "size": 4}
+    ]
+    assert lane.run({"words": ["cat"]}) is None  # a batch: the general path
+    # steps that may run at once keep their threads: the general path
+    assert both(PARALLEL)[0]._executor.express is None
 
 
 def test_the_values_of_the_short_paths():
@@ -119,11 +151,25 @@ def test_a_failing_element_is_named_on_both_paths():
         with pytest.raises(StepExecutionError) as caught:
             workflow.run(words=["cat", "boom"])
         errors.append((caught.value.step, caught.value.index, caught.value.message))
-    assert errors[0] == errors[1] == (
-        "a",
-        (1,),
-        "step 'a' (test/echo@v1) failed for element (1,): ValueError: boom is not a value",
+    assert (
+        errors[0]
+        == errors[1]
+        == (
+            "a",
+            (1,),
+            "step 'a' (test/echo@v1) failed for element (1,): ValueError: boom is not a value",
+        )
     )
+
+
+def test_a_failing_element_and_bad_inputs_on_the_express_lane():
+    short, long = both(CHAIN)
+    for inputs in ({"words": "boom"}, {"words": "cat", "typo": 1}, {"suffix": "s"}):
+        assert isinstance(outcome(short, inputs), tuple)  # an error
+        assert outcome(short, inputs) == outcome(long, inputs)
+    with pytest.raises(StepExecutionError) as caught:
+        short.run(words="boom")
+    assert (caught.value.step, caught.value.index) == ("a", (0,))
 
 
 def test_which_plans_run_their_steps_in_order():
@@ -144,3 +190,46 @@ def test_which_plans_run_their_steps_in_order():
         {"bottom": "$steps.bottom.value"},
     )
     assert not runs_in_order(plan(diamond), limit=8)
+
+
+def test_parameter_checks_and_bad_results_on_the_express_lane():
+    import numpy as np
+
+    threshold = {
+        "version": "1.0",
+        "inputs": [
+            {"type": "WorkflowImage", "name": "image"},
+            {"type": "WorkflowParameter", "name": "level", "default_value": 100},
+        ],
+        "steps": [
+            {
+                "type": "roboflow_core/threshold@v1",
+                "name": "cut",
+                "image": "$inputs.image",
+                "thresh_value": "$inputs.level",
+            }
+        ],
+        "outputs": [{"type": "JsonField", "name": "cut", "selector": "$steps.cut.image"}],
+    }
+    short = Workflow.compile(threshold, cache=False)
+    long = general(Workflow.compile(threshold, cache=False))
+    assert short._executor.express is not None
+    pixels = np.arange(48, dtype=np.uint8).reshape(4, 4, 3) * 5
+    for level in (100, 7):
+        [ours], [theirs] = short.run(image=pixels, level=level), long.run(image=pixels, level=level)
+        assert np.array_equal(ours["cut"].numpy, theirs["cut"].numpy)
+        assert ours["cut"].numpy.max() == 255 and (ours["cut"].numpy == 0).any()
+    assert outcome(short, {"image": pixels, "level": "high"}) == outcome(
+        long, {"image": pixels, "level": "high"}
+    )
+    assert outcome(short, {"image": pixels, "level": "high"})[0] == "RuntimeInputError"
+
+    class Wrong(Echo):
+        def run(self, value: Any, suffix: Any = "") -> Any:
+            return ["not", "a", "dict"]
+
+    wrong = {**CHAIN, "steps": [step("a", "$inputs.words")], "outputs": CHAIN["outputs"][:1]}
+    short = Workflow.compile(wrong, blocks=[Wrong], cache=False)
+    long = general(Workflow.compile(wrong, blocks=[Wrong], cache=False))
+    assert outcome(short, {"words": "cat"}) == outcome(long, {"words": "cat"})
+    assert "run() must return a dict" in outcome(short, {"words": "cat"})[2]

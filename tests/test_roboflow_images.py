@@ -18,7 +18,12 @@ import skimage.data
 import supervision as sv
 
 from visionflow import Workflow
-from visionflow.blocks.roboflow.images import BilateralFilter
+from visionflow.blocks.roboflow.images import (
+    BilateralFilter,
+    ImageBlur,
+    MorphologicalTransformation,
+    Threshold,
+)
 from visionflow.data.image import WorkflowImage
 from visionflow.errors import ManifestError, RuntimeInputError, StepExecutionError
 
@@ -617,3 +622,29 @@ def test_camera_focus_v2_reads_a_bgra_image_by_its_colour():
     found = block.run(WorkflowImage(with_alpha))
     assert found["focus_measure"] == expected["focus_measure"]
     assert np.array_equal(found["image"].numpy, expected["image"].numpy)
+
+
+@pytest.mark.parametrize(
+    "block, fields, words",
+    [
+        (Threshold, {"thresh_value": 9, "threshold_type": "high"}, "threshold_type 'high' is not"),
+        (ImageBlur, {"blur_type": "box"}, "blur_type 'box' is not one of 'average', 'gaussian'"),
+        (MorphologicalTransformation, {"operation": "Opening then Closing"}, "operation 'Ope"),
+    ],
+)
+def test_a_choice_from_a_step_output_is_checked_when_the_block_runs(block, fields, words):
+    # parameters and literals are checked before the run; a step's output only here
+    with pytest.raises(ValueError, match=words):
+        block().run(image=WorkflowImage(bgr("coffee")), **fields)
+
+
+def test_a_step_whose_kernel_size_changes_between_runs_uses_each_runs_kernel():
+    # the kernels of ones are made once per size and shared between runs, unchanged
+    step = {"type": MORPHOLOGY_V1, "kernel_size": "$inputs.value"}
+    workflow = Workflow.compile(definition(step))
+    gray = cv2.cvtColor(bgr("coffee"), cv2.COLOR_BGR2GRAY)
+    for size in (3, 9, 3, 1):
+        [result] = workflow.run(image=bgr("coffee"), value=size)
+        kernel = np.ones((size, size), np.uint8)
+        expected = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, kernel)[:, :, None]
+        assert np.array_equal(result["out"]["image"].numpy, expected)

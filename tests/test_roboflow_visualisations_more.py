@@ -454,6 +454,92 @@ def test_a_step_whose_palette_changes_between_runs_draws_each_runs_palette():
         assert np.array_equal(result["image"].numpy, expected)
 
 
+def a_step_drawing_a(step: dict, parameter: str) -> Workflow:
+    """One compiled workflow whose ``step`` (drawing the boxes A) takes its field
+    ``parameter`` from the parameter of that name."""
+    definition = {
+        "version": "1.0",
+        "inputs": [IMAGE, BOXES, {"type": "WorkflowParameter", "name": parameter}],
+        "steps": [{"name": "draw", "image": "$inputs.image", "predictions": "$inputs.boxes",
+                   parameter: f"$inputs.{parameter}", **step}],
+        "outputs": [{"type": "JsonField", "name": "image", "selector": "$steps.draw.image"}],
+    }  # fmt: skip
+    return Workflow.compile(definition)
+
+
+FOUND_A = sv.Detections(
+    xyxy=np.array([[60.0, 70.0, 140.0, 130.0], [240.0, 155.0, 360.0, 245.0]]),
+    class_id=np.array([0, 1]),
+    data={"class_name": np.array(["cat", "dog"])},
+)
+
+
+def test_a_step_whose_custom_colours_change_between_runs_draws_each_runs_colours():
+    # the annotator is found by the fields as given: a list given again with other
+    # colours in it (even the very same list, changed) builds a new one
+    workflow = a_step_drawing_a(
+        {"type": "roboflow_core/bounding_box_visualization@v1", "color_palette": "CUSTOM"},
+        "custom_colors",
+    )
+    colours = ["#FF0000", "#00FF00"]
+    for change in (None, ["#0000FF", "#FFFF00"], ["#FF0000", "#00FF00"]):
+        if change is not None:
+            colours[:] = change
+        [result] = workflow.run(image=astronaut(), boxes=[A], custom_colors=colours)
+        annotator = sv.BoxAnnotator(color=sv.ColorPalette.from_hex(list(colours)))
+        expected = annotator.annotate(scene=astronaut(), detections=FOUND_A)
+        assert np.array_equal(result["image"].numpy, expected)
+
+
+def test_a_label_step_whose_text_colour_changes_between_runs_writes_each_runs_colour():
+    workflow = a_step_drawing_a({"type": "roboflow_core/label_visualization@v1"}, "text_color")
+    for text_colour, expected_colour in (
+        ("WHITE", sv.Color.WHITE), ("#FF00FF", sv.Color(r=255, g=0, b=255)),
+        ("WHITE", sv.Color.WHITE),
+    ):  # fmt: skip
+        [result] = workflow.run(image=astronaut(), boxes=[A], text_color=text_colour)
+        annotator = sv.LabelAnnotator(
+            color=sv.ColorPalette.DEFAULT, text_color=expected_colour, text_scale=1.0
+        )
+        expected = annotator.annotate(scene=astronaut(), detections=FOUND_A, labels=["cat", "dog"])
+        assert np.array_equal(result["image"].numpy, expected)
+
+
+def test_a_blur_step_whose_kernel_changes_between_runs_blurs_with_each_runs_kernel():
+    workflow = a_step_drawing_a({"type": "roboflow_core/blur_visualization@v1"}, "kernel_size")
+    for kernel in (15, 5, 15):
+        [result] = workflow.run(image=astronaut(), boxes=[A], kernel_size=kernel)
+        expected = sv.BlurAnnotator(kernel_size=kernel).annotate(
+            scene=astronaut(), detections=FOUND_A
+        )
+        assert np.array_equal(result["image"].numpy, expected)
+
+
+@pytest.mark.parametrize(
+    "step_type",
+    [
+        "roboflow_core/bounding_box_visualization@v1",
+        "roboflow_core/label_visualization@v1",
+        "roboflow_core/rich_label_visualization@v1",
+    ],
+)
+def test_an_unknown_custom_colour_from_a_parameter_fails_even_with_nothing_to_draw(step_type):
+    workflow = a_step_drawing_a({"type": step_type, "color_palette": "CUSTOM"}, "custom_colors")
+    with pytest.raises(WorkflowError) as caught:
+        workflow.run(image=astronaut(), boxes=[NOBODY], custom_colors=["#FF0000", "mauve"])
+    assert "unknown colour 'mauve'" in caught.value.message
+
+
+def test_an_unknown_custom_colour_fails_a_classification_label_with_nothing_to_write():
+    step = {"type": CL, "image": "$inputs.image", "predictions": "$inputs.classes",
+            "color_palette": "CUSTOM", "custom_colors": "$inputs.custom_colors"}  # fmt: skip
+    inputs = [IMAGE, {"type": "WorkflowBatchInput", "name": "classes", "kind": [CLS]},
+              {"type": "WorkflowParameter", "name": "custom_colors"}]  # fmt: skip
+    with pytest.raises(WorkflowError) as caught:
+        run_one(step, inputs, image=astronaut(), classes=[MULTI_NONE], custom_colors=["mauve"])
+    assert "unknown colour 'mauve'" in caught.value.message
+
+
 @pytest.mark.parametrize(
     "anomaly_map, threshold, field",
     [

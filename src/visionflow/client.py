@@ -45,6 +45,9 @@ class ServerError(WorkflowError):
             place=details.get("place"),
             hint=details.get("hint"),
         )
+        others = details.get("also")
+        if isinstance(others, list):  # the other wrong steps of a document
+            self.also = [ServerError(status, other) for other in others if isinstance(other, dict)]
 
 
 class Client:
@@ -80,13 +83,20 @@ class Client:
         dialect: str | None = None,
         inputs: dict[str, Any] | None = None,
         files: dict[str, Any] | None = None,
+        channel_order: str = "bgr",
     ) -> list[dict[str, Any]]:
         """The serialised results, one dict per input element.
 
         ``files`` (input name -> path, bytes, or a list of them) are uploaded as a
-        multipart form instead of base64 inside the JSON.
+        multipart form instead of base64 inside the JSON. Image arrays are BGR, as
+        OpenCV's; ``channel_order="rgb"`` for RGB arrays (Pillow's, matplotlib's), as
+        ``Workflow.run`` takes them.
         """
-        body = {**_source(workflow, name, version, dialect), "inputs": _encoded(inputs or {})}
+        from visionflow.data.image import as_channel_order
+
+        as_channel_order(None, channel_order, "channel_order")  # an unknown order: an error
+        encoded = _encoded(inputs or {}, rgb=channel_order.lower() == "rgb")
+        body = {**_source(workflow, name, version, dialect), "inputs": encoded}
         if not files:
             return self._call("POST", "/run", json=body)["outputs"]
         import json
@@ -289,26 +299,27 @@ def _document(workflow: Any) -> Any:
     return workflow
 
 
-def _encoded(value: Any, place: str = "inputs") -> Any:
-    """Input values as JSON: images as base64 text, arrays of numbers as lists."""
+def _encoded(value: Any, place: str = "inputs", rgb: bool = False) -> Any:
+    """Input values as JSON: images as base64 text, arrays of numbers as lists; image
+    arrays given in RGB order (``rgb``) turned to BGR first."""
     import numpy as np
 
     from visionflow.data.image import WorkflowImage, is_pil_image
 
     if isinstance(value, dict):
         inside = "inputs '{}'" if place == "inputs" else place + "['{}']"
-        return {key: _encoded(item, inside.format(key)) for key, item in value.items()}
+        return {key: _encoded(item, inside.format(key), rgb) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_encoded(item, f"{place}[{n}]") for n, item in enumerate(value)]
+        return [_encoded(item, f"{place}[{n}]", rgb) for n, item in enumerate(value)]
     if isinstance(value, WorkflowImage):
-        value = value.numpy
-    if is_pil_image(value):  # a Pillow image, read as the engine would
+        value, rgb = value.numpy, False  # BGR already, as every image inside visionflow
+    if is_pil_image(value):  # a Pillow image, read as the engine would (it says its order)
         from visionflow.data.image import pixels_from_pil
 
-        value = pixels_from_pil(value, place, _servers_limit())
+        value, rgb = pixels_from_pil(value, place, _servers_limit()), False
     if isinstance(value, np.ndarray):
         if value.dtype == np.uint8 and value.ndim == 4:
-            return [_encoded(image, f"{place}[{n}]") for n, image in enumerate(value)]
+            return [_encoded(image, f"{place}[{n}]", rgb) for n, image in enumerate(value)]
         if value.ndim >= 2 and (value.dtype.kind == "f" or value.dtype in (np.uint8, np.uint16)):
             # the engine's rules for pixels (shape, empty images, uint16 scaled, floats in
             # [0, 1]) applied here, as a WorkflowError: OpenCV cannot encode the others, and
@@ -316,7 +327,9 @@ def _encoded(value: Any, place: str = "inputs") -> Any:
             from visionflow.data.image import pixels_from_array
 
             if value.ndim == 4:
-                return [_encoded(image, f"{place}[{n}]") for n, image in enumerate(value)]
+                return [_encoded(image, f"{place}[{n}]", rgb) for n, image in enumerate(value)]
+            if rgb and value.ndim == 3 and value.shape[2] in (3, 4):
+                value = np.ascontiguousarray(value[:, :, 2::-1])  # RGB(A) -> BGR, alpha dropped
             pixels = pixels_from_array(value, place, _servers_limit())
             # gray travels as gray (a third of the bytes): the server repeats it alike
             return _png_base64(value if value.ndim == 2 and value.dtype == np.uint8 else pixels)

@@ -19,6 +19,9 @@ class WorkflowError(Exception):
         self.message = message
         self.place = place
         self.hint = hint
+        # further errors found in the same pass (each step's fields are all checked before
+        # a compile fails), reported after this one
+        self.also: list[WorkflowError] = []
 
     def __str__(self) -> str:
         # Rendered from the fields as they are now, so a re-placed error reads right.
@@ -41,7 +44,10 @@ class WorkflowError(Exception):
 
     def to_dict(self) -> dict:
         """The error as JSON-friendly data (what the CLI and server report)."""
-        return {"code": self.code, "place": self.place, "message": self.message, "hint": self.hint}
+        found = {"code": self.code, "place": self.place, "message": self.message, "hint": self.hint}
+        if self.also:
+            found["also"] = [error.to_dict() for error in self.also]
+        return found
 
 
 # --- compile time -----------------------------------------------------------------------

@@ -42,6 +42,7 @@ class Workflow:
     ):
         self.plan = plan
         self._executor = Executor(plan, max_concurrent_steps, image_policy)
+        self._express = self._executor.express  # one element through plain steps: straight
 
     @classmethod
     def compile(
@@ -130,14 +131,14 @@ class Workflow:
         matplotlib's), a PIL image, encoded bytes, a file path or base64. With
         ``serialize=True`` the results are JSON-ready (images as base64, detections as dicts).
         """
-        given = {**(inputs or {}), **kwargs}
+        given = {**inputs, **kwargs} if inputs else kwargs  # kwargs: a dict of its own
         if channel_order != "bgr":
             given = self._images_in_bgr(given, channel_order)
         inspection = _inspecting.get()
         if inspection is not None and inspection.workflow is self:
             results = inspection.record(self._executor.run, given)
-        else:
-            results = self._executor.run(given)
+        elif self._express is None or (results := self._express.run(given)) is None:
+            results = self._executor.run(given)  # not one element through plain steps
         if serialize:
             from visionflow.serialization import serialize as to_json
 

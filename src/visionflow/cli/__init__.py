@@ -218,9 +218,11 @@ def validate(
     api_key: _serve.ApiKey = None,
     model_maps: _serve.ModelMaps = None,
 ) -> None:
-    """Compile a workflow without running it: its inputs and outputs, or its first error.
+    """Compile a workflow without running it: its inputs and outputs, or its errors.
 
-    Models are checked against their files (task, format, outputs), not loaded.
+    Every step's block and fields are checked, so each wrong step is reported, not only the
+    first; connections are checked once the steps are right. Models are checked against
+    their files (task, format, outputs), not loaded.
     """
     from visionflow import Workflow
 

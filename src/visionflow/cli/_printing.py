@@ -73,6 +73,10 @@ def missing_extra(error: ModuleNotFoundError) -> MissingExtraError | None:
 
 
 def print_error(error: Any) -> None:
+    """A WorkflowError (or anything with its fields: ``code``, ``place``, ``message``,
+    ``hint``, maybe ``also``) for a person, on stderr; then each error in its ``also``."""
+    from types import SimpleNamespace
+
     from rich.console import Console
     from rich.text import Text
 
@@ -83,6 +87,8 @@ def print_error(error: Any) -> None:
     if error.hint:
         report.append(f"\n  hint: {error.hint}", style="red")
     Console(stderr=True, soft_wrap=True).print(report)
+    for other in getattr(error, "also", None) or ():  # further errors found in the same pass
+        print_error(SimpleNamespace(**other) if isinstance(other, dict) else other)
 
 
 def echo_json(data: Any) -> None:

@@ -71,7 +71,8 @@ class Inlined:
         try:
             yield
         except WorkflowError as error:
-            self.relocate(error)  # the same error, re-placed
+            for found in (error, *error.also):
+                self.relocate(found)  # the same error, re-placed
             raise
 
     def relocate(self, error: WorkflowError) -> WorkflowError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,7 @@ from visionflow.blocks.api import BlockManifest, SelectorInfo, manifest_selector
 from visionflow.blocks.loader import BlockRegistry, LoadedBlock
 from visionflow.definition import Definition
 from visionflow.errors import (
+    CompilationError,
     DuplicateNameError,
     ManifestError,
     UnknownBlockTypeError,
@@ -41,26 +43,44 @@ def step_place(position: int, name: str | None) -> str:
 
 
 def parse_steps(definition: Definition, registry: BlockRegistry) -> list[ParsedStep]:
+    """Every step's block found and fields checked. A wrong step does not hide the ones
+    after it: the first error is raised with the others in its ``also``."""
     parsed: list[ParsedStep] = []
     seen: dict[str, int] = {}
+    found: list[CompilationError] = []
     for position, raw in enumerate(definition.steps):
-        name = raw.get("name")
-        place = step_place(position, name if isinstance(name, str) else None)
-        if not isinstance(name, str) or not name:
-            raise ManifestError(
-                "every step needs a non-empty 'name'", place=place, hint="add name: ..."
-            )
-        if name in seen:
-            raise DuplicateNameError(
-                f"step name '{name}' is used twice (also by steps[{seen[name]}])",
-                place=place,
-                hint="step names must be unique (they are case sensitive)",
-            )
-        seen[name] = position
-        loaded = _find_block(raw.get("type"), registry, place)
-        parsed.append(ParsedStep(position, name, loaded, _validate(raw, loaded, place)))
+        try:
+            parsed.append(_parse_step(position, raw, registry, seen))
+        except CompilationError as error:
+            found.append(error)
+    if found:
+        first, *others = found
+        if others:  # a copy: an error a registry keeps (a broken plugin) is never changed
+            first = copy.copy(first)
+            first.also = others
+        raise first
     _check_duplicate_inputs(definition)
     return parsed
+
+
+def _parse_step(
+    position: int, raw: dict, registry: BlockRegistry, seen: dict[str, int]
+) -> ParsedStep:
+    name = raw.get("name")
+    place = step_place(position, name if isinstance(name, str) else None)
+    if not isinstance(name, str) or not name:
+        raise ManifestError(
+            "every step needs a non-empty 'name'", place=place, hint="add name: ..."
+        )
+    if name in seen:
+        raise DuplicateNameError(
+            f"step name '{name}' is used twice (also by steps[{seen[name]}])",
+            place=place,
+            hint="step names must be unique (they are case sensitive)",
+        )
+    seen[name] = position
+    loaded = _find_block(raw.get("type"), registry, place)
+    return ParsedStep(position, name, loaded, _validate(raw, loaded, place))
 
 
 def _find_block(block_type: Any, registry: BlockRegistry, place: str) -> LoadedBlock:

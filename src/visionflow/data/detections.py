@@ -72,13 +72,15 @@ def class_names(detections: sv.Detections) -> list[str]:
 
 def to_root_coordinates(detections: sv.Detections) -> sv.Detections:
     """A copy of ``detections`` moved from the image it was predicted on to the root image."""
-    offsets = detections.data.get(ROOT_PARENT_OFFSET)
-    if offsets is None or len(detections) == 0:
+    data = detections.data
+    offsets = data.get(ROOT_PARENT_OFFSET)
+    if offsets is None or not len(offsets):
         return detections
-    dimensions, root = (detections.data.get(k) for k in (IMAGE_DIMENSIONS, ROOT_PARENT_DIMENSIONS))
-    on_root = dimensions is None or root is None or np.array_equal(dimensions, root)
-    if not np.count_nonzero(offsets) and on_root:  # a crop at (0, 0) is not the root itself
-        return detections
+    dimensions, root = data.get(IMAGE_DIMENSIONS), data.get(ROOT_PARENT_DIMENSIONS)
+    if not np.count_nonzero(offsets) and (  # a crop at (0, 0) is not the root itself
+        dimensions is None or root is None or _same_values(dimensions, root)
+    ):
+        return detections  # on the root already: every run's common case, kept cheap
     moved = detections[np.arange(len(detections))]  # indexing copies every array
     shift = offsets.astype(moved.xyxy.dtype)
     moved.xyxy = moved.xyxy + np.concatenate([shift, shift], axis=1)
@@ -92,6 +94,14 @@ def to_root_coordinates(detections: sv.Detections) -> sv.Detections:
     if ROOT_PARENT_DIMENSIONS in moved.data:
         moved.data[IMAGE_DIMENSIONS] = moved.data[ROOT_PARENT_DIMENSIONS].copy()
     return moved
+
+
+def _same_values(first: np.ndarray, second: np.ndarray) -> bool:
+    """``np.array_equal`` for two small arrays, its common case (same shape and dtype)
+    compared as bytes: this runs for every detections output of every run."""
+    if first.shape == second.shape and first.dtype == second.dtype and first.dtype != object:
+        return first.tobytes() == second.tobytes()
+    return bool(np.array_equal(first, second))
 
 
 def _masks_in_root(detections: sv.Detections) -> np.ndarray:

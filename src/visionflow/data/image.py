@@ -27,11 +27,12 @@ from visionflow.errors import RuntimeInputError
 
 _log = logging.getLogger("visionflow.inputs")
 
-_ids = itertools.count()
-
-
-def _next_id() -> str:
-    return f"image-{next(_ids)}"
+_ids = itertools.count()  # an image's id: image-<n>, unique in the process
+# An image is made for every step's result (a region, new pixels of the same image): made
+# without the keyword-argument __init__ and NamedTuple's Python-level __new__, which cost
+# more than the rest of a small block's work (a threshold on 512x512 takes 20 us).
+_new_image = object.__new__
+_new_tuple = tuple.__new__
 
 
 class ImageOrigin(NamedTuple):  # a tuple: made for every image and crop, so cheap to build
@@ -94,10 +95,12 @@ class WorkflowImage:
         video: VideoMetadata | None = None,
     ):
         self._numpy = pixels
-        self.image_id = image_id or _next_id()
+        self.image_id = image_id = image_id or f"image-{next(_ids)}"
         self.parent_id = parent_id
-        height, width = pixels.shape[:2]
-        self.origin = origin or ImageOrigin(self.image_id, 0, 0, width, height)
+        if not origin:  # a root image: at (0, 0) of itself
+            shape = pixels.shape
+            origin = _new_tuple(ImageOrigin, (image_id, 0, 0, shape[1], shape[0]))
+        self.origin = origin
         self.source = source
         self.parent_place = parent_place  # where a crop sits in its direct parent
         self.video = video  # a video frame's metadata; None for a still image (and a crop)
@@ -181,15 +184,15 @@ class WorkflowImage:
     def with_pixels(self, pixels: np.ndarray) -> WorkflowImage:
         """The same image (ids, origin, place) showing other pixels of that region: drawn
         on, turned around, or converted."""
-        return WorkflowImage(
-            pixels,
-            image_id=self.image_id,
-            parent_id=self.parent_id,
-            origin=self.origin,
-            source=self.source,
-            parent_place=self.parent_place,
-            video=self.video,
-        )
+        image = _new_image(WorkflowImage)
+        image._numpy = pixels
+        image.image_id = self.image_id
+        image.parent_id = self.parent_id
+        image.origin = self.origin
+        image.source = self.source
+        image.parent_place = self.parent_place
+        image.video = self.video
+        return image
 
     def region(
         self, pixels: np.ndarray, x_min: int, y_min: int, image_id: str | None = None
@@ -201,26 +204,29 @@ class WorkflowImage:
         still a frame of this image's video; a crop, given its own id, is a still image of
         its own, as in Roboflow's engine.
         """
-        root = self.origin
-        origin = ImageOrigin(
-            root.root_id,
-            root.offset_x + x_min,
-            root.offset_y + y_min,
-            root.root_width,
-            root.root_height,
-        )
-        place = OriginCoordinates(x_min, y_min, self.width, self.height)
-        return WorkflowImage(
-            pixels,
-            image_id=image_id,
-            parent_id=self.image_id,
-            origin=origin,
-            parent_place=place,
-            video=self.video if image_id is None else None,
-        )
+        origin = self.origin
+        if x_min or y_min:  # else at the very place of this image: its origin, shared
+            root_id, offset_x, offset_y, root_width, root_height = origin
+            origin = _new_tuple(
+                ImageOrigin,
+                (root_id, offset_x + x_min, offset_y + y_min, root_width, root_height),
+            )
+        shape = self._numpy.shape
+        image = _new_image(WorkflowImage)
+        image._numpy = pixels
+        image.image_id = image_id or f"image-{next(_ids)}"
+        image.video = self.video if image_id is None else None
+        image.parent_id = self.image_id
+        image.origin = origin
+        image.source = None
+        image.parent_place = _new_tuple(OriginCoordinates, (x_min, y_min, shape[1], shape[0]))
+        return image
 
     def __repr__(self) -> str:
         return f"WorkflowImage(id={self.image_id!r}, {self.width}x{self.height})"
+
+
+_UINT8 = np.dtype(np.uint8)
 
 
 def load_image(value, *, place: str = "image", policy: ImagePolicy = LOCAL) -> WorkflowImage:
@@ -235,6 +241,12 @@ def load_image(value, *, place: str = "image", policy: ImagePolicy = LOCAL) -> W
     >>> load_image(np.zeros((2, 3), np.uint16)).numpy.shape
     (2, 3, 3)
     """
+    if type(value) is np.ndarray and value.dtype is _UINT8 and value.ndim == 3:
+        # the commonest input (OpenCV's BGR frame): taken as it is, as pixels_from_array
+        # would take it, without its general checks
+        height, width, channels = value.shape
+        if channels == 3 and height and width and width * height <= policy.max_pixels:
+            return WorkflowImage(value)
     if isinstance(value, WorkflowImage):
         pixels = value.numpy
         if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:

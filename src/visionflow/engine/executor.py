@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from visionflow.compiler.plan import Plan
 from visionflow.data.sources import LOCAL, ImagePolicy
+from visionflow.engine.express import ExpressLane
 from visionflow.engine.inputs import InputLoader
 from visionflow.engine.outputs import ResultBuilder
 from visionflow.engine.parameter_checks import parameter_checks
@@ -76,10 +77,19 @@ class Executor:
         self._parameter_checks = parameter_checks(plan)
         self._results = ResultBuilder(plan.outputs, plan.steps)
         self._in_order = runs_in_order(plan, self.max_concurrent_steps)
+        self.express = (
+            ExpressLane(plan, self._inputs, self._parameter_checks)
+            if ExpressLane.covers(plan, self._inputs, self._in_order)
+            else None
+        )
 
     def run(
         self, inputs: dict[str, Any], recorder: StepRecorder | None = None
     ) -> list[dict[str, Any]]:
+        if self.express is not None and recorder is None:
+            results = self.express.run(inputs)
+            if results is not None:
+                return results
         state = RunState()
         size = self._inputs.load(inputs, state)
         for check in self._parameter_checks:

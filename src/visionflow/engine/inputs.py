@@ -41,21 +41,16 @@ class InputLoader:
         self.policy = policy
         # every batch input one level deep: a run given one value for each (the common
         # call, one image) is laid out directly, without the general batch bookkeeping
-        self._flat = all(item.dimensionality == 1 for item in self.batch_inputs)
+        self.flat = all(item.dimensionality == 1 for item in self.batch_inputs)
         self._first_places = {item.name: f"inputs '{item.name}'[0]" for item in declared}
+        self._batch_names = [(item.name, item.type == "image") for item in self.batch_inputs]
 
     def load(self, given: dict[str, Any], state: RunState) -> int:
         """Fill ``state`` with the inputs; returns the batch size (number of result dicts)."""
-        if not given.keys() <= self.names:
-            unknown = sorted(set(given) - self.names, key=str)
-            raise RuntimeInputError(
-                f"unknown input(s) {_listed([shown_value(name) for name in unknown])}",
-                place="inputs",
-                hint=f"this workflow's inputs are: {_listed(sorted(self.names)) or 'none'}",
-            )
+        self.check_names(given)
         for item in self.parameters:
-            state.input_values[item.name] = _parameter_value(item, given)
-        if self._flat and self._one_element(given):
+            state.input_values[item.name] = self.parameter_value(item, given)
+        if self.flat and self.one_element(given):
             return self._load_one(given, state)
         batches = {item.name: _batch_values(item, given) for item in self.batch_inputs}
         size = _batch_size(batches)
@@ -68,25 +63,50 @@ class InputLoader:
             state.input_values[item.name] = _lay_out(item, values, state, self.policy, listed)
         return size
 
+    def check_names(self, given: dict[str, Any]) -> None:
+        """Refuses inputs the workflow does not declare, naming them."""
+        if not given.keys() <= self.names:
+            unknown = sorted(set(given) - self.names, key=str)
+            raise RuntimeInputError(
+                f"unknown input(s) {_listed([shown_value(name) for name in unknown])}",
+                place="inputs",
+                hint=f"this workflow's inputs are: {_listed(sorted(self.names)) or 'none'}",
+            )
 
-    def _one_element(self, given: dict[str, Any]) -> bool:
+    @staticmethod
+    def parameter_value(item: InputDefinition, given: dict[str, Any]) -> Any:
+        """A parameter's value as given (checked against its kinds) or its default."""
+        return _parameter_value(item, given)
+
+    def one_element(self, given: dict[str, Any]) -> bool:
         """Whether every batch input is given one value (no list, no stack of images)."""
-        for item in self.batch_inputs:
-            value = given.get(item.name)
-            if _listed_values(value) or (
-                isinstance(value, np.ndarray) and item.type == "image" and value.ndim == 4
-            ):
+        for name, image in self._batch_names:  # run for every run: kept to type checks
+            value = given.get(name)
+            if isinstance(value, list | tuple):
+                if _listed_values(value):
+                    return False
+            elif image and isinstance(value, np.ndarray) and value.ndim == 4:
                 return False
         return True
+
+    def element(self, item: InputDefinition, given: dict[str, Any], place: str) -> Any:
+        """A batch input's one value (or default), read and checked as element (0,), where
+        ``one_element`` holds (the value is no list and no stack of images)."""
+        if item.type == "image" and item.name in given:  # the commonest: straight to it
+            return load_image(given[item.name], place=place, policy=self.policy)
+        (value,) = _batch_values(item, given)
+        return _element(item, value, (0,), self.policy, False, place)
+
+    def first_place(self, name: str) -> str:
+        """Where an error in the first element of input ``name`` is reported."""
+        return self._first_places[name]
 
     def _load_one(self, given: dict[str, Any], state: RunState) -> int:
         """``load`` for a batch of one: each batch input's value (or default) at (0,)."""
         state.add_level(ROOT_LINEAGE, {(): [(0,)]})
         for item in self.batch_inputs:
-            (value,) = _batch_values(item, given)
-            place = self._first_places[item.name]
             state.input_values[item.name] = {
-                (0,): _element(item, value, (0,), self.policy, False, place)
+                (0,): self.element(item, given, self._first_places[item.name])
             }
         return 1
 

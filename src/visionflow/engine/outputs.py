@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from visionflow.compiler.plan import INPUTS_LINEAGE, OutputPlan, Source, StepPlan
+from visionflow.data.detections import to_root_coordinates
 from visionflow.engine.state import MISSING, Index, RunState
 from visionflow.kinds import DETECTION_KINDS, WILDCARD
 
@@ -113,8 +114,6 @@ def _may_need_translation(output: OutputPlan) -> bool:
 def _to_parent(value: Any) -> Any:
     """Detections made on crops, moved to the coordinates of the image the user gave."""
     if type(value).__name__ == "Detections":
-        from visionflow.data.detections import to_root_coordinates
-
         return to_root_coordinates(value)
     if isinstance(value, list):
         return [_to_parent(item) for item in value]

@@ -161,8 +161,13 @@ def _check_rows(step: StepPlan, outcomes: list, elements: list[Index]) -> None:
 
 
 def _bad_result(step: StepPlan, expected: str, found: Any) -> StepExecutionError:
+    return bad_result(step.name, step.block_type, expected, found)
+
+
+def bad_result(name: str, block_type: str, expected: str, found: Any) -> StepExecutionError:
+    """The error for a block whose ``run`` returned something else than ``expected``."""
     shown = repr(found)
     shown = shown if len(shown) < 120 else shown[:117] + "..."
     return StepExecutionError(
-        step.name, step.block_type, TypeError(f"run() must return {expected}, returned {shown}")
+        name, block_type, TypeError(f"run() must return {expected}, returned {shown}")
     )

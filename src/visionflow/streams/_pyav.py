@@ -31,11 +31,12 @@ class PyAVReader:
     """The frames of a file's first video stream, decoded by PyAV's FFmpeg, as BGR uint8.
 
     ``fps``: the stream's declared average rate (None if it declares none);
-    ``frame_count``: the frames its header declares (None if it does not say).
+    ``frame_count``: the frames its header declares (None if it does not say); ``threads``:
+    the decoder's threads (default: FFmpeg's choice).
     Raises ``ValueError`` when PyAV cannot open the file or it has no video stream.
     """
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, threads: int | None = None):
         import av
 
         try:
@@ -48,6 +49,8 @@ class PyAVReader:
             raise ValueError("the file has no video stream")
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"  # frame and slice threads: decoding is the cost here
+        if threads is not None:  # the caller's choice (1: decoded in the reading thread)
+            stream.thread_count = threads
         rate = stream.average_rate or stream.guessed_rate
         self.fps = float(rate) if rate and rate > 0 else None
         self.frame_count = stream.frames or None

@@ -2,7 +2,9 @@
 
 Each batch holds at most one frame per source (one batch element per source), so model
 steps get the frames of several cameras at once. File sources give every frame; live ones
-their latest (see ``_feeds.py``). ``max_fps`` paces the batches.
+their latest (see ``_feeds.py``). ``max_fps`` paces the batches. Several files through a
+workflow that gains nothing from batches run one frame a run on lanes instead, a thread
+per core, each file on one lane (``_lanes.py``).
 
     pipeline = workflow.stream(["a.mp4", "b.mp4"], sinks=[JsonLinesSink("out.jsonl")])
     for result in pipeline:          # starts it; ends when both files have ended
@@ -15,6 +17,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
@@ -33,6 +36,7 @@ from visionflow.streams._feeds import (
     source_status,
     start_reader,
 )
+from visionflow.streams._lanes import LaneGate, decoder_threads, keeps_video_state, plan_lanes
 from visionflow.streams._memory import keep_freed_frames
 
 _log = logging.getLogger("visionflow.streams")
@@ -96,7 +100,11 @@ class VideoPipeline:
     ``source_options``: ``open_source``'s options (``every_nth``, ``latest_only``, ...)
     for the sources given by name. ``image_policy``: a frame over its pixel limit fails
     alone (``ImageTooLargeError``), as an image given to a run would (the server's
-    ``--max-image-pixels``).
+    ``--max-image-pixels``). ``file_lanes``: with several files only, no ``max_fps`` and
+    no step that takes a whole batch, reduces one or keeps state per video, a started
+    pipeline runs each frame alone on one of this many threads (default: one per CPU
+    core; 1: batches as with live sources), each file on one of them, so the workflow's
+    steps run for different files at once, as a server's concurrent runs do.
     """
 
     def __init__(
@@ -113,6 +121,7 @@ class VideoPipeline:
         source_options: dict[str, Any] | None = None,
         clock: Clock | None = None,
         image_policy: ImagePolicy | None = None,
+        file_lanes: int | None = None,
     ):
         if max_fps is not None and not max_fps > 0:
             raise StreamPipelineError(
@@ -120,23 +129,35 @@ class VideoPipeline:
                 place="max_fps",
                 hint="leave it out to process frames as fast as they come",
             )
+        if file_lanes is not None and (
+            isinstance(file_lanes, bool) or not isinstance(file_lanes, int) or file_lanes < 1
+        ):
+            raise StreamPipelineError(
+                f"file_lanes must be a whole number from 1, found {file_lanes!r}",
+                place="file_lanes",
+                hint="1 runs the files' frames in batches; leave it out for one lane a core",
+            )
         if isinstance(sources, str | int | os.PathLike) or hasattr(sources, "read"):
             sources = [sources]
+        sources = list(sources)
         self.workflow = workflow
         self.image_input = _image_input(workflow, image_input)
         self.metadata_input = _metadata_input(workflow, metadata_input)
         self.parameters = dict(parameters or {})
         self.image_policy = image_policy  # frames over its pixel limit fail, each alone
-        self._keeps_video_state = _keeps_video_state(workflow)
+        self._keeps_video_state = keeps_video_state(workflow)
         self.on_result = on_result
         self.max_fps = max_fps
         self.clock = clock or Clock()
         self.sinks = list(sinks)
         self._condition = threading.Condition()
         self._feeds: list[Feed] = []
+        options = dict(source_options or {})
+        if "decoder_threads" not in options:  # files on lanes: decoded in the lane (_lanes.py)
+            options["decoder_threads"] = decoder_threads(sources, workflow, max_fps, file_lanes)
         try:
             for source in sources:
-                self._feeds.append(Feed(_opened(source, source_options or {})))
+                self._feeds.append(Feed(_opened(source, options)))
         except BaseException:  # a source that cannot open: those opened before close
             for feed in self._feeds:
                 close_source(feed, self._condition)
@@ -162,6 +183,14 @@ class VideoPipeline:
         # several files: one thread reads their next frames while the batch runs (_read_files)
         self._files_reader: ThreadPoolExecutor | None = None
         self._files_read: Future | None = None  # its read of the next batch's frames
+        self._ahead_gate: LaneGate | None = None  # whether that thread gets a core
+        # files only and nothing gained by batches: lanes, each file on one at a time
+        self._lanes = plan_lanes(self._feeds, workflow, max_fps, file_lanes)
+        self._lane_threads: list[threading.Thread] = []  # the lanes beside the run thread
+        self._turn: deque[Feed] = deque()  # files no lane holds, the next to run first
+        self._running = 0  # lanes running a frame
+        self._parked = 0  # lanes waiting for a file or for the gate
+        self._delivering = threading.Lock()  # lanes: one frame's results to the sinks at once
         self._done = threading.Event()  # set once the sinks are closed
 
     # --- the front door -----------------------------------------------------------------
@@ -214,7 +243,8 @@ class VideoPipeline:
             )
         if self._runner is _NEVER:
             return True
-        if self._runner is threading.current_thread():  # from a callback: it cannot wait
+        here = threading.current_thread()
+        if self._runner is here or here in self._lane_threads:  # a callback cannot wait
             return self._done.is_set()
         if not self._done.wait(timeout):
             return False
@@ -225,7 +255,8 @@ class VideoPipeline:
 
     def __iter__(self) -> Iterator[StreamResult]:
         """The results as they come: iterating starts the pipeline and runs it in the
-        iterating thread (no hand-over between threads); leaving the loop early stops it."""
+        iterating thread (no hand-over between threads; batches, never lanes); leaving the
+        loop early stops it."""
         if self._runner is _NEVER:
             return  # stopped before it started
         if self._runner is not None:
@@ -280,17 +311,87 @@ class VideoPipeline:
 
     def _run(self) -> None:
         try:
+            if self._lanes:
+                self._run_lanes()
+                return
             for results in self._batches_run():
                 # dropped before the next frames are read: a batch's frames and images kept
                 # alive meanwhile made a light workflow ~40% slower (the next frame decodes
                 # into memory no longer in the cache; bench/video.py)
                 del results
         except BaseException as error:  # a sink or a callback failed: stop, say why
-            _log.exception("the video pipeline stopped")
-            self._failure = error
-            self._stopping.set()  # a stop: its state and its sources' say "stopped"
+            self._failed(error)
         finally:
             self._finish()
+
+    def _failed(self, error: BaseException) -> None:
+        _log.exception("the video pipeline stopped")
+        with self._condition:
+            if self._failure is None:  # a lane's failure; another one may fail after it
+                self._failure = error
+        self._stopping.set()  # a stop: its state and its sources' say "stopped"
+
+    def _run_lanes(self) -> None:
+        """The lanes on threads, the first on this one; back once all have ended."""
+        self._turn.extend(self._feeds)
+        gate = LaneGate(self._lanes)
+        self._lane_threads = [
+            threading.Thread(target=self._lane, args=(gate,), name=f"video lane {n}", daemon=True)
+            for n in range(1, self._lanes)
+        ]
+        for thread in self._lane_threads:
+            thread.start()
+        self._lane(gate)
+        for thread in self._lane_threads:
+            thread.join()  # each ends after its frame in progress once stopping is set
+
+    def _lane(self, gate: LaneGate) -> None:
+        """The next file's frame, read, run and delivered on this thread, over and over
+        (the loop a user writes: the frame runs while it is still in this core's cache),
+        the file put back last in the turn; at most ``gate.limit`` lanes at once."""
+        feed: Feed | None = None
+        try:
+            while (feed := self._next_file(feed, gate)) is not None:
+                if not feed.frames and not feed.ended:
+                    read_inline(feed, self._condition)
+                with self._condition:
+                    frame = feed.frames.popleft() if feed.frames else None
+                if frame is None:
+                    continue  # it ended (or failed); its video state goes when put back
+                batch = [(feed, frame)]
+                del frame
+                self._deliver(batch, self._outcomes(batch))
+                del batch  # not alive while the next frame is read (see _run)
+        except BaseException as error:  # a sink or a callback failed: every lane stops
+            self._failed(error)
+            with self._condition:
+                self._condition.notify_all()  # the lanes waiting for a file see the stop
+
+    def _next_file(self, done: Feed | None, gate: LaneGate) -> Feed | None:
+        """Put back the file this lane ran (``done``), then take the next one once the gate
+        lets this lane run; None once every file has ended or the pipeline stops."""
+        with self._condition:
+            if done is not None:
+                self._running -= 1
+                if done.ended and not done.frames:
+                    self._drop_ended_videos()
+                else:
+                    self._turn.append(done)
+                if gate.tick() or not (self._turn or self._running):
+                    self._condition.notify_all()  # more lanes may run, or all files ended
+            while not self._stopping.is_set():
+                if self._turn and self._running < gate.limit:
+                    self._running += 1
+                    feed = self._turn.popleft()
+                    if self._turn and self._running < gate.limit and self._parked:
+                        self._condition.notify()  # room for another lane
+                    return feed
+                if not self._turn and not self._running:
+                    return None  # every file has ended
+                self._parked += 1
+                self._condition.wait()
+                self._parked -= 1
+            return None
 
     def _batches_run(self) -> Iterator[list[StreamResult]]:
         """Each batch's results, once they reached the sinks and the callback."""
@@ -353,10 +454,17 @@ class VideoPipeline:
         (OpenCV's read) and most blocks release the GIL, so on two cores the two overlap:
         one file at 1.19-1.20x a plain loop's frames/s on an idle 2-core machine, against
         0.87-0.92x read in turn (bench/video.py). On cores busy with other work the gain
-        goes (the thread waits for a core) but the frames are the same."""
+        goes and the frame crosses cores for nothing (one file at 0.64-0.87x of the loop
+        with a core busy elsewhere): a gate (``LaneGate``) reads them in this thread,
+        before the batch, while the reader would not get a core of its own."""
         files = [f for f in self._feeds if f.read_inline and not f.ended and not f.frames]
         if len(files) < READ_AHEAD_FILES or self._stopping.is_set():
             return
+        if self._ahead_gate is None:
+            self._ahead_gate = LaneGate(2, slack=0.9)
+        self._ahead_gate.tick()
+        if self._ahead_gate.limit < 2:
+            return  # read by _next_batch before the next batch (_read_files)
         if self._files_reader is None:
             self._files_reader = ThreadPoolExecutor(1, thread_name_prefix="video files")
         self._files_read = self._files_reader.submit(self._read_files)
@@ -388,7 +496,8 @@ class VideoPipeline:
                     )  # fmt: skip
                 return [(None, error)] * len(frames)
             return [outcome for item in batch for outcome in self._outcomes([item])]
-        self._batches += 1
+        with self._condition:  # lanes count their runs at once
+            self._batches += 1
         if len(results) != len(frames):  # a workflow with no per-element output
             results = results * len(frames)
         return [(result, None) for result in results]
@@ -417,6 +526,10 @@ class VideoPipeline:
         return inputs
 
     def _deliver(self, batch: list[tuple[Feed, Any]], outcomes: list) -> list[StreamResult]:
+        with self._delivering:  # lanes: sinks and the callback get one result at a time
+            return self._delivered(batch, outcomes)
+
+    def _delivered(self, batch: list[tuple[Feed, Any]], outcomes: list) -> list[StreamResult]:
         done, results = time.monotonic(), []
         for (feed, frame), (outputs, error) in zip(batch, outcomes, strict=True):
             result = StreamResult(feed.identifier, frame, outputs, error, done - frame.captured_at)
@@ -506,8 +619,3 @@ def _awaited(feed: Feed) -> bool:
     if feed.ended:
         return False
     return not feed.is_live or time.monotonic() - feed.last_frame_at < SILENT_S
-
-
-def _keeps_video_state(workflow: Any) -> bool:
-    steps = getattr(getattr(workflow, "plan", None), "steps", {})
-    return any("video_states" in step.block.init_parameters for step in steps.values())

@@ -121,10 +121,17 @@ def _check_decoder(decoder: object, name: str) -> None:
         )
 
 
-def _open_decoder(name: str, path: str) -> Any:
-    """``name``'s reader of ``path``, or None when it cannot open it."""
+def _open_decoder(name: str, path: str, threads: int | None = None) -> Any:
+    """``name``'s reader of ``path`` (FFmpeg decoding on ``threads`` threads of its own,
+    or as many as it chooses), or None when it cannot open it."""
     if name == "opencv":
-        capture = cv2.VideoCapture(path)
+        if threads is None:
+            capture = cv2.VideoCapture(path)
+        else:  # an open parameter: the capture cannot change it once open
+            capture = cv2.VideoCapture(path, cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, threads])
+            if not capture.isOpened():  # a backend without the setting: its own choice
+                capture.release()
+                capture = cv2.VideoCapture(path)
         if capture.isOpened():
             return capture
         capture.release()
@@ -132,7 +139,7 @@ def _open_decoder(name: str, path: str) -> Any:
     from visionflow.streams._pyav import PyAVReader
 
     try:
-        return PyAVReader(path)
+        return PyAVReader(path, threads)
     except ValueError:
         return None
 
@@ -144,15 +151,26 @@ class VideoFileSource(FrameSource):
 
     ``decoder``: ``"auto"`` (OpenCV; PyAV, where installed, when OpenCV cannot open the
     file or reads no frame of it), ``"opencv"`` or ``"pyav"``; ``decoder_used`` says
-    which one reads it once opened.
+    which one reads it once opened. ``decoder_threads``: the threads FFmpeg decodes on
+    (default: its own choice, about one per core, decoding ahead of ``read()``; 1: each
+    frame decoded inside ``read()``, the least CPU a frame where the caller has other
+    threads using the cores, as the pipeline's lanes do).
     """
 
-    def __init__(self, path: str, identifier: str, every_nth: int = 1, decoder: str = "auto"):
+    def __init__(
+        self,
+        path: str,
+        identifier: str,
+        every_nth: int = 1,
+        decoder: str = "auto",
+        decoder_threads: int | None = None,
+    ):
         super().__init__(identifier)
         _check_decoder(decoder, identifier)
         self.path = path
         self.every_nth = every_nth
         self.decoder = decoder
+        self.decoder_threads = decoder_threads
         self.decoder_used: str | None = None
         self._capture: Any = None  # a cv2.VideoCapture or a PyAVReader: the same calls
         self._first: np.ndarray | None = None  # frame 1, read by open() to try the decoder
@@ -178,7 +196,7 @@ class VideoFileSource(FrameSource):
         if self.decoder == "auto" and _pyav.available():
             tried.append("pyav")
         for name in tried:
-            capture = _open_decoder(name, self.path)
+            capture = _open_decoder(name, self.path, self.decoder_threads)
             ok, first = capture.read() if capture is not None else (False, None)
             if ok:  # a file that opens but gives no frame is no video to this decoder
                 break
@@ -493,6 +511,7 @@ def open_source(
     reconnect: bool = True,
     fps: float | None = None,
     decoder: str = "auto",
+    decoder_threads: int | None = None,
 ) -> FrameSource:
     """The opened source ``spec`` names.
 
@@ -503,8 +522,9 @@ def open_source(
     ``every_nth`` frame; live sources keep only the newest frame unless
     ``latest_only=False`` (files ignore it: they wait for the reader). ``fps``: a sequence
     of images' frame rate. ``decoder``: what reads a video file, ``"auto"`` (OpenCV, then
-    PyAV where installed if OpenCV cannot), ``"opencv"`` or ``"pyav"``. Raises
-    ``SourceError`` naming the source and why.
+    PyAV where installed if OpenCV cannot), ``"opencv"`` or ``"pyav"``;
+    ``decoder_threads``: a video file's FFmpeg decoding threads (``VideoFileSource``;
+    other sources ignore it). Raises ``SourceError`` naming the source and why.
     """
     name = str(spec) if not isinstance(spec, os.PathLike) else os.fspath(spec)
     if isinstance(every_nth, bool) or not isinstance(every_nth, int) or every_nth < 1:
@@ -520,7 +540,19 @@ def open_source(
             hint="the sequence's frame rate, e.g. 25; leave it out to stamp frames when read",
         )
     _check_decoder(decoder, name)
+    if decoder_threads is not None and (
+        isinstance(decoder_threads, bool)
+        or not isinstance(decoder_threads, int)
+        or decoder_threads < 1
+    ):
+        raise SourceError(
+            f"decoder_threads must be a whole number from 1, found {decoder_threads!r}",
+            place=f"source '{_without_password(name)}'",
+            hint="1 decodes each frame as it is read; leave it out for FFmpeg's own choice",
+        )
     source = _choose(spec, name, identifier, every_nth, latest_only, reconnect, fps, decoder)
+    if isinstance(source, VideoFileSource):
+        source.decoder_threads = decoder_threads
     if decoder != "auto" and not isinstance(source, VideoFileSource):
         raise SourceError(  # a camera, stream or images would silently ignore it
             f"decoder '{decoder}' is for a video file; this source is not one",
@@ -564,6 +596,15 @@ def _choose(
             hint="check the path or pattern; a video file must exist to be read",
         )
     return ImageSequenceSource(paths, identifier or name, every_nth, fps)
+
+
+def names_live_source(spec: object) -> bool:
+    """Whether ``open_source(spec)`` would open a camera or a stream (nothing is opened)."""
+    if isinstance(spec, bool):
+        return False
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.isdecimal()):
+        return True
+    return "://" in (os.fspath(spec) if isinstance(spec, os.PathLike) else str(spec))
 
 
 def _is_video_file(name: str) -> bool:

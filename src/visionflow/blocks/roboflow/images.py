@@ -8,6 +8,7 @@ engine against the same ``Literal`` before the step runs.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated, Any, Literal, get_args
 
 import cv2
@@ -46,8 +47,9 @@ def as_bgr(pixels: np.ndarray) -> np.ndarray:
 
 def _check_choice(field: str, value: Any, choices: Any) -> None:
     """A text from a step's output is checked only here (parameters and literals are
-    checked before the run): refused unless one of the ``Literal``'s values."""
-    valid = get_args(choices)
+    checked before the run): refused unless one of ``choices``, a ``Literal`` or its
+    values (``get_args``, best taken once: it costs as much as a small block's work)."""
+    valid = choices if type(choices) is tuple else get_args(choices)
     if value not in valid:
         raise ValueError(f"{field} {value!r} is not one of {', '.join(repr(v) for v in valid)}")
 
@@ -67,6 +69,7 @@ class ConvertGrayscale(Block):
 
 
 BlurType = Literal["average", "gaussian", "median", "bilateral"]
+_BLUR_TYPES = get_args(BlurType)
 
 
 class ImageBlur(Block):
@@ -94,7 +97,7 @@ class ImageBlur(Block):
     outputs = IMAGE_OUTPUT
 
     def run(self, image: WorkflowImage, blur_type: str = "gaussian", kernel_size: int = 5):
-        _check_choice("blur_type", blur_type, BlurType)
+        _check_choice("blur_type", blur_type, _BLUR_TYPES)
         pixels = image.numpy
         if blur_type == "average":
             _check_average_kernel(kernel_size)
@@ -129,6 +132,7 @@ ThresholdType = Literal[
     "adaptive_gaussian",
     "otsu",
 ]
+_THRESHOLD_TYPES = get_args(ThresholdType)
 
 _FIXED_THRESHOLDS = {
     "binary": cv2.THRESH_BINARY,
@@ -164,12 +168,11 @@ class Threshold(Block):
         threshold_type: str = "binary",
         max_value: int = 255,
     ) -> dict:
-        _check_choice("threshold_type", threshold_type, ThresholdType)
+        _check_choice("threshold_type", threshold_type, _THRESHOLD_TYPES)
         pixels = image.numpy
-        if threshold_type in _FIXED_THRESHOLDS:
-            _, result = cv2.threshold(
-                pixels, thresh_value, max_value, _FIXED_THRESHOLDS[threshold_type]
-            )
+        fixed = _FIXED_THRESHOLDS.get(threshold_type)
+        if fixed is not None:
+            _, result = cv2.threshold(pixels, thresh_value, max_value, fixed)
             return derived(image, result)
         if pixels.ndim == 3 and pixels.shape[2] != 1:
             raise ValueError(
@@ -187,6 +190,8 @@ class Threshold(Block):
 
 
 FlipType = Literal["vertical", "horizontal", "both"]
+_FLIP_TYPES = get_args(FlipType)
+_FLIP_CODES = {"vertical": 0, "horizontal": 1, "both": -1}
 
 
 class ImagePreprocessing(Block):
@@ -226,8 +231,8 @@ class ImagePreprocessing(Block):
                 )
             result = _rotated(pixels, rotation_degrees)
         else:
-            _check_choice("flip_type", flip_type, FlipType)
-            result = cv2.flip(pixels, {"vertical": 0, "horizontal": 1, "both": -1}[flip_type])
+            _check_choice("flip_type", flip_type, _FLIP_TYPES)
+            result = cv2.flip(pixels, _FLIP_CODES[flip_type])
         return derived(image, result)
 
 
@@ -334,6 +339,8 @@ MorphologyOperationV2 = Literal[
     "Top Hat",
     "Black Hat",
 ]
+_MORPHOLOGY_OPERATIONS = get_args(MorphologyOperation)
+_MORPHOLOGY_OPERATIONS_V2 = get_args(MorphologyOperationV2)
 _MORPHOLOGY = {
     "Erosion": cv2.MORPH_ERODE,
     "Dilation": cv2.MORPH_DILATE,
@@ -350,11 +357,24 @@ def _morphology(pixels: np.ndarray, kernel_size: int, operation: str) -> np.ndar
     ones (erosion and dilation once, as ``cv2.erode`` / ``cv2.dilate`` do)."""
     if kernel_size < 1:
         raise ValueError(f"kernel_size must be >= 1, found {kernel_size}")
-    kernel = np.ones((kernel_size, kernel_size), np.uint8)
+    kernel = _square_of_ones(kernel_size)
     if operation == "Opening then Closing":
         opened = cv2.morphologyEx(pixels, cv2.MORPH_OPEN, kernel)
         return cv2.morphologyEx(opened, cv2.MORPH_CLOSE, kernel)
     return cv2.morphologyEx(pixels, _MORPHOLOGY[operation], kernel)
+
+
+def _square_of_ones(size: int) -> np.ndarray:
+    """A ``size`` x ``size`` kernel of ones. The small ones workflows use are made once
+    each (making one costs as much as the block's other work) and shared, so read-only."""
+    return _shared_square_of_ones(size) if size <= 64 else np.ones((size, size), np.uint8)
+
+
+@lru_cache(maxsize=16, typed=True)  # typed: a float size fails as np.ones fails, each time
+def _shared_square_of_ones(size: int) -> np.ndarray:
+    kernel = np.ones((size, size), np.uint8)
+    kernel.flags.writeable = False
+    return kernel
 
 
 class MorphologicalTransformation(Block):
@@ -370,7 +390,7 @@ class MorphologicalTransformation(Block):
     outputs = IMAGE_OUTPUT
 
     def run(self, image: WorkflowImage, kernel_size: int = 5, operation: str = "Closing"):
-        _check_choice("operation", operation, MorphologyOperation)
+        _check_choice("operation", operation, _MORPHOLOGY_OPERATIONS)
         result = _morphology(as_gray(image.numpy), kernel_size, operation)
         return derived(image, result[:, :, None])
 
@@ -390,7 +410,7 @@ class MorphologicalTransformationV2(Block):
     def run(
         self, image: WorkflowImage, kernel_size: int = 5, operation: str = "Opening then Closing"
     ) -> dict:
-        _check_choice("operation", operation, MorphologyOperationV2)
+        _check_choice("operation", operation, _MORPHOLOGY_OPERATIONS_V2)
         pixels = as_bgr(image.numpy)
         if pixels.shape[2] == 4:
             colour = _morphology(np.ascontiguousarray(pixels[:, :, :3]), kernel_size, operation)
@@ -399,6 +419,7 @@ class MorphologicalTransformationV2(Block):
 
 
 EqualizationType = Literal["Contrast Stretching", "Histogram Equalization", "Adaptive Equalization"]
+_EQUALIZATION_TYPES = get_args(EqualizationType)
 
 
 class ContrastEqualization(Block):
@@ -428,7 +449,7 @@ class ContrastEqualization(Block):
         self._exposure = exposure
 
     def run(self, image: WorkflowImage, equalization_type: str = "Histogram Equalization"):
-        _check_choice("equalization_type", equalization_type, EqualizationType)
+        _check_choice("equalization_type", equalization_type, _EQUALIZATION_TYPES)
         exposure, pixels = self._exposure, image.numpy
         if equalization_type == "Contrast Stretching":
             low, high = np.percentile(pixels, (2, 98))

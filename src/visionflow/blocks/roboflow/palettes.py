@@ -47,7 +47,8 @@ class _NegativeIdsGrey(sv.ColorPalette):
     instead of supervision's error, as Roboflow's palettes do."""
 
     def by_idx(self, idx: int) -> sv.Color:
-        return UNKNOWN_COLOUR if idx < 0 else super().by_idx(idx)
+        # the base class named, not super(): called per box drawn, so each call counts
+        return UNKNOWN_COLOUR if idx < 0 else sv.ColorPalette.by_idx(self, idx)
 
 
 _RGB = re.compile(r"(rgb|bgr)\((\d+),\s*(\d+),\s*(\d+)\)")
@@ -70,6 +71,20 @@ def colour(text: str) -> sv.Color:
         f"unknown colour {text!r}: write #RRGGBB, rgb(R, G, B), bgr(B, G, R) or a name "
         "(WHITE, BLACK, RED, GREEN, BLUE, YELLOW, ROBOFLOW, GREY)"
     )
+
+
+def colour_bgr(text: str) -> tuple[int, int, int]:
+    """:func:`colour`'s (blue, green, red), as OpenCV draws it. Each text is read once (a
+    step draws in the same colour run after run, and reading it costs more than drawing a
+    small shape); raises ValueError as :func:`colour` does."""
+    if isinstance(text, str):
+        return _bgr(text)
+    return colour(text).as_bgr()  # raises the ValueError a text that is no colour gets
+
+
+@lru_cache(maxsize=256)
+def _bgr(text: str) -> tuple[int, int, int]:
+    return colour(text).as_bgr()
 
 
 def known_colour(cls: type, value: object) -> object:

@@ -66,39 +66,57 @@ class Visualisation(Block):
 
     outputs = [Output("image", kinds=["image"])]
 
+    def __init__(self, **init_parameters: Any):
+        super().__init__(**init_parameters)
+        self._annotators: dict[tuple, Any] = {}  # see cached_annotator
+
     def annotator(self, **fields: Any) -> Any:
         raise TypeError(f"visualisation {type(self).__name__} does not define annotator()")
 
-    def cached_annotator(self, **fields: Any) -> Any:
-        """``annotator(**fields)``, built once per step and distinct field values: the
-        annotators keep only their settings between calls, and some cost more to build
-        than to draw with (a font to load); a step's fields rarely change between runs."""
+    def with_colours(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """``fields`` with Roboflow's palette fields (``color_palette``, ``palette_size``,
+        ``custom_colors``, ``color_axis``) as supervision's ``color`` and ``color_lookup``
+        (a block that is not ``colourable``: as they are)."""
+        if not self.colourable:
+            return fields
+        fields = dict(fields)
+        fields["color"] = palette(
+            fields.pop("color_palette"), fields.pop("palette_size"), fields.pop("custom_colors")
+        )
+        fields["color_lookup"] = sv.ColorLookup[fields.pop("color_axis")]
+        return fields
+
+    def cached_annotator(self, fields: dict[str, Any]) -> Any:
+        """``annotator(**with_colours(fields))``, built once per step and distinct field
+        values: the annotators keep only their settings between calls, and some cost more
+        to build than to draw with (a font to load); a step's fields rarely change between
+        runs. Found by the fields as given (before any palette is made), so that a repeated
+        call costs one dict lookup, well under the microsecond."""
+        cache = self._annotators
+        key = (*fields, *fields.values())  # the names, then the values
         try:
-            # unsorted: a step gives its fields in one order (another order only misses)
-            key = tuple([(name, _hashable(value)) for name, value in fields.items()])
-        except TypeError:  # a value that cannot be a key: build it afresh
-            return self.annotator(**fields)
-        cache = self.__dict__.setdefault("_annotators", {})
-        if key not in cache:
+            annotator = cache.get(key)
+        except TypeError:  # a list among the values: compared as a tuple
+            try:
+                key = tuple([(name, _hashable(value)) for name, value in fields.items()])
+            except TypeError:  # a value that cannot be a key at all: built afresh
+                return self.annotator(**self.with_colours(fields))
+            annotator = cache.get(key)
+        if annotator is None:
             if len(cache) >= _ANNOTATORS_KEPT:  # fields from parameters may keep changing
                 cache.clear()
-            cache[key] = self.annotator(**fields)
-        return cache[key]
+            annotator = cache[key] = self.annotator(**self.with_colours(fields))
+        return annotator
 
     def draw(self, scene: np.ndarray, predictions: sv.Detections, **fields: Any) -> np.ndarray:
         """``scene`` with ``predictions`` drawn on it (the annotator draws in place)."""
-        return self.cached_annotator(**fields).annotate(scene=scene, detections=predictions)
+        return self.cached_annotator(fields).annotate(scene=scene, detections=predictions)
 
     def run(
         self, image: WorkflowImage, predictions: sv.Detections, copy_image: bool, **fields: Any
     ) -> dict[str, Any]:
-        if self.colourable:
-            fields["color"] = palette(
-                fields.pop("color_palette"),
-                fields.pop("palette_size"),
-                fields.pop("custom_colors"),
-            )
-            fields["color_lookup"] = sv.ColorLookup[fields.pop("color_axis")]
+        if self.colourable:  # the one list these steps have, a tuple: a key without more ado
+            fields["custom_colors"] = tuple(fields["custom_colors"])
         scene = image.numpy
         if copy_image or not _drawable_in_place(scene):
             scene = scene.copy()
@@ -110,30 +128,11 @@ _ANNOTATORS_KEPT = 16
 
 
 def _hashable(value: Any) -> Any:
-    """A field value as a cache key: a palette by its identity (``palette`` gives the same
-    object for the same fields; hashing its colours cost more than the annotator found)."""
-    if isinstance(value, sv.ColorPalette):
-        return _SameObject(value)
+    """A field value as part of a cache key: lists (and lists in lists) as tuples."""
     if isinstance(value, list | tuple):
         return tuple(_hashable(item) for item in value)
     hash(value)  # raises TypeError for anything else that cannot be a key
     return value
-
-
-class _SameObject:
-    """A key equal only to keys of the very same object, which it holds (so its id cannot
-    be reused by another object while the key lives)."""
-
-    __slots__ = ("held",)
-
-    def __init__(self, held: Any):
-        self.held = held
-
-    def __hash__(self) -> int:
-        return id(self.held)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _SameObject) and other.held is self.held
 
 
 def _drawable_in_place(pixels: np.ndarray) -> bool:
@@ -382,12 +381,12 @@ class LabelVisualization(Visualisation):
         **style: Any,
     ) -> np.ndarray:
         if len(predictions) == 0:  # nothing to label (Roboflow builds no labels either)
+            self.with_colours(style)  # its colours checked all the same, as they always were
             return scene
         if text_size_mode == "Automatic":
             text_scale = automatic_text_scale(text_scale, *scene.shape[:2])
-        annotator = self.cached_annotator(
-            text_position=text_position, text_color=text_color, text_scale=text_scale, **style
-        )
+        style.update(text_position=text_position, text_color=text_color, text_scale=text_scale)
+        annotator = self.cached_annotator(style)
         labels = label_texts(predictions, text)
         return annotator.annotate(scene=scene, detections=predictions, labels=labels)
 
@@ -519,11 +518,16 @@ class BlurVisualization(Visualisation):
         kernel_size: Selector(kinds=["integer"]) | Annotated[int, Field(ge=1)] = 15
         padding: Selector(kinds=["integer"]) | Annotated[int, Field(ge=0)] = 0
 
+    def annotator(self, kernel_size: int) -> Any:
+        return sv.BlurAnnotator(kernel_size=kernel_size)
+
     def draw(
         self, scene: np.ndarray, predictions: sv.Detections, kernel_size: int, padding: int
     ) -> np.ndarray:
-        blur = sv.BlurAnnotator(kernel_size=kernel_size)
+        blur = self.cached_annotator({"kernel_size": kernel_size})
         if predictions.mask is None:
+            if not padding:  # the boxes as they are (the annotator reads only the boxes)
+                return blur.annotate(scene=scene, detections=predictions)
             grown = predictions.xyxy + np.array([-1.0, -1.0, 1.0, 1.0]) * padding
             return blur.annotate(scene=scene, detections=sv.Detections(xyxy=grown))
         height, width = scene.shape[:2]

@@ -71,6 +71,7 @@ class ClassificationLabelVisualization(Visualisation):
     ) -> np.ndarray:
         shown = shown_classes(predictions)
         if not shown:
+            self.with_colours(style)  # its colours checked all the same, as they always were
             return scene
         height, width = _predicted_size(predictions, scene)
         boxes, shown = label_boxes(
@@ -90,7 +91,7 @@ class ClassificationLabelVisualization(Visualisation):
             tracker_id=np.zeros(len(shown), dtype=int),
         )
         labels = [label_text(entry, text) for entry in shown]
-        annotator = self.cached_annotator(**style)
+        annotator = self.cached_annotator(style)
         return annotator.annotate(scene=scene, detections=pseudo, labels=labels)
 
 

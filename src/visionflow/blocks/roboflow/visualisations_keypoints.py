@@ -70,7 +70,7 @@ class KeypointVisualization(Visualisation):
     def draw(self, scene: np.ndarray, predictions: sv.Detections, **fields: Any) -> np.ndarray:
         if len(predictions) == 0 or KEYPOINTS_XY not in predictions.data:
             return scene  # nothing to draw (supervision's empty key points draw nothing)
-        annotator = self.cached_annotator(**fields)
+        annotator = self.cached_annotator(fields)
         return annotator.annotate(scene=scene, key_points=key_points(predictions))
 
 

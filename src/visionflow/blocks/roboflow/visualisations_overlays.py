@@ -14,7 +14,7 @@ from supervision.annotators.utils import resolve_color
 
 from visionflow.blocks.api import Block, Selector
 from visionflow.blocks.core.crops import DETECTION_KINDS
-from visionflow.blocks.roboflow.palettes import colour, known_colour
+from visionflow.blocks.roboflow.palettes import colour_bgr, known_colour
 from visionflow.blocks.roboflow.visualisations import (
     SEGMENTATION_KINDS,
     Visualisation,
@@ -68,9 +68,9 @@ class ModelComparisonVisualization(Visualisation):
     ) -> np.ndarray:
         in_a, in_b = (covered(detections, scene.shape[:2]) for detections in predictions)
         tint = np.empty_like(scene)  # each pixel's overlay colour
-        tint[~in_a & ~in_b] = colour(background_color).as_bgr()
-        tint[in_a & ~in_b] = colour(color_a).as_bgr()
-        tint[in_b & ~in_a] = colour(color_b).as_bgr()
+        tint[~in_a & ~in_b] = colour_bgr(background_color)
+        tint[in_a & ~in_b] = colour_bgr(color_a)
+        tint[in_b & ~in_a] = colour_bgr(color_b)
         changed = ~(in_a & in_b)  # where both models predict, the pixels stay
         blended = cv2.addWeighted(scene, 1 - opacity, tint, opacity, 0)
         scene[changed] = blended[changed]
@@ -115,9 +115,10 @@ class HaloVisualizationV1(Visualisation):
         predictions: sv.Detections,
         opacity: float,
         kernel_size: int,
-        color: sv.ColorPalette,
-        color_lookup: sv.ColorLookup,
+        **palette_fields: Any,
     ) -> np.ndarray:
+        colours = self.with_colours(palette_fields)
+        color, color_lookup = colours["color"], colours["color_lookup"]
         painted = np.zeros_like(scene)
         inside = np.zeros(scene.shape[:2], dtype=bool)
         for index in np.flip(np.argsort(predictions.area)):  # the smallest painted last

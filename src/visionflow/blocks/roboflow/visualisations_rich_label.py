@@ -165,13 +165,13 @@ class RichLabelVisualization(Visualisation):
         **style: Any,
     ) -> np.ndarray:
         if len(predictions) == 0:  # nothing to label (Roboflow builds no labels either)
+            self.with_colours(style)  # its colours checked all the same, as they always were
             return scene
         if text_size_mode == "Automatic":
             font_size = automatic_font_size(font_size, *scene.shape[:2])
         path = font_file(font_family)
-        annotator = self.cached_annotator(
-            font_path=None if path is None else str(path), font_size=font_size, **style
-        )
+        style.update(font_path=None if path is None else str(path), font_size=font_size)
+        annotator = self.cached_annotator(style)
         labels = label_texts(predictions, text)
         return annotator.annotate(scene=scene, detections=predictions, labels=labels)
 

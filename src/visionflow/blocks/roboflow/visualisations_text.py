@@ -12,7 +12,7 @@ from pydantic import Field, field_validator
 
 from visionflow.blocks.api import Block, BlockManifest, Output, Selector
 from visionflow.blocks.roboflow.outbound import compile_chains, render
-from visionflow.blocks.roboflow.palettes import colour
+from visionflow.blocks.roboflow.palettes import colour, colour_bgr
 from visionflow.blocks.roboflow.visualisations import ZeroToOne, _drawable_in_place
 from visionflow.data.image import WorkflowImage
 from visionflow.selectors import looks_like_selector
@@ -163,9 +163,9 @@ def write(
     )  # fmt: skip
     if background_color.lower() != "transparent" and background_opacity > 0:
         x2, y2 = min(width, box.x + box.width), min(height, box.y + box.height)
-        _background(scene, (box.x, box.y, x2, y2), colour(background_color).as_bgr(),
+        _background(scene, (box.x, box.y, x2, y2), colour_bgr(background_color),
                     background_opacity, border_radius)  # fmt: skip
-    text_bgr = colour(text_color).as_bgr()
+    text_bgr = colour_bgr(text_color)
     top, widest = box.y + padding, max(box.widths)
     for line, line_width in zip(box.lines, box.widths, strict=True):
         shift = {"center": (widest - line_width) // 2, "right": widest - line_width}
