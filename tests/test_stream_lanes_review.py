@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import yaml
 
-from test_stream_frame_by_frame import decoded, light, write_clip
+from test_stream_frame_by_frame import light, write_clip
 from test_stream_pipeline import PictureFrames, moving_picture
+from test_video_examples import video_frames
 from visionflow import Workflow
 from visionflow.streams._lanes import LaneGate, usable_cores
 from visionflow.streams.sinks import JsonLinesSink, VideoFileSink
@@ -137,7 +138,7 @@ def test_more_lanes_asked_than_files_gives_a_lane_a_file(tmp_path: Path):
 
 def test_every_nth_frame_of_real_files_on_lanes(tmp_path: Path):
     paths = [write_clip(tmp_path / "one.avi", 10, 0), write_clip(tmp_path / "two.avi", 7, 2)]
-    frames = {str(path): decoded(path) for path in paths}
+    frames = {str(path): video_frames(path) for path in paths}
     seen = []
     pipeline = light().stream(
         [str(path) for path in paths],
@@ -160,7 +161,7 @@ def test_a_file_cut_short_ends_alone_with_the_frames_it_has(tmp_path: Path):
     cut = write_clip(tmp_path / "cut.avi", 40, 5)
     data = cut.read_bytes()
     cut.write_bytes(data[: len(data) // 2])  # a recording that crashed half-way
-    readable = decoded(cut)
+    readable = video_frames(cut)
     assert 1 <= len(readable) < 40
     seen = []
     lines = VideoFileSink(tmp_path / "out.avi")
@@ -175,7 +176,7 @@ def test_a_file_cut_short_ends_alone_with_the_frames_it_has(tmp_path: Path):
     for result, frame in zip(got, readable, strict=True):
         assert np.array_equal(result.frame.pixels, frame)
     assert [s.state for s in pipeline.status().sources] == ["ended", "ended"]
-    assert {p.name: len(decoded(p)) for p in lines.paths().values()} == {
+    assert {p.name: len(video_frames(p)) for p in lines.paths().values()} == {
         "out-whole.avi": 12,
         "out-cut.avi": len(readable),
     }
@@ -240,7 +241,7 @@ def test_a_stop_from_another_thread_loses_nothing_and_every_lane_ends(tmp_path: 
     assert [s.state for s in status.sources] == ["stopped"] * 4
     assert [s.processed for s in status.sources] == [len(numbers(seen, n)) for n in "abcd"]
     # each file's video holds its frames so far: flushed and closed on the stop
-    written = {name: len(decoded(path)) for name, path in video.paths().items()}
+    written = {name: len(video_frames(path)) for name, path in video.paths().items()}
     assert written == {n: len(numbers(seen, n)) for n in "abcd" if numbers(seen, n)}
     assert all(source.closed for source in sources) and lane_names() == []
 
