@@ -311,8 +311,9 @@ def as_channel_order(value: Any, channel_order: str, place: str) -> Any:
         )
     if channel_order == "bgr":
         return value
-    if isinstance(value, list):
-        return [as_channel_order(item, channel_order, place) for item in value]
+    if isinstance(value, list | tuple) and not hasattr(value, "_fields"):
+        # a batch, as the engine takes one (a list, or a tuple that is no named record)
+        return type(value)(as_channel_order(item, channel_order, place) for item in value)
     if isinstance(value, np.ndarray) and value.ndim in (3, 4) and value.shape[-1] in (3, 4):
         return np.ascontiguousarray(value[..., 2::-1])  # RGB(A) -> BGR, alpha dropped
     return value
