@@ -77,6 +77,7 @@ class Executor:
         self._parameter_checks = parameter_checks(plan)
         self._results = ResultBuilder(plan.outputs, plan.steps)
         self._in_order = runs_in_order(plan, self.max_concurrent_steps)
+        # one element through plain steps: Workflow.run tries it before run(), the general path
         self.express = (
             ExpressLane(plan, self._inputs, self._parameter_checks)
             if ExpressLane.covers(plan, self._inputs, self._in_order)
@@ -86,10 +87,6 @@ class Executor:
     def run(
         self, inputs: dict[str, Any], recorder: StepRecorder | None = None
     ) -> list[dict[str, Any]]:
-        if self.express is not None and recorder is None:
-            results = self.express.run(inputs)
-            if results is not None:
-                return results
         state = RunState()
         size = self._inputs.load(inputs, state)
         for check in self._parameter_checks:

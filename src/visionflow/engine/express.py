@@ -134,15 +134,14 @@ class ExpressLane:
         for name, slot, key, whole, translate, absent in self.outputs:
             value = values[slot]
             if value is MISSING:
-                pass
-            elif key is not None:
-                value = value[key]
-            elif whole:
-                value = dict(value)
-            if value is MISSING:
                 value = None if absent is None else dict(absent)
-            elif translate is not None:
-                value = translate(value)
+            else:
+                if key is not None:
+                    value = value[key]
+                elif whole:
+                    value = dict(value)
+                if translate is not None:
+                    value = translate(value)
             result[name] = value
         return [result]
 

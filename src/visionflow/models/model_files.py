@@ -85,7 +85,7 @@ def outline(path: Path, runtime: str | None = None) -> Session:
 
 
 class _Malformed(ValueError):
-    pass
+    """A model file's bytes do not follow its format (read as the file's own error)."""
 
 
 def _dims(values: list[int]) -> tuple[int | None, ...]:

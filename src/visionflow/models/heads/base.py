@@ -19,11 +19,12 @@ concurrent workflow runs) into one batch. A head whose inputs vary in shape may 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import numpy as np
 
 from visionflow.data.image import WorkflowImage
+from visionflow.errors import ModelError
 from visionflow.models.runtime import Session, TensorInfo
 from visionflow.models.spec import ModelSpec
 
@@ -38,6 +39,17 @@ class TaskHead:
         self.labels = spec.labels
         self.pre = spec.preprocessing
         self.post = spec.postprocessing
+
+    postprocessing_help: ClassVar[str] = "the settings this head takes"
+    """The hint of a wrong ``postprocessing`` setting: what the head takes, with examples."""
+
+    def _fail(self, message: str) -> NoReturn:
+        """Refuse a wrong ``postprocessing`` setting of this head's model, naming it."""
+        raise ModelError(
+            f"model '{self.spec.id}': {message}",
+            place=f"models '{self.spec.id}' field 'postprocessing'",
+            hint=f"postprocessing of {self.postprocessing_help}",
+        )
 
     @classmethod
     def check_outputs(cls, spec: ModelSpec, outputs: list[TensorInfo]) -> None:

@@ -16,7 +16,6 @@ import numpy as np
 
 from visionflow.data.detections import CLASS_NAME, attach_image_metadata
 from visionflow.data.image import WorkflowImage
-from visionflow.errors import ModelError
 from visionflow.models.cascades import images_with_parameters
 from visionflow.models.heads.base import TaskHead, label_of
 from visionflow.models.runtime import Session
@@ -37,6 +36,10 @@ NEIGHBORS = "neighbors"
 
 class CascadeHead(TaskHead):
     kinds: ClassVar[list[str]] = ["object_detection_prediction"]
+    postprocessing_help = (
+        "a cascade: scale_factor (e.g. 1.1), min_neighbors (e.g. 3), "
+        "min_size and max_size ([width, height])"
+    )
 
     def __init__(self, spec: ModelSpec, session: Session):
         super().__init__(spec, session)
@@ -72,14 +75,6 @@ class CascadeHead(TaskHead):
         ):
             self._fail(f"{name} must be [width, height] in whole pixels, not {size!r}")
         return list(size)
-
-    def _fail(self, message: str) -> None:
-        raise ModelError(
-            f"model '{self.spec.id}': {message}",
-            place=f"models '{self.spec.id}' field 'postprocessing'",
-            hint="postprocessing of a cascade: scale_factor (e.g. 1.1), min_neighbors (e.g. 3), "
-            "min_size and max_size ([width, height])",
-        )
 
     def preprocess(self, image: WorkflowImage) -> tuple[list[np.ndarray], Any]:
         import cv2  # here: checking the model (validate) imports this module, not cv2

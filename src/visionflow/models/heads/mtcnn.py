@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from visionflow.data.image import WorkflowImage
-from visionflow.errors import ModelError
 from visionflow.models.cascades import images_with_parameters
 from visionflow.models.heads.base import TaskHead, label_of
 from visionflow.models.heads.mediapipe import _detections
@@ -45,6 +44,10 @@ MIN_FACE_SIZE, MAX_SCALE_FACTOR = 8, 0.95
 
 class MtcnnHead(TaskHead):
     kinds: ClassVar[list[str]] = ["keypoint_detection_prediction", "object_detection_prediction"]
+    postprocessing_help = (
+        "MTCNN: min_face_size (e.g. 20), scale_factor (e.g. 0.709), "
+        "pnet_threshold, rnet_threshold, confidence, iou, max_detections, keypoints"
+    )
 
     def __init__(self, spec: ModelSpec, session: Session):
         super().__init__(spec, session)
@@ -77,14 +80,6 @@ class MtcnnHead(TaskHead):
         self.parameters = np.array([settings[name] for name in PARAMETERS], dtype=np.float64)
         self.settings = settings
         self.label = label_of(self.labels, 0)
-
-    def _fail(self, message: str) -> None:
-        raise ModelError(
-            f"model '{self.spec.id}': {message}",
-            place=f"models '{self.spec.id}' field 'postprocessing'",
-            hint="postprocessing of MTCNN: min_face_size (e.g. 20), scale_factor (e.g. 0.709), "
-            "pnet_threshold, rnet_threshold, confidence, iou, max_detections, keypoints",
-        )
 
     def preprocess(self, image: WorkflowImage) -> tuple[list[np.ndarray], Any]:
         rgb = np.ascontiguousarray(image.numpy[:, :, ::-1])
