@@ -163,9 +163,15 @@ def value_fits(kinds: frozenset[str], value: object) -> bool:
     >>> value_fits(frozenset({"float"}), float("nan")), value_fits(frozenset({"integer"}), 3)
     (False, True)
     """
-    if WILDCARD in kinds or not kinds <= _CHECKS.keys():
+    if not values_checked(kinds):
         return True
     return any(_CHECKS[kind](value) for kind in kinds)
+
+
+def values_checked(kinds: frozenset[str]) -> bool:
+    """Whether ``value_fits`` looks at values of ``kinds`` at all: only when every kind is
+    a kind of plain values (no ``*``, no kind of images, predictions or other objects)."""
+    return WILDCARD not in kinds and kinds <= _CHECKS.keys()
 
 
 def shown_value(value: object) -> str:

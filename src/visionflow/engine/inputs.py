@@ -21,7 +21,7 @@ from visionflow.definition import InputDefinition
 from visionflow.engine.state import Index, RunState
 from visionflow.errors import RuntimeInputError
 from visionflow.kinds import DETECTION_KINDS as DETECTIONS
-from visionflow.kinds import canonical_kind, shown_value, value_fits
+from visionflow.kinds import canonical_kind, shown_value, value_fits, values_checked
 from visionflow.serialization import deserialize_classification, deserialize_detections
 
 ROOT_LINEAGE = input_lineage(1)
@@ -59,7 +59,7 @@ class InputLoader:
             values = batches[item.name]
             if len(values) == 1 and size > 1:
                 values = values * size  # one value is broadcast to the whole batch
-            listed = _listed_values(given.get(item.name))
+            listed = listed_values(given.get(item.name))
             state.input_values[item.name] = _lay_out(item, values, state, self.policy, listed)
         return size
 
@@ -83,7 +83,7 @@ class InputLoader:
         for name, image in self._batch_names:  # run for every run: kept to type checks
             value = given.get(name)
             if isinstance(value, list | tuple):
-                if _listed_values(value):
+                if listed_values(value):
                     return False
             elif image and isinstance(value, np.ndarray) and value.ndim == 4:
                 return False
@@ -96,6 +96,16 @@ class InputLoader:
             return load_image(given[item.name], place=place, policy=self.policy)
         (value,) = _batch_values(item, given)
         return _element(item, value, (0,), self.policy, False, place)
+
+    @staticmethod
+    def keeps_detections(item: InputDefinition) -> bool:
+        """Whether an element of batch input ``item`` given as ``supervision.Detections`` is
+        taken as it is (``_element``'s rules: no image, video metadata or plain kinds)."""
+        return (
+            item.type != "image"
+            and item.kinds not in (_VIDEO_METADATA, IMAGE_KINDS)
+            and not values_checked(item.kinds)
+        )
 
     def first_place(self, name: str) -> str:
         """Where an error in the first element of input ``name`` is reported."""
@@ -111,7 +121,7 @@ class InputLoader:
         return 1
 
 
-def _listed_values(value: Any) -> bool:
+def listed_values(value: Any) -> bool:
     """Whether a value given for a batch input is a batch of values: a list or a tuple, but
     not a named tuple (a record such as ``VideoMetadata`` is one value)."""
     return isinstance(value, list) or (isinstance(value, tuple) and not hasattr(value, "_fields"))
@@ -133,7 +143,7 @@ def _batch_values(item: InputDefinition, given: dict[str, Any]) -> list:
     value = given[item.name]
     if isinstance(value, np.ndarray) and item.type == "image" and value.ndim == 4:
         return list(value)
-    if _listed_values(value):
+    if listed_values(value):
         if not value:
             raise RuntimeInputError(
                 f"input '{item.name}' is an empty batch", place=f"inputs '{item.name}'"

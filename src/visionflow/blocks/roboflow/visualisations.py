@@ -120,8 +120,12 @@ class Visualisation(Block):
         scene = image.numpy
         if copy_image or not _drawable_in_place(scene):
             scene = scene.copy()
+        if type(self).draw is Visualisation.draw:  # the annotator alone: no fields repacked
+            drawn = self.cached_annotator(fields).annotate(scene=scene, detections=predictions)
+        else:
+            drawn = self.draw(scene, predictions, **fields)
         # the same image (id, origin, place) with new pixels, as Roboflow's copy_and_replace
-        return {"image": image.with_pixels(self.draw(scene, predictions, **fields))}
+        return {"image": image.with_pixels(drawn)}
 
 
 _ANNOTATORS_KEPT = 16
