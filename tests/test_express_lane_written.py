@@ -95,3 +95,15 @@ def test_an_input_of_plain_kinds_refuses_detections_on_both_paths():
     outcome = _outcome(express, {"image": ASTRONAUT, "dets": _detections()})
     assert outcome[0] == "error" and "expects integer elements" in outcome[1]
     assert outcome == _outcome(slow, {"image": ASTRONAUT, "dets": _detections()})
+
+
+def test_the_function_is_written_at_the_first_run_not_at_compile():
+    express, _ = _both(_document(["object_detection_prediction"]))
+    lane = express._express
+    assert lane._source is None  # compiling (or validating) writes nothing
+    first = express.run(image=ASTRONAUT, dets=_detections())
+    written = vars(lane)["run"]  # the written function took the method's place
+    assert lane._source is not None and written.__name__ == "run"
+    second = express.run(image=ASTRONAUT, dets=_detections())
+    assert vars(lane)["run"] is written  # written once
+    assert np.array_equal(first[0]["drawn"].numpy, second[0]["drawn"].numpy)

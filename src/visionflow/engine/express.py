@@ -37,16 +37,36 @@ class ExpressLane:
     """Runs one element through ``plan`` when every step is plain (``covers``)."""
 
     def __init__(self, plan: Plan, loader: InputLoader, checks: list[ParameterCheck]):
-        writer = _Writer(plan, loader, checks)
-        self.source = writer.source()
+        # written at the first run, not here: Python compiles the text at ~20 us a step,
+        # a cost a workflow only validated (or compiled and dropped) should not pay
+        self._writer = _Writer(plan, loader, checks)
+        self._source: str | None = None
+
+    def run(self, given: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The results of a run of one element; None when ``given`` is a batch (the general
+        path runs it). The first call writes the function that later calls run straight
+        (it takes this method's place on the instance)."""
+        self.run = self._written()  # type: ignore[method-assign]
+        return self.run(given)
+
+    @property
+    def source(self) -> str:
+        """The text of the plan's function (written now if no run has written it yet)."""
+        self._written()
+        assert self._source is not None
+        return self._source
+
+    def _written(self) -> Any:
+        if "run" in vars(self):  # written already
+            return vars(self)["run"]
+        writer = self._writer  # two threads' first runs may both write: the same text
+        source = writer.source()
         namespace = dict(writer.constants)
         # our own text, made of generated names and repr()s of the plan's strings
-        exec(compile(self.source, "<visionflow express lane>", "exec"), namespace)
-        self.run = namespace["run"]
-        self.run.__doc__ = (
-            "The results of a run of one element; None when ``given`` is a batch (the general "
-            "path runs it)."
-        )
+        exec(compile(source, "<visionflow express lane>", "exec"), namespace)
+        self._source = source
+        self.run = namespace["run"]  # type: ignore[method-assign]
+        return self.run
 
     @staticmethod
     def covers(plan: Plan, loader: InputLoader, in_order: bool) -> bool:
