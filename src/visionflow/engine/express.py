@@ -17,6 +17,7 @@ the general way. ``source`` keeps the text written, for a reader and for the tes
 
 from __future__ import annotations
 
+import keyword
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,7 @@ class ExpressLane:
     """Runs one element through ``plan`` when every step is plain (``covers``)."""
 
     def __init__(self, plan: Plan, loader: InputLoader, checks: list[ParameterCheck]):
-        # written at the first run, not here: Python compiles the text at ~20 us a step,
+        # written at the first run, not here: Python compiles the text at ~60 us a step,
         # a cost a workflow only validated (or compiled and dropped) should not pay
         self._writer = _Writer(plan, loader, checks)
         self._source: str | None = None
@@ -176,10 +177,14 @@ class _Writer:
             if condition:
                 conditions.append(condition)
             arguments.append((field, value if condition else self._plain(source)))
-        # field names are Python names (a manifest's fields; a document's block checks its)
-        keywords = [f"{field}={value}" for field, value in arguments]
-        if step.literals:
-            keywords.append(f"**{self.constant(f'L{slot}', step.literals)}")
+        # the literals first, then the fields in order: the keywords in the order
+        # _run_plain passes them (a block taking **kwargs sees that order); each literal a
+        # constant of its own, passed by name (no dict of them merged at every call)
+        literals = [
+            (field, self.constant(f"L{slot}_{number}", literal))
+            for number, (field, literal) in enumerate(step.literals.items())
+        ]
+        keywords = [_keyword(field, value) for field, value in literals + arguments]
         call = f"{block}.run({', '.join(keywords)})"
         label = f"{self.constant(f'N{slot}', step.name)}, "
         label += self.constant(f"T{slot}", step.block_type)
@@ -240,6 +245,16 @@ class _Writer:
                 value = f"({empty} if v{slot} is MISSING else {value})"
             entries.append(f"{output.name!r}: {value}")
         return entries
+
+
+def _keyword(field: str, value: str) -> str:
+    """``field=value`` where Python reads the name back as it is: an ASCII name, no keyword
+    (Python folds other names by NFKC, ``ﬁ`` to ``fi``, as a document's block's fields are
+    not); else passed by its exact name, ``**{'ﬁ': value}``."""
+    plain = field.isascii() and field.isidentifier() and field != "__debug__"
+    if plain and not keyword.iskeyword(field):
+        return f"{field}={value}"
+    return f"**{{{field!r}: {value}}}"
 
 
 def _one_value(source: Source) -> bool:

@@ -47,8 +47,12 @@ class _NegativeIdsGrey(sv.ColorPalette):
     instead of supervision's error, as Roboflow's palettes do."""
 
     def by_idx(self, idx: int) -> sv.Color:
-        # the base class named, not super(): called per box drawn, so each call counts
-        return UNKNOWN_COLOUR if idx < 0 else sv.ColorPalette.by_idx(self, idx)
+        # called per box drawn, so each call counts: supervision's wrapping (the index
+        # modulo the palette's size) written here; an empty palette raises its error
+        colours = self.colors
+        if idx < 0:
+            return UNKNOWN_COLOUR
+        return colours[idx % len(colours)] if colours else sv.ColorPalette.by_idx(self, idx)
 
 
 _RGB = re.compile(r"(rgb|bgr)\((\d+),\s*(\d+),\s*(\d+)\)")
