@@ -246,7 +246,7 @@ def load_image(value, *, place: str = "image", policy: ImagePolicy = LOCAL) -> W
         # would take it, without its general checks
         height, width, channels = value.shape
         if channels == 3 and height and width and width * height <= policy.max_pixels:
-            return _root_image(value, width, height)
+            return WorkflowImage(value)
     if isinstance(value, WorkflowImage):
         pixels = value.numpy
         if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
@@ -283,16 +283,6 @@ def load_image(value, *, place: str = "image", policy: ImagePolicy = LOCAL) -> W
         hint="give pixels (numpy array), a PIL image, encoded bytes, a file path, or "
         '{"type": "base64", "value": ...}',
     )
-
-
-def _root_image(pixels: np.ndarray, width: int, height: int) -> WorkflowImage:
-    """``WorkflowImage(pixels)`` made as ``region`` makes its images (every run's input)."""
-    image = _new_image(WorkflowImage)
-    image._numpy = pixels
-    image.image_id = image_id = f"image-{next(_ids)}"
-    image.origin = _new_tuple(ImageOrigin, (image_id, 0, 0, width, height))
-    image.parent_id = image.source = image.parent_place = image.video = None
-    return image
 
 
 CHANNEL_ORDERS = ("bgr", "rgb")

@@ -79,7 +79,7 @@ class Executor:
         self._in_order = runs_in_order(plan, self.max_concurrent_steps)
         # one element through plain steps: Workflow.run tries it before run(), the general path
         self.express = (
-            ExpressLane(plan, self._inputs, self._parameter_checks)
+            ExpressLane(plan, self._inputs, self._parameter_checks, self._results)
             if ExpressLane.covers(plan, self._inputs, self._in_order)
             else None
         )

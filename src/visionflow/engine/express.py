@@ -24,7 +24,7 @@ import numpy as np
 
 from visionflow.compiler.plan import Plan, Source
 from visionflow.data.image import load_image
-from visionflow.engine.inputs import InputLoader, listed_values
+from visionflow.engine.inputs import InputLoader, listed_values, parameter_value
 from visionflow.engine.outputs import ResultBuilder, per_input_element
 from visionflow.engine.parameter_checks import ParameterCheck
 from visionflow.engine.state import MISSING
@@ -37,10 +37,16 @@ _ELEMENT = (0,)  # the one element's index, as the general path names it in erro
 class ExpressLane:
     """Runs one element through ``plan`` when every step is plain (``covers``)."""
 
-    def __init__(self, plan: Plan, loader: InputLoader, checks: list[ParameterCheck]):
+    def __init__(
+        self,
+        plan: Plan,
+        loader: InputLoader,
+        checks: list[ParameterCheck],
+        results: ResultBuilder,
+    ):
         # written at the first run, not here: Python compiles the text at ~60 us a step,
         # a cost a workflow only validated (or compiled and dropped) should not pay
-        self._writer = _Writer(plan, loader, checks)
+        self._writer = _Writer(plan, loader, checks, results)
         self._source: str | None = None
 
     def run(self, given: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -89,8 +95,14 @@ class _Writer:
     (``v<slot>``), everything else (blocks, literals, items, places) a constant of its
     namespace, named by kind and slot."""
 
-    def __init__(self, plan: Plan, loader: InputLoader, checks: list[ParameterCheck]):
-        self.plan, self.loader, self.checks = plan, loader, checks
+    def __init__(
+        self,
+        plan: Plan,
+        loader: InputLoader,
+        checks: list[ParameterCheck],
+        results: ResultBuilder,
+    ):
+        self.plan, self.loader, self.checks, self.results = plan, loader, checks, results
         names = [("input", item.name) for item in plan.inputs]
         names += [("step", name) for name in plan.order]
         self.slots = {name: slot for slot, name in enumerate(names)}
@@ -99,7 +111,7 @@ class _Writer:
             "MISSING": MISSING,
             "NAMES": loader.names,
             "check_names": loader.check_names,
-            "parameter_value": loader.parameter_value,
+            "parameter_value": parameter_value,
             "element": loader.element,
             "load_image": load_image,
             "POLICY": loader.policy,
@@ -225,7 +237,7 @@ class _Writer:
     def _outputs(self) -> list[str]:
         """Each output as ``outputs`` builds it: a step's row read (MISSING: its absent value),
         moved to the parent's coordinates where asked."""
-        results = ResultBuilder(self.plan.outputs, self.plan.steps)
+        results = self.results  # the general path's: its translations and absent values
         entries = []
         for number, (output, translate, absent) in enumerate(
             zip(self.plan.outputs, results.translate, results.absent, strict=True)

@@ -49,7 +49,7 @@ class InputLoader:
         """Fill ``state`` with the inputs; returns the batch size (number of result dicts)."""
         self.check_names(given)
         for item in self.parameters:
-            state.input_values[item.name] = self.parameter_value(item, given)
+            state.input_values[item.name] = parameter_value(item, given)
         if self.flat and self.one_element(given):
             return self._load_one(given, state)
         batches = {item.name: _batch_values(item, given) for item in self.batch_inputs}
@@ -72,11 +72,6 @@ class InputLoader:
                 place="inputs",
                 hint=f"this workflow's inputs are: {_listed(sorted(self.names)) or 'none'}",
             )
-
-    @staticmethod
-    def parameter_value(item: InputDefinition, given: dict[str, Any]) -> Any:
-        """A parameter's value as given (checked against its kinds) or its default."""
-        return _parameter_value(item, given)
 
     def one_element(self, given: dict[str, Any]) -> bool:
         """Whether every batch input is given one value (no list, no stack of images)."""
@@ -152,7 +147,8 @@ def _batch_values(item: InputDefinition, given: dict[str, Any]) -> list:
     return [value]
 
 
-def _parameter_value(item: InputDefinition, given: dict[str, Any]) -> Any:
+def parameter_value(item: InputDefinition, given: dict[str, Any]) -> Any:
+    """A parameter's value as given (checked against its kinds) or its default."""
     if item.name in given:
         value = given[item.name]
         if not value_fits(item.kinds, value):
