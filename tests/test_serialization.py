@@ -235,3 +235,22 @@ def test_tracked_detections_with_analytics_read_back_to_the_same_json():
     odd = json.loads(json.dumps(sent))  # not numbers on every detection: kept as given
     odd["predictions"][0]["velocity"], odd["predictions"][1]["velocity"] = "fast", [1]
     assert serialize(deserialize_detections(odd, "dets")) == odd
+
+
+def test_a_mask_outline_with_sub_pixel_corners_is_filled_from_its_rounded_corners():
+    # Roboflow's engine reads an outline with supervision's from_inference, which rounds
+    # each corner to a whole pixel before filling; truncating would fill (1, 1)-(4, 4)
+    from visionflow.serialization import deserialize_detections
+
+    corners = [(1.6, 1.6), (4.4, 1.6), (4.4, 4.4), (1.6, 4.4)]
+    sent = {
+        "image": {"width": 8, "height": 8},
+        "predictions": [
+            {"x": 3.0, "y": 3.0, "width": 2.8, "height": 2.8, "confidence": 0.9,
+             "class": "square", "class_id": 0, "points": [{"x": x, "y": y} for x, y in corners]}
+        ],
+    }  # fmt: skip
+    mask = deserialize_detections(sent, "dets").mask[0]
+    expected = np.zeros((8, 8), dtype=bool)
+    expected[2:5, 2:5] = True  # rows and columns 2..4: the square (2, 2)-(4, 4), edges in
+    assert np.array_equal(mask, expected)

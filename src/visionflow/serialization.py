@@ -388,7 +388,10 @@ def _masks(rows: list[_Row], size: tuple[int, int] | None) -> np.ndarray | None:
     for position, (row, outline) in enumerate(zip(rows, outlines, strict=True)):
         points = _points(outline, f"{row.place} 'points'")
         if len(points):
-            masks[position] = sv.polygon_to_mask(points, (width, height)).astype(bool)
+            # the outline's corners rounded to whole pixels, as Roboflow's engine reads
+            # them (supervision's from_inference): passed as floats they were truncated
+            corners = np.round(points).astype(np.int32)
+            masks[position] = sv.polygon_to_mask(corners, (width, height)).astype(bool)
     return masks
 
 
