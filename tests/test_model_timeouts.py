@@ -218,8 +218,15 @@ def test_many_timeouts_with_retries_open_no_session_or_thread(looping, delay_ms)
     for _ in range(20):
         with pytest.raises(ModelTimeoutError):
             pool.infer([call(1.0, HANG)])
-    assert until(lambda: pool.metrics.snapshot()["stopped_runs"] == 20)
+    # Every run that started was stopped. Through a worker, a call can time out before its
+    # element left the queue (the stopped run before it still ending, on a busy machine):
+    # it is dropped unrun, so count the runs made (the first batch answered in time).
+    def started() -> int:
+        return pool.metrics.snapshot()["batches"] - 1
+
+    assert until(lambda: pool.metrics.snapshot()["stopped_runs"] == started())
     figures = pool.metrics.snapshot()
+    assert 1 <= started() <= 20
     assert (figures["timeouts"], figures["failures"]) == (20, 0)  # a stopped run is no retry
     assert len(opened) == 1
     assert len(threading.enumerate()) == threads
