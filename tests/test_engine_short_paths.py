@@ -76,6 +76,7 @@ def general(workflow: Workflow) -> Workflow:
     executor = workflow._executor
     executor._in_order = False
     executor.express = workflow._express = None
+    executor._inputs.flat = False  # a batch of one laid out as any batch
     for planned in executor.plan.steps.values():
         planned.plain_sources = None
     return workflow
@@ -105,6 +106,14 @@ def both(definition: dict) -> tuple[Workflow, Workflow]:
         (FROM_A_SCALAR, {"words": "cat", "suffix": None}),
         (FROM_A_SCALAR, {"words": "cat", "suffix": "-"}),
         (PARALLEL, {"words": "cat"}),
+        # a list of one: laid out without the batch bookkeeping
+        (CHAIN, {"words": ["cat"], "suffix": "s"}),
+        (CHAIN, {"words": ("cat",)}),
+        (CHAIN, {"words": [None]}),
+        (CHAIN, {"words": ["boom"]}),
+        (CHAIN, {"words": []}),  # an empty batch: the general path's error
+        (FROM_A_SCALAR, {"words": ["cat"], "suffix": "nothing"}),
+        (PARALLEL, {"words": ["cat"]}),
     ],
 )
 def test_short_paths_give_what_the_general_paths_give(definition, inputs):

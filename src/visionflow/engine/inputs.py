@@ -74,11 +74,12 @@ class InputLoader:
             )
 
     def one_element(self, given: dict[str, Any]) -> bool:
-        """Whether every batch input is given one value (no list, no stack of images)."""
+        """Whether every batch input is given one value: no list but a list of one (what
+        servers and Roboflow's clients send), no stack of images."""
         for name, image in self._batch_names:  # run for every run: kept to type checks
             value = given.get(name)
             if isinstance(value, list | tuple):
-                if listed_values(value):
+                if len(value) != 1 and listed_values(value):
                     return False
             elif image and isinstance(value, np.ndarray) and value.ndim == 4:
                 return False
@@ -107,12 +108,18 @@ class InputLoader:
         return self._first_places[name]
 
     def _load_one(self, given: dict[str, Any], state: RunState) -> int:
-        """``load`` for a batch of one: each batch input's value (or default) at (0,)."""
+        """``load`` for a batch of one: each batch input's value (or default) at (0,), read
+        as the general layout reads it (a list's one value as listed: see ``_predictions``)
+        without its bookkeeping per batch."""
         state.add_level(ROOT_LINEAGE, {(): [(0,)]})
         for item in self.batch_inputs:
-            state.input_values[item.name] = {
-                (0,): self.element(item, given, self._first_places[item.name])
-            }
+            place = self._first_places[item.name]
+            value = given.get(item.name)
+            if isinstance(value, list | tuple) and listed_values(value):  # a list of one
+                read = _element(item, value[0], (0,), self.policy, True, place)
+            else:
+                read = self.element(item, given, place)
+            state.input_values[item.name] = {(0,): read}
         return 1
 
 
