@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import numpy as np
 import pytest
 
 from visionflow import Block, Output, Selector, Workflow
 from visionflow.engine.scheduler import runs_in_order
 from visionflow.errors import StepExecutionError
+from visionflow.serialization import serialize
 
 
 class Echo(Block):
@@ -76,7 +78,6 @@ def general(workflow: Workflow) -> Workflow:
     executor = workflow._executor
     executor._in_order = False
     executor.express = workflow._express = None
-    executor._inputs.flat = False  # a batch of one laid out as any batch
     for planned in executor.plan.steps.values():
         planned.plain_sources = None
     return workflow
@@ -106,20 +107,32 @@ def both(definition: dict) -> tuple[Workflow, Workflow]:
         (FROM_A_SCALAR, {"words": "cat", "suffix": None}),
         (FROM_A_SCALAR, {"words": "cat", "suffix": "-"}),
         (PARALLEL, {"words": "cat"}),
-        # a list of one: laid out without the batch bookkeeping
-        (CHAIN, {"words": ["cat"], "suffix": "s"}),
-        (CHAIN, {"words": ("cat",)}),
-        (CHAIN, {"words": [None]}),
-        (CHAIN, {"words": ["boom"]}),
-        (CHAIN, {"words": []}),  # an empty batch: the general path's error
-        (FROM_A_SCALAR, {"words": ["cat"], "suffix": "nothing"}),
-        (PARALLEL, {"words": ["cat"]}),
     ],
 )
 def test_short_paths_give_what_the_general_paths_give(definition, inputs):
     short, long = both(definition)
     given, expected = outcome(short, inputs), outcome(long, inputs)
     assert given == expected
+
+
+@pytest.mark.parametrize(
+    ("definition", "inputs"),
+    [
+        (CHAIN, {"words": ["cat"], "suffix": "s"}),
+        (CHAIN, {"words": ("cat",)}),
+        (CHAIN, {"words": [None]}),
+        (CHAIN, {"words": ["boom"]}),
+        (CHAIN, {"words": []}),  # an empty batch: the general layout's error
+        (CHAIN, {"words": ["cat", "dog"]}),
+        (FROM_A_SCALAR, {"words": ["cat"], "suffix": "nothing"}),
+        (PARALLEL, {"words": ["cat"]}),
+    ],
+)
+def test_a_list_of_one_is_laid_out_as_any_batch_is(definition, inputs):
+    # a list of one value is read as one element, without the general layout's bookkeeping
+    short, long = both(definition)
+    long._executor._inputs.flat = False  # every batch through the general layout
+    assert outcome(short, inputs) == outcome(long, inputs)
 
 
 def outcome(workflow: Workflow, inputs: dict[str, Any]) -> Any:
@@ -242,3 +255,63 @@ def test_parameter_checks_and_bad_results_on_the_express_lane():
     long = general(Workflow.compile(wrong, blocks=[Wrong], cache=False))
     assert outcome(short, {"words": "cat"}) == outcome(long, {"words": "cat"})
     assert "run() must return a dict" in outcome(short, {"words": "cat"})[2]
+
+
+LIST_OF_ONE = {
+    "version": "1.0",
+    "inputs": [
+        {"type": "WorkflowImage", "name": "image"},
+        {"type": "WorkflowBatchInput", "name": "dets", "kind": ["object_detection_prediction"]},
+    ],
+    "steps": [
+        {"type": "roboflow_core/convert_grayscale@v1", "name": "gray", "image": "$inputs.image"},
+        {"type": "roboflow_core/detections_filter@v1", "name": "kept",
+         "predictions": "$inputs.dets", "operations": []},
+    ],
+    "outputs": [
+        {"type": "JsonField", "name": "gray", "selector": "$steps.gray.image"},
+        {"type": "JsonField", "name": "kept", "selector": "$steps.kept.predictions"},
+    ],
+}  # fmt: skip
+DETS = {
+    "image": {"width": 8, "height": 6},
+    "predictions": [
+        {"x": 3, "y": 3, "width": 2, "height": 2, "confidence": 0.9, "class": "a", "class_id": 0}
+    ],
+}
+
+
+def test_images_and_detections_in_a_list_of_one_are_read_as_any_batch_reads_them():
+    pixels = np.full((6, 8, 3), 90, np.uint8)
+    short = Workflow.compile(LIST_OF_ONE, cache=False)
+    long = Workflow.compile(LIST_OF_ONE, cache=False)
+    long._executor._inputs.flat = False  # every batch through the general layout
+    for given in (
+        {"image": [pixels], "dets": [DETS]},
+        {"image": [pixels], "dets": DETS},  # one value beside a list of one
+        {"image": [b"not an image"], "dets": [DETS]},
+        {"image": [pixels], "dets": [{"predictions": "wrong"}]},
+    ):
+        assert _shown(short, given) == _shown(long, given)
+    [result] = short.run(image=[pixels], dets=[DETS])
+    assert result["kept"].data["parent_id"].tolist() == ["dets.[0]"]  # as Roboflow names it
+    assert result["gray"].numpy.tolist() == np.full((6, 8), 90).tolist()
+    [result] = short.run(image=pixels, dets=DETS)
+    assert result["kept"].data["parent_id"].tolist() == ["dets"]
+
+
+def _shown(workflow: Workflow, given: dict[str, Any]) -> Any:
+    """The results as JSON (the ids made per run left out), or the error."""
+    try:
+        [result] = serialize(workflow.run(**given))
+    except Exception as error:
+        return type(error).__name__, getattr(error, "place", None), str(error)
+    for found in result["kept"]["predictions"]:
+        del found["detection_id"]
+    return {**result, "gray": _without_image_ids(result["gray"])}
+
+
+def _without_image_ids(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_image_ids(v) for k, v in value.items() if not k.endswith("_id")}
+    return value

@@ -12,6 +12,7 @@ cluster. Every process of the cluster, and only those, is stopped when the sessi
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -123,6 +124,10 @@ def ray_cluster() -> Iterator[RayCluster]:
     cluster = RayCluster(address, env, temp_dir)
     try:
         ray.init(address=address, log_to_driver=False)
+        # Ray Data's usage thread asks a Prometheus on localhost:9090 (none here) now and
+        # then, for the rest of the session, and logs each failure with its traceback at
+        # DEBUG: into whatever later test captures logs (caplog) at that moment
+        logging.getLogger("ray.data._internal.usage.util").setLevel(logging.INFO)
         yield cluster
     finally:
         ray.shutdown()
