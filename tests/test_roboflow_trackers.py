@@ -5,8 +5,6 @@ as Roboflow's engine gives them on the same frames."""
 from __future__ import annotations
 
 import datetime
-import json
-import pathlib
 
 import numpy as np
 import pytest
@@ -21,7 +19,6 @@ from visionflow.errors import BlockLoadingError, StepExecutionError
 FPS = 25.0
 START = datetime.datetime(2026, 12, 7, 12, 0, 0, tzinfo=datetime.UTC)
 CLASSES = {0: "person", 2: "car"}
-CORPUS = pathlib.Path("/tmp/rfdefs2/defs")
 
 
 def moving_boxes(n: int) -> list[tuple[float, float, float, float, float, int]]:
@@ -311,24 +308,39 @@ def test_a_package_tracker_without_the_trackers_package_is_a_compile_error(monke
     assert "needs Roboflow's trackers package" in caught.value.message
 
 
-TRACE_DEFINITIONS = sorted(CORPUS.glob("test_workflow_with_trace_visualization__*.json"))
-
-
 @needs_face_detector
-@pytest.mark.skipif(not TRACE_DEFINITIONS, reason="Roboflow's corpus is not on this machine")
-@pytest.mark.parametrize("path", TRACE_DEFINITIONS, ids=lambda path: path.stem.split("__")[1])
-def test_roboflows_trace_definitions_run_on_a_video(path):
-    document = json.loads(path.read_text())
-    document["models"] = {"yolov8n-640": FACES["faces/1"]}  # the zoo's detector for theirs
-    for step in document["steps"]:
-        step.pop("class_filter", None)  # a face detector finds no "person"
+def test_a_detect_track_trace_document_draws_each_faces_path_across_a_video():
+    # Roboflow's detect -> track -> trace pattern, as its published trace workflows write it
+    document = {
+        "version": "1.0",
+        "models": FACES,
+        "inputs": [{"type": "WorkflowImage", "name": "image"}],
+        "steps": [
+            {"type": "roboflow_core/roboflow_object_detection_model@v2", "name": "detect",
+             "image": "$inputs.image", "model_id": "faces/1"},
+            {"type": "roboflow_core/byte_tracker@v3", "name": "track", "image": "$inputs.image",
+             "detections": "$steps.detect.predictions"},
+            {"type": "roboflow_core/trace_visualization@v1", "name": "trace",
+             "image": "$inputs.image", "predictions": "$steps.track.tracked_detections"},
+        ],
+        "outputs": [
+            {"type": "JsonField", "name": "tracked", "selector": "$steps.track.tracked_detections"},
+            {"type": "JsonField", "name": "visualization", "selector": "$steps.trace.image"},
+        ],
+    }  # fmt: skip
     workflow = Workflow.compile(document, cache=False)
+    # Roboflow's defaults: the centre of each box, 30 places, 1 px, colours by class
+    annotator = sv.TraceAnnotator(
+        color=sv.ColorPalette.DEFAULT, position=sv.Position.CENTER, trace_length=30, thickness=1,
+        color_lookup=sv.ColorLookup.CLASS,
+    )  # fmt: skip
     for n in range(4):
         metadata = VideoMetadata("astronaut", n, START, FPS, True)
         [result] = workflow.run(image=WorkflowImage(moving_astronaut(n), video=metadata))
-    drawn = result["visualization"].numpy
-    assert drawn.shape == (600, 740, 3)
-    assert not np.array_equal(drawn, moving_astronaut(3))  # the face's trace is drawn
+        expected = annotator.annotate(scene=moving_astronaut(n), detections=result["tracked"])
+        assert np.array_equal(result["visualization"].numpy, expected)
+    assert 1 in result["tracked"].tracker_id  # the face, followed from the first frame
+    assert not np.array_equal(result["visualization"].numpy, moving_astronaut(3))  # drawn
 
 
 @pytest.mark.parametrize("type_", [f"roboflow_core/byte_tracker@v{n}" for n in (1, 2, 3)])
