@@ -211,25 +211,32 @@ ROBOFLOW_ON_FACES = {
 }
 
 
-@needs_face_detector
-@pytest.mark.parametrize("type_", list(ROBOFLOW_ON_FACES))
-def test_tracks_a_face_moving_across_a_video_as_roboflows_engine(type_):
-    document = {
+def tracking_faces(tracker: str, steps: list | None = None, outputs: list | None = None) -> dict:
+    """Roboflow's detect -> track document on the zoo's face detector (its hosted model id
+    mapped to it), with ``steps`` after the tracker; outputs: ``tracked`` and ``outputs``."""
+    return {
         "version": "1.0",
         "models": FACES,
         "inputs": [{"type": "WorkflowImage", "name": "image"}],
         "steps": [
             {"type": "roboflow_core/roboflow_object_detection_model@v2", "name": "detect",
              "image": "$inputs.image", "model_id": "faces/1"},
-            {"type": type_, "name": "track", "image": "$inputs.image",
+            {"type": tracker, "name": "track", "image": "$inputs.image",
              "detections": "$steps.detect.predictions"},
+            *(steps or []),
         ],
         "outputs": [
-            {"type": "JsonField", "name": "faces", "selector": "$steps.detect.predictions"},
             {"type": "JsonField", "name": "tracked", "selector": "$steps.track.tracked_detections"},
+            *(outputs or []),
         ],
     }  # fmt: skip
-    workflow = Workflow.compile(document, cache=False)
+
+
+@needs_face_detector
+@pytest.mark.parametrize("type_", list(ROBOFLOW_ON_FACES))
+def test_tracks_a_face_moving_across_a_video_as_roboflows_engine(type_):
+    faces = {"type": "JsonField", "name": "faces", "selector": "$steps.detect.predictions"}
+    workflow = Workflow.compile(tracking_faces(type_, outputs=[faces]), cache=False)
     tracked = []
     for n in range(10):
         metadata = VideoMetadata("astronaut", n, START, FPS, True)
@@ -311,23 +318,14 @@ def test_a_package_tracker_without_the_trackers_package_is_a_compile_error(monke
 @needs_face_detector
 def test_a_detect_track_trace_document_draws_each_faces_path_across_a_video():
     # Roboflow's detect -> track -> trace pattern, as its published trace workflows write it
-    document = {
-        "version": "1.0",
-        "models": FACES,
-        "inputs": [{"type": "WorkflowImage", "name": "image"}],
-        "steps": [
-            {"type": "roboflow_core/roboflow_object_detection_model@v2", "name": "detect",
-             "image": "$inputs.image", "model_id": "faces/1"},
-            {"type": "roboflow_core/byte_tracker@v3", "name": "track", "image": "$inputs.image",
-             "detections": "$steps.detect.predictions"},
-            {"type": "roboflow_core/trace_visualization@v1", "name": "trace",
-             "image": "$inputs.image", "predictions": "$steps.track.tracked_detections"},
-        ],
-        "outputs": [
-            {"type": "JsonField", "name": "tracked", "selector": "$steps.track.tracked_detections"},
-            {"type": "JsonField", "name": "visualization", "selector": "$steps.trace.image"},
-        ],
-    }  # fmt: skip
+    trace = {
+        "type": "roboflow_core/trace_visualization@v1",
+        "name": "trace",
+        "image": "$inputs.image",
+        "predictions": "$steps.track.tracked_detections",
+    }
+    drawn = {"type": "JsonField", "name": "visualization", "selector": "$steps.trace.image"}
+    document = tracking_faces("roboflow_core/byte_tracker@v3", [trace], [drawn])
     workflow = Workflow.compile(document, cache=False)
     # Roboflow's defaults: the centre of each box, 30 places, 1 px, colours by class
     annotator = sv.TraceAnnotator(
