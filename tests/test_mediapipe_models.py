@@ -14,6 +14,7 @@ from visionflow.models.heads.mediapipe_anchors import AnchorOptions, ssd_anchors
 from visionflow.models.model import Model
 from visionflow.models.spec import ModelSpec
 from visionflow.models.zoo import find_entry, model_file
+from visionflow.serialization import serialize
 
 needs_models = pytest.mark.skipif(
     importlib.util.find_spec("mediapipe") is None
@@ -114,6 +115,13 @@ def test_face_keypoints_sit_on_the_face(face_model, astronaut):
     assert point(faces, "mouth_center")[1] > point(faces, "nose_tip")[1] > right_eye[1]
     # A detector's keypoints share its score.
     assert faces.data["keypoints_confidence"][0].tolist() == [faces.confidence[0]] * 6
+    # each point's class id: its index in the model's list, as Roboflow's keypoint models
+    written = serialize(faces)["predictions"][0]["keypoints"]
+    assert [(p["class_id"], p["class"]) for p in written][:3] == [
+        (0, "right_eye"),
+        (1, "left_eye"),
+        (2, "nose_tip"),
+    ]
 
 
 @needs_models

@@ -13,6 +13,7 @@ import supervision as sv
 
 from visionflow import Workflow, WorkflowImage, serialize
 from visionflow.data.detections import attach_image_metadata
+from visionflow.serialization import deserialize_detections
 
 
 def test_numpy_values_become_lists_and_numbers():
@@ -112,6 +113,31 @@ def test_keypoints_and_mask_outline_are_included(astronaut):
     xs = [point["x"] for point in prediction["points"]]
     ys = [point["y"] for point in prediction["points"]]
     assert (min(xs), max(xs), min(ys), max(ys)) == (10, 29, 10, 19)
+
+
+def test_keypoint_class_ids_are_read_and_written_as_roboflow_writes_them():
+    # Roboflow's keypoint JSON: class_id, class, confidence, x, y for each point
+    given = {
+        "image": {"width": 40, "height": 40},
+        "predictions": [
+            {"x": 20, "y": 15, "width": 20, "height": 10, "confidence": 0.9, "class": "person",
+             "class_id": 0, "keypoints": [
+                 {"class_id": 0, "class": "nose", "confidence": 0.8, "x": 12.0, "y": 14.0},
+                 {"class_id": 2, "class": "eye", "confidence": 0.6, "x": 20.0, "y": 18.0}]},
+        ],
+    }  # fmt: skip
+    read = deserialize_detections(given, "pose")
+    assert read.data["keypoints_class_id"].tolist() == [[0, 2]]
+    assert serialize(read)["predictions"][0]["keypoints"] == [
+        {"x": 12.0, "y": 14.0, "confidence": 0.8, "class": "nose", "class_id": 0},
+        {"x": 20.0, "y": 18.0, "confidence": 0.6, "class": "eye", "class_id": 2},
+    ]
+    # a point without one (or a bool, or text): no class ids kept, none made up
+    for odd in (None, True, "2"):
+        points = given["predictions"][0]["keypoints"]
+        changed = {**given, "predictions": [{**given["predictions"][0], "keypoints": [
+            points[0], {**points[1], "class_id": odd}]}]}  # fmt: skip
+        assert "keypoints_class_id" not in deserialize_detections(changed, "pose").data
 
 
 def crops_then_detect(coordinates_system: str) -> dict:

@@ -3,7 +3,8 @@
 Detections become ``{"image": {"width", "height"}, "predictions": [...]}`` with, per
 detection: ``x``, ``y`` (box centre), ``width``, ``height``, ``confidence``, ``class``,
 ``class_id``, ``detection_id``, ``parent_id``, and when present ``keypoints``
-(``[{"x", "y", "confidence", "class"}]``), ``points`` (mask outline polygon) and ``quad``
+(``[{"x", "y", "confidence", "class"}]``, and ``class_id`` where known, as Roboflow writes
+it), ``points`` (mask outline polygon) and ``quad``
 (a text detection's four ``[x, y]`` corners).
 """
 
@@ -136,16 +137,18 @@ def _keypoints(detections, position: int) -> dict[str, Any]:
         return {}
     confidences = detections.data.get(det.KEYPOINTS_CONFIDENCE)
     names = detections.data.get(det.KEYPOINTS_CLASS_NAME)
+    ids = detections.data.get(det.KEYPOINTS_CLASS_ID)
     keypoints = []
     for k, (x, y) in enumerate(np.asarray(points[position]).tolist()):
-        keypoints.append(
-            {
-                "x": x,
-                "y": y,
-                "confidence": None if confidences is None else float(confidences[position][k]),
-                "class": None if names is None else str(names[position][k]),
-            }
-        )
+        keypoint = {
+            "x": x,
+            "y": y,
+            "confidence": None if confidences is None else float(confidences[position][k]),
+            "class": None if names is None else str(names[position][k]),
+        }
+        if ids is not None:
+            keypoint["class_id"] = int(ids[position][k])
+        keypoints.append(keypoint)
     return {"keypoints": keypoints}
 
 
@@ -426,6 +429,10 @@ def _read_keypoints(rows: list[_Row]) -> dict[str, np.ndarray]:
     names = [p.get("class") for p in points]
     if any(name is not None for name in names):
         data[det.KEYPOINTS_CLASS_NAME] = np.array(names, dtype=object).reshape(shape)
+    ids = [p.get("class_id") for p in points]
+    # Roboflow's keypoint models give each point's class_id: kept when every point has one
+    if ids and all(isinstance(i, int | np.integer) and not isinstance(i, bool) for i in ids):
+        data[det.KEYPOINTS_CLASS_ID] = np.array(ids, dtype=int).reshape(shape)
     return data
 
 

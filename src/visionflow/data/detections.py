@@ -33,6 +33,7 @@ ROOT_PARENT_DIMENSIONS = "root_parent_dimensions"
 KEYPOINTS_XY = "keypoints_xy"
 KEYPOINTS_CONFIDENCE = "keypoints_confidence"
 KEYPOINTS_CLASS_NAME = "keypoints_class_name"
+KEYPOINTS_CLASS_ID = "keypoints_class_id"  # each point's index in the model's skeleton
 CLASS_NAME = "class_name"
 QUAD = "quad"
 """(N, 4, 2) quadrilaterals of text detections, clockwise from the top-left."""

@@ -16,6 +16,7 @@ import numpy as np
 
 from visionflow.data.detections import (
     CLASS_NAME,
+    KEYPOINTS_CLASS_ID,
     KEYPOINTS_CLASS_NAME,
     KEYPOINTS_CONFIDENCE,
     KEYPOINTS_XY,
@@ -81,6 +82,8 @@ def _detections(
             KEYPOINTS_CLASS_NAME: np.array([keypoint_names] * count, dtype=object).reshape(
                 count, points
             ),
+            # each point's index in the model's list, as Roboflow's keypoint models give it
+            KEYPOINTS_CLASS_ID: np.tile(np.arange(points), (count, 1)),
         },
     )
     return attach_image_metadata(detections, image)
