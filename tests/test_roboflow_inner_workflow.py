@@ -91,6 +91,29 @@ def compile_error(definition: dict, error_class: type = Exception):
     return caught.value
 
 
+def test_a_name_used_twice_beside_an_inner_workflow_is_reported_with_the_other_wrong_steps():
+    # the inliner stops at the name used twice; the parent's steps are each checked too
+    steps = [
+        inner("child", echo_child(), child_msg="$inputs.root_msg"),
+        echo("twice", "$inputs.root_msg"),
+        {"type": "roboflow_core/no_such_block@v1", "name": "other"},
+        echo("twice", "$inputs.root_msg"),
+    ]
+    error = compile_error(document([parameter("root_msg")], steps, {"out": "$steps.child.echo"}))
+    found = [(type(e).__name__, e.place) for e in (error, *error.also)]
+    assert found == [
+        ("UnknownBlockTypeError", "steps[2] 'other'"),
+        ("DuplicateNameError", "steps[3] 'twice'"),
+    ]
+    assert error.also[0].message == "step name 'twice' is used twice (also by steps[1])"
+    # a name used twice inside the child is the child's error alone, at its place there
+    child = echo_child()
+    child["steps"].append(echo("pick", "$inputs.child_msg"))
+    error = compile_error(document([parameter("root_msg")], [inner("child", child)], {}))
+    assert isinstance(error, DuplicateNameError) and error.also == []
+    assert "steps[1] 'pick'" in error.place
+
+
 # --- the published equivalences: nested == flat (values from Roboflow's engine) ------------
 
 

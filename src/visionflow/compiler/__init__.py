@@ -44,7 +44,7 @@ def compile_plan(
     load_models: bool = True,
 ) -> Plan:
     # First: Roboflow's inner workflow steps become the child's steps (compiler/inner_workflows)
-    inlined = inline_inner_workflows(definition)
+    inlined = _inlined(definition, registry)
     registry = with_child_blocks(registry, inlined, allow_custom_code)
     with inlined.places():  # an error in an inlined step is named at its place in the child
         plan = _compile_plan(
@@ -58,6 +58,25 @@ def compile_plan(
         )
     plan.definition = definition  # as written, children (and their code) included: its hash
     return plan
+
+
+def _inlined(definition: Definition, registry: BlockRegistry) -> Any:
+    """``inline_inner_workflows``; where it stops at an error of the parent's own steps (a
+    name used twice), the parent's steps are each checked too, so that every wrong one is
+    reported with it (``parse_steps``: the first error, the others in its ``also``)."""
+    try:
+        return inline_inner_workflows(definition)
+    except WorkflowError as stopped:
+        try:
+            parse_steps(definition, registry)
+        except WorkflowError as found:
+            if any(_same_error(stopped, error) for error in (found, *found.also)):
+                raise found from None
+        raise
+
+
+def _same_error(one: WorkflowError, other: WorkflowError) -> bool:
+    return (type(one), one.place, one.message) == (type(other), other.place, other.message)
 
 
 def _compile_plan(
