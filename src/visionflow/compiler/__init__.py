@@ -18,7 +18,7 @@ from visionflow.blocks.loader import BlockRegistry, resolve_init_parameters
 from visionflow.blocks.video_state import VideoStates
 from visionflow.compiler.dimensions import StepLayout, gates_of, input_source
 from visionflow.compiler.graph import build_graph, predecessors_of, topological_order
-from visionflow.compiler.inner_workflows import inline_inner_workflows, with_child_blocks
+from visionflow.compiler.inner_workflows import Inlined, inline_inner_workflows, with_child_blocks
 from visionflow.compiler.inputs import check_input_kinds, check_parameter_defaults
 from visionflow.compiler.outputs import outputs_read, plan_outputs
 from visionflow.compiler.plan import Plan, Source, StepPlan
@@ -60,7 +60,7 @@ def compile_plan(
     return plan
 
 
-def _inlined(definition: Definition, registry: BlockRegistry) -> Any:
+def _inlined(definition: Definition, registry: BlockRegistry) -> Inlined:
     """``inline_inner_workflows``; where it stops at an error of the parent's own steps (a
     name used twice), the parent's steps are each checked too, so that every wrong one is
     reported with it (``parse_steps``: the first error, the others in its ``also``)."""
